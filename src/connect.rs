@@ -1,0 +1,151 @@
+//! One unpooled session to one node: connecting, TLS, error classification, and forwarding
+//! the server's notices (TimescaleDB's 01P01 deprecation warnings among them) to `tracing`.
+
+use std::future::poll_fn;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{AsyncMessage, Client, Connection, Row};
+
+use crate::config::NodeConfig;
+use crate::error::{Error, Result};
+use crate::sql::Sql;
+use crate::tls::Connector;
+
+/// A connected client plus what errors need to name: the node and the user.
+#[derive(Debug)]
+pub(crate) struct Session {
+    client: Client,
+    node: String,
+    user: String,
+}
+
+impl Session {
+    /// Connects to `config`'s node for `op`; bad config is refused before any I/O.
+    pub(crate) async fn open(config: &NodeConfig, op: &'static str) -> Result<Session> {
+        let driver = config.driver_config(op)?;
+        let node = config.node_name();
+        let user = config.get_user().to_owned();
+        let connector = Connector::for_config(config, op)?;
+        tracing::debug!(node = %node, tls = config.get_tls().as_str(), "connecting");
+        let connected = match connector {
+            Connector::Plain(tls) => driver
+                .connect(tls)
+                .await
+                .map(|(client, conn)| (client, spawn_driver(conn, node.clone()))),
+            #[cfg(feature = "rustls")]
+            Connector::Rustls(tls) => driver
+                .connect(tls)
+                .await
+                .map(|(client, conn)| (client, spawn_driver(conn, node.clone()))),
+        };
+        match connected {
+            Ok((client, ())) => Ok(Session { client, node, user }),
+            Err(e) => Err(Error::from_driver(op, &node, &user, e)),
+        }
+    }
+
+    /// The node's name, for errors.
+    pub(crate) fn node(&self) -> &str {
+        &self.node
+    }
+
+    /// Gives up the session, keeping the client.
+    pub(crate) fn into_client(self) -> Client {
+        self.client
+    }
+
+    fn err(&self, op: &'static str, e: tokio_postgres::Error) -> Error {
+        Error::from_driver(op, &self.node, &self.user, e)
+    }
+
+    /// Runs a query and returns its rows.
+    pub(crate) async fn query(
+        &self,
+        op: &'static str,
+        sql: &Sql,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>> {
+        self.client
+            .query(sql.text(), params)
+            .await
+            .map_err(|e| self.err(op, e))
+    }
+
+    /// Runs a query that returns exactly one row.
+    pub(crate) async fn query_one(
+        &self,
+        op: &'static str,
+        sql: &Sql,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Row> {
+        self.client
+            .query_one(sql.text(), params)
+            .await
+            .map_err(|e| self.err(op, e))
+    }
+
+    /// Runs a statement with no parameters through the simple protocol (for utility
+    /// statements such as `ALTER ROLE`, which cannot take parameters).
+    pub(crate) async fn execute_utility(&self, op: &'static str, sql: &Sql) -> Result<()> {
+        self.client
+            .batch_execute(sql.text())
+            .await
+            .map_err(|e| self.err(op, e))
+    }
+
+    /// Reads column `column` of `row`, naming the operation and node if it does not decode.
+    pub(crate) fn get<'a, T: tokio_postgres::types::FromSql<'a>>(
+        &self,
+        op: &'static str,
+        row: &'a Row,
+        column: &str,
+    ) -> Result<T> {
+        row.try_get(column).map_err(|e| self.err(op, e))
+    }
+}
+
+/// Drives the connection in the background, forwarding notices to `tracing` at debug level.
+fn spawn_driver<S, T>(mut conn: Connection<S, T>, node: String)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    tokio::spawn(async move {
+        loop {
+            match poll_fn(|cx| conn.poll_message(cx)).await {
+                Some(Ok(AsyncMessage::Notice(notice))) => tracing::debug!(
+                    node = %node,
+                    severity = notice.severity(),
+                    code = notice.code().code(),
+                    message = notice.message(),
+                    "server notice"
+                ),
+                Some(Ok(_)) => {}
+                Some(Err(e)) => {
+                    tracing::debug!(node = %node, error = %e, "connection ended with an error");
+                    break;
+                }
+                None => break,
+            }
+        }
+    });
+}
+
+impl NodeConfig {
+    /// Opens one fresh, unpooled session to this node.
+    ///
+    /// Use it for what must be the first statement of a session (such as
+    /// `ALTER EXTENSION timescaledb UPDATE`) or for one-off work; the client's background
+    /// task ends when the client is dropped. Server notices go to `tracing` at debug level.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for a config that cannot be used (before any I/O),
+    /// [`Error::Unreachable`] when nothing answers, [`Error::AuthenticationFailed`] when the
+    /// credentials are refused, [`Error::Database`] for other server errors (such as a
+    /// database that does not exist).
+    pub async fn connect(&self) -> Result<Client> {
+        Session::open(self, "connect").await.map(Session::into_client)
+    }
+}

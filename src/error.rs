@@ -1,0 +1,323 @@
+//! The crate's one error type.
+//!
+//! Every variant names the operation that failed and, where one was involved, the node it was
+//! talking to. No variant carries SQL text or a password: statements that hold a secret never
+//! reach an error, and the server's own message is kept only as the driver reported it.
+
+use std::error::Error as StdError;
+use std::io;
+
+use tokio_postgres::error::{DbError, SqlState};
+
+/// Shorthand for `Result<T, timescaledb_multinode::Error>`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in this crate.
+///
+/// The variants are the situations a caller can act on. Match on them, or use the accessors
+/// ([`Error::node`], [`Error::code`], [`Error::as_db_error`], [`Error::is_timeout`]) that work
+/// across variants.
+///
+/// Messages are lowercase without a trailing period; the underlying driver error is in
+/// [`std::error::Error::source`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The input was refused before anything was sent to a server: an identifier with a NUL
+    /// byte or over 63 bytes, a port of 0, an empty host, and the like.
+    #[error("{op}{}: invalid input: {reason}", on_node(node.as_deref()))]
+    InvalidInput {
+        /// What was being done.
+        op: &'static str,
+        /// The node concerned, when the input belonged to one.
+        node: Option<String>,
+        /// Why the input was refused.
+        reason: String,
+    },
+
+    /// Nothing answered: connection refused, host unreachable, or the connect timeout passed.
+    #[error("{op} on node {node}: server unreachable ({})", io_reason(source))]
+    Unreachable {
+        /// What was being done.
+        op: &'static str,
+        /// The node that could not be reached.
+        node: String,
+        /// The driver's error.
+        #[source]
+        source: tokio_postgres::Error,
+    },
+
+    /// The server answered and refused the credentials (SQLSTATE class 28).
+    #[error("{op} on node {node}: authentication failed for user {user}")]
+    AuthenticationFailed {
+        /// What was being done.
+        op: &'static str,
+        /// The node that refused.
+        node: String,
+        /// The user name that was refused.
+        user: String,
+        /// The driver's error.
+        #[source]
+        source: tokio_postgres::Error,
+    },
+
+    /// An established connection was closed under the caller (server restarted or crashed).
+    #[error("{op} on node {node}: connection lost")]
+    ConnectionLost {
+        /// What was being done.
+        op: &'static str,
+        /// The node whose connection was lost.
+        node: String,
+        /// The driver's error.
+        #[source]
+        source: tokio_postgres::Error,
+    },
+
+    /// The server is not one this crate can work with for the requested operation: no
+    /// TimescaleDB, the Apache-only build, a version without multi-node, an unsupported
+    /// PostgreSQL major, or a feature the installed version does not have.
+    #[error("{op} on node {node}: unsupported server: {reason}")]
+    UnsupportedServer {
+        /// What was being done.
+        op: &'static str,
+        /// The node that was checked.
+        node: String,
+        /// What is missing and how to get it.
+        reason: String,
+    },
+
+    /// The server reported an error (it carries a SQLSTATE, message, detail and hint).
+    #[error("{op} on node {node}: {}", db_summary(source))]
+    Database {
+        /// What was being done.
+        op: &'static str,
+        /// The node that reported the error.
+        node: String,
+        /// The driver's error; [`Error::as_db_error`] reaches its fields.
+        #[source]
+        source: tokio_postgres::Error,
+    },
+
+    /// A driver error that is neither a server error nor a connection problem (for example a
+    /// row that could not be decoded into the expected type).
+    #[error("{op} on node {node}: client error")]
+    Client {
+        /// What was being done.
+        op: &'static str,
+        /// The node concerned.
+        node: String,
+        /// The driver's error.
+        #[source]
+        source: tokio_postgres::Error,
+    },
+
+    /// A local test cluster (feature `testing`) could not be set up or torn down.
+    #[error("{op}: {reason}{}", log_suffix(log_tail.as_deref()))]
+    Fixture {
+        /// What was being done.
+        op: &'static str,
+        /// What went wrong.
+        reason: String,
+        /// The last lines of the server log, when a server was involved.
+        log_tail: Option<String>,
+    },
+}
+
+impl Error {
+    /// Classifies a driver error that happened while `op` ran on `node` as `user`.
+    pub(crate) fn from_driver(
+        op: &'static str,
+        node: &str,
+        user: &str,
+        source: tokio_postgres::Error,
+    ) -> Self {
+        let node = node.to_owned();
+        if let Some(db) = source.as_db_error() {
+            if is_auth_failure(db.code()) {
+                return Error::AuthenticationFailed {
+                    op,
+                    node,
+                    user: user.to_owned(),
+                    source,
+                };
+            }
+            return Error::Database { op, node, source };
+        }
+        if source.is_closed() {
+            return Error::ConnectionLost { op, node, source };
+        }
+        if io_error(&source).is_some() || is_connect_timeout(&source) {
+            return Error::Unreachable { op, node, source };
+        }
+        Error::Client { op, node, source }
+    }
+
+    /// Builds an [`Error::InvalidInput`].
+    pub(crate) fn invalid(op: &'static str, node: Option<&str>, reason: impl Into<String>) -> Self {
+        Error::InvalidInput {
+            op,
+            node: node.map(str::to_owned),
+            reason: reason.into(),
+        }
+    }
+
+    /// The operation that failed, as a short label such as `"connect"`.
+    pub fn operation(&self) -> &'static str {
+        match self {
+            Error::InvalidInput { op, .. }
+            | Error::Unreachable { op, .. }
+            | Error::AuthenticationFailed { op, .. }
+            | Error::ConnectionLost { op, .. }
+            | Error::UnsupportedServer { op, .. }
+            | Error::Database { op, .. }
+            | Error::Client { op, .. }
+            | Error::Fixture { op, .. } => op,
+        }
+    }
+
+    /// The node the error came from, when one was involved.
+    pub fn node(&self) -> Option<&str> {
+        match self {
+            Error::InvalidInput { node, .. } => node.as_deref(),
+            Error::Unreachable { node, .. }
+            | Error::AuthenticationFailed { node, .. }
+            | Error::ConnectionLost { node, .. }
+            | Error::UnsupportedServer { node, .. }
+            | Error::Database { node, .. }
+            | Error::Client { node, .. } => Some(node),
+            Error::Fixture { .. } => None,
+        }
+    }
+
+    /// The driver error underneath, if there is one.
+    fn driver(&self) -> Option<&tokio_postgres::Error> {
+        match self {
+            Error::Unreachable { source, .. }
+            | Error::AuthenticationFailed { source, .. }
+            | Error::ConnectionLost { source, .. }
+            | Error::Database { source, .. }
+            | Error::Client { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+
+    /// The server's error fields (SQLSTATE, message, detail, hint, ...), when the server
+    /// reported the error.
+    pub fn as_db_error(&self) -> Option<&DbError> {
+        self.driver().and_then(tokio_postgres::Error::as_db_error)
+    }
+
+    /// The SQLSTATE the server reported, if any.
+    pub fn code(&self) -> Option<&SqlState> {
+        self.as_db_error().map(DbError::code)
+    }
+
+    /// True when a connect timeout expired.
+    pub fn is_timeout(&self) -> bool {
+        match self.driver() {
+            Some(source) => {
+                is_connect_timeout(source)
+                    || io_error(source).is_some_and(|e| e.kind() == io::ErrorKind::TimedOut)
+            }
+            None => false,
+        }
+    }
+
+    /// True when the server refused the credentials.
+    pub fn is_authentication_failure(&self) -> bool {
+        matches!(self, Error::AuthenticationFailed { .. })
+    }
+
+    /// True when the node could not be reached at all.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, Error::Unreachable { .. })
+    }
+
+    /// The tail of the server log attached to a [`Error::Fixture`] error.
+    pub fn server_log_tail(&self) -> Option<&str> {
+        match self {
+            Error::Fixture { log_tail, .. } => log_tail.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+fn is_auth_failure(code: &SqlState) -> bool {
+    code.code().starts_with("28")
+}
+
+/// The first I/O error in the driver error's source chain.
+fn io_error(err: &tokio_postgres::Error) -> Option<&io::Error> {
+    let mut cause: Option<&(dyn StdError + 'static)> = err.source();
+    while let Some(e) = cause {
+        if let Some(io) = e.downcast_ref::<io::Error>() {
+            return Some(io);
+        }
+        cause = e.source();
+    }
+    None
+}
+
+/// tokio-postgres reports its own connect timeout with a dedicated error kind, whose text is
+/// the only public way to recognise it.
+fn is_connect_timeout(err: &tokio_postgres::Error) -> bool {
+    err.as_db_error().is_none() && err.to_string().contains("timeout")
+}
+
+fn io_reason(err: &tokio_postgres::Error) -> String {
+    match io_error(err) {
+        Some(io) => io.to_string(),
+        None if is_connect_timeout(err) => "connect timeout expired".to_owned(),
+        None => err.to_string(),
+    }
+}
+
+fn db_summary(err: &tokio_postgres::Error) -> String {
+    match err.as_db_error() {
+        Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
+        None => err.to_string(),
+    }
+}
+
+fn on_node(node: Option<&str>) -> String {
+    node.map(|n| format!(" on node {n}")).unwrap_or_default()
+}
+
+fn log_suffix(tail: Option<&str>) -> String {
+    tail.map(|t| format!("\n--- server log (last lines) ---\n{t}"))
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_is_send_sync_static() {
+        fn assert<T: Send + Sync + 'static>() {}
+        assert::<Error>();
+    }
+
+    #[test]
+    fn invalid_input_names_operation_and_node() {
+        let e = Error::invalid("connect", Some("dn1"), "port must not be 0");
+        assert_eq!(
+            e.to_string(),
+            "connect on node dn1: invalid input: port must not be 0"
+        );
+        assert_eq!(e.node(), Some("dn1"));
+        assert_eq!(e.operation(), "connect");
+        assert!(e.code().is_none());
+    }
+
+    #[test]
+    fn fixture_error_shows_log_tail() {
+        let e = Error::Fixture {
+            op: "start local server",
+            reason: "pg_ctl failed".into(),
+            log_tail: Some("FATAL: boom".into()),
+        };
+        assert!(e.to_string().contains("FATAL: boom"));
+        assert_eq!(e.server_log_tail(), Some("FATAL: boom"));
+    }
+}

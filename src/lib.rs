@@ -1,0 +1,90 @@
+//! A typed async client that provisions, operates and queries **TimescaleDB multi-node
+//! clusters** (TimescaleDB 2.0–2.13 with its TSL part): one access node, N data nodes.
+//!
+//! This release lays the foundation: typed connection settings with secret passwords,
+//! optional TLS, one error type, and [`ServerInfo`], which tells what a node runs and refuses
+//! clearly where multi-node cannot work. With the `testing` feature, `testing::LocalCluster`
+//! starts throwaway clusters of real PostgreSQL (and TimescaleDB, when installed) servers.
+//!
+//! ```no_run
+//! use timescaledb_multinode::{NodeConfig, NodeRole, SecretString, ServerInfo};
+//!
+//! # async fn demo() -> timescaledb_multinode::Result<()> {
+//! let password = SecretString::from(std::env::var("AN_PASSWORD").unwrap_or_default());
+//! let access_node = NodeConfig::new("an.example.internal", "tsdbadmin", password)
+//!     .name("an")
+//!     .database("tsdb");
+//!
+//! let info = ServerInfo::detect(&access_node).await?;
+//! info.check_multinode()?;
+//! if info.role == NodeRole::AccessNode {
+//!     println!("{} has {} data nodes", info.node, info.data_node_count);
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! # Layout
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | `error` | [`Error`]: one type, variants a caller can act on, node and operation named |
+//! | `ident` | [`Ident`]: validated identifiers (no NUL, ≤ 63 bytes) |
+//! | `config` | [`NodeConfig`], [`TlsMode`]: how to reach one node |
+//! | `connect`, `tls` | one unpooled session; notices to `tracing` |
+//! | `sql` | the only place SQL text is made (renderers, quoting through `postgres_protocol`) |
+//! | `server` | [`ServerInfo`], [`Capabilities`], [`Feature`]: what a node runs and can do |
+//! | `version` | [`Version`], [`PgVersion`] |
+//! | `testing` | (feature `testing`) `LocalCluster` and `LocalServer` fixtures |
+//!
+//! # Features
+//!
+//! | feature | what it adds |
+//! |---|---|
+//! | `rustls` | TLS through rustls: [`TlsMode::Require`] and [`TlsMode::VerifyFull`] |
+//! | `testing` | `testing::LocalCluster`: real throwaway servers for tests (needs PostgreSQL server binaries) |
+//!
+//! # Security
+//!
+//! Passwords are [`SecretString`] from the caller to the wire: `Debug` shows `[REDACTED]`,
+//! there is no `Display`, no URL form, and errors never hold a password or SQL text. Role
+//! passwords are sent as SCRAM-SHA-256 verifiers, so the cleartext never reaches the server
+//! or its log. Server notices (TimescaleDB's deprecation warnings among them) are logged
+//! through `tracing` at debug level and never fail an operation.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs, missing_debug_implementations)]
+#![warn(rust_2018_idioms, unreachable_pub, unused_qualifications)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod config;
+mod connect;
+mod error;
+mod ident;
+mod server;
+mod sql;
+mod tls;
+mod version;
+
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
+
+pub use config::{NodeConfig, TlsMode};
+pub use error::{Error, Result};
+pub use ident::{Ident, MAX_IDENT_BYTES};
+pub use secrecy::{ExposeSecret, SecretString};
+pub use server::{Capabilities, Feature, License, NodeRole, ServerInfo};
+pub use tokio_postgres;
+pub use version::{PgVersion, Version};
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn public_types_are_send_sync() {
+        fn assert<T: Send + Sync + 'static>() {}
+        assert::<crate::NodeConfig>();
+        assert::<crate::ServerInfo>();
+        assert::<crate::Error>();
+        assert::<crate::Ident>();
+    }
+}

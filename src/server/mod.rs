@@ -1,0 +1,232 @@
+//! What a node is: PostgreSQL and TimescaleDB versions, licence, role in a cluster, and
+//! whether multi-node can work there.
+//!
+//! [`ServerInfo::detect`] reads it all over one connection; [`ServerInfo::check_multinode`]
+//! turns it into a clear refusal ("TimescaleDB 2.14.0 has no multi-node ...") before any
+//! multi-node call is made; [`Capabilities`] answers "does this version have X?".
+
+mod capability;
+mod support;
+
+pub use capability::{Capabilities, Feature};
+
+use tokio_postgres::error::SqlState;
+
+use crate::config::NodeConfig;
+use crate::connect::Session;
+use crate::error::{Error, Result};
+use crate::sql::server_info::{DIST_IDENTITY, SERVER_INFO};
+use crate::version::{PgVersion, Version};
+
+/// The licence TimescaleDB runs under (`timescaledb.license`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum License {
+    /// `timescale`: the TSL build, which has multi-node.
+    Timescale,
+    /// `apache`: the Apache-only build or licence, without multi-node.
+    Apache,
+    /// Any other value.
+    Other(String),
+}
+
+impl License {
+    fn parse(value: &str) -> License {
+        match value {
+            "timescale" => License::Timescale,
+            "apache" => License::Apache,
+            other => License::Other(other.to_owned()),
+        }
+    }
+}
+
+/// A node's place in a multi-node cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NodeRole {
+    /// The database is an access node (it has data nodes).
+    AccessNode,
+    /// The database is a data node of some access node.
+    DataNode,
+    /// Neither (no TimescaleDB, or a database not in a cluster).
+    Standalone,
+}
+
+/// What one node runs, read over one connection by [`ServerInfo::detect`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ServerInfo {
+    /// The node's name (from [`NodeConfig::node_name`]).
+    pub node: String,
+    /// PostgreSQL version (`server_version_num`).
+    pub postgres: PgVersion,
+    /// PostgreSQL's version string (`server_version`), e.g. `15.20 (Debian 15.20-0+deb12u1)`.
+    pub postgres_version_string: String,
+    /// The connected database.
+    pub database: String,
+    /// The connected user.
+    pub user: String,
+    /// Whether that user is a superuser.
+    pub is_superuser: bool,
+    /// TimescaleDB version installed in this database, if any.
+    pub timescaledb: Option<Version>,
+    /// The version `CREATE EXTENSION timescaledb` would install, if the server has it.
+    pub timescaledb_default: Option<Version>,
+    /// Every TimescaleDB version the server could install (ascending).
+    pub timescaledb_available: Vec<Version>,
+    /// `timescaledb.license`, when the TimescaleDB library is loaded.
+    pub license: Option<License>,
+    /// Whether `shared_preload_libraries` names `timescaledb`.
+    pub preloaded: bool,
+    /// `max_prepared_transactions` (multi-node needs it above 0 on data nodes for 2PC).
+    pub max_prepared_transactions: i32,
+    /// Number of data nodes (TimescaleDB foreign servers) this database has.
+    pub data_node_count: i64,
+    /// Access node, data node or neither.
+    pub role: NodeRole,
+}
+
+const OP: &str = "detect server";
+
+impl ServerInfo {
+    /// Connects to `config`'s node and reads what it runs. Works on any PostgreSQL 10+, with
+    /// or without TimescaleDB.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> timescaledb_multinode::Result<()> {
+    /// use timescaledb_multinode::{NodeConfig, SecretString, ServerInfo};
+    ///
+    /// let an = NodeConfig::new("127.0.0.1", "tsdbadmin", SecretString::from("pw")).database("tsdb");
+    /// let info = ServerInfo::detect(&an).await?;
+    /// info.check_multinode()?; // refuses 2.14+, Apache-only, missing extension, ...
+    /// println!("{} runs TimescaleDB {:?} as {:?}", info.node, info.timescaledb, info.role);
+    /// # Ok(()) }
+    /// ```
+    pub async fn detect(config: &NodeConfig) -> Result<ServerInfo> {
+        let session = Session::open(config, OP).await?;
+        Self::read(&session).await
+    }
+
+    pub(crate) async fn read(session: &Session) -> Result<ServerInfo> {
+        let row = session.query_one(OP, &SERVER_INFO, &[]).await?;
+        let get_text = |column: &str| session.get::<Option<String>>(OP, &row, column);
+        let num: i32 = session.get(OP, &row, "server_version_num")?;
+        let node = session.node().to_owned();
+        let version = |text: Option<String>| -> Result<Option<Version>> {
+            text.map(|t| {
+                t.parse::<Version>().map_err(|_| Error::UnsupportedServer {
+                    op: OP,
+                    node: node.clone(),
+                    reason: format!("cannot read TimescaleDB version {t:?}"),
+                })
+            })
+            .transpose()
+        };
+        let timescaledb = version(get_text("installed_version")?)?;
+        let timescaledb_default = version(get_text("default_version")?)?;
+        let mut timescaledb_available = Vec::new();
+        for text in session.get::<Vec<String>>(OP, &row, "available_versions")? {
+            // Development or unusual version strings are skipped, not fatal.
+            if let Ok(v) = text.parse::<Version>() {
+                timescaledb_available.push(v);
+            }
+        }
+        timescaledb_available.sort();
+        let preload: String = session.get(OP, &row, "shared_preload_libraries")?;
+        let data_node_count: i64 = session.get(OP, &row, "data_node_count")?;
+        let role = if timescaledb.is_some() {
+            Self::read_role(session, data_node_count).await?
+        } else {
+            NodeRole::Standalone
+        };
+        Ok(ServerInfo {
+            node: node.clone(),
+            postgres: PgVersion::from_num(u32::try_from(num).unwrap_or_default()),
+            postgres_version_string: session.get(OP, &row, "server_version")?,
+            database: session.get(OP, &row, "database")?,
+            user: session.get(OP, &row, "user_name")?,
+            is_superuser: session.get(OP, &row, "is_superuser")?,
+            timescaledb,
+            timescaledb_default,
+            timescaledb_available,
+            license: get_text("license")?.as_deref().map(License::parse),
+            preloaded: preload
+                .split(',')
+                .any(|lib| lib.trim().trim_matches('"') == "timescaledb"),
+            max_prepared_transactions: session.get(OP, &row, "max_prepared_transactions")?,
+            data_node_count,
+            role,
+        })
+    }
+
+    async fn read_role(session: &Session, data_node_count: i64) -> Result<NodeRole> {
+        let fallback = if data_node_count > 0 {
+            NodeRole::AccessNode
+        } else {
+            NodeRole::Standalone
+        };
+        let row = match session.query_one(OP, &DIST_IDENTITY, &[]).await {
+            Ok(row) => row,
+            // A role without access to the catalog still gets an answer.
+            Err(e) if e.code() == Some(&SqlState::INSUFFICIENT_PRIVILEGE) => return Ok(fallback),
+            Err(e) => return Err(e),
+        };
+        let uuid: Option<String> = session.get(OP, &row, "uuid")?;
+        let dist_uuid: Option<String> = session.get(OP, &row, "dist_uuid")?;
+        Ok(match dist_uuid {
+            None => fallback,
+            Some(dist) if Some(&dist) == uuid.as_ref() => NodeRole::AccessNode,
+            Some(_) => NodeRole::DataNode,
+        })
+    }
+
+    /// The capabilities of the installed TimescaleDB, if it is installed.
+    pub fn capabilities(&self) -> Option<Capabilities> {
+        self.timescaledb.map(Capabilities::of)
+    }
+
+    /// Whether the installed TimescaleDB has `feature` (false when it is not installed).
+    pub fn supports(&self, feature: Feature) -> bool {
+        self.capabilities().is_some_and(|c| c.has(feature))
+    }
+
+    /// Refuses, with a message that says what is missing and how to get it, unless this node
+    /// can take part in a multi-node cluster: TimescaleDB 2.0–2.13 installed, the Timescale
+    /// License build, and a PostgreSQL major that version supports.
+    pub fn check_multinode(&self) -> Result<()> {
+        support::check(self).map_err(|reason| Error::UnsupportedServer {
+            op: "check multi-node support",
+            node: self.node.clone(),
+            reason,
+        })
+    }
+
+    /// Like [`ServerInfo::check_multinode`], and also refuses when the installed version
+    /// lacks `feature`; `op` names the operation that needs it.
+    pub fn require(&self, op: &'static str, feature: Feature) -> Result<()> {
+        self.check_multinode()
+            .map_err(|e| match e {
+                Error::UnsupportedServer { node, reason, .. } => {
+                    Error::UnsupportedServer { op, node, reason }
+                }
+                other => other,
+            })?;
+        let caps = self.capabilities().ok_or_else(|| Error::UnsupportedServer {
+            op,
+            node: self.node.clone(),
+            reason: "extension timescaledb is not installed".to_owned(),
+        })?;
+        if caps.has(feature) {
+            return Ok(());
+        }
+        Err(Error::UnsupportedServer {
+            op,
+            node: self.node.clone(),
+            reason: format!(
+                "{feature} needs TimescaleDB {} or later; this node runs {}",
+                feature.since(),
+                caps.version()
+            ),
+        })
+    }
+}

@@ -1,0 +1,79 @@
+//! The only place where SQL text is made.
+//!
+//! Renderers here are pure functions from validated input ([`crate::Ident`], secrets) to
+//! [`Sql`]; the rest of the crate runs only `Sql` values, never a caller's `&str`. Values are
+//! bound as parameters wherever the statement takes them; utility statements that cannot
+//! (`ALTER ROLE`, `CREATE DATABASE`, ...) are quoted through [`quote`], which wraps
+//! `postgres_protocol::escape` and nothing else.
+
+use std::borrow::Cow;
+use std::fmt;
+
+pub(crate) mod bootstrap;
+pub(crate) mod quote;
+pub(crate) mod role;
+pub(crate) mod server_info;
+
+/// A statement made by this crate (from static text or a renderer in this module).
+///
+/// A statement that carries a secret (even a SCRAM verifier) is marked so: its `Debug` output
+/// shows only a label.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Sql {
+    text: Cow<'static, str>,
+    secret: bool,
+}
+
+impl Sql {
+    /// A statement written into the crate's source.
+    pub(crate) const fn from_static(text: &'static str) -> Self {
+        Sql {
+            text: Cow::Borrowed(text),
+            secret: false,
+        }
+    }
+
+    /// A statement assembled by a renderer from quoted identifiers and literals.
+    pub(crate) fn rendered(text: String) -> Self {
+        Sql {
+            text: Cow::Owned(text),
+            secret: false,
+        }
+    }
+
+    /// A rendered statement that embeds a secret.
+    pub(crate) fn rendered_secret(text: String) -> Self {
+        Sql {
+            text: Cow::Owned(text),
+            secret: true,
+        }
+    }
+
+    /// The text to send.
+    pub(crate) fn text(&self) -> &str {
+        &self.text
+    }
+}
+
+impl fmt::Debug for Sql {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.secret {
+            f.write_str("Sql(<statement with a secret, redacted>)")
+        } else {
+            f.debug_tuple("Sql").field(&self.text).finish()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_statements_are_redacted_in_debug() {
+        let s = Sql::rendered_secret("ALTER ROLE x PASSWORD 'hush'".into());
+        assert!(!format!("{s:?}").contains("hush"));
+        let p = Sql::from_static("SELECT 1");
+        assert_eq!(format!("{p:?}"), "Sql(\"SELECT 1\")");
+    }
+}

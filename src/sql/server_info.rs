@@ -1,0 +1,33 @@
+//! The queries behind [`crate::ServerInfo`].
+
+use super::Sql;
+
+/// Versions, licence, settings and the number of TimescaleDB foreign servers. Valid on any
+/// PostgreSQL 10+ database, with or without TimescaleDB.
+pub(crate) const SERVER_INFO: Sql = Sql::from_static(
+    "SELECT current_setting('server_version_num')::int4 AS server_version_num, \
+            current_setting('server_version') AS server_version, \
+            current_database()::text AS database, \
+            current_user::text AS user_name, \
+            current_setting('is_superuser') = 'on' AS is_superuser, \
+            (SELECT extversion::text FROM pg_catalog.pg_extension \
+              WHERE extname = 'timescaledb') AS installed_version, \
+            (SELECT default_version::text FROM pg_catalog.pg_available_extensions \
+              WHERE name = 'timescaledb') AS default_version, \
+            ARRAY(SELECT version::text FROM pg_catalog.pg_available_extension_versions \
+                   WHERE name = 'timescaledb') AS available_versions, \
+            current_setting('timescaledb.license', true) AS license, \
+            current_setting('shared_preload_libraries') AS shared_preload_libraries, \
+            current_setting('max_prepared_transactions')::int4 AS max_prepared_transactions, \
+            (SELECT count(*) FROM pg_catalog.pg_foreign_server s \
+               JOIN pg_catalog.pg_foreign_data_wrapper w ON w.oid = s.srvfdw \
+              WHERE w.fdwname = 'timescaledb_fdw')::int8 AS data_node_count",
+);
+
+/// The distributed-database identity of a database with TimescaleDB installed: on an access
+/// node `dist_uuid` equals `uuid`, on a data node it is the access node's `uuid`, and a
+/// standalone database has no `dist_uuid`.
+pub(crate) const DIST_IDENTITY: Sql = Sql::from_static(
+    "SELECT (SELECT value FROM _timescaledb_catalog.metadata WHERE key = 'uuid') AS uuid, \
+            (SELECT value FROM _timescaledb_catalog.metadata WHERE key = 'dist_uuid') AS dist_uuid",
+);
