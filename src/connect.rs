@@ -59,19 +59,6 @@ impl Session {
         Error::from_driver(op, &self.node, &self.user, e)
     }
 
-    /// Runs a query and returns its rows.
-    pub(crate) async fn query(
-        &self,
-        op: &'static str,
-        sql: &Sql,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Vec<Row>> {
-        self.client
-            .query(sql.text(), params)
-            .await
-            .map_err(|e| self.err(op, e))
-    }
-
     /// Runs a query that returns exactly one row.
     pub(crate) async fn query_one(
         &self,

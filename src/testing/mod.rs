@@ -1,1 +1,52 @@
-//! placeholder
+//! Real throwaway servers for tests (feature `testing`): this crate's and yours.
+//!
+//! [`LocalCluster::start`] brings up one access node and N data nodes, each a real
+//! PostgreSQL server (`initdb` + `pg_ctl`) in a temporary directory on a free loopback port,
+//! with SCRAM password authentication and an admin password of its own, and TimescaleDB
+//! preloaded when the installation has multi-node. No mocks: what passes against it passes
+//! against a server.
+//!
+//! ```no_run
+//! # async fn demo() -> timescaledb_multinode::Result<()> {
+//! use timescaledb_multinode::testing::LocalCluster;
+//!
+//! let cluster = LocalCluster::start(2).await?;
+//! let client = cluster.access_node_config().connect().await?;
+//! let row = client.query_one("SELECT 1::int4", &[]).await?;
+//! assert_eq!(row.get::<_, i32>(0), 1);
+//! cluster.shutdown().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # Environment
+//!
+//! | variable | effect |
+//! |---|---|
+//! | `TSMN_PG_BINDIR` | the PostgreSQL `bin` directory to use (default: the newest of `/usr/lib/postgresql/{15,14,13}/bin`) |
+//! | `TSMN_CACHE_DIR` | where the `initdb` template is kept (default: the system temporary directory) |
+//!
+//! # Speed
+//!
+//! `initdb` runs once per installation (its result is cached on disk and copied for every
+//! server), and the nodes of a cluster start concurrently.
+//!
+//! # Running as root
+//!
+//! PostgreSQL refuses to run as root; when the test process is root, the servers run as
+//! the `postgres` OS user and their files belong to it.
+//!
+//! # Stability
+//!
+//! This module is for tests. It follows the crate's version, but its details (settings,
+//! names) may change in any release.
+
+mod cluster;
+mod install;
+mod os_user;
+mod server;
+mod template;
+
+pub use cluster::{LocalCluster, LocalClusterBuilder};
+pub use install::{PgInstall, PG_BINDIR_ENV};
+pub use server::{LocalServer, LocalServerBuilder};
+pub use template::CACHE_DIR_ENV;

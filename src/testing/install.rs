@@ -1,0 +1,217 @@
+//! Finding the PostgreSQL server binaries, and whether TimescaleDB multi-node is installed
+//! for them.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::server::Capabilities;
+use crate::version::Version;
+
+/// The environment variable that points the fixtures at a PostgreSQL `bin` directory.
+pub const PG_BINDIR_ENV: &str = "TSMN_PG_BINDIR";
+
+/// PostgreSQL majors searched, newest first, when [`PG_BINDIR_ENV`] is not set.
+const SEARCHED_MAJORS: [u32; 3] = [15, 14, 13];
+
+const OP: &str = "find PostgreSQL server binaries";
+
+/// One PostgreSQL server installation: its binaries, version, and what TimescaleDB it has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PgInstall {
+    bindir: PathBuf,
+    version: String,
+    major: u32,
+    pkglibdir: PathBuf,
+    sharedir: PathBuf,
+    timescaledb: Option<TimescaleDbFiles>,
+}
+
+/// What TimescaleDB files an installation has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct TimescaleDbFiles {
+    default_version: String,
+    loader: bool,
+    tsl: bool,
+}
+
+impl PgInstall {
+    /// The installation named by `TSMN_PG_BINDIR`, or else the machine's newest PostgreSQL
+    /// 13–15 server (Debian layout).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Fixture`] naming `TSMN_PG_BINDIR` and the Debian package when no server
+    /// binaries are found.
+    pub fn discover() -> Result<PgInstall> {
+        match std::env::var_os(PG_BINDIR_ENV) {
+            Some(dir) if !dir.is_empty() => {
+                let dir = PathBuf::from(dir);
+                if !has_server_binaries(&dir) {
+                    return Err(fixture(format!(
+                        "{PG_BINDIR_ENV}={} has no initdb, pg_ctl and postgres; point it at a \
+                         PostgreSQL server's bin directory",
+                        dir.display()
+                    )));
+                }
+                Self::at(&dir)
+            }
+            _ => {
+                for major in SEARCHED_MAJORS {
+                    let dir = PathBuf::from(format!("/usr/lib/postgresql/{major}/bin"));
+                    if has_server_binaries(&dir) {
+                        return Self::at(&dir);
+                    }
+                }
+                Err(fixture(format!(
+                    "no PostgreSQL server binaries found: set {PG_BINDIR_ENV} to a directory \
+                     with initdb, pg_ctl and postgres, or install the Debian package \
+                     postgresql-15"
+                )))
+            }
+        }
+    }
+
+    /// The installation whose `bin` directory is `bindir`.
+    pub fn at(bindir: &Path) -> Result<PgInstall> {
+        let output = std::process::Command::new(bindir.join("postgres"))
+            .arg("--version")
+            .output()
+            .map_err(|e| fixture(format!("cannot run {}/postgres: {e}", bindir.display())))?;
+        // "postgres (PostgreSQL) 15.20 (Debian 15.20-0+deb12u1)"
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        let version = text
+            .split_whitespace()
+            .nth(2)
+            .map(str::to_owned)
+            .ok_or_else(|| fixture(format!("unexpected `postgres --version` output {text:?}")))?;
+        let major = version
+            .split(['.', 'b', 'r'])
+            .next()
+            .and_then(|m| m.parse().ok())
+            .ok_or_else(|| fixture(format!("unexpected PostgreSQL version {version:?}")))?;
+        let pkglibdir = pg_config(bindir, "--pkglibdir")
+            .unwrap_or_else(|| bindir.parent().unwrap_or(bindir).join("lib"));
+        let sharedir = pg_config(bindir, "--sharedir")
+            .unwrap_or_else(|| PathBuf::from(format!("/usr/share/postgresql/{major}")));
+        let timescaledb = TimescaleDbFiles::find(&pkglibdir, &sharedir);
+        Ok(PgInstall {
+            bindir: bindir.to_owned(),
+            version,
+            major,
+            pkglibdir,
+            sharedir,
+            timescaledb,
+        })
+    }
+
+    /// The `bin` directory.
+    pub fn bindir(&self) -> &Path {
+        &self.bindir
+    }
+
+    /// The PostgreSQL version, e.g. `15.20`.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// The PostgreSQL major version.
+    pub fn major(&self) -> u32 {
+        self.major
+    }
+
+    /// The TimescaleDB version the installation would create by default, if it has one.
+    pub fn timescaledb_version(&self) -> Option<&str> {
+        self.timescaledb.as_ref().map(|t| t.default_version.as_str())
+    }
+
+    /// Whether TimescaleDB multi-node (2.0–2.13 with its TSL part, on a PostgreSQL major that
+    /// version supports) is installed; otherwise why not, in one line.
+    pub fn multinode_support(&self) -> std::result::Result<Version, String> {
+        let Some(ts) = &self.timescaledb else {
+            return Err(format!(
+                "TimescaleDB is not installed for PostgreSQL {} (no timescaledb.control in {})",
+                self.version,
+                self.sharedir.join("extension").display()
+            ));
+        };
+        let version: Version = ts.default_version.parse().map_err(|_| {
+            format!(
+                "cannot read TimescaleDB version {:?} from timescaledb.control",
+                ts.default_version
+            )
+        })?;
+        let Some((min, max)) = Capabilities::of(version).postgres_majors() else {
+            return Err(format!(
+                "TimescaleDB {version} is installed; multi-node needs 2.0–2.13"
+            ));
+        };
+        if !ts.loader {
+            return Err(format!(
+                "TimescaleDB {version} has no loader library timescaledb.so in {}",
+                self.pkglibdir.display()
+            ));
+        }
+        if !ts.tsl {
+            return Err(format!(
+                "TimescaleDB {version} is the Apache-only build (no timescaledb-tsl-{version}.so \
+                 in {}); multi-node needs the TSL part",
+                self.pkglibdir.display()
+            ));
+        }
+        if self.major < min || self.major > max {
+            return Err(format!(
+                "TimescaleDB {version} has no multi-node on PostgreSQL {} (supported: {min}–{max})",
+                self.major
+            ));
+        }
+        Ok(version)
+    }
+
+    pub(crate) fn bin(&self, program: &str) -> PathBuf {
+        self.bindir.join(program)
+    }
+}
+
+impl TimescaleDbFiles {
+    fn find(pkglibdir: &Path, sharedir: &Path) -> Option<TimescaleDbFiles> {
+        let control =
+            std::fs::read_to_string(sharedir.join("extension").join("timescaledb.control")).ok()?;
+        let default_version = control.lines().find_map(|line| {
+            let (key, value) = line.split_once('=')?;
+            (key.trim() == "default_version").then(|| value.trim().trim_matches('\'').to_owned())
+        })?;
+        Some(TimescaleDbFiles {
+            loader: pkglibdir.join("timescaledb.so").exists(),
+            tsl: pkglibdir
+                .join(format!("timescaledb-tsl-{default_version}.so"))
+                .exists(),
+            default_version,
+        })
+    }
+}
+
+fn has_server_binaries(dir: &Path) -> bool {
+    ["initdb", "pg_ctl", "postgres"]
+        .iter()
+        .all(|b| dir.join(b).is_file())
+}
+
+fn pg_config(bindir: &Path, flag: &str) -> Option<PathBuf> {
+    let out = std::process::Command::new(bindir.join("pg_config"))
+        .arg(flag)
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let text = String::from_utf8(out.stdout).ok()?;
+    Some(PathBuf::from(text.trim()))
+}
+
+fn fixture(reason: String) -> Error {
+    Error::Fixture {
+        op: OP,
+        reason,
+        log_tail: None,
+    }
+}
