@@ -282,8 +282,12 @@ mod tests {
     use super::*;
 
     fn cfg() -> NodeConfig {
-        NodeConfig::new("127.0.0.1", "tsdbadmin", SecretString::from("sentinel-pw-123"))
-            .name("dn1")
+        NodeConfig::new(
+            "127.0.0.1",
+            "tsdbadmin",
+            SecretString::from("sentinel-pw-123"),
+        )
+        .name("dn1")
     }
 
     #[test]

@@ -12,12 +12,11 @@ use crate::error::{Error, Result};
 use crate::sql::Sql;
 use crate::tls::Connector;
 
-/// A connected client plus what errors need to name: the node and the user.
+/// A connected client plus what errors need to name: the node.
 #[derive(Debug)]
 pub(crate) struct Session {
     client: Client,
     node: String,
-    user: String,
 }
 
 impl Session {
@@ -25,23 +24,33 @@ impl Session {
     pub(crate) async fn open(config: &NodeConfig, op: &'static str) -> Result<Session> {
         let driver = config.driver_config(op)?;
         let node = config.node_name();
-        let user = config.get_user().to_owned();
         let connector = Connector::for_config(config, op)?;
         tracing::debug!(node = %node, tls = config.get_tls().as_str(), "connecting");
-        let connected = match connector {
-            Connector::Plain(tls) => driver
-                .connect(tls)
-                .await
-                .map(|(client, conn)| (client, spawn_driver(conn, node.clone()))),
-            #[cfg(feature = "rustls")]
-            Connector::Rustls(tls) => driver
-                .connect(tls)
-                .await
-                .map(|(client, conn)| (client, spawn_driver(conn, node.clone()))),
+        let connecting = async {
+            match connector {
+                Connector::Plain(tls) => driver
+                    .connect(tls)
+                    .await
+                    .map(|(client, conn)| (client, spawn_driver(conn, node.clone()))),
+                #[cfg(feature = "rustls")]
+                Connector::Rustls(tls) => driver
+                    .connect(tls)
+                    .await
+                    .map(|(client, conn)| (client, spawn_driver(conn, node.clone()))),
+            }
+        };
+        // The driver's own connect timeout covers only the TCP connect; this one covers the
+        // whole handshake (TLS, authentication), as libpq's does.
+        let connected = match config.get_connect_timeout() {
+            Some(after) => match tokio::time::timeout(after, connecting).await {
+                Ok(result) => result,
+                Err(_) => return Err(Error::Timeout { op, node, after }),
+            },
+            None => connecting.await,
         };
         match connected {
-            Ok((client, ())) => Ok(Session { client, node, user }),
-            Err(e) => Err(Error::from_driver(op, &node, &user, e)),
+            Ok((client, ())) => Ok(Session { client, node }),
+            Err(e) => Err(Error::from_connect(op, &node, config.get_user(), e)),
         }
     }
 
@@ -56,7 +65,7 @@ impl Session {
     }
 
     fn err(&self, op: &'static str, e: tokio_postgres::Error) -> Error {
-        Error::from_driver(op, &self.node, &self.user, e)
+        Error::from_statement(op, &self.node, e)
     }
 
     /// Runs a query that returns exactly one row.
@@ -133,6 +142,8 @@ impl NodeConfig {
     /// credentials are refused, [`Error::Database`] for other server errors (such as a
     /// database that does not exist).
     pub async fn connect(&self) -> Result<Client> {
-        Session::open(self, "connect").await.map(Session::into_client)
+        Session::open(self, "connect")
+            .await
+            .map(Session::into_client)
     }
 }

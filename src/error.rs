@@ -47,6 +47,18 @@ pub enum Error {
         source: tokio_postgres::Error,
     },
 
+    /// A connection could not be established within the configured connect timeout (the
+    /// server accepted the TCP connection, or did not, but never finished the handshake).
+    #[error("{op} on node {node}: timed out after {after:?}")]
+    Timeout {
+        /// What was being done.
+        op: &'static str,
+        /// The node that did not answer in time.
+        node: String,
+        /// The timeout that expired.
+        after: std::time::Duration,
+    },
+
     /// The server answered and refused the credentials (SQLSTATE class 28).
     #[error("{op} on node {node}: authentication failed for user {user}")]
     AuthenticationFailed {
@@ -69,6 +81,19 @@ pub enum Error {
         /// The node whose connection was lost.
         node: String,
         /// The driver's error.
+        #[source]
+        source: tokio_postgres::Error,
+    },
+
+    /// TLS could not be set up: the server refused it, or its certificate failed
+    /// verification (`verify-full`: unknown issuer, or a name that does not match the host).
+    #[error("{op} on node {node}: TLS handshake failed")]
+    Tls {
+        /// What was being done.
+        op: &'static str,
+        /// The node concerned.
+        node: String,
+        /// The driver's error (the TLS library's reason is in its source).
         #[source]
         source: tokio_postgres::Error,
     },
@@ -124,30 +149,51 @@ pub enum Error {
 }
 
 impl Error {
-    /// Classifies a driver error that happened while `op` ran on `node` as `user`.
-    pub(crate) fn from_driver(
+    /// Classifies a driver error from connecting to `node` as `user` for `op`.
+    pub(crate) fn from_connect(
         op: &'static str,
         node: &str,
         user: &str,
         source: tokio_postgres::Error,
     ) -> Self {
         let node = node.to_owned();
-        if let Some(db) = source.as_db_error() {
-            if is_auth_failure(db.code()) {
-                return Error::AuthenticationFailed {
-                    op,
-                    node,
-                    user: user.to_owned(),
-                    source,
-                };
-            }
+        let text = source.to_string();
+        let auth = source
+            .as_db_error()
+            .is_some_and(|db| is_auth_failure(db.code()))
+            || text.starts_with("authentication error");
+        if auth {
+            return Error::AuthenticationFailed {
+                op,
+                node,
+                user: user.to_owned(),
+                source,
+            };
+        }
+        if source.as_db_error().is_some() {
             return Error::Database { op, node, source };
         }
-        if source.is_closed() {
-            return Error::ConnectionLost { op, node, source };
+        if text.starts_with("error performing TLS handshake") {
+            return Error::Tls { op, node, source };
         }
-        if io_error(&source).is_some() || is_connect_timeout(&source) {
+        if io_error(&source).is_some() || is_connect_timeout(&source) || source.is_closed() {
             return Error::Unreachable { op, node, source };
+        }
+        Error::Client { op, node, source }
+    }
+
+    /// Classifies a driver error from a statement `op` on an established session.
+    pub(crate) fn from_statement(
+        op: &'static str,
+        node: &str,
+        source: tokio_postgres::Error,
+    ) -> Self {
+        let node = node.to_owned();
+        if source.as_db_error().is_some() {
+            return Error::Database { op, node, source };
+        }
+        if source.is_closed() || io_error(&source).is_some() {
+            return Error::ConnectionLost { op, node, source };
         }
         Error::Client { op, node, source }
     }
@@ -168,6 +214,8 @@ impl Error {
             | Error::Unreachable { op, .. }
             | Error::AuthenticationFailed { op, .. }
             | Error::ConnectionLost { op, .. }
+            | Error::Timeout { op, .. }
+            | Error::Tls { op, .. }
             | Error::UnsupportedServer { op, .. }
             | Error::Database { op, .. }
             | Error::Client { op, .. }
@@ -182,6 +230,8 @@ impl Error {
             Error::Unreachable { node, .. }
             | Error::AuthenticationFailed { node, .. }
             | Error::ConnectionLost { node, .. }
+            | Error::Timeout { node, .. }
+            | Error::Tls { node, .. }
             | Error::UnsupportedServer { node, .. }
             | Error::Database { node, .. }
             | Error::Client { node, .. } => Some(node),
@@ -195,6 +245,7 @@ impl Error {
             Error::Unreachable { source, .. }
             | Error::AuthenticationFailed { source, .. }
             | Error::ConnectionLost { source, .. }
+            | Error::Tls { source, .. }
             | Error::Database { source, .. }
             | Error::Client { source, .. } => Some(source),
             _ => None,
@@ -214,6 +265,9 @@ impl Error {
 
     /// True when a connect timeout expired.
     pub fn is_timeout(&self) -> bool {
+        if matches!(self, Error::Timeout { .. }) {
+            return true;
+        }
         match self.driver() {
             Some(source) => {
                 is_connect_timeout(source)

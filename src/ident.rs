@@ -111,7 +111,15 @@ mod tests {
 
     #[test]
     fn accepts_hostile_but_valid_names() {
-        for name in ["dn1", "Dn 1", "a\"b", "x'; DROP TABLE t; --", "$$", "ünï", "a\\b"] {
+        for name in [
+            "dn1",
+            "Dn 1",
+            "a\"b",
+            "x'; DROP TABLE t; --",
+            "$$",
+            "ünï",
+            "a\\b",
+        ] {
             assert_eq!(Ident::new(name).unwrap().as_str(), name);
         }
     }

@@ -89,7 +89,10 @@ mod tests {
     #[test]
     fn parses_release_and_dev_versions() {
         assert_eq!("2.13.1".parse::<Version>().unwrap(), Version::new(2, 13, 1));
-        assert_eq!("2.14.0-dev".parse::<Version>().unwrap(), Version::new(2, 14, 0));
+        assert_eq!(
+            "2.14.0-dev".parse::<Version>().unwrap(),
+            Version::new(2, 14, 0)
+        );
         assert_eq!("2.9".parse::<Version>().unwrap(), Version::new(2, 9, 0));
         assert!("two".parse::<Version>().is_err());
         assert!("2".parse::<Version>().is_err());

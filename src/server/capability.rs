@@ -54,7 +54,10 @@ const SINCE: &[(Feature, Version)] = &[
     (Feature::DeleteDataNodeDropDatabase, Version::new(2, 6, 0)),
     (Feature::AlterServerOnDataNode, Version::new(2, 6, 0)),
     (Feature::DetachDropRemoteData, Version::new(2, 8, 0)),
-    (Feature::CreateHypertableDistributedArg, Version::new(2, 8, 0)),
+    (
+        Feature::CreateHypertableDistributedArg,
+        Version::new(2, 8, 0),
+    ),
     (Feature::AlterDataNode, Version::new(2, 9, 0)),
     (Feature::HealthFunction, Version::new(2, 9, 0)),
     (Feature::DropStaleChunks, Version::new(2, 9, 0)),

@@ -204,18 +204,19 @@ impl ServerInfo {
     /// Like [`ServerInfo::check_multinode`], and also refuses when the installed version
     /// lacks `feature`; `op` names the operation that needs it.
     pub fn require(&self, op: &'static str, feature: Feature) -> Result<()> {
-        self.check_multinode()
-            .map_err(|e| match e {
-                Error::UnsupportedServer { node, reason, .. } => {
-                    Error::UnsupportedServer { op, node, reason }
-                }
-                other => other,
-            })?;
-        let caps = self.capabilities().ok_or_else(|| Error::UnsupportedServer {
-            op,
-            node: self.node.clone(),
-            reason: "extension timescaledb is not installed".to_owned(),
+        self.check_multinode().map_err(|e| match e {
+            Error::UnsupportedServer { node, reason, .. } => {
+                Error::UnsupportedServer { op, node, reason }
+            }
+            other => other,
         })?;
+        let caps = self
+            .capabilities()
+            .ok_or_else(|| Error::UnsupportedServer {
+                op,
+                node: self.node.clone(),
+                reason: "extension timescaledb is not installed".to_owned(),
+            })?;
         if caps.has(feature) {
             return Ok(());
         }

@@ -35,11 +35,9 @@ pub(super) fn check(info: &ServerInfo) -> Result<(), String> {
         }
         Some(License::Timescale) => {}
         None => {
-            return Err(
-                "the TimescaleDB library is not loaded; add timescaledb to \
+            return Err("the TimescaleDB library is not loaded; add timescaledb to \
                  shared_preload_libraries and restart the server"
-                    .to_owned(),
-            )
+                .to_owned())
         }
     }
     let caps = Capabilities::of(version);
@@ -78,7 +76,10 @@ mod tests {
     fn info(ts: Option<&str>, license: Option<License>, pg: u32) -> ServerInfo {
         ServerInfo {
             node: "an".into(),
-            postgres: PgVersion { major: pg, minor: 0 },
+            postgres: PgVersion {
+                major: pg,
+                minor: 0,
+            },
             postgres_version_string: format!("{pg}.0"),
             database: "tsdb".into(),
             user: "tsdbadmin".into(),
@@ -96,14 +97,23 @@ mod tests {
 
     #[test]
     fn accepts_2_13_on_pg15() {
-        assert_eq!(check(&info(Some("2.13.1"), Some(License::Timescale), 15)), Ok(()));
-        assert_eq!(check(&info(Some("2.9.3"), Some(License::Timescale), 15)), Ok(()));
+        assert_eq!(
+            check(&info(Some("2.13.1"), Some(License::Timescale), 15)),
+            Ok(())
+        );
+        assert_eq!(
+            check(&info(Some("2.9.3"), Some(License::Timescale), 15)),
+            Ok(())
+        );
     }
 
     #[test]
     fn refuses_removed_and_too_old_versions() {
         let e = check(&info(Some("2.14.0"), Some(License::Timescale), 15)).unwrap_err();
-        assert_eq!(e, "TimescaleDB 2.14.0 has no multi-node (removed in 2.14); use 2.0–2.13");
+        assert_eq!(
+            e,
+            "TimescaleDB 2.14.0 has no multi-node (removed in 2.14); use 2.0–2.13"
+        );
         let e = check(&info(Some("1.7.5"), Some(License::Timescale), 12)).unwrap_err();
         assert!(e.contains("predates multi-node"), "{e}");
     }

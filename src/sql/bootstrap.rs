@@ -5,7 +5,10 @@ use crate::ident::Ident;
 
 /// `CREATE ROLE <role> SUPERUSER LOGIN` (no password yet: it is set per node).
 pub(crate) fn create_superuser(role: &Ident) -> Sql {
-    Sql::rendered(format!("CREATE ROLE {} SUPERUSER LOGIN", quote::ident(role)))
+    Sql::rendered(format!(
+        "CREATE ROLE {} SUPERUSER LOGIN",
+        quote::ident(role)
+    ))
 }
 
 /// `CREATE DATABASE <db> OWNER <owner>`.

@@ -25,7 +25,9 @@ mod tests {
     fn sends_a_verifier_not_the_password() {
         let role = Ident::new("tsdb admin").unwrap();
         let sql = alter_role_password(&role, &SecretString::from("cleartext-pw"));
-        assert!(sql.text().starts_with("ALTER ROLE \"tsdb admin\" PASSWORD 'SCRAM-SHA-256$4096:"));
+        assert!(sql
+            .text()
+            .starts_with("ALTER ROLE \"tsdb admin\" PASSWORD 'SCRAM-SHA-256$4096:"));
         assert!(!sql.text().contains("cleartext-pw"));
     }
 }

@@ -51,8 +51,8 @@ impl LocalClusterBuilder {
             None => PgInstall::discover()?,
         };
         let multinode = install.multinode_support();
-        let names = std::iter::once("an".to_owned())
-            .chain((1..=self.data_nodes).map(|i| format!("dn{i}")));
+        let names =
+            std::iter::once("an".to_owned()).chain((1..=self.data_nodes).map(|i| format!("dn{i}")));
         let mut tasks = JoinSet::new();
         for (index, name) in names.enumerate() {
             let mut builder: LocalServerBuilder = LocalServer::builder(name)

@@ -43,32 +43,38 @@ impl PgInstall {
     /// [`Error::Fixture`] naming `TSMN_PG_BINDIR` and the Debian package when no server
     /// binaries are found.
     pub fn discover() -> Result<PgInstall> {
-        match std::env::var_os(PG_BINDIR_ENV) {
-            Some(dir) if !dir.is_empty() => {
-                let dir = PathBuf::from(dir);
-                if !has_server_binaries(&dir) {
-                    return Err(fixture(format!(
-                        "{PG_BINDIR_ENV}={} has no initdb, pg_ctl and postgres; point it at a \
-                         PostgreSQL server's bin directory",
-                        dir.display()
-                    )));
-                }
-                Self::at(&dir)
+        let searched = SEARCHED_MAJORS
+            .iter()
+            .map(|major| PathBuf::from(format!("/usr/lib/postgresql/{major}/bin")));
+        Self::discover_in(std::env::var_os(PG_BINDIR_ENV), searched)
+    }
+
+    /// [`PgInstall::discover`] with the environment value and the searched directories given.
+    fn discover_in(
+        bindir_env: Option<std::ffi::OsString>,
+        searched: impl IntoIterator<Item = PathBuf>,
+    ) -> Result<PgInstall> {
+        if let Some(dir) = bindir_env.filter(|d| !d.is_empty()) {
+            let dir = PathBuf::from(dir);
+            if !has_server_binaries(&dir) {
+                return Err(fixture(format!(
+                    "{PG_BINDIR_ENV}={} has no initdb, pg_ctl and postgres; point it at a \
+                     PostgreSQL server's bin directory, or install the Debian package \
+                     postgresql-15",
+                    dir.display()
+                )));
             }
-            _ => {
-                for major in SEARCHED_MAJORS {
-                    let dir = PathBuf::from(format!("/usr/lib/postgresql/{major}/bin"));
-                    if has_server_binaries(&dir) {
-                        return Self::at(&dir);
-                    }
-                }
-                Err(fixture(format!(
-                    "no PostgreSQL server binaries found: set {PG_BINDIR_ENV} to a directory \
-                     with initdb, pg_ctl and postgres, or install the Debian package \
-                     postgresql-15"
-                )))
+            return Self::at(&dir);
+        }
+        for dir in searched {
+            if has_server_binaries(&dir) {
+                return Self::at(&dir);
             }
         }
+        Err(fixture(format!(
+            "no PostgreSQL server binaries found: set {PG_BINDIR_ENV} to a directory with \
+             initdb, pg_ctl and postgres, or install the Debian package postgresql-15"
+        )))
     }
 
     /// The installation whose `bin` directory is `bindir`.
@@ -121,7 +127,9 @@ impl PgInstall {
 
     /// The TimescaleDB version the installation would create by default, if it has one.
     pub fn timescaledb_version(&self) -> Option<&str> {
-        self.timescaledb.as_ref().map(|t| t.default_version.as_str())
+        self.timescaledb
+            .as_ref()
+            .map(|t| t.default_version.as_str())
     }
 
     /// Whether TimescaleDB multi-node (2.0–2.13 with its TSL part, on a PostgreSQL major that
@@ -213,5 +221,42 @@ fn fixture(reason: String) -> Error {
         op: OP,
         reason,
         log_tail: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_binaries_names_the_variable_and_the_package() {
+        let empty = tempfile::tempdir().unwrap();
+        let err = PgInstall::discover_in(None, [empty.path().to_owned()]).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("TSMN_PG_BINDIR"), "{text}");
+        assert!(text.contains("postgresql-15"), "{text}");
+
+        let err =
+            PgInstall::discover_in(Some(empty.path().as_os_str().to_owned()), []).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("TSMN_PG_BINDIR="), "{text}");
+        assert!(text.contains("postgresql-15"), "{text}");
+    }
+
+    #[test]
+    fn reads_timescaledb_files() {
+        let lib = tempfile::tempdir().unwrap();
+        let share = tempfile::tempdir().unwrap();
+        std::fs::create_dir(share.path().join("extension")).unwrap();
+        assert_eq!(TimescaleDbFiles::find(lib.path(), share.path()), None);
+        std::fs::write(
+            share.path().join("extension/timescaledb.control"),
+            "comment = 'x'\ndefault_version = '2.13.1'\n",
+        )
+        .unwrap();
+        std::fs::write(lib.path().join("timescaledb.so"), "").unwrap();
+        let files = TimescaleDbFiles::find(lib.path(), share.path()).unwrap();
+        assert_eq!(files.default_version, "2.13.1");
+        assert!(files.loader && !files.tsl);
     }
 }

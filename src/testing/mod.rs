@@ -7,7 +7,7 @@
 //! against a server.
 //!
 //! ```no_run
-//! # async fn demo() -> timescaledb_multinode::Result<()> {
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use timescaledb_multinode::testing::LocalCluster;
 //!
 //! let cluster = LocalCluster::start(2).await?;
@@ -24,11 +24,13 @@
 //! |---|---|
 //! | `TSMN_PG_BINDIR` | the PostgreSQL `bin` directory to use (default: the newest of `/usr/lib/postgresql/{15,14,13}/bin`) |
 //! | `TSMN_CACHE_DIR` | where the `initdb` template is kept (default: the system temporary directory) |
+//! | `TSMN_SCRATCH_DIR` | where servers' data directories go (default: `/dev/shm` when it has 2 GiB free, else the system temporary directory) |
 //!
 //! # Speed
 //!
 //! `initdb` runs once per installation (its result is cached on disk and copied for every
-//! server), and the nodes of a cluster start concurrently.
+//! server, onto a memory file system where there is one), and the nodes of a cluster start
+//! concurrently.
 //!
 //! # Running as root
 //!
@@ -43,10 +45,12 @@
 mod cluster;
 mod install;
 mod os_user;
+mod scratch;
 mod server;
 mod template;
 
 pub use cluster::{LocalCluster, LocalClusterBuilder};
 pub use install::{PgInstall, PG_BINDIR_ENV};
+pub use scratch::SCRATCH_DIR_ENV;
 pub use server::{LocalServer, LocalServerBuilder};
 pub use template::CACHE_DIR_ENV;

@@ -10,6 +10,7 @@ use secrecy::SecretString;
 
 use super::install::PgInstall;
 use super::os_user::{run, tail, ServerUser};
+use super::scratch::scratch_dir;
 use super::template::{self, ADMIN_USER, BOOTSTRAP_USER, DATABASE, NODE_CONF};
 use crate::config::{NodeConfig, TlsMode};
 use crate::connect::Session;
@@ -25,7 +26,7 @@ const LOG_TAIL_LINES: usize = 30;
 /// Settings for one [`LocalServer`].
 ///
 /// ```no_run
-/// # async fn demo() -> timescaledb_multinode::Result<()> {
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 /// use timescaledb_multinode::testing::LocalServer;
 ///
 /// let server = LocalServer::builder("solo").setting("log_statement", "all").start().await?;
@@ -96,7 +97,7 @@ impl LocalServerBuilder {
 
         let dir = tempfile::Builder::new()
             .prefix(&format!("tsmn-{}-", sanitize(&self.name)))
-            .tempdir()
+            .tempdir_in(scratch_dir())
             .map_err(|e| fixture(format!("cannot create a temporary directory: {e}"), None))?;
         let root = dir.path().to_owned();
         user.own(&root).map_err(|e| io(&root, e))?;
@@ -241,8 +242,19 @@ impl LocalServer {
         tail(&self.log(), lines)
     }
 
-    /// Stops the server (fast shutdown), keeping its files so it can start again.
+    /// Stops the server (fast shutdown: sessions end, a checkpoint is written), keeping its
+    /// files so it can start again.
     pub async fn stop(&mut self) -> Result<()> {
+        self.pg_ctl_stop("fast").await
+    }
+
+    /// Stops the server the way a crash would (immediate shutdown: no checkpoint; the next
+    /// start runs crash recovery), keeping its files.
+    pub async fn kill(&mut self) -> Result<()> {
+        self.pg_ctl_stop("immediate").await
+    }
+
+    async fn pg_ctl_stop(&mut self, mode: &str) -> Result<()> {
         if !self.running {
             return Ok(());
         }
@@ -251,7 +263,7 @@ impl LocalServer {
                 .command(&self.install.bin("pg_ctl"), &self.data_dir)
                 .arg("-D")
                 .arg(&self.data_dir)
-                .args(["-m", "fast", "-w", "-s", "stop"]),
+                .args(["-m", mode, "-w", "-s", "stop"]),
             "stop local server",
         )
         .await?;
@@ -267,15 +279,18 @@ impl LocalServer {
         match self.pg_ctl_start(self.port).await {
             Ok(()) => Ok(()),
             Err(tail) => Err(fixture(
-                format!("server {} did not start again on port {}", self.name, self.port),
+                format!(
+                    "server {} did not start again on port {}",
+                    self.name, self.port
+                ),
                 Some(tail),
             )),
         }
     }
 
-    /// Stops the server and deletes its files.
+    /// Stops the server and deletes its files (an immediate shutdown: nothing is kept).
     pub async fn shutdown(mut self) -> Result<()> {
-        let stopped = self.stop().await;
+        let stopped = self.kill().await;
         if let Some(dir) = self.dir.take() {
             let path = dir.path().to_owned();
             dir.close().map_err(|e| io(&path, e))?;
@@ -386,9 +401,13 @@ impl Drop for LocalServer {
 }
 
 fn port_taken(log_tail: &str) -> bool {
-    ["could not bind", "Address already in use", "could not create any TCP/IP sockets"]
-        .iter()
-        .any(|needle| log_tail.contains(needle))
+    [
+        "could not bind",
+        "Address already in use",
+        "could not create any TCP/IP sockets",
+    ]
+    .iter()
+    .any(|needle| log_tail.contains(needle))
 }
 
 /// A port nothing listens on right now (it may be taken before the server binds it; the

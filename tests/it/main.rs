@@ -1,0 +1,15 @@
+//! Integration tests: every test here talks to real PostgreSQL servers that it starts itself
+//! (`testing::LocalServer` / `LocalCluster`).
+//!
+//! Tier 1 (plain PostgreSQL) always runs. Tier 2 (TimescaleDB multi-node) runs when the
+//! installation has TimescaleDB 2.0–2.13 with its TSL part; otherwise it prints
+//! `tier 2 skipped: <reason>` once, and `TSMN_REQUIRE_TIMESCALEDB=1` makes that a failure.
+
+mod common;
+
+mod connect;
+mod local_cluster;
+mod server_info;
+mod tier2;
+#[cfg(feature = "rustls")]
+mod tls;
