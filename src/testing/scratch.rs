@@ -30,6 +30,8 @@ fn has_room(dir: &Path) -> bool {
         return false;
     }
     match nix::sys::statvfs::statvfs(dir) {
+        // The field types differ between platforms.
+        #[allow(clippy::useless_conversion)]
         Ok(st) => {
             let free = u64::from(st.blocks_available()).saturating_mul(st.fragment_size());
             free >= MIN_FREE_BYTES
