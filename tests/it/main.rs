@@ -9,6 +9,7 @@ mod common;
 
 mod connect;
 mod local_cluster;
+mod notices;
 mod server_info;
 mod tier2;
 #[cfg(feature = "rustls")]
