@@ -68,6 +68,109 @@ impl Session {
         Error::from_statement(op, &self.node, e)
     }
 
+    /// Runs a query and returns its rows.
+    pub(crate) async fn query(
+        &self,
+        op: &'static str,
+        sql: &Sql,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>> {
+        self.client
+            .query(sql.text(), params)
+            .await
+            .map_err(|e| self.err(op, e))
+    }
+
+    /// Runs a query that returns at most one row.
+    pub(crate) async fn query_opt(
+        &self,
+        op: &'static str,
+        sql: &Sql,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<Row>> {
+        self.client
+            .query_opt(sql.text(), params)
+            .await
+            .map_err(|e| self.err(op, e))
+    }
+
+    /// Runs a multi-node call on an access node: errors the access node relays from a data
+    /// node name that data node.
+    pub(crate) async fn query_multinode(
+        &self,
+        op: &'static str,
+        sql: &Sql,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>> {
+        self.client
+            .query(sql.text(), params)
+            .await
+            .map_err(|e| Error::from_access_node(op, &self.node, e))
+    }
+
+    /// Runs a statement that returns no rows through the extended protocol, as a multi-node
+    /// call (see [`Session::query_multinode`]).
+    pub(crate) async fn execute_multinode(
+        &self,
+        op: &'static str,
+        sql: &Sql,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64> {
+        self.client
+            .execute(sql.text(), params)
+            .await
+            .map_err(|e| Error::from_access_node(op, &self.node, e))
+    }
+
+    /// Runs a utility statement (no parameters) as a multi-node call.
+    pub(crate) async fn execute_utility_multinode(
+        &self,
+        op: &'static str,
+        sql: &Sql,
+    ) -> Result<()> {
+        self.client
+            .batch_execute(sql.text())
+            .await
+            .map_err(|e| Error::from_access_node(op, &self.node, e))
+    }
+
+    /// Runs a utility statement that carries a secret: when `quiet` (the role may change
+    /// logging settings), inside a transaction that first turns statement logging off, each
+    /// statement sent as its own message so the server never logs the secret.
+    pub(crate) async fn execute_secret(
+        &self,
+        op: &'static str,
+        sql: &Sql,
+        quiet: bool,
+    ) -> Result<()> {
+        if !quiet {
+            return self.execute_utility_multinode(op, sql).await;
+        }
+        self.execute_utility(op, &Sql::from_static("BEGIN")).await?;
+        let run = async {
+            for setting in &crate::sql::data_node::QUIET_LOG_TRANSACTION {
+                self.execute_utility(op, setting).await?;
+            }
+            self.execute_utility_multinode(op, sql).await
+        };
+        match run.await {
+            Ok(()) => self.execute_utility(op, &Sql::from_static("COMMIT")).await,
+            Err(e) => {
+                let _ = self.client.batch_execute("ROLLBACK").await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Turns statement logging off for the rest of this session (superuser only), so bound
+    /// passwords of later calls stay out of the server log.
+    pub(crate) async fn quiet_log(&self, op: &'static str) -> Result<()> {
+        for setting in &crate::sql::data_node::QUIET_LOG_SESSION {
+            self.execute_utility(op, setting).await?;
+        }
+        Ok(())
+    }
+
     /// Runs a query that returns exactly one row.
     pub(crate) async fn query_one(
         &self,

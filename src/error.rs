@@ -123,6 +123,60 @@ pub enum Error {
         source: tokio_postgres::Error,
     },
 
+    /// The object to create exists already (a data node, a user mapping, a hypertable).
+    #[error("{op} on node {node}: {object} already exists")]
+    AlreadyExists {
+        /// What was being done.
+        op: &'static str,
+        /// The node that reported it.
+        node: String,
+        /// What exists, e.g. `data node "dn1"`.
+        object: String,
+        /// The driver's error.
+        #[source]
+        source: tokio_postgres::Error,
+    },
+
+    /// A named object does not exist (a data node, a role, a table).
+    #[error("{op} on node {node}: {object} does not exist")]
+    NotFound {
+        /// What was being done.
+        op: &'static str,
+        /// The node that reported it.
+        node: String,
+        /// What is missing, e.g. `data node "dn9"`.
+        object: String,
+        /// The driver's error.
+        #[source]
+        source: tokio_postgres::Error,
+    },
+
+    /// The access node has no password for a data node: the current role has no user mapping
+    /// with a password for it, and no passfile entry (`fe_sendauth: no password supplied`).
+    #[error("{op}: the access node has no password for data node {node} (no user mapping)")]
+    NoUserMapping {
+        /// What was being done.
+        op: &'static str,
+        /// The data node.
+        node: String,
+        /// The driver's error.
+        #[source]
+        source: tokio_postgres::Error,
+    },
+
+    /// The server refused because the operation would lose data (for example deleting or
+    /// detaching the only data node that holds some chunks).
+    #[error("{op} on node {node}: refused, it would lose data")]
+    WouldLoseData {
+        /// What was being done.
+        op: &'static str,
+        /// The node the data is on.
+        node: String,
+        /// The driver's error.
+        #[source]
+        source: tokio_postgres::Error,
+    },
+
     /// A driver error that is neither a server error nor a connection problem (for example a
     /// row that could not be decoded into the expected type).
     #[error("{op} on node {node}: client error")]
@@ -198,6 +252,80 @@ impl Error {
         Error::Client { op, node, source }
     }
 
+    /// Classifies a server error from a multi-node call on the access node `node`: errors the
+    /// access node relays from a data node (`[dn1]: ...`, `could not connect to "dn1"`) name
+    /// that data node.
+    pub(crate) fn from_access_node(
+        op: &'static str,
+        node: &str,
+        source: tokio_postgres::Error,
+    ) -> Self {
+        let Some(db) = source.as_db_error() else {
+            return Error::from_statement(op, node, source);
+        };
+        let message = db.message();
+        let detail = db.detail().unwrap_or_default();
+        let code = db.code().code();
+        if code == "08001" {
+            if let Some(dn) = quoted_after(message, "could not connect to ")
+                .or_else(|| quoted_after(message, "could not connect to data node "))
+            {
+                if detail.contains("no password supplied") {
+                    return Error::NoUserMapping {
+                        op,
+                        node: dn,
+                        source,
+                    };
+                }
+                if detail.contains("password authentication failed") {
+                    let user = quoted_after(detail, "for user ").unwrap_or_default();
+                    return Error::AuthenticationFailed {
+                        op,
+                        node: dn,
+                        user,
+                        source,
+                    };
+                }
+                return Error::Unreachable {
+                    op,
+                    node: dn,
+                    source,
+                };
+            }
+        }
+        if code == "TS170" && detail.contains("would lose data") {
+            let dn = quoted_after(detail, "if data node ").unwrap_or_else(|| node.to_owned());
+            return Error::WouldLoseData {
+                op,
+                node: dn,
+                source,
+            };
+        }
+        let remote = remote_node(message);
+        if code == "42710" {
+            if let Some(name) = quoted_after(message, "server ") {
+                return Error::AlreadyExists {
+                    op,
+                    node: node.to_owned(),
+                    object: format!("data node \"{name}\""),
+                    source,
+                };
+            }
+        }
+        if code == "42704" && remote.is_none() {
+            if let Some(name) = quoted_after(message, "server ") {
+                return Error::NotFound {
+                    op,
+                    node: node.to_owned(),
+                    object: format!("data node \"{name}\""),
+                    source,
+                };
+            }
+        }
+        let node = remote.unwrap_or_else(|| node.to_owned());
+        Error::Database { op, node, source }
+    }
+
     /// Builds an [`Error::InvalidInput`].
     pub(crate) fn invalid(op: &'static str, node: Option<&str>, reason: impl Into<String>) -> Self {
         Error::InvalidInput {
@@ -218,6 +346,10 @@ impl Error {
             | Error::Tls { op, .. }
             | Error::UnsupportedServer { op, .. }
             | Error::Database { op, .. }
+            | Error::AlreadyExists { op, .. }
+            | Error::NotFound { op, .. }
+            | Error::NoUserMapping { op, .. }
+            | Error::WouldLoseData { op, .. }
             | Error::Client { op, .. }
             | Error::Fixture { op, .. } => op,
         }
@@ -234,6 +366,10 @@ impl Error {
             | Error::Tls { node, .. }
             | Error::UnsupportedServer { node, .. }
             | Error::Database { node, .. }
+            | Error::AlreadyExists { node, .. }
+            | Error::NotFound { node, .. }
+            | Error::NoUserMapping { node, .. }
+            | Error::WouldLoseData { node, .. }
             | Error::Client { node, .. } => Some(node),
             Error::Fixture { .. } => None,
         }
@@ -247,6 +383,10 @@ impl Error {
             | Error::ConnectionLost { source, .. }
             | Error::Tls { source, .. }
             | Error::Database { source, .. }
+            | Error::AlreadyExists { source, .. }
+            | Error::NotFound { source, .. }
+            | Error::NoUserMapping { source, .. }
+            | Error::WouldLoseData { source, .. }
             | Error::Client { source, .. } => Some(source),
             _ => None,
         }
@@ -294,6 +434,28 @@ impl Error {
             _ => None,
         }
     }
+}
+
+/// The name in double quotes right after `prefix` in `text`: `server "dn1" already exists`
+/// with prefix `server ` gives `dn1`.
+fn quoted_after(text: &str, prefix: &str) -> Option<String> {
+    let start = text.find(prefix)? + prefix.len();
+    let rest = text[start..].strip_prefix('"')?;
+    let end = rest.rfind('"')?;
+    // Names may themselves hold quotes; the closing quote is the one before the rest of the
+    // sentence, so take the longest match that leaves a known tail.
+    let candidate = &rest[..end];
+    Some(match candidate.find("\" ") {
+        Some(stop) => candidate[..stop].to_owned(),
+        None => candidate.to_owned(),
+    })
+}
+
+/// The data node a relayed error names: `[dn1]: relation "x" does not exist` gives `dn1`.
+fn remote_node(message: &str) -> Option<String> {
+    let rest = message.strip_prefix('[')?;
+    let end = rest.find("]: ")?;
+    Some(rest[..end].to_owned())
 }
 
 fn is_auth_failure(code: &SqlState) -> bool {
@@ -362,6 +524,28 @@ mod tests {
         assert_eq!(e.node(), Some("dn1"));
         assert_eq!(e.operation(), "connect");
         assert!(e.code().is_none());
+    }
+
+    #[test]
+    fn finds_quoted_and_bracketed_node_names() {
+        assert_eq!(
+            quoted_after(r#"could not connect to "dn1""#, "could not connect to "),
+            Some("dn1".to_owned())
+        );
+        assert_eq!(
+            quoted_after(r#"server "dn 2" already exists"#, "server "),
+            Some("dn 2".to_owned())
+        );
+        assert_eq!(
+            quoted_after(
+                r#"Distributed hypertable "t" would lose data if data node "dn1" is deleted."#,
+                "if data node "
+            ),
+            Some("dn1".to_owned())
+        );
+        assert_eq!(quoted_after("no quotes here", "server "), None);
+        assert_eq!(remote_node("[dn1]: boom"), Some("dn1".to_owned()));
+        assert_eq!(remote_node("boom"), None);
     }
 
     #[test]

@@ -56,10 +56,12 @@
 #![warn(rust_2018_idioms, unreachable_pub, unused_qualifications)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod catalog;
 mod config;
 mod connect;
 mod error;
 mod ident;
+mod node;
 mod server;
 mod sql;
 mod tls;
@@ -69,11 +71,20 @@ mod version;
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 
+pub use catalog::{ChunkInfo, DataNodeInfo, HypertableInfo};
 pub use config::{NodeConfig, TlsMode};
 pub use error::{Error, Result};
 pub use ident::{Ident, MAX_IDENT_BYTES};
+pub use node::{
+    update_extension, update_extensions, AccessNode, AddedDataNode, Bootstrap, ChunkInterval,
+    CreatedHypertable, DataNode, DistributedHypertable, DistributedRole, ExtensionChange,
+    ExtensionUpdate, MappingChange, UserMapping,
+};
 pub use secrecy::{ExposeSecret, SecretString};
 pub use server::{Capabilities, Feature, License, NodeRole, ServerInfo};
+pub use sql::hypertable::TableName;
+pub use sql::role::Privilege;
+pub use sql::user_mapping::RoleSpec;
 pub use tokio_postgres;
 pub use version::{PgVersion, Version};
 

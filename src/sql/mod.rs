@@ -10,9 +10,13 @@ use std::borrow::Cow;
 use std::fmt;
 
 pub(crate) mod bootstrap;
+pub(crate) mod data_node;
+pub(crate) mod extension;
+pub(crate) mod hypertable;
 pub(crate) mod quote;
 pub(crate) mod role;
 pub(crate) mod server_info;
+pub(crate) mod user_mapping;
 
 /// A statement made by this crate (from static text or a renderer in this module).
 ///

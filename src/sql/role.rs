@@ -31,3 +31,96 @@ mod tests {
         assert!(!sql.text().contains("cleartext-pw"));
     }
 }
+
+/// Creates `role` with LOGIN and the password's SCRAM verifier, or, when it exists, sets
+/// its LOGIN and password: one idempotent statement (a `DO` block whose body is a quoted
+/// literal, so it can also travel as a `distributed_exec` parameter to data nodes). The
+/// server's own `format('%I', ...)` quotes the name inside.
+pub(crate) fn ensure_login_role(role: &Ident, password: &SecretString) -> Sql {
+    let verifier = scram_sha_256(password.expose_secret().as_bytes());
+    let name = quote::literal(role.as_str());
+    let verifier = quote::literal(&verifier);
+    let body = format!(
+        "BEGIN \
+           IF EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = {name}) THEN \
+             EXECUTE format('ALTER ROLE %I WITH LOGIN PASSWORD %L', {name}, {verifier}); \
+           ELSE \
+             EXECUTE format('CREATE ROLE %I WITH LOGIN PASSWORD %L', {name}, {verifier}); \
+           END IF; \
+         END"
+    );
+    Sql::rendered_secret(format!("DO {}", quote::literal(&body)))
+}
+
+/// A table privilege.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Privilege {
+    /// `SELECT`.
+    Select,
+    /// `INSERT`.
+    Insert,
+    /// `UPDATE`.
+    Update,
+    /// `DELETE`.
+    Delete,
+    /// `TRUNCATE`.
+    Truncate,
+    /// `ALL PRIVILEGES`.
+    All,
+}
+
+impl Privilege {
+    fn keyword(self) -> &'static str {
+        match self {
+            Privilege::Select => "SELECT",
+            Privilege::Insert => "INSERT",
+            Privilege::Update => "UPDATE",
+            Privilege::Delete => "DELETE",
+            Privilege::Truncate => "TRUNCATE",
+            Privilege::All => "ALL PRIVILEGES",
+        }
+    }
+}
+
+/// `GRANT <privileges> ON TABLE <table> TO <role>`.
+pub(crate) fn grant_on_table(
+    privileges: &[Privilege],
+    table: &super::hypertable::TableName,
+    role: &Ident,
+) -> Sql {
+    let list: Vec<&str> = privileges.iter().map(|p| p.keyword()).collect();
+    Sql::rendered(format!(
+        "GRANT {} ON TABLE {} TO {}",
+        list.join(", "),
+        table.regclass_text(),
+        quote::ident(role)
+    ))
+}
+
+#[cfg(test)]
+mod ensure_tests {
+    use super::*;
+
+    #[test]
+    fn ensure_login_role_is_one_quoted_do_block() {
+        let sql = ensure_login_role(&Ident::new("o'neil").unwrap(), &SecretString::from("pw"));
+        assert!(sql.text().starts_with("DO 'BEGIN"));
+        assert!(sql.text().contains("rolname = ''o''''neil''"));
+        assert!(!sql.text().contains("pw'"));
+    }
+
+    #[test]
+    fn grant_lists_privileges() {
+        let table = super::super::hypertable::TableName::new(Ident::new("sensor_data").unwrap());
+        let sql = grant_on_table(
+            &[Privilege::Select, Privilege::Insert],
+            &table,
+            &Ident::new("mn_user1").unwrap(),
+        );
+        assert_eq!(
+            sql.text(),
+            r#"GRANT SELECT, INSERT ON TABLE "sensor_data" TO "mn_user1""#
+        );
+    }
+}

@@ -9,6 +9,7 @@ mod common;
 
 mod connect;
 mod local_cluster;
+mod multinode;
 mod notices;
 mod server_info;
 mod tier2;

@@ -1,0 +1,107 @@
+//! Creating and updating the TimescaleDB extension.
+
+use crate::config::NodeConfig;
+use crate::connect::Session;
+use crate::error::{Error, Result};
+use crate::sql::extension::{create, update, INSTALLED_VERSION};
+use crate::version::Version;
+
+/// What [`update_extension`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ExtensionChange {
+    /// The extension was not installed and was created.
+    Created,
+    /// It was updated from an older version.
+    Updated,
+    /// It was already at the requested (or newest) version.
+    Unchanged,
+}
+
+/// The outcome of [`update_extension`] on one node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ExtensionUpdate {
+    /// The node.
+    pub node: String,
+    /// The version before (`None`: not installed).
+    pub from: Option<Version>,
+    /// The version after.
+    pub to: Version,
+    /// What changed.
+    pub change: ExtensionChange,
+}
+
+const OP: &str = "update extension";
+
+/// Creates the TimescaleDB extension on `node`, or updates it (to `to`, or to the newest
+/// version the server has).
+///
+/// `ALTER EXTENSION timescaledb UPDATE` is sent as the first statement of a fresh, unpooled
+/// session, as TimescaleDB requires (a session that has loaded the old library cannot
+/// update); the version before is read in a separate session.
+pub async fn update_extension(node: &NodeConfig, to: Option<Version>) -> Result<ExtensionUpdate> {
+    let from = installed_version(node).await?;
+    let session = Session::open(node, OP).await?;
+    let change = match from {
+        None => {
+            session.execute_utility(OP, &create(to)).await?;
+            ExtensionChange::Created
+        }
+        Some(_) => {
+            session.execute_utility(OP, &update(to)).await?;
+            ExtensionChange::Updated
+        }
+    };
+    let now = read_version(&session)
+        .await?
+        .ok_or_else(|| Error::UnsupportedServer {
+            op: OP,
+            node: session.node().to_owned(),
+            reason: "extension timescaledb is still not installed".to_owned(),
+        })?;
+    let change = match (change, from) {
+        (ExtensionChange::Updated, Some(before)) if before == now => ExtensionChange::Unchanged,
+        (change, _) => change,
+    };
+    tracing::debug!(node = %session.node(), from = ?from, to = %now, ?change, "extension");
+    Ok(ExtensionUpdate {
+        node: session.node().to_owned(),
+        from,
+        to: now,
+        change,
+    })
+}
+
+/// Updates the data nodes first (a data node's version must be at least the access node's),
+/// then the access node; returns one outcome per node in that order. Stops at the first
+/// failure: what was updated stays updated, and running it again finishes the job.
+pub async fn update_extensions(
+    access_node: &NodeConfig,
+    data_nodes: &[NodeConfig],
+    to: Option<Version>,
+) -> Result<Vec<ExtensionUpdate>> {
+    let mut done = Vec::with_capacity(data_nodes.len() + 1);
+    for node in data_nodes.iter().chain(std::iter::once(access_node)) {
+        done.push(update_extension(node, to).await?);
+    }
+    Ok(done)
+}
+
+async fn installed_version(node: &NodeConfig) -> Result<Option<Version>> {
+    let session = Session::open(node, OP).await?;
+    read_version(&session).await
+}
+
+async fn read_version(session: &Session) -> Result<Option<Version>> {
+    let row = session.query_opt(OP, &INSTALLED_VERSION, &[]).await?;
+    let Some(row) = row else { return Ok(None) };
+    let text: String = session.get(OP, &row, "version")?;
+    text.parse()
+        .map(Some)
+        .map_err(|_| Error::UnsupportedServer {
+            op: OP,
+            node: session.node().to_owned(),
+            reason: format!("cannot read TimescaleDB version {text:?}"),
+        })
+}

@@ -1,0 +1,19 @@
+//! The typed multi-node API: the access node, and the builders that act through it.
+//!
+//! Every operation opens its own session to the access node (a pool comes later), reads what
+//! the server runs, refuses clearly where the installed TimescaleDB lacks the feature, and
+//! maps the server's answers to [`crate::Error`] variants that name the data node concerned.
+
+mod access_node;
+mod data_node;
+mod extension;
+mod hypertable;
+mod role;
+mod user_mapping;
+
+pub use access_node::AccessNode;
+pub use data_node::{AddedDataNode, Bootstrap, DataNode};
+pub use extension::{update_extension, update_extensions, ExtensionChange, ExtensionUpdate};
+pub use hypertable::{ChunkInterval, CreatedHypertable, DistributedHypertable};
+pub use role::DistributedRole;
+pub use user_mapping::{MappingChange, UserMapping};

@@ -1,0 +1,165 @@
+//! A role that exists on the access node and the data nodes, with grants and user
+//! mappings: the how-to's "Adding another user" as one idempotent operation.
+
+use secrecy::{ExposeSecret, SecretString};
+
+use super::access_node::AccessNode;
+use super::user_mapping::{can_quiet, UserMapping};
+use crate::error::{Error, Result};
+use crate::ident::Ident;
+use crate::server::Feature;
+use crate::sql::data_node::DISTRIBUTED_EXEC;
+use crate::sql::hypertable::TableName;
+use crate::sql::role::{ensure_login_role, grant_on_table, Privilege};
+
+/// A login role on the access node and on chosen data nodes, with table privileges and a
+/// user mapping per data node. Roles are not propagated by TimescaleDB (and a GRANT on a
+/// distributed hypertable fails until the role exists on every data node); this does it in
+/// the right order. Running it again converges: passwords are reset, nothing is duplicated.
+///
+/// Passwords travel as SCRAM verifiers; the one in the user mappings is stored in clear by
+/// the server, as postgres_fdw requires.
+///
+/// ```no_run
+/// # async fn demo(an: &timescaledb_multinode::AccessNode) -> timescaledb_multinode::Result<()> {
+/// use timescaledb_multinode::{DistributedRole, Privilege, SecretString};
+///
+/// DistributedRole::new("mn_user1", SecretString::from("access node password"))
+///     .data_node_password(SecretString::from("data node password"))
+///     .grant([Privilege::Select, Privilege::Insert], "sensor_data")
+///     .apply(an)
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "does nothing until .apply() is awaited"]
+pub struct DistributedRole {
+    name: String,
+    password: SecretString,
+    data_node_password: Option<SecretString>,
+    data_nodes: Option<Vec<String>>,
+    grants: Vec<(Vec<Privilege>, String)>,
+}
+
+const OP: &str = "apply distributed role";
+
+impl DistributedRole {
+    /// Role `name`, logging in to the access node with `password`.
+    pub fn new(name: impl Into<String>, password: SecretString) -> Self {
+        DistributedRole {
+            name: name.into(),
+            password,
+            data_node_password: None,
+            data_nodes: None,
+            grants: Vec::new(),
+        }
+    }
+
+    /// The role's password on the data nodes (and in its user mappings). Default: the same
+    /// as on the access node.
+    pub fn data_node_password(mut self, password: SecretString) -> Self {
+        self.data_node_password = Some(password);
+        self
+    }
+
+    /// Create the role only on these data nodes. Default: every data node.
+    pub fn data_nodes<I, S>(mut self, nodes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.data_nodes = Some(nodes.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Grant `privileges` on `table` (in the search path) to the role.
+    pub fn grant(
+        mut self,
+        privileges: impl IntoIterator<Item = Privilege>,
+        table: impl Into<String>,
+    ) -> Self {
+        self.grants
+            .push((privileges.into_iter().collect(), table.into()));
+        self
+    }
+
+    /// Creates or updates the role everywhere, grants, and maps it on every data node.
+    pub async fn apply(self, an: &AccessNode) -> Result<()> {
+        let an_name = an.name();
+        let node = Some(an_name.as_str());
+        let role = Ident::for_op(self.name.clone(), "role", OP, node)?;
+        for pw in std::iter::once(&self.password).chain(self.data_node_password.as_ref()) {
+            if pw.expose_secret().is_empty() || pw.expose_secret().contains('\0') {
+                return Err(Error::invalid(
+                    OP,
+                    node,
+                    "a password must be non-empty and have no NUL byte",
+                ));
+            }
+        }
+        let mut grants = Vec::new();
+        for (privileges, table) in &self.grants {
+            if privileges.is_empty() {
+                return Err(Error::invalid(
+                    OP,
+                    node,
+                    "a grant needs at least one privilege",
+                ));
+            }
+            let table = TableName::new(Ident::for_op(table.clone(), "table", OP, node)?);
+            grants.push(grant_on_table(privileges, &table, &role));
+        }
+
+        let (session, info) = an.session_with(OP, Feature::MultiNode).await?;
+        let nodes: Vec<String> = match &self.data_nodes {
+            Some(nodes) => {
+                for n in nodes {
+                    Ident::for_op(n.clone(), "data node", OP, node)?;
+                }
+                AccessNode::check_data_nodes(&session, OP, nodes).await?;
+                nodes.clone()
+            }
+            None => AccessNode::list_data_nodes(&session, OP)
+                .await?
+                .into_iter()
+                .map(|n| n.name)
+                .collect(),
+        };
+        let quiet = can_quiet(&session, OP).await?;
+        if info.is_superuser {
+            session.quiet_log(OP).await?;
+        }
+
+        // 1. The role on the access node.
+        session
+            .execute_secret(OP, &ensure_login_role(&role, &self.password), quiet)
+            .await?;
+        // 2. The same role on the data nodes (roles are not propagated).
+        let dn_password = self.data_node_password.as_ref().unwrap_or(&self.password);
+        if !nodes.is_empty() {
+            let statement = ensure_login_role(&role, dn_password);
+            let node_refs: Vec<&str> = nodes.iter().map(String::as_str).collect();
+            session
+                .execute_multinode(
+                    OP,
+                    &DISTRIBUTED_EXEC,
+                    &[&statement.text(), &node_refs, &true],
+                )
+                .await?;
+        }
+        // 3. A user mapping per data node, so the role's queries can reach them.
+        for dn in &nodes {
+            let mapping = UserMapping::for_role(role.as_str(), dn.clone())
+                .remote_user(role.as_str())
+                .password(dn_password.clone());
+            let checked = mapping.validate(OP, &an_name)?;
+            mapping.ensure_on(&session, OP, &checked).await?;
+        }
+        // 4. Grants (propagated to the data nodes of distributed hypertables).
+        for grant in &grants {
+            session.execute_utility_multinode(OP, grant).await?;
+        }
+        tracing::debug!(role = %role, data_nodes = nodes.len(), "distributed role applied");
+        Ok(())
+    }
+}

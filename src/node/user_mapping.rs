@@ -1,0 +1,248 @@
+//! User mappings: the password the access node uses, per local role, for each data node.
+
+use secrecy::SecretString;
+
+use super::access_node::AccessNode;
+use crate::connect::Session;
+use crate::error::{Error, Result};
+use crate::ident::Ident;
+use crate::sql::server_info::IS_SUPERUSER;
+use crate::sql::user_mapping::{
+    alter, create, drop, OptionChange, RoleSpec, CURRENT_USER, MAPPING_OPTION_NAMES,
+};
+
+/// What [`UserMapping::ensure`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MappingChange {
+    /// A mapping was created.
+    Created,
+    /// An existing mapping got the given options.
+    Updated,
+    /// An existing mapping was left as it was (nothing to change).
+    Unchanged,
+}
+
+/// A user mapping for one (local role, data node): which remote user to log in as, and with
+/// which password. Works on any foreign server (TimescaleDB data nodes, postgres_fdw).
+///
+/// ```no_run
+/// # async fn demo(an: &timescaledb_multinode::AccessNode) -> timescaledb_multinode::Result<()> {
+/// use timescaledb_multinode::{RoleSpec, SecretString, UserMapping};
+///
+/// UserMapping::for_role("mn_user1", "dn1")
+///     .remote_user("mn_user1")
+///     .password(SecretString::from("dn1 password"))
+///     .ensure(an)
+///     .await?;
+/// UserMapping::new(RoleSpec::CurrentUser, "dn2").drop_if_exists(an).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "does nothing until .create(), .ensure(), .alter() or .drop() is awaited"]
+pub struct UserMapping {
+    role: Role,
+    server: String,
+    remote_user: Option<String>,
+    password: Option<SecretString>,
+}
+
+/// The role as given: checked when the mapping is used, so the error names the operation.
+#[derive(Debug, Clone)]
+enum Role {
+    Spec(RoleSpec),
+    Name(String),
+}
+
+/// The validated parts of a mapping.
+pub(crate) struct Checked {
+    role: RoleSpec,
+    server: Ident,
+    user: Option<Ident>,
+}
+
+impl UserMapping {
+    /// The mapping of `role` on data node (foreign server) `server`.
+    pub fn new(role: RoleSpec, server: impl Into<String>) -> Self {
+        UserMapping {
+            role: Role::Spec(role),
+            server: server.into(),
+            remote_user: None,
+            password: None,
+        }
+    }
+
+    /// The mapping of the named local role `role` on `server`.
+    pub fn for_role(role: impl Into<String>, server: impl Into<String>) -> Self {
+        UserMapping {
+            role: Role::Name(role.into()),
+            server: server.into(),
+            remote_user: None,
+            password: None,
+        }
+    }
+
+    /// The user to log in as on the data node (the mapping's `user` option). Default: the
+    /// local role's name.
+    pub fn remote_user(mut self, user: impl Into<String>) -> Self {
+        self.remote_user = Some(user.into());
+        self
+    }
+
+    /// The password to log in with on the data node.
+    pub fn password(mut self, password: SecretString) -> Self {
+        self.password = Some(password);
+        self
+    }
+
+    pub(crate) fn validate(&self, op: &'static str, an: &str) -> Result<Checked> {
+        let role = match &self.role {
+            Role::Spec(spec) => spec.clone(),
+            Role::Name(name) => RoleSpec::Named(Ident::for_op(name.clone(), "role", op, Some(an))?),
+        };
+        let server = Ident::for_op(self.server.clone(), "data node", op, Some(an))?;
+        let user = self
+            .remote_user
+            .as_ref()
+            .map(|u| Ident::for_op(u.clone(), "remote user", op, Some(an)))
+            .transpose()?;
+        Ok(Checked { role, server, user })
+    }
+
+    /// Creates the mapping; fails (SQLSTATE 42710) if it exists.
+    pub async fn create(self, an: &AccessNode) -> Result<()> {
+        const OP: &str = "create user mapping";
+        let checked = self.validate(OP, &an.name())?;
+        let session = an.session(OP).await?;
+        let quiet = can_quiet(&session, OP).await?;
+        let sql = create(
+            &checked.role,
+            &checked.server,
+            checked.user.as_ref(),
+            self.password.as_ref(),
+            false,
+        );
+        session.execute_secret(OP, &sql, quiet).await
+    }
+
+    /// Creates the mapping, or gives an existing one the remote user and password set here:
+    /// afterwards the mapping has them, whatever was there before. Idempotent.
+    pub async fn ensure(self, an: &AccessNode) -> Result<MappingChange> {
+        const OP: &str = "ensure user mapping";
+        let checked = self.validate(OP, &an.name())?;
+        let session = an.session(OP).await?;
+        self.ensure_on(&session, OP, &checked).await
+    }
+
+    pub(crate) async fn ensure_on(
+        &self,
+        session: &Session,
+        op: &'static str,
+        checked: &Checked,
+    ) -> Result<MappingChange> {
+        let quiet = can_quiet(session, op).await?;
+        let Some(existing) = option_names(session, op, checked).await? else {
+            let sql = create(
+                &checked.role,
+                &checked.server,
+                checked.user.as_ref(),
+                self.password.as_ref(),
+                false,
+            );
+            session.execute_secret(op, &sql, quiet).await?;
+            return Ok(MappingChange::Created);
+        };
+        match self.alter_sql(checked, &existing) {
+            Some(sql) => {
+                session.execute_secret(op, &sql, quiet).await?;
+                Ok(MappingChange::Updated)
+            }
+            None => Ok(MappingChange::Unchanged),
+        }
+    }
+
+    fn alter_sql(&self, checked: &Checked, existing: &[String]) -> Option<crate::sql::Sql> {
+        let change = |name: &str| {
+            if existing.iter().any(|o| o == name) {
+                OptionChange::Set
+            } else {
+                OptionChange::Add
+            }
+        };
+        alter(
+            &checked.role,
+            &checked.server,
+            checked.user.as_ref().map(|u| (change("user"), u)),
+            self.password.as_ref().map(|p| (change("password"), p)),
+        )
+    }
+
+    /// Changes the password (and remote user, if set) of an existing mapping.
+    pub async fn alter(self, an: &AccessNode) -> Result<()> {
+        const OP: &str = "alter user mapping";
+        let checked = self.validate(OP, &an.name())?;
+        let session = an.session(OP).await?;
+        let quiet = can_quiet(&session, OP).await?;
+        let existing = option_names(&session, OP, &checked)
+            .await?
+            .unwrap_or_default();
+        let Some(sql) = self.alter_sql(&checked, &existing) else {
+            return Err(Error::invalid(
+                OP,
+                Some(&an.name()),
+                "nothing to change: give a password or a remote user",
+            ));
+        };
+        session.execute_secret(OP, &sql, quiet).await
+    }
+
+    /// Drops the mapping; fails if it does not exist.
+    pub async fn drop(self, an: &AccessNode) -> Result<()> {
+        self.drop_with(an, false).await
+    }
+
+    /// Drops the mapping if it exists.
+    pub async fn drop_if_exists(self, an: &AccessNode) -> Result<()> {
+        self.drop_with(an, true).await
+    }
+
+    async fn drop_with(self, an: &AccessNode, if_exists: bool) -> Result<()> {
+        const OP: &str = "drop user mapping";
+        let checked = self.validate(OP, &an.name())?;
+        let session = an.session(OP).await?;
+        session
+            .execute_utility_multinode(OP, &drop(&checked.role, &checked.server, if_exists))
+            .await
+    }
+}
+
+/// The names of the existing mapping's options, or `None` when there is no mapping.
+async fn option_names(
+    session: &Session,
+    op: &'static str,
+    checked: &Checked,
+) -> Result<Option<Vec<String>>> {
+    let usename = match &checked.role {
+        RoleSpec::Named(role) => role.as_str().to_owned(),
+        RoleSpec::Public => "public".to_owned(),
+        RoleSpec::CurrentUser => {
+            let row = session.query_one(op, &CURRENT_USER, &[]).await?;
+            session.get(op, &row, "name")?
+        }
+    };
+    let row = session
+        .query_opt(
+            op,
+            &MAPPING_OPTION_NAMES,
+            &[&checked.server.as_str(), &usename],
+        )
+        .await?;
+    row.map(|row| session.get(op, &row, "option_names"))
+        .transpose()
+}
+
+/// Whether this session may turn statement logging off (superusers may).
+pub(crate) async fn can_quiet(session: &Session, op: &'static str) -> Result<bool> {
+    let row = session.query_one(op, &IS_SUPERUSER, &[]).await?;
+    session.get(op, &row, "superuser")
+}

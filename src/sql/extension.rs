@@ -1,0 +1,49 @@
+//! `CREATE EXTENSION` / `ALTER EXTENSION ... UPDATE` for TimescaleDB.
+
+use super::{quote, Sql};
+use crate::version::Version;
+
+/// The installed TimescaleDB version of the current database (no row when not installed).
+pub(crate) const INSTALLED_VERSION: Sql = Sql::from_static(
+    "SELECT extversion::text AS version FROM pg_catalog.pg_extension WHERE extname = 'timescaledb'",
+);
+
+/// `ALTER EXTENSION timescaledb UPDATE [TO '<version>']`.
+pub(crate) fn update(to: Option<Version>) -> Sql {
+    match to {
+        None => Sql::from_static("ALTER EXTENSION timescaledb UPDATE"),
+        Some(v) => Sql::rendered(format!(
+            "ALTER EXTENSION timescaledb UPDATE TO {}",
+            quote::literal(&v.to_string())
+        )),
+    }
+}
+
+/// `CREATE EXTENSION IF NOT EXISTS timescaledb [VERSION '<version>']`.
+pub(crate) fn create(version: Option<Version>) -> Sql {
+    match version {
+        None => Sql::from_static("CREATE EXTENSION IF NOT EXISTS timescaledb"),
+        Some(v) => Sql::rendered(format!(
+            "CREATE EXTENSION IF NOT EXISTS timescaledb VERSION {}",
+            quote::literal(&v.to_string())
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_versions_as_literals() {
+        assert_eq!(update(None).text(), "ALTER EXTENSION timescaledb UPDATE");
+        assert_eq!(
+            update(Some(Version::new(2, 13, 1))).text(),
+            "ALTER EXTENSION timescaledb UPDATE TO '2.13.1'"
+        );
+        assert_eq!(
+            create(Some(Version::new(2, 9, 3))).text(),
+            "CREATE EXTENSION IF NOT EXISTS timescaledb VERSION '2.9.3'"
+        );
+    }
+}
