@@ -3,6 +3,7 @@
 use crate::config::NodeConfig;
 use crate::connect::Session;
 use crate::error::{Error, Result};
+use crate::server::ServerInfo;
 use crate::sql::extension::{create, update, INSTALLED_VERSION};
 use crate::version::Version;
 
@@ -41,7 +42,7 @@ const OP: &str = "update extension";
 /// session, as TimescaleDB requires (a session that has loaded the old library cannot
 /// update); the version before is read in a separate session.
 pub async fn update_extension(node: &NodeConfig, to: Option<Version>) -> Result<ExtensionUpdate> {
-    let from = installed_version(node).await?;
+    let from = check_installable(node).await?;
     let session = Session::open(node, OP).await?;
     let change = match from {
         None => {
@@ -88,9 +89,30 @@ pub async fn update_extensions(
     Ok(done)
 }
 
-async fn installed_version(node: &NodeConfig) -> Result<Option<Version>> {
+/// The installed version, after checking (in a session of its own) that the server can
+/// load TimescaleDB at all.
+async fn check_installable(node: &NodeConfig) -> Result<Option<Version>> {
     let session = Session::open(node, OP).await?;
-    read_version(&session).await
+    let info = ServerInfo::read(&session).await?;
+    let refuse = |reason: &str| {
+        Err(Error::UnsupportedServer {
+            op: OP,
+            node: info.node.clone(),
+            reason: reason.to_owned(),
+        })
+    };
+    if info.timescaledb_default.is_none() && info.timescaledb.is_none() {
+        return refuse(
+            "the server has no TimescaleDB extension; install TimescaleDB 2.0–2.13 with its \
+             TSL part",
+        );
+    }
+    if !info.preloaded {
+        return refuse(
+            "timescaledb is not in shared_preload_libraries; add it and restart the server",
+        );
+    }
+    Ok(info.timescaledb)
 }
 
 async fn read_version(session: &Session) -> Result<Option<Version>> {

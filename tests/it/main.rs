@@ -11,7 +11,9 @@ mod connect;
 mod local_cluster;
 mod multinode;
 mod notices;
+mod quickstart;
 mod server_info;
 mod tier2;
 #[cfg(feature = "rustls")]
 mod tls;
+mod user_mapping;

@@ -53,3 +53,20 @@ async fn detect_reports_unreachable_nodes_by_name() {
     assert_eq!(err.node(), Some("dn1"));
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn update_extension_refuses_a_server_that_cannot_load_timescaledb() {
+    let server = plain_server("dn1").await;
+    let err = timescaledb_multinode::update_extension(&server.config(), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::UnsupportedServer { .. }), "{err:?}");
+    assert_eq!(err.node(), Some("dn1"));
+    assert_eq!(err.operation(), "update extension");
+    let text = err.to_string();
+    assert!(
+        text.contains("shared_preload_libraries") || text.contains("no TimescaleDB"),
+        "{text}"
+    );
+    server.shutdown().await.unwrap();
+}
