@@ -59,6 +59,11 @@ impl Session {
         &self.node
     }
 
+    /// The driver's client.
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
+    }
+
     /// Gives up the session, keeping the client.
     pub(crate) fn into_client(self) -> Client {
         self.client

@@ -59,6 +59,17 @@ pub enum Error {
         after: std::time::Duration,
     },
 
+    /// No pooled connection became free within the pool's checkout timeout.
+    #[error("{op} on node {node}: no pooled connection free after {after:?}")]
+    PoolTimeout {
+        /// What was being done.
+        op: &'static str,
+        /// The node whose pool is exhausted.
+        node: String,
+        /// The checkout timeout.
+        after: std::time::Duration,
+    },
+
     /// The server answered and refused the credentials (SQLSTATE class 28).
     #[error("{op} on node {node}: authentication failed for user {user}")]
     AuthenticationFailed {
@@ -343,6 +354,7 @@ impl Error {
             | Error::AuthenticationFailed { op, .. }
             | Error::ConnectionLost { op, .. }
             | Error::Timeout { op, .. }
+            | Error::PoolTimeout { op, .. }
             | Error::Tls { op, .. }
             | Error::UnsupportedServer { op, .. }
             | Error::Database { op, .. }
@@ -363,6 +375,7 @@ impl Error {
             | Error::AuthenticationFailed { node, .. }
             | Error::ConnectionLost { node, .. }
             | Error::Timeout { node, .. }
+            | Error::PoolTimeout { node, .. }
             | Error::Tls { node, .. }
             | Error::UnsupportedServer { node, .. }
             | Error::Database { node, .. }
@@ -405,7 +418,7 @@ impl Error {
 
     /// True when a connect timeout expired.
     pub fn is_timeout(&self) -> bool {
-        if matches!(self, Error::Timeout { .. }) {
+        if matches!(self, Error::Timeout { .. } | Error::PoolTimeout { .. }) {
             return true;
         }
         match self.driver() {

@@ -62,6 +62,7 @@ mod connect;
 mod error;
 mod ident;
 mod node;
+mod pool;
 mod server;
 mod sql;
 mod tls;
@@ -75,14 +76,17 @@ pub use catalog::{ChunkInfo, DataNodeInfo, HypertableInfo};
 pub use config::{NodeConfig, TlsMode};
 pub use error::{Error, Result};
 pub use ident::{Ident, MAX_IDENT_BYTES};
+pub use node::{query_each, NodeRows};
 pub use node::{
     update_extension, update_extensions, AccessNode, AddedDataNode, Bootstrap, ChunkInterval,
-    CreatedHypertable, DataNode, DistributedHypertable, DistributedRole, ExtensionChange,
-    ExtensionUpdate, MappingChange, UserMapping,
+    CreatedHypertable, DataNode, DistributedExec, DistributedHypertable, DistributedRole,
+    ExtensionChange, ExtensionUpdate, MappingChange, UserMapping,
 };
+pub use pool::{NodePool, PoolConfig, PoolState, PooledClient};
 pub use secrecy::{ExposeSecret, SecretString};
 pub use server::{Capabilities, Feature, License, NodeRole, ServerInfo};
 pub use sql::hypertable::TableName;
+pub use sql::raw::RawSql;
 pub use sql::role::Privilege;
 pub use sql::user_mapping::RoleSpec;
 pub use tokio_postgres;

@@ -1,17 +1,30 @@
 //! The access node: where applications connect and multi-node calls are made.
 
+use tokio_postgres::types::ToSql;
+use tokio_postgres::Row;
+
 use crate::catalog::{ChunkInfo, DataNodeInfo, HypertableInfo};
 use crate::config::NodeConfig;
 use crate::connect::Session;
 use crate::error::{Error, Result};
-use crate::server::{Feature, ServerInfo};
+use crate::pool::{NodePool, PoolConfig, PoolState, PooledClient};
+use crate::sql::raw::RawSql;
+use crate::sql::Sql;
+use std::sync::{Arc, OnceLock};
+
+use crate::server::{Capabilities, Feature, ServerInfo};
 use crate::sql::data_node::LIST_DATA_NODES;
 use crate::sql::hypertable::{TableName, CHUNKS, HYPERTABLE, RESOLVE_TABLE};
 use crate::version::Version;
 
 use super::extension::{update_extension, ExtensionUpdate};
 
-/// A handle on the access node of a cluster. Cheap to clone.
+/// A handle on the access node of a cluster, with a pool of connections to it. Cheap to
+/// clone; clones share the pool, so one `AccessNode` can serve many tasks.
+///
+/// Queries ([`AccessNode::query`], [`AccessNode::client`]) and `distributed_exec` use the
+/// pool; administrative operations (adding data nodes, mappings, roles, extension updates)
+/// open a fresh session each, so their session settings never reach a pooled connection.
 ///
 /// ```no_run
 /// # async fn demo() -> timescaledb_multinode::Result<()> {
@@ -29,14 +42,67 @@ use super::extension::{update_extension, ExtensionUpdate};
 #[derive(Debug, Clone)]
 pub struct AccessNode {
     config: NodeConfig,
+    pool: NodePool,
+    /// Set once the server was seen to have multi-node; later checks on pooled connections
+    /// use it instead of a round trip.
+    capabilities: Arc<OnceLock<Capabilities>>,
 }
 
 impl AccessNode {
-    /// Checks that the node answers and accepts the credentials, and returns a handle.
-    /// TimescaleDB need not be installed yet (see [`AccessNode::update_extension`]).
+    /// Checks that the node answers and accepts the credentials, and returns a handle with
+    /// a pool of the default size ([`PoolConfig::default`]). TimescaleDB need not be
+    /// installed yet (see [`AccessNode::update_extension`]).
     pub async fn connect(config: NodeConfig) -> Result<AccessNode> {
-        Session::open(&config, "connect to access node").await?;
-        Ok(AccessNode { config })
+        Self::connect_with_pool(config, &PoolConfig::default()).await
+    }
+
+    /// Like [`AccessNode::connect`], with pool settings.
+    pub async fn connect_with_pool(config: NodeConfig, pool: &PoolConfig) -> Result<AccessNode> {
+        let pool = NodePool::new(config.clone(), pool)?;
+        pool.get("connect to access node").await?;
+        Ok(AccessNode {
+            config,
+            pool,
+            capabilities: Arc::default(),
+        })
+    }
+
+    /// The pool of connections to the access node.
+    pub fn pool(&self) -> &NodePool {
+        &self.pool
+    }
+
+    /// How many pooled connections are open and idle.
+    pub fn pool_state(&self) -> PoolState {
+        self.pool.state()
+    }
+
+    /// A pooled connection (back to the pool when dropped). It derefs to
+    /// [`tokio_postgres::Client`]; statements run outside any transaction unless you start
+    /// one.
+    pub async fn client(&self) -> Result<PooledClient<'_>> {
+        self.pool.get("check out connection").await
+    }
+
+    /// Runs caller-written `sql` with bind parameters on a pooled connection and returns the
+    /// rows. Errors the access node relays from a data node name that data node.
+    pub async fn query(&self, sql: &RawSql, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
+        const OP: &str = "query";
+        let client = self.pool.get(OP).await?;
+        client
+            .session()
+            .query_multinode(OP, &Sql::vouched(sql), params)
+            .await
+    }
+
+    /// Runs caller-written `sql` that returns no rows; returns the number of rows affected.
+    pub async fn execute(&self, sql: &RawSql, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
+        const OP: &str = "execute";
+        let client = self.pool.get(OP).await?;
+        client
+            .session()
+            .execute_multinode(OP, &Sql::vouched(sql), params)
+            .await
     }
 
     /// The connection settings.
@@ -76,6 +142,43 @@ impl AccessNode {
         let info = ServerInfo::read(&session).await?;
         info.require(op, feature)?;
         Ok((session, info))
+    }
+
+    /// Refuses `op` unless the server has `feature`; the first successful check is kept, so
+    /// pooled hot paths pay for it once.
+    pub(crate) async fn require_pooled(
+        &self,
+        session: &Session,
+        op: &'static str,
+        feature: Feature,
+    ) -> Result<()> {
+        let caps = match self.capabilities.get() {
+            Some(caps) => *caps,
+            None => {
+                let info = ServerInfo::read(session).await?;
+                info.require(op, Feature::MultiNode)?;
+                let caps = info
+                    .capabilities()
+                    .ok_or_else(|| Error::UnsupportedServer {
+                        op,
+                        node: info.node.clone(),
+                        reason: "extension timescaledb is not installed".to_owned(),
+                    })?;
+                *self.capabilities.get_or_init(|| caps)
+            }
+        };
+        if caps.has(feature) {
+            return Ok(());
+        }
+        Err(Error::UnsupportedServer {
+            op,
+            node: session.node().to_owned(),
+            reason: format!(
+                "{feature} needs TimescaleDB {} or later; this node runs {}",
+                feature.since(),
+                caps.version()
+            ),
+        })
     }
 
     /// The data nodes of this access node (like `\des+`), by name.

@@ -6,14 +6,18 @@
 
 mod access_node;
 mod data_node;
+mod distributed_exec;
 mod extension;
 mod hypertable;
+mod per_node;
 mod role;
 mod user_mapping;
 
 pub use access_node::AccessNode;
 pub use data_node::{AddedDataNode, Bootstrap, DataNode};
+pub use distributed_exec::DistributedExec;
 pub use extension::{update_extension, update_extensions, ExtensionChange, ExtensionUpdate};
 pub use hypertable::{ChunkInterval, CreatedHypertable, DistributedHypertable};
+pub use per_node::{query_each, NodeRows};
 pub use role::DistributedRole;
 pub use user_mapping::{MappingChange, UserMapping};

@@ -8,9 +8,11 @@
 mod common;
 
 mod connect;
+mod distributed;
 mod local_cluster;
 mod multinode;
 mod notices;
+mod pool;
 mod quickstart;
 mod server_info;
 mod tier2;

@@ -1,0 +1,216 @@
+//! One bb8 pool per node, behind a small type.
+//!
+//! The pool's connections are made by the same code as every other connection of the crate
+//! (TLS modes, a connect timeout over the whole handshake, notices to `tracing`, typed
+//! errors), through a bb8 connection manager of our own. A connection whose server went
+//! away is noticed when its driver task ends and is replaced at the next checkout, without
+//! the caller doing anything.
+
+use std::ops::Deref;
+use std::time::Duration;
+
+use tokio_postgres::Client;
+
+use crate::config::NodeConfig;
+use crate::connect::Session;
+use crate::error::{Error, Result};
+
+/// Pool settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolConfig {
+    max_size: u32,
+    min_idle: Option<u32>,
+    checkout_timeout: Duration,
+    idle_timeout: Option<Duration>,
+    max_lifetime: Option<Duration>,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        PoolConfig {
+            max_size: 10,
+            min_idle: None,
+            checkout_timeout: Duration::from_secs(30),
+            idle_timeout: Some(Duration::from_secs(600)),
+            max_lifetime: Some(Duration::from_secs(1800)),
+        }
+    }
+}
+
+impl PoolConfig {
+    /// Maximum number of connections. Default: 10.
+    ///
+    /// # Panics
+    ///
+    /// If `n` is 0.
+    #[must_use]
+    pub fn max_size(mut self, n: u32) -> Self {
+        assert!(n > 0, "a pool needs at least one connection");
+        self.max_size = n;
+        self
+    }
+
+    /// Connections kept open while idle. Default: none.
+    #[must_use]
+    pub fn min_idle(mut self, n: u32) -> Self {
+        self.min_idle = Some(n);
+        self
+    }
+
+    /// How long a caller waits for a free connection before [`Error::PoolTimeout`].
+    /// Default: 30 s.
+    #[must_use]
+    pub fn checkout_timeout(mut self, timeout: Duration) -> Self {
+        self.checkout_timeout = timeout;
+        self
+    }
+
+    /// Idle connections are closed after this long. Default: 10 minutes.
+    #[must_use]
+    pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
+
+    /// Connections are closed after this long in use. Default: 30 minutes.
+    #[must_use]
+    pub fn max_lifetime(mut self, lifetime: Option<Duration>) -> Self {
+        self.max_lifetime = lifetime;
+        self
+    }
+
+    /// The maximum number of connections.
+    pub fn get_max_size(&self) -> u32 {
+        self.max_size
+    }
+}
+
+/// Makes the pool's connections.
+#[derive(Debug)]
+pub(crate) struct NodeManager {
+    config: NodeConfig,
+}
+
+impl bb8::ManageConnection for NodeManager {
+    type Connection = Session;
+    type Error = Error;
+
+    async fn connect(&self) -> Result<Session> {
+        Session::open(&self.config, "open pooled connection").await
+    }
+
+    async fn is_valid(&self, session: &mut Session) -> Result<()> {
+        // No round trip: a closed connection is known locally once its driver task ends.
+        if session.client().is_closed() {
+            return Err(Error::invalid(
+                "check pooled connection",
+                Some(session.node()),
+                "the connection is closed",
+            ));
+        }
+        Ok(())
+    }
+
+    fn has_broken(&self, session: &mut Session) -> bool {
+        session.client().is_closed()
+    }
+}
+
+/// A pool of connections to one node. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct NodePool {
+    pool: bb8::Pool<NodeManager>,
+    node: String,
+    checkout_timeout: Duration,
+}
+
+/// How busy a pool is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PoolState {
+    /// Open connections.
+    pub connections: u32,
+    /// Open connections not in use.
+    pub idle_connections: u32,
+}
+
+impl NodePool {
+    /// A pool for `config`'s node. No connection is opened yet; a bad config is refused now.
+    pub fn new(config: NodeConfig, settings: &PoolConfig) -> Result<NodePool> {
+        config.validate_for("create pool")?;
+        let node = config.node_name();
+        let pool = bb8::Pool::builder()
+            .max_size(settings.max_size)
+            .min_idle(settings.min_idle)
+            .connection_timeout(settings.checkout_timeout)
+            .idle_timeout(settings.idle_timeout)
+            .max_lifetime(settings.max_lifetime)
+            .test_on_check_out(true)
+            .retry_connection(false)
+            .build_unchecked(NodeManager { config });
+        Ok(NodePool {
+            pool,
+            node,
+            checkout_timeout: settings.checkout_timeout,
+        })
+    }
+
+    /// A connection for `op`: [`Error::PoolTimeout`] when none frees up in time, or the
+    /// connect error when a new one cannot be made.
+    pub(crate) async fn get(&self, op: &'static str) -> Result<PooledClient<'_>> {
+        match self.pool.get().await {
+            Ok(conn) => Ok(PooledClient(conn)),
+            Err(bb8::RunError::User(e)) => Err(e),
+            Err(bb8::RunError::TimedOut) => Err(Error::PoolTimeout {
+                op,
+                node: self.node.clone(),
+                after: self.checkout_timeout,
+            }),
+        }
+    }
+
+    /// A connection from the pool.
+    pub async fn client(&self) -> Result<PooledClient<'_>> {
+        self.get("check out connection").await
+    }
+
+    /// How many connections are open and idle.
+    pub fn state(&self) -> PoolState {
+        let state = self.pool.state();
+        PoolState {
+            connections: state.connections,
+            idle_connections: state.idle_connections,
+        }
+    }
+
+    /// The node's name.
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+}
+
+/// A pooled connection; it goes back to the pool when dropped. Derefs to the driver's
+/// [`Client`], whose statements run outside any transaction unless you start one.
+pub struct PooledClient<'a>(bb8::PooledConnection<'a, NodeManager>);
+
+impl PooledClient<'_> {
+    pub(crate) fn session(&self) -> &Session {
+        &self.0
+    }
+}
+
+impl Deref for PooledClient<'_> {
+    type Target = Client;
+
+    fn deref(&self) -> &Client {
+        self.0.client()
+    }
+}
+
+impl std::fmt::Debug for PooledClient<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PooledClient")
+            .field("node", &self.0.node())
+            .finish()
+    }
+}

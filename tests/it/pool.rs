@@ -1,0 +1,171 @@
+//! The access node's pool: queries, exhaustion, server restarts, many tasks at once.
+
+use std::time::Duration;
+
+use timescaledb_multinode::{AccessNode, DistributedExec, Error, PoolConfig, RawSql};
+
+use crate::common::plain_server;
+
+#[tokio::test]
+async fn queries_run_on_pooled_connections() {
+    let server = plain_server("an").await;
+    let an = AccessNode::connect(server.config()).await.unwrap();
+    let rows = an
+        .query(&RawSql::vouched("SELECT $1::int4 + 1"), &[&41i32])
+        .await
+        .unwrap();
+    assert_eq!(rows[0].get::<_, i32>(0), 42);
+    let affected = an
+        .execute(
+            &RawSql::vouched("CREATE TABLE t AS SELECT generate_series(1, 3) i"),
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(affected, 3);
+    let client = an.client().await.unwrap();
+    assert_eq!(an.pool_state().connections, 1);
+    assert_eq!(an.pool_state().idle_connections, 0);
+    drop(client);
+    assert_eq!(an.pool_state().idle_connections, 1);
+
+    // A server error names the node and keeps the SQLSTATE.
+    let err = an
+        .query(&RawSql::vouched("SELECT 1/0"), &[])
+        .await
+        .unwrap_err();
+    assert_eq!(err.code().map(|c| c.code()), Some("22012"));
+    assert_eq!(err.node(), Some("an"));
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_exhausted_pool_times_out() {
+    let server = plain_server("an").await;
+    let settings = PoolConfig::default()
+        .max_size(1)
+        .checkout_timeout(Duration::from_millis(200));
+    let an = AccessNode::connect_with_pool(server.config(), &settings)
+        .await
+        .unwrap();
+    let held = an.client().await.unwrap();
+    let err = an
+        .query(&RawSql::vouched("SELECT 1"), &[])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::PoolTimeout { .. }), "{err:?}");
+    assert!(err.is_timeout());
+    assert_eq!(err.node(), Some("an"));
+    drop(held);
+    an.query(&RawSql::vouched("SELECT 1"), &[]).await.unwrap();
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pool_recovers_from_a_server_restart() {
+    let mut server = plain_server("an").await;
+    let settings = PoolConfig::default().max_size(4);
+    let an = AccessNode::connect_with_pool(server.config(), &settings)
+        .await
+        .unwrap();
+    for _ in 0..4 {
+        an.query(&RawSql::vouched("SELECT 1"), &[]).await.unwrap();
+    }
+    server.stop().await.unwrap();
+    server.start().await.unwrap();
+    // Give the drivers of the dead connections a moment to notice.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    for _ in 0..8 {
+        an.query(&RawSql::vouched("SELECT 1"), &[]).await.unwrap();
+    }
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_tasks_share_one_access_node() {
+    let server = plain_server("an").await;
+    let settings = PoolConfig::default().max_size(8);
+    let an = AccessNode::connect_with_pool(server.config(), &settings)
+        .await
+        .unwrap();
+    let mut tasks = tokio::task::JoinSet::new();
+    for task in 0..32i32 {
+        let an = an.clone();
+        tasks.spawn(async move {
+            for call in 0..100i32 {
+                let rows = an
+                    .query(
+                        &RawSql::vouched("SELECT $1::int4 * 1000 + $2::int4"),
+                        &[&task, &call],
+                    )
+                    .await?;
+                assert_eq!(rows[0].get::<_, i32>(0), task * 1000 + call);
+            }
+            Ok::<_, Error>(())
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap().unwrap();
+    }
+    let state = an.pool_state();
+    assert!(state.connections <= 8, "{state:?}");
+    assert_eq!(state.idle_connections, state.connections, "{state:?}");
+    let rows = an
+        .query(
+            &RawSql::vouched(
+                "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'",
+            ),
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(rows[0].get::<_, i64>(0) <= 8);
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn distributed_exec_refuses_bad_statements_before_sending() {
+    let server = plain_server("an").await;
+    let an = AccessNode::connect(server.config()).await.unwrap();
+    let cases = [
+        ("", "empty"),
+        ("  ; -- nothing\n", "empty"),
+        (
+            "CREATE TABLE a(i int); CREATE TABLE b(i int)",
+            "exactly one statement",
+        ),
+        ("SELECT 'unclosed", "not closed"),
+    ];
+    for (sql, needle) in cases {
+        let err = DistributedExec::new(RawSql::vouched(sql))
+            .run(&an)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::InvalidInput { .. }),
+            "{sql:?}: {err:?}"
+        );
+        assert!(err.to_string().contains(needle), "{sql:?}: {err}");
+        assert_eq!(err.node(), Some("an"));
+    }
+    let err = DistributedExec::new(RawSql::vouched("SELECT 1"))
+        .data_nodes(["dn1", "dn1"])
+        .run(&an)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("listed twice"), "{err}");
+    let err = DistributedExec::new(RawSql::vouched("SELECT 1"))
+        .data_nodes(Vec::<String>::new())
+        .run(&an)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("list is empty"), "{err}");
+    // A well-formed statement on a server without multi-node: a clear refusal, not a SQL
+    // error.
+    let err = DistributedExec::new(RawSql::vouched("SELECT 1"))
+        .run(&an)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::UnsupportedServer { .. }), "{err:?}");
+    server.shutdown().await.unwrap();
+}
