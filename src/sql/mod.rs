@@ -10,6 +10,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 pub(crate) mod bootstrap;
+pub(crate) mod copy;
 pub(crate) mod data_node;
 pub(crate) mod extension;
 pub(crate) mod hypertable;

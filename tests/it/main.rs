@@ -9,6 +9,7 @@ mod common;
 
 mod connect;
 mod distributed;
+mod ingest;
 mod local_cluster;
 mod multinode;
 mod notices;

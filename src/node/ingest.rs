@@ -1,0 +1,206 @@
+//! Bulk ingest through the access node with binary COPY: the fastest way to load rows into
+//! a distributed hypertable.
+
+use std::pin::Pin;
+
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::{ToSql, Type};
+
+use super::access_node::AccessNode;
+use crate::error::{Error, Result};
+use crate::ident::Ident;
+use crate::pool::PooledClient;
+use crate::sql::copy::{copy_in_binary, TABLE_COLUMNS};
+use crate::sql::hypertable::TableName;
+
+const OP: &str = "ingest";
+
+/// A callback told how many rows were written so far.
+type Progress = Box<dyn FnMut(u64) + Send>;
+
+/// A binary COPY into one table through the access node, row by row, streaming: memory
+/// stays bounded whatever the number of rows. Nothing is visible until
+/// [`Ingest::finish`]; dropping an `Ingest` (or an error) aborts the COPY and writes
+/// nothing.
+///
+/// ```no_run
+/// # async fn demo(an: &timescaledb_multinode::AccessNode) -> timescaledb_multinode::Result<()> {
+/// use timescaledb_multinode::{Ident, TableName};
+///
+/// let table = TableName::new(Ident::new("sensor_data")?);
+/// let mut ingest = an
+///     .ingest(&table, &["sensor_id", "temperature"])
+///     .await?
+///     .on_progress(10_000, |rows| println!("{rows} rows sent"));
+/// for id in 0..100_000i32 {
+///     ingest.write(&[&id, &20.5f64]).await?;
+/// }
+/// let rows = ingest.finish().await?;
+/// # Ok(()) }
+/// ```
+pub struct Ingest<'a> {
+    // Field order matters: the writer (holding the COPY sink) drops before the connection.
+    writer: Pin<Box<BinaryCopyInWriter>>,
+    client: PooledClient<'a>,
+    table: String,
+    columns: Vec<String>,
+    rows: u64,
+    every: u64,
+    progress: Option<Progress>,
+}
+
+impl std::fmt::Debug for Ingest<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ingest")
+            .field("node", &self.client.session().node())
+            .field("table", &self.table)
+            .field("columns", &self.columns)
+            .field("rows", &self.rows)
+            .finish()
+    }
+}
+
+impl AccessNode {
+    /// Starts a binary COPY into `columns` of `table` on a pooled connection.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] before the COPY starts for an invalid or missing table or a
+    /// column the table does not have (the error lists the ones it has), or a column type
+    /// the binary format cannot be written for.
+    pub async fn ingest(&self, table: &TableName, columns: &[&str]) -> Result<Ingest<'_>> {
+        let node = self.name();
+        if columns.is_empty() {
+            return Err(Error::invalid(OP, Some(&node), "no columns given"));
+        }
+        let idents = columns
+            .iter()
+            .map(|c| Ident::for_op(*c, "column", OP, Some(&node)))
+            .collect::<Result<Vec<_>>>()?;
+        let client = self.pool().get(OP).await?;
+        let session = client.session();
+        let relation = table.regclass_text();
+        let rows = session.query(OP, &TABLE_COLUMNS, &[&relation]).await?;
+        if rows.is_empty() {
+            return Err(Error::invalid(
+                OP,
+                Some(&node),
+                format!("table {relation} does not exist"),
+            ));
+        }
+        let mut known = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let name: String = session.get(OP, row, "name")?;
+            let oid: u32 = session.get(OP, row, "type_oid")?;
+            known.push((name, oid));
+        }
+        let mut types = Vec::with_capacity(idents.len());
+        for column in &idents {
+            let Some((_, oid)) = known.iter().find(|(name, _)| name == column.as_str()) else {
+                let names: Vec<&str> = known.iter().map(|(n, _)| n.as_str()).collect();
+                return Err(Error::invalid(
+                    OP,
+                    Some(&node),
+                    format!("table {relation} has no column {column:?}; it has {names:?}"),
+                ));
+            };
+            let ty = Type::from_oid(*oid).ok_or_else(|| {
+                Error::invalid(
+                    OP,
+                    Some(&node),
+                    format!(
+                        "column {column:?} has a type (oid {oid}) binary COPY cannot write here"
+                    ),
+                )
+            })?;
+            types.push(ty);
+        }
+        let sink = client
+            .copy_in(copy_in_binary(table, &idents).text())
+            .await
+            .map_err(|e| Error::from_access_node(OP, &node, e))?;
+        tracing::debug!(node = %node, table = %relation, "ingest started");
+        Ok(Ingest {
+            writer: Box::pin(BinaryCopyInWriter::new(sink, &types)),
+            client,
+            table: relation,
+            columns: columns.iter().map(|c| (*c).to_owned()).collect(),
+            rows: 0,
+            every: 0,
+            progress: None,
+        })
+    }
+}
+
+impl Ingest<'_> {
+    /// Calls `f` with the number of rows written after every `every` rows (and at the end).
+    #[must_use]
+    pub fn on_progress(mut self, every: u64, f: impl FnMut(u64) + Send + 'static) -> Self {
+        self.every = every.max(1);
+        self.progress = Some(Box::new(f));
+        self
+    }
+
+    /// Writes one row: one value per column, in the order the columns were given.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for a row of the wrong length or a value whose Rust type does
+    /// not match its column (the COPY is then aborted: nothing is written).
+    pub async fn write(&mut self, row: &[&(dyn ToSql + Sync)]) -> Result<()> {
+        if row.len() != self.columns.len() {
+            return Err(Error::invalid(
+                OP,
+                Some(self.client.session().node()),
+                format!(
+                    "row {} has {} values for {} columns",
+                    self.rows + 1,
+                    row.len(),
+                    self.columns.len()
+                ),
+            ));
+        }
+        if let Err(e) = self.writer.as_mut().write(row).await {
+            let node = self.client.session().node().to_owned();
+            if e.as_db_error().is_none() && !e.is_closed() {
+                return Err(Error::invalid(
+                    OP,
+                    Some(&node),
+                    format!("row {}: {e}", self.rows + 1),
+                ));
+            }
+            return Err(Error::from_access_node(OP, &node, e));
+        }
+        self.rows += 1;
+        if self.every > 0 && self.rows % self.every == 0 {
+            self.report();
+        }
+        Ok(())
+    }
+
+    /// The rows written so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    fn report(&mut self) {
+        tracing::debug!(table = %self.table, rows = self.rows, "ingest progress");
+        if let Some(progress) = self.progress.as_mut() {
+            progress(self.rows);
+        }
+    }
+
+    /// Ends the COPY; the rows become visible. Returns the number of rows the server took.
+    pub async fn finish(mut self) -> Result<u64> {
+        let node = self.client.session().node().to_owned();
+        let rows = self
+            .writer
+            .as_mut()
+            .finish()
+            .await
+            .map_err(|e| Error::from_access_node(OP, &node, e))?;
+        self.report();
+        tracing::debug!(node = %node, table = %self.table, rows, "ingest finished");
+        Ok(rows)
+    }
+}

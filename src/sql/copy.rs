@@ -1,0 +1,38 @@
+//! `COPY ... FROM STDIN (FORMAT binary)` and the column types it needs.
+
+use super::hypertable::TableName;
+use super::{quote, Sql};
+use crate::ident::Ident;
+
+/// `COPY <table> (<columns>) FROM STDIN (FORMAT binary)`.
+pub(crate) fn copy_in_binary(table: &TableName, columns: &[Ident]) -> Sql {
+    let list: Vec<String> = columns.iter().map(quote::ident).collect();
+    Sql::rendered(format!(
+        "COPY {} ({}) FROM STDIN (FORMAT binary)",
+        table.regclass_text(),
+        list.join(", ")
+    ))
+}
+
+/// Name and type OID of every live column of table `$1` (a quoted name, as text), in order.
+pub(crate) const TABLE_COLUMNS: Sql = Sql::from_static(
+    "SELECT a.attname::text AS name, a.atttypid AS type_oid \
+       FROM pg_catalog.pg_attribute a \
+      WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped \
+      ORDER BY a.attnum",
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_table_and_columns() {
+        let table = TableName::new(Ident::new("sensor data").unwrap());
+        let cols = [Ident::new("time").unwrap(), Ident::new("a\"b").unwrap()];
+        assert_eq!(
+            copy_in_binary(&table, &cols).text(),
+            r#"COPY "sensor data" ("time", "a""b") FROM STDIN (FORMAT binary)"#
+        );
+    }
+}

@@ -1,0 +1,159 @@
+//! Binary COPY ingest through the access node: plain tables (tier 1) and a distributed
+//! hypertable (tier 2).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use timescaledb_multinode::{
+    update_extensions, AccessNode, Bootstrap, DataNode, DistributedHypertable, Error, Ident,
+    RawSql, TableName,
+};
+
+use crate::common::{plain_server, tier2};
+
+fn table(name: &str) -> TableName {
+    TableName::new(Ident::new(name).unwrap())
+}
+
+async fn count(an: &AccessNode, table: &str) -> i64 {
+    an.query(
+        &RawSql::vouched(format!("SELECT count(*) FROM {table}")),
+        &[],
+    )
+    .await
+    .unwrap()[0]
+        .get(0)
+}
+
+#[tokio::test]
+async fn copy_into_a_plain_table_with_progress() {
+    let server = plain_server("an").await;
+    let an = AccessNode::connect(server.config()).await.unwrap();
+    an.execute(
+        &RawSql::vouched("CREATE TABLE \"odd name\"(id int4, label text, v float8)"),
+        &[],
+    )
+    .await
+    .unwrap();
+    let seen = Arc::new(AtomicU64::new(0));
+    let seen2 = seen.clone();
+    let mut ingest = an
+        .ingest(&table("odd name"), &["id", "v", "label"])
+        .await
+        .unwrap()
+        .on_progress(1000, move |rows| seen2.store(rows, Ordering::SeqCst));
+    for id in 0..5000i32 {
+        let label = format!("row {id} with 'quotes' and \\ backslash");
+        ingest
+            .write(&[&id, &(f64::from(id) / 2.0), &label])
+            .await
+            .unwrap();
+    }
+    assert_eq!(ingest.rows(), 5000);
+    assert_eq!(ingest.finish().await.unwrap(), 5000);
+    assert_eq!(seen.load(Ordering::SeqCst), 5000);
+    assert_eq!(count(&an, "\"odd name\"").await, 5000);
+    assert_eq!(
+        an.pool_state().idle_connections,
+        an.pool_state().connections
+    );
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn bad_rows_abort_the_copy_and_write_nothing() {
+    let server = plain_server("an").await;
+    let an = AccessNode::connect(server.config()).await.unwrap();
+    an.execute(&RawSql::vouched("CREATE TABLE t(id int4, label text)"), &[])
+        .await
+        .unwrap();
+
+    // A missing column: refused before the COPY starts, listing the real ones.
+    let err = an.ingest(&table("t"), &["id", "nope"]).await.unwrap_err();
+    assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
+    assert!(err.to_string().contains("\"label\""), "{err}");
+    let err = an.ingest(&table("missing"), &["id"]).await.unwrap_err();
+    assert!(err.to_string().contains("does not exist"), "{err}");
+
+    // A value of the wrong type: refused, and the rows before it are not written.
+    let mut ingest = an.ingest(&table("t"), &["id", "label"]).await.unwrap();
+    ingest.write(&[&1i32, &"one"]).await.unwrap();
+    let err = ingest.write(&[&"two", &2i32]).await.unwrap_err();
+    assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
+    assert!(err.to_string().contains("row 2"), "{err}");
+    drop(ingest);
+    // A row of the wrong length.
+    let mut ingest = an.ingest(&table("t"), &["id", "label"]).await.unwrap();
+    let err = ingest.write(&[&1i32]).await.unwrap_err();
+    assert!(err.to_string().contains("1 values for 2 columns"), "{err}");
+    drop(ingest);
+    // Dropped before finish: nothing written either.
+    let mut ingest = an.ingest(&table("t"), &["id", "label"]).await.unwrap();
+    ingest.write(&[&3i32, &"three"]).await.unwrap();
+    drop(ingest);
+    assert_eq!(count(&an, "t").await, 0);
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn copy_into_a_distributed_hypertable() {
+    let Some(_) = tier2() else { return };
+    let cluster = timescaledb_multinode::testing::LocalCluster::start(2)
+        .await
+        .unwrap();
+    update_extensions(
+        &cluster.access_node_config(),
+        &cluster.data_node_configs(),
+        None,
+    )
+    .await
+    .unwrap();
+    let an = AccessNode::connect(cluster.access_node_config())
+        .await
+        .unwrap();
+    for dn in cluster.data_nodes() {
+        DataNode::from_config(&dn.config())
+            .bootstrap(Bootstrap::ExistingDatabase)
+            .add(&an)
+            .await
+            .unwrap();
+    }
+    an.execute(
+        &RawSql::vouched(
+            "CREATE TABLE sensor_data(time timestamptz NOT NULL, sensor_id int4 NOT NULL, \
+             temperature float8)",
+        ),
+        &[],
+    )
+    .await
+    .unwrap();
+    DistributedHypertable::new("sensor_data", "time")
+        .partitioning_column("sensor_id")
+        .create(&an)
+        .await
+        .unwrap();
+    let start = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_704_067_200);
+    let mut ingest = an
+        .ingest(&table("sensor_data"), &["time", "sensor_id", "temperature"])
+        .await
+        .unwrap();
+    for i in 0..100_000i32 {
+        let t = start + std::time::Duration::from_secs(30 * u64::from(i.unsigned_abs()));
+        ingest
+            .write(&[&t, &(i % 100), &f64::from(i % 40)])
+            .await
+            .unwrap();
+    }
+    assert_eq!(ingest.finish().await.unwrap(), 100_000);
+    assert_eq!(count(&an, "sensor_data").await, 100_000);
+    // The rows are on the data nodes, both of them.
+    let sql = RawSql::vouched("SELECT count(*) FROM sensor_data");
+    let mut total = 0;
+    for entry in timescaledb_multinode::query_each(&cluster.data_node_configs(), &sql, &[]).await {
+        let n: i64 = entry.result.unwrap()[0].get(0);
+        assert!(n > 0, "{} holds no rows", entry.node);
+        total += n;
+    }
+    assert_eq!(total, 100_000);
+    cluster.shutdown().await.unwrap();
+}
