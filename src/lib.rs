@@ -82,6 +82,10 @@ pub use node::{
     CreatedHypertable, DataNode, DistributedExec, DistributedHypertable, DistributedRole,
     ExtensionChange, ExtensionUpdate, MappingChange, UserMapping,
 };
+pub use node::{
+    AllowNewChunks, AlterDataNode, AlteredDataNode, AttachDataNode, AttachedDataNode,
+    BlockNewChunks, DeleteDataNode, DeletedDataNode, DetachDataNode, Repartition, RestorePoint,
+};
 pub use pool::{NodePool, PoolConfig, PoolState, PooledClient};
 pub use secrecy::{ExposeSecret, SecretString};
 pub use server::{Capabilities, Feature, License, NodeRole, ServerInfo};

@@ -10,6 +10,7 @@ mod distributed_exec;
 mod extension;
 mod hypertable;
 mod ingest;
+mod lifecycle;
 mod per_node;
 mod role;
 mod user_mapping;
@@ -20,6 +21,10 @@ pub use distributed_exec::DistributedExec;
 pub use extension::{update_extension, update_extensions, ExtensionChange, ExtensionUpdate};
 pub use hypertable::{ChunkInterval, CreatedHypertable, DistributedHypertable};
 pub use ingest::Ingest;
+pub use lifecycle::{
+    AllowNewChunks, AlterDataNode, AlteredDataNode, AttachDataNode, AttachedDataNode,
+    BlockNewChunks, DeleteDataNode, DeletedDataNode, DetachDataNode, Repartition, RestorePoint,
+};
 pub use per_node::{query_each, NodeRows};
 pub use role::DistributedRole;
 pub use user_mapping::{MappingChange, UserMapping};

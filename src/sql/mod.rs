@@ -14,6 +14,7 @@ pub(crate) mod copy;
 pub(crate) mod data_node;
 pub(crate) mod extension;
 pub(crate) mod hypertable;
+pub(crate) mod lifecycle;
 pub(crate) mod quote;
 pub(crate) mod raw;
 pub(crate) mod role;

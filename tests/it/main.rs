@@ -10,6 +10,7 @@ mod common;
 mod connect;
 mod distributed;
 mod ingest;
+mod lifecycle;
 mod local_cluster;
 mod multinode;
 mod notices;
