@@ -16,6 +16,7 @@ mod multinode;
 mod notices;
 mod pool;
 mod quickstart;
+mod secrets;
 mod server_info;
 mod tier2;
 #[cfg(feature = "rustls")]
