@@ -105,6 +105,13 @@ impl NodeConfig {
         self
     }
 
+    /// Replaces the password (after a rotation, say).
+    #[must_use]
+    pub fn password(mut self, password: SecretString) -> Self {
+        self.password = password;
+        self
+    }
+
     /// The TCP port (also the socket file's number for a Unix socket). Default: 5432.
     #[must_use]
     pub fn port(mut self, port: u16) -> Self {

@@ -57,6 +57,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod catalog;
+mod cluster;
 mod config;
 mod connect;
 mod error;
@@ -73,6 +74,10 @@ mod version;
 pub mod testing;
 
 pub use catalog::{ChunkInfo, DataNodeInfo, HypertableInfo};
+pub use cluster::{
+    AccessNodeLink, Cluster, ClusterStatus, DataNodeStatus, NodeStatus, PreparedTransaction,
+    Rotation, RotationStep, UnderReplicatedChunk,
+};
 pub use config::{NodeConfig, TlsMode};
 pub use error::{Error, Result};
 pub use ident::{Ident, MAX_IDENT_BYTES};

@@ -1,6 +1,7 @@
 //! `CALL distributed_exec(...)` on a pooled access-node connection.
 
 use super::access_node::AccessNode;
+use crate::connect::Session;
 use crate::error::{Error, Result};
 use crate::ident::Ident;
 use crate::server::Feature;
@@ -79,6 +80,20 @@ impl DistributedExec {
     /// node the access node does not have (the error lists the ones it has). Errors from a
     /// data node name it (`[dn1]: ...` is parsed out).
     pub async fn run(self, an: &AccessNode) -> Result<()> {
+        self.validate(an)?;
+        let client = an.pool().get(OP).await?;
+        self.run_on(an, client.session()).await
+    }
+
+    /// Like [`DistributedExec::run`], on a fresh session instead of a pooled one (whose
+    /// cached data-node connections could hide a changed password).
+    pub(crate) async fn run_fresh(self, an: &AccessNode) -> Result<()> {
+        self.validate(an)?;
+        let session = an.session(OP).await?;
+        self.run_on(an, &session).await
+    }
+
+    fn validate(&self, an: &AccessNode) -> Result<()> {
         let an_name = an.name();
         let node = Some(an_name.as_str());
         match count_statements(self.sql.as_str()) {
@@ -115,8 +130,10 @@ impl DistributedExec {
                 }
             }
         }
-        let client = an.pool().get(OP).await?;
-        let session = client.session();
+        Ok(())
+    }
+
+    async fn run_on(&self, an: &AccessNode, session: &Session) -> Result<()> {
         an.require_pooled(session, OP, Feature::MultiNode).await?;
         if let Some(nodes) = &self.data_nodes {
             AccessNode::check_data_nodes(session, OP, nodes).await?;

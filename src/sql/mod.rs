@@ -19,6 +19,7 @@ pub(crate) mod quote;
 pub(crate) mod raw;
 pub(crate) mod role;
 pub(crate) mod server_info;
+pub(crate) mod status;
 pub(crate) mod user_mapping;
 
 /// A statement made by this crate (from static text or a renderer in this module).

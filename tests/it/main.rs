@@ -14,6 +14,7 @@ mod lifecycle;
 mod local_cluster;
 mod multinode;
 mod notices;
+mod operate;
 mod pool;
 mod quickstart;
 mod secrets;

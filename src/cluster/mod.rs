@@ -1,0 +1,92 @@
+//! The cluster as a whole: the access node and every data node with its own credentials,
+//! for the operations that need both sides (health, password rotation).
+
+mod rotate;
+mod status;
+
+pub use rotate::{Rotation, RotationStep};
+pub use status::{
+    AccessNodeLink, ClusterStatus, DataNodeStatus, NodeStatus, PreparedTransaction,
+    UnderReplicatedChunk,
+};
+
+use crate::config::NodeConfig;
+use crate::error::{Error, Result};
+
+/// An access node and its data nodes, each with connection settings of its own (a data
+/// node's [`NodeConfig::node_name`] must be its data-node name).
+///
+/// Only settings are kept; every operation connects when it runs, so a node that is down
+/// is reported, not a reason to fail.
+///
+/// ```no_run
+/// # async fn demo(an: timescaledb_multinode::NodeConfig, dn1: timescaledb_multinode::NodeConfig) {
+/// use timescaledb_multinode::Cluster;
+///
+/// let cluster = Cluster::new(an).data_node(dn1);
+/// let status = cluster.status().await;
+/// for dn in &status.data_nodes {
+///     println!("{}: {:?}", dn.name, dn.link);
+/// }
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Cluster {
+    access_node: NodeConfig,
+    data_nodes: Vec<NodeConfig>,
+}
+
+impl Cluster {
+    /// A cluster with this access node and no data nodes yet.
+    pub fn new(access_node: NodeConfig) -> Self {
+        Cluster {
+            access_node,
+            data_nodes: Vec::new(),
+        }
+    }
+
+    /// Adds a data node's settings.
+    #[must_use]
+    pub fn data_node(mut self, config: NodeConfig) -> Self {
+        self.data_nodes.push(config);
+        self
+    }
+
+    /// The access node's settings.
+    pub fn access_node_config(&self) -> &NodeConfig {
+        &self.access_node
+    }
+
+    /// The data nodes' settings.
+    pub fn data_node_configs(&self) -> &[NodeConfig] {
+        &self.data_nodes
+    }
+
+    /// Replaces the settings of data node `name` (after a password rotation, say).
+    pub fn set_data_node_config(&mut self, config: NodeConfig) -> Result<()> {
+        let name = config.node_name();
+        match self.data_nodes.iter_mut().find(|c| c.node_name() == name) {
+            Some(slot) => {
+                *slot = config;
+                Ok(())
+            }
+            None => Err(self.unknown("set data node config", &name)),
+        }
+    }
+
+    pub(crate) fn find(&self, op: &'static str, name: &str) -> Result<&NodeConfig> {
+        self.data_nodes
+            .iter()
+            .find(|c| c.node_name() == name)
+            .ok_or_else(|| self.unknown(op, name))
+    }
+
+    fn unknown(&self, op: &'static str, name: &str) -> Error {
+        let known: Vec<String> = self.data_nodes.iter().map(NodeConfig::node_name).collect();
+        Error::invalid(
+            op,
+            Some(&self.access_node.node_name()),
+            format!("unknown data node {name:?}; this cluster has {known:?}"),
+        )
+    }
+}

@@ -1,0 +1,149 @@
+//! Rotating a data node's password: the data node's role and the access node's user
+//! mapping together, then a round trip to prove it.
+
+use secrecy::{ExposeSecret, SecretString};
+
+use super::Cluster;
+use crate::connect::Session;
+use crate::error::{Error, Result};
+use crate::ident::Ident;
+use crate::node::{AccessNode, DistributedExec, MappingChange, UserMapping};
+use crate::sql::raw::RawSql;
+use crate::sql::role::alter_role_password;
+use crate::sql::user_mapping::RoleSpec;
+
+/// A step of [`Cluster::rotate_password`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RotationStep {
+    /// The new password on the data node's role (as a SCRAM verifier).
+    DataNodeRole,
+    /// The access node's user mapping for the data node.
+    UserMapping,
+    /// A statement from a fresh access-node session to the data node.
+    RoundTrip,
+}
+
+/// What [`Cluster::rotate_password`] did. Running the rotation again after a failure picks
+/// up where it stopped.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Rotation {
+    /// The data node.
+    pub data_node: String,
+    /// Whether the data node's role got the new password now (false: it had it already, as
+    /// after an earlier run that stopped halfway or a change made behind the crate's back).
+    pub role_changed: bool,
+    /// What happened to the user mapping (`None`: not reached).
+    pub mapping: Option<MappingChange>,
+    /// Whether the round trip succeeded.
+    pub verified: bool,
+    /// The step that failed, and why.
+    pub failure: Option<(RotationStep, Error)>,
+}
+
+impl Rotation {
+    /// Whether every step succeeded.
+    pub fn is_complete(&self) -> bool {
+        self.failure.is_none() && self.verified
+    }
+}
+
+const OP: &str = "rotate password";
+
+impl Cluster {
+    /// Gives data node `data_node`'s login role (the user of its settings) `new_password`,
+    /// updates the access node's user mapping for it, and checks a round trip from a fresh
+    /// access-node session. Sessions that already had a connection to the node keep it.
+    ///
+    /// Also repairs a password changed on the data node behind the crate's back: pass the
+    /// password the node has now; the role step then finds it in place and only the mapping
+    /// is updated. Afterwards, update this cluster's settings with
+    /// [`Cluster::set_data_node_config`].
+    ///
+    /// # Errors
+    ///
+    /// Only for bad input (unknown data node, a password with a NUL byte, an empty one);
+    /// a failing step is reported in [`Rotation::failure`].
+    pub async fn rotate_password(
+        &self,
+        data_node: &str,
+        new_password: SecretString,
+    ) -> Result<Rotation> {
+        let config = self.find(OP, data_node)?.clone();
+        let name = config.node_name();
+        if new_password.expose_secret().is_empty() || new_password.expose_secret().contains('\0') {
+            return Err(Error::invalid(
+                OP,
+                Some(&name),
+                "the new password must be non-empty and have no NUL byte",
+            ));
+        }
+        let role = Ident::for_op(config.get_user(), "user", OP, Some(&name))?;
+        let mut rotation = Rotation {
+            data_node: name.clone(),
+            role_changed: false,
+            mapping: None,
+            verified: false,
+            failure: None,
+        };
+
+        // 1. The data node's role.
+        let with_new = config.clone().password(new_password.clone());
+        match Session::open(&with_new, OP).await {
+            Ok(_) => {}
+            Err(e) if e.is_authentication_failure() => {
+                let changed = async {
+                    let session = Session::open(&config, OP).await?;
+                    session
+                        .execute_utility(OP, &alter_role_password(&role, &new_password))
+                        .await
+                }
+                .await;
+                match changed {
+                    Ok(()) => rotation.role_changed = true,
+                    Err(e) => {
+                        rotation.failure = Some((RotationStep::DataNodeRole, e));
+                        return Ok(rotation);
+                    }
+                }
+            }
+            Err(e) => {
+                rotation.failure = Some((RotationStep::DataNodeRole, e));
+                return Ok(rotation);
+            }
+        }
+
+        // 2. The access node's user mapping.
+        let an = match AccessNode::connect(self.access_node.clone()).await {
+            Ok(an) => an,
+            Err(e) => {
+                rotation.failure = Some((RotationStep::UserMapping, e));
+                return Ok(rotation);
+            }
+        };
+        let mapping = UserMapping::new(RoleSpec::CurrentUser, name.clone())
+            .remote_user(role.as_str())
+            .password(new_password);
+        match mapping.ensure(&an).await {
+            Ok(change) => rotation.mapping = Some(change),
+            Err(e) => {
+                rotation.failure = Some((RotationStep::UserMapping, e));
+                return Ok(rotation);
+            }
+        }
+
+        // 3. The round trip, from a session that has no cached connection.
+        let probe = DistributedExec::new(RawSql::vouched("SELECT 1"))
+            .data_nodes([name.as_str()])
+            .non_transactional()
+            .run_fresh(&an)
+            .await;
+        match probe {
+            Ok(()) => rotation.verified = true,
+            Err(e) => rotation.failure = Some((RotationStep::RoundTrip, e)),
+        }
+        tracing::debug!(data_node = %name, complete = rotation.is_complete(), "password rotation");
+        Ok(rotation)
+    }
+}

@@ -1,0 +1,102 @@
+//! Attaching a data node to a distributed hypertable: `attach_data_node`.
+
+use super::{data_node_name, first_row, node_session, Repartition};
+#[cfg(doc)]
+use crate::error::Error;
+use crate::error::Result;
+use crate::node::access_node::AccessNode;
+use crate::server::Feature;
+use crate::sql::hypertable::TableName;
+use crate::sql::lifecycle::ATTACH_DATA_NODE;
+
+/// A data node to attach to a distributed hypertable with `attach_data_node`.
+///
+/// Attaching creates the (empty) member table on the node; existing chunks stay where they
+/// are, only new chunks use the node.
+///
+/// ```no_run
+/// # async fn demo(an: &timescaledb_multinode::AccessNode) -> timescaledb_multinode::Result<()> {
+/// use timescaledb_multinode::{AttachDataNode, Ident, TableName};
+///
+/// let table = TableName::new(Ident::new("sensor_data")?);
+/// let attached = AttachDataNode::new("dn3", table).if_not_attached().run(an).await?;
+/// println!("hypertable {} on {}", attached.hypertable_id, attached.node_name);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "does nothing until .run() is awaited"]
+pub struct AttachDataNode {
+    name: String,
+    hypertable: TableName,
+    if_not_attached: bool,
+    repartition: Repartition,
+}
+
+/// What [`AttachDataNode::run`] returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AttachedDataNode {
+    /// The hypertable's id on the access node.
+    pub hypertable_id: i32,
+    /// The id of its member hypertable on the data node.
+    pub node_hypertable_id: i32,
+    /// The data node.
+    pub node_name: String,
+}
+
+impl AttachDataNode {
+    /// Attach the data node called `name` to the distributed hypertable `hypertable`.
+    pub fn new(name: impl Into<String>, hypertable: TableName) -> Self {
+        AttachDataNode {
+            name: name.into(),
+            hypertable,
+            if_not_attached: false,
+            repartition: Repartition::default(),
+        }
+    }
+
+    /// Succeed when the node is attached already (the server returns the existing row).
+    pub fn if_not_attached(mut self) -> Self {
+        self.if_not_attached = true;
+        self
+    }
+
+    /// What happens to the space partitions. Default: [`Repartition::Adjust`], which raises
+    /// their number to the number of attached data nodes.
+    pub fn repartition(mut self, repartition: Repartition) -> Self {
+        self.repartition = repartition;
+        self
+    }
+
+    /// Attaches the node.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] before anything is sent for an invalid name or a node the
+    /// access node does not have (the error lists the ones it has); [`Error::Database`] for
+    /// the server's refusals: TS172 already attached (without `if_not_attached`), 42P07
+    /// naming the data node when its member table is left from a detach without
+    /// `drop_remote_data`, 42P01 no such table.
+    pub async fn run(self, an: &AccessNode) -> Result<AttachedDataNode> {
+        const OP: &str = "attach data node";
+        let node = data_node_name(&self.name, OP, an)?;
+        let session = node_session(an, OP, Feature::MultiNode, &node).await?;
+        let table = self.hypertable.regclass_text();
+        let repartition = self.repartition.as_bool();
+        let rows = session
+            .query_multinode(
+                OP,
+                &ATTACH_DATA_NODE,
+                &[&node.as_str(), &table, &self.if_not_attached, &repartition],
+            )
+            .await?;
+        let row = first_row(&session, OP, &rows)?;
+        let attached = AttachedDataNode {
+            hypertable_id: session.get(OP, row, "hypertable_id")?,
+            node_hypertable_id: session.get(OP, row, "node_hypertable_id")?,
+            node_name: session.get(OP, row, "node_name")?,
+        };
+        tracing::debug!(node = %node, hypertable_id = attached.hypertable_id, "data node attached");
+        Ok(attached)
+    }
+}
