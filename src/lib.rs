@@ -75,8 +75,8 @@ pub mod testing;
 
 pub use catalog::{ChunkInfo, DataNodeInfo, HypertableInfo};
 pub use cluster::{
-    AccessNodeLink, Cluster, ClusterStatus, DataNodeStatus, NodeStatus, PreparedTransaction,
-    Rotation, RotationStep, UnderReplicatedChunk,
+    AccessNodeLink, Cluster, ClusterStatus, DataNodeStatus, HealReport, NodeHeal, NodeStatus,
+    PreparedTransaction, Rotation, RotationStep, UnderReplicatedChunk,
 };
 pub use config::{NodeConfig, TlsMode};
 pub use error::{Error, Result};

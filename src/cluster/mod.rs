@@ -1,9 +1,11 @@
 //! The cluster as a whole: the access node and every data node with its own credentials,
 //! for the operations that need both sides (health, password rotation).
 
+mod heal;
 mod rotate;
 mod status;
 
+pub use heal::{HealReport, NodeHeal};
 pub use rotate::{Rotation, RotationStep};
 pub use status::{
     AccessNodeLink, ClusterStatus, DataNodeStatus, NodeStatus, PreparedTransaction,

@@ -232,15 +232,23 @@ async fn direct_status(config: &NodeConfig) -> (NodeStatus, Result<Vec<PreparedT
 async fn prepared_transactions(session: &Session) -> Result<Vec<PreparedTransaction>> {
     let rows = session.query(OP, &PREPARED_TRANSACTIONS, &[]).await?;
     rows.iter()
-        .map(|row| {
-            Ok(PreparedTransaction {
-                gid: session.get(OP, row, "gid")?,
-                prepared: session.get(OP, row, "prepared")?,
-                owner: session.get(OP, row, "owner")?,
-                database: session.get(OP, row, "database")?,
-            })
-        })
+        .map(|row| PreparedTransaction::from_row(session, OP, row))
         .collect()
+}
+
+impl PreparedTransaction {
+    pub(crate) fn from_row(
+        session: &Session,
+        op: &'static str,
+        row: &tokio_postgres::Row,
+    ) -> Result<Self> {
+        Ok(PreparedTransaction {
+            gid: session.get(op, row, "gid")?,
+            prepared: session.get(op, row, "prepared")?,
+            owner: session.get(op, row, "owner")?,
+            database: session.get(op, row, "database")?,
+        })
+    }
 }
 
 fn version_ok(an: Option<Version>, direct: &NodeStatus) -> Option<bool> {

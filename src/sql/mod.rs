@@ -13,6 +13,7 @@ pub(crate) mod bootstrap;
 pub(crate) mod copy;
 pub(crate) mod data_node;
 pub(crate) mod extension;
+pub(crate) mod heal;
 pub(crate) mod hypertable;
 pub(crate) mod lifecycle;
 pub(crate) mod quote;

@@ -9,6 +9,7 @@ mod common;
 
 mod connect;
 mod distributed;
+mod heal;
 mod ingest;
 mod lifecycle;
 mod local_cluster;

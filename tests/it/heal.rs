@@ -1,0 +1,174 @@
+//! Tier 2: in-doubt two-phase commits, produced on purpose, reported and healed.
+
+use std::time::Duration;
+
+use timescaledb_multinode::testing::LocalCluster;
+use timescaledb_multinode::{
+    query_each, update_extensions, AccessNode, Bootstrap, Cluster, DataNode, DistributedExec,
+    NodeConfig, RawSql,
+};
+
+use crate::common::tier2;
+
+async fn joined() -> (LocalCluster, Cluster, AccessNode) {
+    let local = LocalCluster::start(2).await.unwrap();
+    update_extensions(
+        &local.access_node_config(),
+        &local.data_node_configs(),
+        None,
+    )
+    .await
+    .unwrap();
+    let an = AccessNode::connect(local.access_node_config())
+        .await
+        .unwrap();
+    let mut cluster = Cluster::new(local.access_node_config());
+    for dn in local.data_nodes() {
+        DataNode::from_config(&dn.config())
+            .bootstrap(Bootstrap::ExistingDatabase)
+            .add(&an)
+            .await
+            .unwrap();
+        cluster = cluster.data_node(dn.config());
+    }
+    DistributedExec::new(RawSql::vouched("CREATE TABLE heal_t(i int)"))
+        .run(&an)
+        .await
+        .unwrap();
+    (local, cluster, an)
+}
+
+async fn rows_on(configs: &[NodeConfig]) -> Vec<i64> {
+    let sql = RawSql::vouched("SELECT count(*) FROM heal_t");
+    query_each(configs, &sql, &[])
+        .await
+        .into_iter()
+        .map(|e| e.result.unwrap()[0].get(0))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_node_lost_between_prepare_and_commit_is_healed() {
+    let Some(_) = tier2() else { return };
+    let (mut local, cluster, an) = joined().await;
+    let configs = local.data_node_configs();
+
+    // dn2 prepares slowly (a deferred trigger sleeps at PREPARE), so there is time to lose
+    // dn1 after it prepared and before the access node sends COMMIT PREPARED.
+    for statement in [
+        "CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS \
+         $$ BEGIN PERFORM pg_sleep(1.5); RETURN NULL; END $$",
+        "CREATE CONSTRAINT TRIGGER slow AFTER INSERT ON heal_t DEFERRABLE INITIALLY DEFERRED \
+         FOR EACH ROW EXECUTE FUNCTION slow()",
+    ] {
+        DistributedExec::new(RawSql::vouched(statement))
+            .data_nodes(["dn2"])
+            .run(&an)
+            .await
+            .unwrap();
+    }
+    let writer = {
+        let config = local.access_node_config();
+        tokio::spawn(async move {
+            let client = config.connect().await.unwrap();
+            client
+                .batch_execute(
+                    "BEGIN; CALL distributed_exec('INSERT INTO heal_t VALUES (1)'); COMMIT;",
+                )
+                .await
+        })
+    };
+    // Wait until dn1 holds the prepared transaction, then stop it.
+    let dn1 = configs[0].connect().await.unwrap();
+    let mut prepared = false;
+    for _ in 0..200 {
+        let n: i64 = dn1
+            .query_one(
+                "SELECT count(*) FROM pg_prepared_xacts WHERE gid LIKE 'ts-%'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if n > 0 {
+            prepared = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(prepared, "dn1 never prepared");
+    drop(dn1);
+    local.data_nodes_mut()[0].stop().await.unwrap();
+    // The client's COMMIT succeeds (with warnings) although dn1 never committed.
+    writer.await.unwrap().unwrap();
+    local.data_nodes_mut()[0].start().await.unwrap();
+    assert_eq!(rows_on(&configs).await, [0, 1], "dn1's row is in doubt");
+
+    // status() reports it.
+    let status = cluster.status().await;
+    let in_doubt = status.data_nodes[0].prepared_transactions.as_ref().unwrap();
+    assert_eq!(in_doubt.len(), 1, "{status:#?}");
+    assert!(in_doubt[0].gid.starts_with("ts-"));
+    assert!(!status.is_healthy());
+
+    // heal() commits it: the access node committed.
+    let report = cluster.heal().await.unwrap();
+    assert!(report.healed() >= 1, "{report:#?}");
+    assert!(report.is_clean(), "{report:#?}");
+    assert_eq!(report.nodes[0].in_doubt_before.as_ref().unwrap().len(), 1);
+    assert_eq!(
+        rows_on(&configs).await,
+        [1, 1],
+        "nothing lost, nothing duplicated"
+    );
+    // The bookkeeping is emptied too.
+    for node in &report.nodes {
+        assert_eq!(node.remote_txn_records.1, 0, "{node:?}");
+    }
+    assert!(cluster.status().await.is_healthy());
+    local.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn heal_rolls_back_what_the_access_node_never_committed() {
+    let Some(_) = tier2() else { return };
+    let (local, cluster, an) = joined().await;
+    let configs = local.data_node_configs();
+    // A prepared transaction on dn1 with an id of this access node that it never recorded
+    // as committed (as after an access-node crash): presumed aborted.
+    let row = an
+        .query(
+            &RawSql::vouched(
+                "SELECT txid_current()::text, (SELECT oid FROM pg_foreign_server WHERE srvname = 'dn1')::int8, \
+                        (SELECT oid FROM pg_roles WHERE rolname = current_user)::int8",
+            ),
+            &[],
+        )
+        .await
+        .unwrap();
+    let gid = format!(
+        "ts-1-{}-{}-{}",
+        row[0].get::<_, String>(0),
+        row[0].get::<_, i64>(1),
+        row[0].get::<_, i64>(2)
+    );
+    let dn1 = configs[0].connect().await.unwrap();
+    dn1.batch_execute(&format!(
+        "BEGIN; INSERT INTO heal_t VALUES (7); PREPARE TRANSACTION '{gid}'"
+    ))
+    .await
+    .unwrap();
+    let report = cluster.heal().await.unwrap();
+    assert_eq!(
+        report.nodes[0].healed.as_ref().copied().unwrap(),
+        1,
+        "{report:#?}"
+    );
+    assert!(report.is_clean(), "{report:#?}");
+    assert_eq!(rows_on(&configs).await, [0, 0]);
+    // Healing a healed cluster does nothing.
+    let again = cluster.heal().await.unwrap();
+    assert_eq!(again.healed(), 0);
+    assert!(!again.advanced_xid);
+    local.shutdown().await.unwrap();
+}
