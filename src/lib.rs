@@ -75,8 +75,9 @@ pub mod testing;
 
 pub use catalog::{ChunkInfo, DataNodeInfo, HypertableInfo};
 pub use cluster::{
-    AccessNodeLink, Cluster, ClusterStatus, DataNodeStatus, HealReport, NodeHeal, NodeStatus,
-    PreparedTransaction, Rotation, RotationStep, UnderReplicatedChunk,
+    AccessNodeLink, ApplyReport, Cluster, ClusterStatus, DataNodeStatus, HealReport, NodeHeal,
+    NodeStatus, Plan, PreparedTransaction, Rotation, RotationStep, Step, StepKind,
+    UnderReplicatedChunk, Unknown,
 };
 pub use config::{NodeConfig, TlsMode};
 pub use error::{Error, Result};

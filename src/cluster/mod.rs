@@ -1,11 +1,15 @@
 //! The cluster as a whole: the access node and every data node with its own credentials,
 //! for the operations that need both sides (health, password rotation).
 
+mod apply;
 mod heal;
+mod plan;
 mod rotate;
 mod status;
 
+pub use apply::ApplyReport;
 pub use heal::{HealReport, NodeHeal};
+pub use plan::{Plan, Step, StepKind, Unknown};
 pub use rotate::{Rotation, RotationStep};
 pub use status::{
     AccessNodeLink, ClusterStatus, DataNodeStatus, NodeStatus, PreparedTransaction,
@@ -36,6 +40,8 @@ use crate::error::{Error, Result};
 pub struct Cluster {
     access_node: NodeConfig,
     data_nodes: Vec<NodeConfig>,
+    hypertables: Vec<plan::HypertableSpec>,
+    roles: Vec<crate::node::DistributedRole>,
 }
 
 impl Cluster {
@@ -44,6 +50,8 @@ impl Cluster {
         Cluster {
             access_node,
             data_nodes: Vec::new(),
+            hypertables: Vec::new(),
+            roles: Vec::new(),
         }
     }
 

@@ -7,9 +7,8 @@ use crate::catalog::DataNodeInfo;
 use crate::config::NodeConfig;
 use crate::connect::Session;
 use crate::error::{Error, Result};
-use crate::node::{AccessNode, DistributedExec};
+use crate::node::AccessNode;
 use crate::server::{Feature, ServerInfo};
-use crate::sql::raw::RawSql;
 use crate::sql::status::{PREPARED_TRANSACTIONS, UNDER_REPLICATED_CHUNKS};
 use crate::version::Version;
 
@@ -268,18 +267,7 @@ async fn link(
         return AccessNodeLink::NotAdded;
     }
     // A fresh session: pooled ones may keep a connection opened with an older password.
-    let probe = DistributedExec::new(RawSql::vouched("SELECT 1"))
-        .data_nodes([name])
-        .non_transactional()
-        .run_fresh(an)
-        .await;
-    match probe {
-        Ok(()) => AccessNodeLink::Ok,
-        Err(e @ Error::NoUserMapping { .. }) => AccessNodeLink::NoUserMapping(e),
-        Err(e @ Error::AuthenticationFailed { .. }) => AccessNodeLink::WrongPassword(e),
-        Err(e @ Error::Unreachable { .. }) => AccessNodeLink::Down(e),
-        Err(e) => AccessNodeLink::Failed(e),
-    }
+    super::plan::probe(an, name).await
 }
 
 async fn under_replicated(an: &AccessNode) -> Result<Vec<UnderReplicatedChunk>> {

@@ -129,6 +129,21 @@ impl DistributedHypertable {
         self
     }
 
+    /// The data nodes chosen with [`DistributedHypertable::data_nodes`], if any.
+    pub fn data_node_names(&self) -> Option<&[String]> {
+        self.data_nodes.as_deref()
+    }
+
+    /// The time column.
+    pub fn time_column(&self) -> &str {
+        &self.time_column
+    }
+
+    /// The partitioning column, if any.
+    pub fn partitioning(&self) -> Option<&str> {
+        self.partitioning_column.as_deref()
+    }
+
     /// The table this builder distributes.
     pub fn table_name(&self) -> Result<TableName> {
         let name = Ident::for_op(self.table.clone(), "table", OP, None)?;

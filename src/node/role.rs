@@ -83,6 +83,21 @@ impl DistributedRole {
         self
     }
 
+    /// The role's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The data nodes chosen with [`DistributedRole::data_nodes`], if any.
+    pub fn data_node_names(&self) -> Option<&[String]> {
+        self.data_nodes.as_deref()
+    }
+
+    /// The grants, as (privileges, table).
+    pub fn grants(&self) -> &[(Vec<Privilege>, String)] {
+        &self.grants
+    }
+
     /// Creates or updates the role everywhere, grants, and maps it on every data node.
     pub async fn apply(self, an: &AccessNode) -> Result<()> {
         let an_name = an.name();

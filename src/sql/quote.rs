@@ -9,6 +9,11 @@ pub(crate) fn ident(name: &Ident) -> String {
     escape_identifier(name.as_str())
 }
 
+/// A name not yet validated as an [`Ident`], quoted for display text.
+pub(crate) fn ident_str(name: &str) -> String {
+    escape_identifier(name)
+}
+
 /// `value` as a string literal: `'it''s'`, or `E'a\\b'` when it holds a backslash.
 pub(crate) fn literal(value: &str) -> String {
     escape_literal(value)

@@ -71,7 +71,8 @@ pub enum Privilege {
 }
 
 impl Privilege {
-    fn keyword(self) -> &'static str {
+    /// The SQL keyword(s).
+    pub fn keyword(self) -> &'static str {
         match self {
             Privilege::Select => "SELECT",
             Privilege::Insert => "INSERT",
@@ -96,6 +97,37 @@ pub(crate) fn grant_on_table(
         table.regclass_text(),
         quote::ident(role)
     ))
+}
+
+/// Whether role `$1` exists.
+pub(crate) const ROLE_EXISTS: Sql = Sql::from_static(
+    "SELECT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = $1) AS exists",
+);
+
+/// Whether role `$1` has privilege `$3` on table `$2` (a quoted name, as text).
+pub(crate) const HAS_TABLE_PRIVILEGE: Sql =
+    Sql::from_static("SELECT has_table_privilege($1, $2::text::regclass, $3) AS granted");
+
+impl Privilege {
+    /// The single privileges this one stands for (`ALL` is each table privilege).
+    pub(crate) fn expanded(self) -> &'static [&'static str] {
+        match self {
+            Privilege::Select => &["SELECT"],
+            Privilege::Insert => &["INSERT"],
+            Privilege::Update => &["UPDATE"],
+            Privilege::Delete => &["DELETE"],
+            Privilege::Truncate => &["TRUNCATE"],
+            Privilege::All => &[
+                "SELECT",
+                "INSERT",
+                "UPDATE",
+                "DELETE",
+                "TRUNCATE",
+                "REFERENCES",
+                "TRIGGER",
+            ],
+        }
+    }
 }
 
 #[cfg(test)]

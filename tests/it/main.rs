@@ -7,6 +7,7 @@
 
 mod common;
 
+mod cluster_code;
 mod connect;
 mod distributed;
 mod heal;

@@ -1,0 +1,449 @@
+//! Cluster as code: compare the desired cluster with the live one and list the steps that
+//! would make them equal. A plan changes nothing.
+
+use std::fmt;
+
+use super::status::AccessNodeLink;
+use super::Cluster;
+use crate::config::NodeConfig;
+use crate::connect::Session;
+use crate::error::{Error, Result};
+use crate::ident::Ident;
+use crate::node::{AccessNode, DistributedExec, DistributedHypertable, DistributedRole};
+use crate::server::ServerInfo;
+use crate::sql::hypertable::{TableName, HYPERTABLE, RESOLVE_TABLE};
+use crate::sql::plan as show;
+use crate::sql::raw::RawSql;
+use crate::sql::role::{grant_on_table, HAS_TABLE_PRIVILEGE, ROLE_EXISTS};
+use crate::sql::user_mapping::{RoleSpec, MAPPING_OPTION_NAMES};
+
+/// A distributed hypertable the cluster should have: the table's definition (run when the
+/// table is missing) and how to distribute it.
+#[derive(Debug, Clone)]
+pub(crate) struct HypertableSpec {
+    pub(crate) create_table: RawSql,
+    pub(crate) hypertable: DistributedHypertable,
+}
+
+/// What a step does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StepKind {
+    /// Create the TimescaleDB extension on a node.
+    CreateExtension,
+    /// Add a data node (with its user mapping, then a round trip).
+    AddDataNode,
+    /// Create or update the access node's user mapping for a data node.
+    UserMapping,
+    /// Create a table (from its definition in the spec).
+    CreateTable,
+    /// Distribute a table as a hypertable.
+    DistributeTable,
+    /// Create or update a distributed role, its mappings and grants.
+    ApplyRole,
+}
+
+/// One step of a [`Plan`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Step {
+    /// What it does.
+    pub kind: StepKind,
+    /// The node it runs on.
+    pub node: String,
+    /// What it acts on (a node, table or role name).
+    pub target: String,
+    /// The statements it sends, secrets replaced by `[REDACTED]`.
+    pub sql: String,
+    /// Why it is needed.
+    pub why: String,
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:?} {} on {}: {} -- {}",
+            self.kind, self.target, self.node, self.why, self.sql
+        )
+    }
+}
+
+/// Something a plan could not check (a node that did not answer); it guesses nothing.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Unknown {
+    /// The node that could not be checked.
+    pub node: String,
+    /// What could not be checked.
+    pub what: String,
+    /// Why.
+    pub error: Error,
+}
+
+/// The ordered steps that would make the live cluster match the spec
+/// ([`Cluster::plan`]).
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct Plan {
+    /// The steps, in the order [`Cluster::apply`] runs them.
+    pub steps: Vec<Step>,
+    /// What could not be checked.
+    pub unknown: Vec<Unknown>,
+}
+
+impl Plan {
+    /// Whether the live cluster matches the spec: nothing to do, nothing unknown.
+    pub fn is_converged(&self) -> bool {
+        self.steps.is_empty() && self.unknown.is_empty()
+    }
+
+    fn step(&mut self, kind: StepKind, node: &str, target: &str, sql: String, why: &str) {
+        self.steps.push(Step {
+            kind,
+            node: node.to_owned(),
+            target: target.to_owned(),
+            sql,
+            why: why.to_owned(),
+        });
+    }
+
+    fn unknown(&mut self, node: &str, what: &str, error: Error) {
+        self.unknown.push(Unknown {
+            node: node.to_owned(),
+            what: what.to_owned(),
+            error,
+        });
+    }
+}
+
+const OP: &str = "plan cluster";
+
+impl Cluster {
+    /// Adds a distributed hypertable to the spec: `create_table` (one `CREATE TABLE`, run
+    /// only when the table is missing) and how to distribute it.
+    #[must_use]
+    pub fn hypertable(mut self, create_table: RawSql, hypertable: DistributedHypertable) -> Self {
+        self.hypertables.push(HypertableSpec {
+            create_table,
+            hypertable,
+        });
+        self
+    }
+
+    /// Adds a distributed role to the spec.
+    #[must_use]
+    pub fn role(mut self, role: DistributedRole) -> Self {
+        self.roles.push(role);
+        self
+    }
+
+    /// Checks the spec itself: no data node twice, every node a hypertable or role names is
+    /// in the spec, names are identifiers.
+    pub(crate) fn validate_spec(&self, op: &'static str) -> Result<()> {
+        let an = self.access_node.node_name();
+        let names: Vec<String> = self.data_nodes.iter().map(NodeConfig::node_name).collect();
+        for (i, name) in names.iter().enumerate() {
+            Ident::for_op(name.clone(), "data node", op, Some(&an))?;
+            if names[..i].contains(name) {
+                return Err(Error::invalid(
+                    op,
+                    Some(&an),
+                    format!("data node {name:?} is in the spec twice"),
+                ));
+            }
+        }
+        let check = |nodes: Option<&[String]>, what: String| -> Result<()> {
+            for node in nodes.unwrap_or_default() {
+                if !names.contains(node) {
+                    return Err(Error::invalid(
+                        op,
+                        Some(&an),
+                        format!(
+                            "{what} names data node {node:?}, which is not in the spec ({names:?})"
+                        ),
+                    ));
+                }
+            }
+            Ok(())
+        };
+        for spec in &self.hypertables {
+            spec.hypertable.table_name()?;
+            check(
+                spec.hypertable.data_node_names(),
+                format!(
+                    "hypertable {:?}",
+                    spec.hypertable.table_name()?.name().as_str()
+                ),
+            )?;
+        }
+        for role in &self.roles {
+            Ident::for_op(role.name(), "role", op, Some(&an))?;
+            check(role.data_node_names(), format!("role {:?}", role.name()))?;
+        }
+        Ok(())
+    }
+
+    /// Compares the spec with the live catalogs and returns the steps that would make them
+    /// match, each with its SQL (secrets redacted) and why. Changes nothing.
+    ///
+    /// A data node that does not answer is listed in [`Plan::unknown`] with what could not
+    /// be checked.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for a spec that contradicts itself; the access node's error
+    /// when it cannot be read (nothing can be planned without it).
+    pub async fn plan(&self) -> Result<Plan> {
+        self.validate_spec(OP)?;
+        let an_name = self.access_node.node_name();
+        let an_info = ServerInfo::detect(&self.access_node).await?;
+        if an_info.timescaledb.is_none() && an_info.timescaledb_default.is_none() {
+            return Err(Error::UnsupportedServer {
+                op: OP,
+                node: an_name,
+                reason: "the access node's server has no TimescaleDB".to_owned(),
+            });
+        }
+        let mut plan = Plan::default();
+
+        // 1. The extension, on the data nodes first.
+        let mut reachable = Vec::new();
+        for dn in &self.data_nodes {
+            let name = dn.node_name();
+            match ServerInfo::detect(dn).await {
+                Ok(info) => {
+                    if info.timescaledb.is_none() {
+                        plan.step(
+                            StepKind::CreateExtension,
+                            &name,
+                            &name,
+                            show::create_extension(),
+                            "the extension is not installed",
+                        );
+                    }
+                    reachable.push(name);
+                }
+                Err(e) => plan.unknown(&name, "extension and data-node state", e),
+            }
+        }
+        let an_ready = an_info.timescaledb.is_some();
+        if !an_ready {
+            plan.step(
+                StepKind::CreateExtension,
+                &an_name,
+                &an_name,
+                show::create_extension(),
+                "the extension is not installed",
+            );
+        }
+
+        // 2. Data nodes and the access node's user mappings for them.
+        let an = AccessNode::connect(self.access_node.clone()).await?;
+        let registered: Vec<String> = if an_ready && an_info.check_multinode().is_ok() {
+            let session = an.session(OP).await?;
+            AccessNode::list_data_nodes(&session, OP)
+                .await?
+                .into_iter()
+                .map(|n| n.name)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        for dn in &self.data_nodes {
+            let name = dn.node_name();
+            if !reachable.contains(&name) {
+                continue;
+            }
+            let id = Ident::for_op(name.clone(), "data node", OP, Some(&an_name))?;
+            if !registered.contains(&name) {
+                plan.step(
+                    StepKind::AddDataNode,
+                    &an_name,
+                    &name,
+                    show::add_data_node(&id, dn.get_host(), dn.get_port(), dn.get_database()),
+                    "the access node does not have this data node",
+                );
+                continue;
+            }
+            match probe(&an, &name).await {
+                AccessNodeLink::Ok => {}
+                AccessNodeLink::NoUserMapping(_) | AccessNodeLink::WrongPassword(_) => {
+                    plan.step(
+                        StepKind::UserMapping,
+                        &an_name,
+                        &name,
+                        show::user_mapping(&RoleSpec::CurrentUser, &id, dn.get_user()),
+                        "the access node cannot log in to the data node",
+                    );
+                }
+                AccessNodeLink::Down(e) | AccessNodeLink::Failed(e) => {
+                    plan.unknown(&name, "the access node's link to the data node", e);
+                }
+                AccessNodeLink::NotAdded | AccessNodeLink::Unknown => {}
+            }
+        }
+
+        // 3. Tables and their distribution.
+        let session = an.session(OP).await?;
+        for spec in &self.hypertables {
+            let table = spec.hypertable.table_name()?;
+            let qualified = table.regclass_text();
+            let exists = resolve(&session, &table).await?;
+            let distributed = match (&exists, an_ready) {
+                (Some((schema, name)), true) => session
+                    .query_opt(OP, &HYPERTABLE, &[schema, name])
+                    .await?
+                    .map(|row| session.get::<bool>(OP, &row, "is_distributed"))
+                    .transpose()?
+                    .unwrap_or(false),
+                _ => false,
+            };
+            if exists.is_none() {
+                plan.step(
+                    StepKind::CreateTable,
+                    &an_name,
+                    &qualified,
+                    spec.create_table.as_str().to_owned(),
+                    "the table does not exist",
+                );
+            }
+            if !distributed {
+                plan.step(
+                    StepKind::DistributeTable,
+                    &an_name,
+                    &qualified,
+                    show::distribute(
+                        &qualified,
+                        spec.hypertable.time_column(),
+                        spec.hypertable.partitioning(),
+                    ),
+                    "the table is not a distributed hypertable",
+                );
+            }
+        }
+
+        // 4. Roles: on every node, with mappings and grants.
+        for role in &self.roles {
+            let nodes: Vec<String> = match role.data_node_names() {
+                Some(nodes) => nodes.to_vec(),
+                None => self.data_nodes.iter().map(NodeConfig::node_name).collect(),
+            };
+            let id = Ident::for_op(role.name(), "role", OP, Some(&an_name))?;
+            let mut missing = Vec::new();
+            if !role_exists(&session, role.name()).await? {
+                missing.push(format!("the role is missing on {an_name}"));
+            }
+            for node in &nodes {
+                if !has_mapping(&session, node, role.name()).await? {
+                    missing.push(format!("no user mapping with a password on {node}"));
+                }
+                let Ok(config) = self.find(OP, node) else {
+                    continue;
+                };
+                match Session::open(config, OP).await {
+                    Ok(dn) => {
+                        if !role_exists(&dn, role.name()).await? {
+                            missing.push(format!("the role is missing on {node}"));
+                        }
+                    }
+                    Err(e) => plan.unknown(node, &format!("role {:?}", role.name()), e),
+                }
+            }
+            let mut grants = Vec::new();
+            for (privileges, table) in role.grants() {
+                let table_name =
+                    TableName::new(Ident::for_op(table.clone(), "table", OP, Some(&an_name))?);
+                grants.push(
+                    grant_on_table(privileges, &table_name, &id)
+                        .text()
+                        .to_owned(),
+                );
+                if resolve(&session, &table_name).await?.is_none() {
+                    missing.push(format!("table {table} for the grant does not exist yet"));
+                    continue;
+                }
+                for privilege in privileges {
+                    for single in privilege.expanded() {
+                        if !has_privilege(&session, role.name(), &table_name, single).await? {
+                            missing.push(format!("{single} on {table} is not granted"));
+                        }
+                    }
+                }
+            }
+            if !missing.is_empty() {
+                plan.step(
+                    StepKind::ApplyRole,
+                    &an_name,
+                    role.name(),
+                    show::role(&id, &nodes, &grants),
+                    &missing.join("; "),
+                );
+            }
+        }
+        Ok(plan)
+    }
+}
+
+/// Whether the access node gets in to data node `name`, from a fresh session.
+pub(crate) async fn probe(an: &AccessNode, name: &str) -> AccessNodeLink {
+    let result = DistributedExec::new(RawSql::vouched("SELECT 1"))
+        .data_nodes([name])
+        .non_transactional()
+        .run_fresh(an)
+        .await;
+    match result {
+        Ok(()) => AccessNodeLink::Ok,
+        Err(e @ Error::NoUserMapping { .. }) => AccessNodeLink::NoUserMapping(e),
+        Err(e @ Error::AuthenticationFailed { .. }) => AccessNodeLink::WrongPassword(e),
+        Err(e @ Error::Unreachable { .. }) => AccessNodeLink::Down(e),
+        Err(e) => AccessNodeLink::Failed(e),
+    }
+}
+
+async fn resolve(session: &Session, table: &TableName) -> Result<Option<(String, String)>> {
+    let row = session
+        .query_opt(OP, &RESOLVE_TABLE, &[&table.regclass_text()])
+        .await?;
+    row.map(|row| {
+        Ok((
+            session.get(OP, &row, "schema")?,
+            session.get(OP, &row, "name")?,
+        ))
+    })
+    .transpose()
+}
+
+async fn role_exists(session: &Session, role: &str) -> Result<bool> {
+    let row = session.query_one(OP, &ROLE_EXISTS, &[&role]).await?;
+    session.get(OP, &row, "exists")
+}
+
+async fn has_mapping(session: &Session, server: &str, role: &str) -> Result<bool> {
+    let row = session
+        .query_opt(OP, &MAPPING_OPTION_NAMES, &[&server, &role])
+        .await?;
+    Ok(match row {
+        Some(row) => session
+            .get::<Vec<String>>(OP, &row, "option_names")?
+            .iter()
+            .any(|o| o == "password"),
+        None => false,
+    })
+}
+
+async fn has_privilege(
+    session: &Session,
+    role: &str,
+    table: &TableName,
+    privilege: &str,
+) -> Result<bool> {
+    let row = session
+        .query_one(
+            OP,
+            &HAS_TABLE_PRIVILEGE,
+            &[&role, &table.regclass_text(), &privilege],
+        )
+        .await?;
+    session.get(OP, &row, "granted")
+}

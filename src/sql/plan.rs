@@ -1,0 +1,69 @@
+//! How plan steps show their SQL: the statements the step will send, with every secret
+//! replaced by `[REDACTED]`. Display text only: nothing here is executed.
+
+use super::quote;
+use super::user_mapping::RoleSpec;
+use crate::ident::Ident;
+
+/// The marker shown in place of a secret.
+pub(crate) const REDACTED: &str = "[REDACTED]";
+
+pub(crate) fn create_extension() -> String {
+    "CREATE EXTENSION IF NOT EXISTS timescaledb".to_owned()
+}
+
+pub(crate) fn add_data_node(name: &Ident, host: &str, port: u16, database: &str) -> String {
+    format!(
+        "SELECT * FROM add_data_node({}, host => {}, port => {port}, database => {}, \
+         bootstrap => false, if_not_exists => true, password => {REDACTED}); \
+         CREATE USER MAPPING IF NOT EXISTS FOR CURRENT_USER SERVER {} OPTIONS (user ..., password {REDACTED}); \
+         CALL distributed_exec('SELECT 1', node_list => ARRAY[{}])",
+        quote::literal(name.as_str()),
+        quote::literal(host),
+        quote::literal(database),
+        quote::ident(name),
+        quote::literal(name.as_str()),
+    )
+}
+
+pub(crate) fn user_mapping(role: &RoleSpec, server: &Ident, remote_user: &str) -> String {
+    format!(
+        "CREATE USER MAPPING FOR {} SERVER {} OPTIONS (user {}, password {REDACTED}) \
+         (or ALTER USER MAPPING ... SET password {REDACTED})",
+        role.render(),
+        quote::ident(server),
+        quote::literal(remote_user)
+    )
+}
+
+pub(crate) fn distribute(table: &str, time_column: &str, partitioning: Option<&str>) -> String {
+    let partitioning = partitioning
+        .map(|p| format!(", partitioning_column => {}", quote::literal(p)))
+        .unwrap_or_default();
+    format!(
+        "SELECT * FROM create_distributed_hypertable({}, {}{partitioning}, if_not_exists => true)",
+        quote::literal(table),
+        quote::literal(time_column)
+    )
+}
+
+pub(crate) fn role(role: &Ident, nodes: &[String], grants: &[String]) -> String {
+    let mut text = format!(
+        "CREATE ROLE {} LOGIN PASSWORD {REDACTED} (or ALTER ROLE) on the access node and, \
+         through distributed_exec, on {nodes:?}; ",
+        quote::ident(role)
+    );
+    for node in nodes {
+        text.push_str(&format!(
+            "CREATE USER MAPPING FOR {} SERVER {} OPTIONS (user {}, password {REDACTED}); ",
+            quote::ident(role),
+            quote::ident_str(node),
+            quote::literal(role.as_str())
+        ));
+    }
+    for grant in grants {
+        text.push_str(grant);
+        text.push_str("; ");
+    }
+    text.trim_end().to_owned()
+}
