@@ -5,6 +5,8 @@ mod apply;
 mod heal;
 mod plan;
 mod rotate;
+#[cfg(feature = "serde")]
+mod spec_file;
 mod status;
 
 pub use apply::ApplyReport;

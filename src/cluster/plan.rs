@@ -98,7 +98,7 @@ impl Plan {
         self.steps.is_empty() && self.unknown.is_empty()
     }
 
-    fn step(&mut self, kind: StepKind, node: &str, target: &str, sql: String, why: &str) {
+    fn add_step(&mut self, kind: StepKind, node: &str, target: &str, sql: String, why: &str) {
         self.steps.push(Step {
             kind,
             node: node.to_owned(),
@@ -108,7 +108,7 @@ impl Plan {
         });
     }
 
-    fn unknown(&mut self, node: &str, what: &str, error: Error) {
+    fn add_unknown(&mut self, node: &str, what: &str, error: Error) {
         self.unknown.push(Unknown {
             node: node.to_owned(),
             what: what.to_owned(),
@@ -214,7 +214,7 @@ impl Cluster {
             match ServerInfo::detect(dn).await {
                 Ok(info) => {
                     if info.timescaledb.is_none() {
-                        plan.step(
+                        plan.add_step(
                             StepKind::CreateExtension,
                             &name,
                             &name,
@@ -224,12 +224,12 @@ impl Cluster {
                     }
                     reachable.push(name);
                 }
-                Err(e) => plan.unknown(&name, "extension and data-node state", e),
+                Err(e) => plan.add_unknown(&name, "extension and data-node state", e),
             }
         }
         let an_ready = an_info.timescaledb.is_some();
         if !an_ready {
-            plan.step(
+            plan.add_step(
                 StepKind::CreateExtension,
                 &an_name,
                 &an_name,
@@ -257,7 +257,7 @@ impl Cluster {
             }
             let id = Ident::for_op(name.clone(), "data node", OP, Some(&an_name))?;
             if !registered.contains(&name) {
-                plan.step(
+                plan.add_step(
                     StepKind::AddDataNode,
                     &an_name,
                     &name,
@@ -269,7 +269,7 @@ impl Cluster {
             match probe(&an, &name).await {
                 AccessNodeLink::Ok => {}
                 AccessNodeLink::NoUserMapping(_) | AccessNodeLink::WrongPassword(_) => {
-                    plan.step(
+                    plan.add_step(
                         StepKind::UserMapping,
                         &an_name,
                         &name,
@@ -278,7 +278,7 @@ impl Cluster {
                     );
                 }
                 AccessNodeLink::Down(e) | AccessNodeLink::Failed(e) => {
-                    plan.unknown(&name, "the access node's link to the data node", e);
+                    plan.add_unknown(&name, "the access node's link to the data node", e);
                 }
                 AccessNodeLink::NotAdded | AccessNodeLink::Unknown => {}
             }
@@ -300,7 +300,7 @@ impl Cluster {
                 _ => false,
             };
             if exists.is_none() {
-                plan.step(
+                plan.add_step(
                     StepKind::CreateTable,
                     &an_name,
                     &qualified,
@@ -309,7 +309,7 @@ impl Cluster {
                 );
             }
             if !distributed {
-                plan.step(
+                plan.add_step(
                     StepKind::DistributeTable,
                     &an_name,
                     &qualified,
@@ -347,7 +347,7 @@ impl Cluster {
                             missing.push(format!("the role is missing on {node}"));
                         }
                     }
-                    Err(e) => plan.unknown(node, &format!("role {:?}", role.name()), e),
+                    Err(e) => plan.add_unknown(node, &format!("role {:?}", role.name()), e),
                 }
             }
             let mut grants = Vec::new();
@@ -372,7 +372,7 @@ impl Cluster {
                 }
             }
             if !missing.is_empty() {
-                plan.step(
+                plan.add_step(
                     StepKind::ApplyRole,
                     &an_name,
                     role.name(),
