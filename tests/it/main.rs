@@ -24,4 +24,5 @@ mod server_info;
 mod tier2;
 #[cfg(feature = "rustls")]
 mod tls;
+mod tsmn;
 mod user_mapping;
