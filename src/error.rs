@@ -175,6 +175,17 @@ pub enum Error {
         source: tokio_postgres::Error,
     },
 
+    /// A data node a write needs does not answer the access node. Writing anyway can crash
+    /// the access node (TimescaleDB 2.13 dereferences a dead connection when a distributed
+    /// COPY or INSERT reaches a chunk with a replica on a down node), so the crate refuses.
+    #[error("{op}: data node {node} does not answer the access node; refusing to write")]
+    DataNodeDown {
+        /// What was being done.
+        op: &'static str,
+        /// The data node that is down.
+        node: String,
+    },
+
     /// The server refused because the operation would lose data (for example deleting or
     /// detaching the only data node that holds some chunks).
     #[error("{op} on node {node}: refused, it would lose data")]
@@ -354,6 +365,7 @@ impl Error {
             | Error::AuthenticationFailed { op, .. }
             | Error::ConnectionLost { op, .. }
             | Error::Timeout { op, .. }
+            | Error::DataNodeDown { op, .. }
             | Error::PoolTimeout { op, .. }
             | Error::Tls { op, .. }
             | Error::UnsupportedServer { op, .. }
@@ -375,6 +387,7 @@ impl Error {
             | Error::AuthenticationFailed { node, .. }
             | Error::ConnectionLost { node, .. }
             | Error::Timeout { node, .. }
+            | Error::DataNodeDown { node, .. }
             | Error::PoolTimeout { node, .. }
             | Error::Tls { node, .. }
             | Error::UnsupportedServer { node, .. }
@@ -438,6 +451,26 @@ impl Error {
     /// True when the node could not be reached at all.
     pub fn is_unreachable(&self) -> bool {
         matches!(self, Error::Unreachable { .. })
+    }
+
+    /// True for the errors an access-node session reports once or twice after a data node
+    /// restarted under it (its cached connection to the node died: `XX000 [dn1]: ...
+    /// terminating connection`, then `08000 connection to data node "dn1" was lost`); the
+    /// session reconnects on the next statement, so the statement can simply run again.
+    pub fn is_stale_data_node_connection(&self) -> bool {
+        let Some(db) = self.as_db_error() else {
+            return false;
+        };
+        let message = db.message();
+        match db.code().code() {
+            "08000" => message.contains("connection to data node"),
+            "XX000" | "57P01" | "08006" => {
+                remote_node(message).is_some()
+                    && (message.contains("terminating connection")
+                        || message.contains("server closed the connection"))
+            }
+            _ => false,
+        }
     }
 
     /// The tail of the server log attached to a [`Error::Fixture`] error.

@@ -82,7 +82,7 @@ pub use cluster::{
 pub use config::{NodeConfig, TlsMode};
 pub use error::{Error, Result};
 pub use ident::{Ident, MAX_IDENT_BYTES};
-pub use node::{query_each, Ingest, NodeRows};
+pub use node::{query_each, Ingest, NodeRows, STALE_RETRIES};
 pub use node::{
     update_extension, update_extensions, AccessNode, AddedDataNode, Bootstrap, ChunkInterval,
     CreatedHypertable, DataNode, DistributedExec, DistributedHypertable, DistributedRole,

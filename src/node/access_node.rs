@@ -9,6 +9,7 @@ use crate::connect::Session;
 use crate::error::{Error, Result};
 use crate::pool::{NodePool, PoolConfig, PoolState, PooledClient};
 use crate::sql::raw::RawSql;
+use crate::sql::status::{ping, HYPERTABLE_DATA_NODES};
 use crate::sql::Sql;
 use std::sync::{Arc, OnceLock};
 
@@ -18,6 +19,10 @@ use crate::sql::hypertable::{TableName, CHUNKS, HYPERTABLE, RESOLVE_TABLE};
 use crate::version::Version;
 
 use super::extension::{update_extension, ExtensionUpdate};
+
+/// How many times [`AccessNode::query`] and [`AccessNode::execute`] run a statement again
+/// after [`Error::is_stale_data_node_connection`].
+pub const STALE_RETRIES: u32 = 2;
 
 /// A handle on the access node of a cluster, with a pool of connections to it. Cheap to
 /// clone; clones share the pool, so one `AccessNode` can serve many tasks.
@@ -86,23 +91,43 @@ impl AccessNode {
 
     /// Runs caller-written `sql` with bind parameters on a pooled connection and returns the
     /// rows. Errors the access node relays from a data node name that data node.
+    ///
+    /// After a data node restarts, each access-node session fails a statement or two on its
+    /// dead cached connection to it before reconnecting
+    /// ([`Error::is_stale_data_node_connection`]); such a statement, which did nothing, is
+    /// run again (up to [`STALE_RETRIES`] times).
     pub async fn query(&self, sql: &RawSql, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
         const OP: &str = "query";
         let client = self.pool.get(OP).await?;
-        client
-            .session()
-            .query_multinode(OP, &Sql::vouched(sql), params)
-            .await
+        let sql = Sql::vouched(sql);
+        let mut attempt = 0;
+        loop {
+            match client.session().query_multinode(OP, &sql, params).await {
+                Err(e) if e.is_stale_data_node_connection() && attempt < STALE_RETRIES => {
+                    attempt += 1;
+                    tracing::debug!(node = ?e.node(), attempt, "retrying after a stale data-node connection");
+                }
+                result => return result,
+            }
+        }
     }
 
     /// Runs caller-written `sql` that returns no rows; returns the number of rows affected.
+    /// Retries as [`AccessNode::query`] does.
     pub async fn execute(&self, sql: &RawSql, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
         const OP: &str = "execute";
         let client = self.pool.get(OP).await?;
-        client
-            .session()
-            .execute_multinode(OP, &Sql::vouched(sql), params)
-            .await
+        let sql = Sql::vouched(sql);
+        let mut attempt = 0;
+        loop {
+            match client.session().execute_multinode(OP, &sql, params).await {
+                Err(e) if e.is_stale_data_node_connection() && attempt < STALE_RETRIES => {
+                    attempt += 1;
+                    tracing::debug!(node = ?e.node(), attempt, "retrying after a stale data-node connection");
+                }
+                result => return result,
+            }
+        }
     }
 
     /// The connection settings.
@@ -179,6 +204,52 @@ impl AccessNode {
                 caps.version()
             ),
         })
+    }
+
+    /// Refuses with [`Error::DataNodeDown`] when a data node of the distributed hypertable
+    /// `relation` (quoted name) does not answer; a table that is not a distributed
+    /// hypertable, or a server without multi-node, passes.
+    pub(crate) async fn check_nodes_up(
+        &self,
+        session: &Session,
+        op: &'static str,
+        relation: &str,
+    ) -> Result<()> {
+        let caps = match self.capabilities.get() {
+            Some(caps) => *caps,
+            None => {
+                let info = ServerInfo::read(session).await?;
+                match info.capabilities() {
+                    Some(caps) if info.check_multinode().is_ok() => {
+                        *self.capabilities.get_or_init(|| caps)
+                    }
+                    _ => return Ok(()),
+                }
+            }
+        };
+        let Some(row) = session
+            .query_opt(op, &HYPERTABLE_DATA_NODES, &[&relation])
+            .await?
+        else {
+            return Ok(());
+        };
+        let nodes: Vec<String> = session.get(op, &row, "data_nodes")?;
+        if nodes.is_empty() {
+            return Ok(());
+        }
+        let rows = session
+            .query(op, ping(caps.internal_schema()), &[&nodes])
+            .await?;
+        for row in &rows {
+            let up: bool = session.get(op, row, "up")?;
+            if !up {
+                return Err(Error::DataNodeDown {
+                    op,
+                    node: session.get(op, row, "node_name")?,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// The data nodes of this access node (like `\des+`), by name.

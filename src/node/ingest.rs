@@ -63,12 +63,36 @@ impl std::fmt::Debug for Ingest<'_> {
 impl AccessNode {
     /// Starts a binary COPY into `columns` of `table` on a pooled connection.
     ///
+    /// For a distributed hypertable, every data node it is attached to is pinged first, and
+    /// the write is refused with [`Error::DataNodeDown`] if one does not answer: TimescaleDB
+    /// 2.13 crashes the access node (all its sessions) when a distributed write reaches a
+    /// chunk with a replica on a down node. [`AccessNode::ingest_unchecked`] skips the check.
+    ///
     /// # Errors
     ///
     /// [`Error::InvalidInput`] before the COPY starts for an invalid or missing table or a
     /// column the table does not have (the error lists the ones it has), or a column type
-    /// the binary format cannot be written for.
+    /// the binary format cannot be written for; [`Error::DataNodeDown`] as above.
     pub async fn ingest(&self, table: &TableName, columns: &[&str]) -> Result<Ingest<'_>> {
+        self.start_ingest(table, columns, true).await
+    }
+
+    /// [`AccessNode::ingest`] without the check that the hypertable's data nodes answer.
+    /// Use it only when you know they do, or when the table is not distributed.
+    pub async fn ingest_unchecked(
+        &self,
+        table: &TableName,
+        columns: &[&str],
+    ) -> Result<Ingest<'_>> {
+        self.start_ingest(table, columns, false).await
+    }
+
+    async fn start_ingest(
+        &self,
+        table: &TableName,
+        columns: &[&str],
+        check_nodes: bool,
+    ) -> Result<Ingest<'_>> {
         let node = self.name();
         if columns.is_empty() {
             return Err(Error::invalid(OP, Some(&node), "no columns given"));
@@ -114,6 +138,9 @@ impl AccessNode {
                 )
             })?;
             types.push(ty);
+        }
+        if check_nodes {
+            self.check_nodes_up(session, OP, &relation).await?;
         }
         let sink = client
             .copy_in(copy_in_binary(table, &idents).text())

@@ -15,7 +15,7 @@ mod per_node;
 mod role;
 mod user_mapping;
 
-pub use access_node::AccessNode;
+pub use access_node::{AccessNode, STALE_RETRIES};
 pub use data_node::{AddedDataNode, Bootstrap, DataNode};
 pub use distributed_exec::DistributedExec;
 pub use extension::{update_extension, update_extensions, ExtensionChange, ExtensionUpdate};

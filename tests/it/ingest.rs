@@ -157,3 +157,64 @@ async fn copy_into_a_distributed_hypertable() {
     assert_eq!(total, 100_000);
     cluster.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn ingest_refuses_to_write_while_a_data_node_is_down() {
+    let Some(_) = tier2() else { return };
+    let mut cluster = timescaledb_multinode::testing::LocalCluster::start(2)
+        .await
+        .unwrap();
+    update_extensions(
+        &cluster.access_node_config(),
+        &cluster.data_node_configs(),
+        None,
+    )
+    .await
+    .unwrap();
+    let an = AccessNode::connect(cluster.access_node_config())
+        .await
+        .unwrap();
+    for dn in cluster.data_nodes() {
+        DataNode::from_config(&dn.config())
+            .bootstrap(Bootstrap::ExistingDatabase)
+            .add(&an)
+            .await
+            .unwrap();
+    }
+    an.execute(
+        &RawSql::vouched("CREATE TABLE m(time timestamptz NOT NULL, id int4 NOT NULL)"),
+        &[],
+    )
+    .await
+    .unwrap();
+    DistributedHypertable::new("m", "time")
+        .partitioning_column("id")
+        .replication_factor(2)
+        .create(&an)
+        .await
+        .unwrap();
+    let now = std::time::SystemTime::now();
+    let mut ingest = an.ingest(&table("m"), &["time", "id"]).await.unwrap();
+    for id in 0..100i32 {
+        ingest.write(&[&now, &id]).await.unwrap();
+    }
+    ingest.finish().await.unwrap();
+
+    // dn2 goes down: writing to chunks replicated on it would crash the access node.
+    cluster.data_nodes_mut()[1].stop().await.unwrap();
+    let err = an.ingest(&table("m"), &["time", "id"]).await.unwrap_err();
+    assert!(matches!(err, Error::DataNodeDown { .. }), "{err:?}");
+    assert_eq!(err.node(), Some("dn2"));
+    // The access node is still up.
+    an.query(&RawSql::vouched("SELECT 1"), &[]).await.unwrap();
+
+    // Back up: the pooled sessions' dead connections to dn2 are retried through, and
+    // nothing was lost.
+    cluster.data_nodes_mut()[1].start().await.unwrap();
+    assert_eq!(count(&an, "m").await, 100);
+    let mut ingest = an.ingest(&table("m"), &["time", "id"]).await.unwrap();
+    ingest.write(&[&now, &100i32]).await.unwrap();
+    ingest.finish().await.unwrap();
+    assert_eq!(count(&an, "m").await, 101);
+    cluster.shutdown().await.unwrap();
+}
