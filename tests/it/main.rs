@@ -21,6 +21,7 @@ mod pool;
 mod quickstart;
 mod secrets;
 mod server_info;
+mod soak;
 mod tier2;
 #[cfg(feature = "rustls")]
 mod tls;
