@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use futures_util::future::join_all;
+
 use super::status::AccessNodeLink;
 use super::Cluster;
 use crate::config::NodeConfig;
@@ -11,6 +13,8 @@ use crate::error::{Error, Result};
 use crate::ident::Ident;
 use crate::node::{AccessNode, DistributedExec, DistributedHypertable, DistributedRole};
 use crate::server::ServerInfo;
+use crate::sql::data_node::DISTRIBUTED_EXEC;
+use crate::sql::extension::INSTALLED_VERSION;
 use crate::sql::hypertable::{TableName, HYPERTABLE, RESOLVE_TABLE};
 use crate::sql::plan as show;
 use crate::sql::raw::RawSql;
@@ -197,7 +201,14 @@ impl Cluster {
     pub async fn plan(&self) -> Result<Plan> {
         self.validate_spec(OP)?;
         let an_name = self.access_node.node_name();
-        let an_info = ServerInfo::detect(&self.access_node).await?;
+        // One access-node session for the whole plan; the data nodes are checked at the same
+        // time, each over one session of its own.
+        let (an_session, dn_checks) = tokio::join!(
+            Session::open(&self.access_node, OP),
+            join_all(self.data_nodes.iter().map(|dn| self.check_data_node(dn)))
+        );
+        let session = an_session?;
+        let an_info = ServerInfo::read(&session).await?;
         if an_info.timescaledb.is_none() && an_info.timescaledb_default.is_none() {
             return Err(Error::UnsupportedServer {
                 op: OP,
@@ -209,11 +220,12 @@ impl Cluster {
 
         // 1. The extension, on the data nodes first.
         let mut reachable = Vec::new();
-        for dn in &self.data_nodes {
+        let mut roles_on_node: Vec<(String, Vec<String>)> = Vec::new();
+        for (dn, check) in self.data_nodes.iter().zip(dn_checks) {
             let name = dn.node_name();
-            match ServerInfo::detect(dn).await {
-                Ok(info) => {
-                    if info.timescaledb.is_none() {
+            match check {
+                Ok(check) => {
+                    if !check.extension {
                         plan.add_step(
                             StepKind::CreateExtension,
                             &name,
@@ -222,9 +234,10 @@ impl Cluster {
                             "the extension is not installed",
                         );
                     }
+                    roles_on_node.push((name.clone(), check.roles));
                     reachable.push(name);
                 }
-                Err(e) => plan.add_unknown(&name, "extension and data-node state", e),
+                Err(e) => plan.add_unknown(&name, "extension, data-node and role state", e),
             }
         }
         let an_ready = an_info.timescaledb.is_some();
@@ -239,9 +252,7 @@ impl Cluster {
         }
 
         // 2. Data nodes and the access node's user mappings for them.
-        let an = AccessNode::connect(self.access_node.clone()).await?;
         let registered: Vec<String> = if an_ready && an_info.check_multinode().is_ok() {
-            let session = an.session(OP).await?;
             AccessNode::list_data_nodes(&session, OP)
                 .await?
                 .into_iter()
@@ -250,6 +261,13 @@ impl Cluster {
         } else {
             Vec::new()
         };
+        let to_probe: Vec<&str> = reachable
+            .iter()
+            .filter(|n| registered.contains(n))
+            .map(String::as_str)
+            .collect();
+        // One probe for all nodes; only when it fails is each node probed on its own.
+        let all_ok = !to_probe.is_empty() && probe_session(&session, &to_probe).await.is_ok();
         for dn in &self.data_nodes {
             let name = dn.node_name();
             if !reachable.contains(&name) {
@@ -266,7 +284,10 @@ impl Cluster {
                 );
                 continue;
             }
-            match probe(&an, &name).await {
+            if all_ok {
+                continue;
+            }
+            match link(probe_session(&session, &[name.as_str()]).await) {
                 AccessNodeLink::Ok => {}
                 AccessNodeLink::NoUserMapping(_) | AccessNodeLink::WrongPassword(_) => {
                     plan.add_step(
@@ -285,7 +306,6 @@ impl Cluster {
         }
 
         // 3. Tables and their distribution.
-        let session = an.session(OP).await?;
         for spec in &self.hypertables {
             let table = spec.hypertable.table_name()?;
             let qualified = table.regclass_text();
@@ -338,16 +358,10 @@ impl Cluster {
                 if !has_mapping(&session, node, role.name()).await? {
                     missing.push(format!("no user mapping with a password on {node}"));
                 }
-                let Ok(config) = self.find(OP, node) else {
-                    continue;
-                };
-                match Session::open(config, OP).await {
-                    Ok(dn) => {
-                        if !role_exists(&dn, role.name()).await? {
-                            missing.push(format!("the role is missing on {node}"));
-                        }
+                if let Some((_, roles)) = roles_on_node.iter().find(|(n, _)| n == node) {
+                    if !roles.iter().any(|r| r == role.name()) {
+                        missing.push(format!("the role is missing on {node}"));
                     }
-                    Err(e) => plan.add_unknown(node, &format!("role {:?}", role.name()), e),
                 }
             }
             let mut grants = Vec::new();
@@ -383,15 +397,46 @@ impl Cluster {
         }
         Ok(plan)
     }
+
+    /// One session to data node `config`: whether it has the extension, and which of the
+    /// spec's roles exist there.
+    async fn check_data_node(&self, config: &NodeConfig) -> Result<NodeCheck> {
+        let session = Session::open(config, OP).await?;
+        let extension = session
+            .query_opt(OP, &INSTALLED_VERSION, &[])
+            .await?
+            .is_some();
+        let mut roles = Vec::new();
+        for role in &self.roles {
+            if role_exists(&session, role.name()).await? {
+                roles.push(role.name().to_owned());
+            }
+        }
+        Ok(NodeCheck { extension, roles })
+    }
 }
 
-/// Whether the access node gets in to data node `name`, from a fresh session.
-pub(crate) async fn probe(an: &AccessNode, name: &str) -> AccessNodeLink {
-    let result = DistributedExec::new(RawSql::vouched("SELECT 1"))
-        .data_nodes([name])
-        .non_transactional()
-        .run_fresh(an)
-        .await;
+/// What [`Cluster::check_data_node`] found.
+struct NodeCheck {
+    extension: bool,
+    roles: Vec<String>,
+}
+
+/// Runs `SELECT 1` on `nodes` from the access-node `session` (autocommit, not in a
+/// transaction block).
+async fn probe_session(session: &Session, nodes: &[&str]) -> Result<()> {
+    session
+        .execute_multinode(
+            OP,
+            &DISTRIBUTED_EXEC,
+            &[&"SELECT 1", &nodes.to_vec(), &false],
+        )
+        .await
+        .map(|_| ())
+}
+
+/// The link a probe's outcome shows.
+fn link(result: Result<()>) -> AccessNodeLink {
     match result {
         Ok(()) => AccessNodeLink::Ok,
         Err(e @ Error::NoUserMapping { .. }) => AccessNodeLink::NoUserMapping(e),
@@ -399,6 +444,17 @@ pub(crate) async fn probe(an: &AccessNode, name: &str) -> AccessNodeLink {
         Err(e @ Error::Unreachable { .. }) => AccessNodeLink::Down(e),
         Err(e) => AccessNodeLink::Failed(e),
     }
+}
+
+/// Whether the access node gets in to data node `name`, from a fresh session.
+pub(crate) async fn probe(an: &AccessNode, name: &str) -> AccessNodeLink {
+    link(
+        DistributedExec::new(RawSql::vouched("SELECT 1"))
+            .data_nodes([name])
+            .non_transactional()
+            .run_fresh(an)
+            .await,
+    )
 }
 
 async fn resolve(session: &Session, table: &TableName) -> Result<Option<(String, String)>> {

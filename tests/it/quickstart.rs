@@ -15,7 +15,7 @@ fn quickstart_binary() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().unwrap().parent().unwrap();
     let bin = dir.join("examples").join("quickstart");
-    assert!(bin.is_file(), "{} was not built", bin.display());
+    assert!(bin.is_file(), "{} was not built: run the whole `cargo test` (it builds the examples) or `cargo build --examples` first", bin.display());
     bin
 }
 

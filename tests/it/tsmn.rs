@@ -18,7 +18,7 @@ fn binary() -> PathBuf {
         .unwrap()
         .join("examples")
         .join("tsmn");
-    assert!(bin.is_file(), "{} was not built", bin.display());
+    assert!(bin.is_file(), "{} was not built: run the whole `cargo test` (it builds the examples) or `cargo build --examples` first", bin.display());
     bin
 }
 
