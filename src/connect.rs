@@ -151,13 +151,11 @@ impl Session {
         if !quiet {
             return self.execute_utility_multinode(op, sql).await;
         }
-        self.execute_utility(op, &Sql::from_static("BEGIN")).await?;
-        let run = async {
-            for setting in &crate::sql::data_node::QUIET_LOG_TRANSACTION {
-                self.execute_utility(op, setting).await?;
-            }
-            self.execute_utility_multinode(op, sql).await
-        };
+        // BEGIN and the settings in one message; the secret-bearing statement in its own,
+        // so the server never logs it with the settings still unapplied.
+        self.execute_utility(op, &crate::sql::data_node::BEGIN_QUIET)
+            .await?;
+        let run = self.execute_utility_multinode(op, sql);
         match run.await {
             Ok(()) => self.execute_utility(op, &Sql::from_static("COMMIT")).await,
             Err(e) => {
@@ -167,13 +165,18 @@ impl Session {
         }
     }
 
-    /// Turns statement logging off for the rest of this session (superuser only), so bound
-    /// passwords of later calls stay out of the server log.
+    /// Turns statement logging off for this session (superuser only), so the bound
+    /// password of the next call stays out of the server log; [`Session::loud_log`] turns
+    /// it back on.
     pub(crate) async fn quiet_log(&self, op: &'static str) -> Result<()> {
-        for setting in &crate::sql::data_node::QUIET_LOG_SESSION {
-            self.execute_utility(op, setting).await?;
-        }
-        Ok(())
+        self.execute_utility(op, &crate::sql::data_node::QUIET_LOG_SESSION)
+            .await
+    }
+
+    /// Restores the session's logging settings after [`Session::quiet_log`].
+    pub(crate) async fn loud_log(&self, op: &'static str) -> Result<()> {
+        self.execute_utility(op, &crate::sql::data_node::RESET_LOG_SESSION)
+            .await
     }
 
     /// Runs a query that returns exactly one row.

@@ -64,7 +64,10 @@ impl Cluster {
 
     async fn access_node<'a>(&self, an: &'a mut Option<AccessNode>) -> Result<&'a AccessNode> {
         if an.is_none() {
-            *an = Some(AccessNode::connect(self.access_node.clone()).await?);
+            // One session for every step, as a psql script would: the access node's
+            // connections to the data nodes are made once.
+            let handle = AccessNode::connect(self.access_node.clone()).await?;
+            *an = Some(handle.pinned(OP).await?);
         }
         Ok(an.as_ref().expect("set above"))
     }

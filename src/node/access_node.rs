@@ -51,6 +51,26 @@ pub struct AccessNode {
     /// Set once the server was seen to have multi-node; later checks on pooled connections
     /// use it instead of a round trip.
     capabilities: Arc<OnceLock<Capabilities>>,
+    /// The session every operation of this handle uses, when pinned.
+    pinned: Option<Arc<Session>>,
+}
+
+/// A session an operation runs on: its own, or a pinned one it shares.
+#[derive(Debug)]
+pub(crate) enum SessionRef {
+    Owned(Session),
+    Shared(Arc<Session>),
+}
+
+impl std::ops::Deref for SessionRef {
+    type Target = Session;
+
+    fn deref(&self) -> &Session {
+        match self {
+            SessionRef::Owned(session) => session,
+            SessionRef::Shared(session) => session,
+        }
+    }
 }
 
 impl AccessNode {
@@ -69,6 +89,7 @@ impl AccessNode {
             config,
             pool,
             capabilities: Arc::default(),
+            pinned: None,
         })
     }
 
@@ -152,21 +173,35 @@ impl AccessNode {
         update_extension(&self.config, to).await
     }
 
-    /// A fresh session for `op`.
-    pub(crate) async fn session(&self, op: &'static str) -> Result<Session> {
-        Session::open(&self.config, op).await
+    /// A session for `op`: a fresh one, or the handle's pinned one
+    /// ([`AccessNode::pinned`]).
+    pub(crate) async fn session(&self, op: &'static str) -> Result<SessionRef> {
+        match &self.pinned {
+            Some(session) => Ok(SessionRef::Shared(session.clone())),
+            None => Session::open(&self.config, op).await.map(SessionRef::Owned),
+        }
     }
 
-    /// A fresh session for `op` on a server that has `feature`, with what it runs.
+    /// A handle whose operations all run on one session opened now, in order (as a psql
+    /// script does), so the access node's connections to the data nodes are made once
+    /// instead of once per operation. Queries and `distributed_exec` still use the pool.
+    pub(crate) async fn pinned(&self, op: &'static str) -> Result<AccessNode> {
+        let session = Session::open(&self.config, op).await?;
+        Ok(AccessNode {
+            pinned: Some(Arc::new(session)),
+            ..self.clone()
+        })
+    }
+
+    /// A session for `op` on a server that has `feature` (checked once per handle).
     pub(crate) async fn session_with(
         &self,
         op: &'static str,
         feature: Feature,
-    ) -> Result<(Session, ServerInfo)> {
+    ) -> Result<SessionRef> {
         let session = self.session(op).await?;
-        let info = ServerInfo::read(&session).await?;
-        info.require(op, feature)?;
-        Ok((session, info))
+        self.require_pooled(&session, op, feature).await?;
+        Ok(session)
     }
 
     /// Refuses `op` unless the server has `feature`; the first successful check is kept, so
@@ -255,7 +290,7 @@ impl AccessNode {
     /// The data nodes of this access node (like `\des+`), by name.
     pub async fn data_nodes(&self) -> Result<Vec<DataNodeInfo>> {
         const OP: &str = "list data nodes";
-        let (session, _) = self.session_with(OP, Feature::MultiNode).await?;
+        let session = self.session_with(OP, Feature::MultiNode).await?;
         Self::list_data_nodes(&session, OP).await
     }
 

@@ -209,13 +209,14 @@ impl DataNode {
             None
         };
 
-        let (session, info) = an.session_with(OP, Feature::MultiNode).await?;
-        if info.is_superuser {
+        let session = an.session_with(OP, Feature::MultiNode).await?;
+        let quiet = super::user_mapping::can_quiet(&session, OP).await?;
+        if quiet {
             // The password travels as a bound parameter; keep it out of the server log.
             session.quiet_log(OP).await?;
         }
         let port = i32::from(self.port);
-        let rows = session
+        let added_rows = session
             .query_multinode(
                 OP,
                 &ADD_DATA_NODE,
@@ -229,7 +230,11 @@ impl DataNode {
                     &self.password.as_ref().map(|p| p.expose_secret()),
                 ],
             )
-            .await?;
+            .await;
+        if quiet {
+            session.loud_log(OP).await?;
+        }
+        let rows = added_rows?;
         let row = rows
             .first()
             .ok_or_else(|| Error::invalid(OP, Some(&node), "add_data_node returned no row"))?;

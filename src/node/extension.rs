@@ -3,8 +3,7 @@
 use crate::config::NodeConfig;
 use crate::connect::Session;
 use crate::error::{Error, Result};
-use crate::server::ServerInfo;
-use crate::sql::extension::{create, update, INSTALLED_VERSION};
+use crate::sql::extension::{create, update, EXTENSION_STATE, INSTALLED_VERSION};
 use crate::version::Version;
 
 /// What [`update_extension`] did.
@@ -42,16 +41,21 @@ const OP: &str = "update extension";
 /// session, as TimescaleDB requires (a session that has loaded the old library cannot
 /// update); the version before is read in a separate session.
 pub async fn update_extension(node: &NodeConfig, to: Option<Version>) -> Result<ExtensionUpdate> {
-    let from = check_installable(node).await?;
-    let session = Session::open(node, OP).await?;
-    let change = match from {
+    let first = Session::open(node, OP).await?;
+    let from = check_installable(&first).await?;
+    let (session, change) = match from {
+        // Not installed: no TimescaleDB library is loaded in this session yet, so it can
+        // create the extension itself.
         None => {
-            session.execute_utility(OP, &create(to)).await?;
-            ExtensionChange::Created
+            first.execute_utility(OP, &create(to)).await?;
+            (first, ExtensionChange::Created)
         }
+        // Installed: the update must be the first statement of a fresh session.
         Some(_) => {
-            session.execute_utility(OP, &update(to)).await?;
-            ExtensionChange::Updated
+            drop(first);
+            let fresh = Session::open(node, OP).await?;
+            fresh.execute_utility(OP, &update(to)).await?;
+            (fresh, ExtensionChange::Updated)
         }
     };
     let now = read_version(&session)
@@ -89,30 +93,42 @@ pub async fn update_extensions(
     Ok(done)
 }
 
-/// The installed version, after checking (in a session of its own) that the server can
-/// load TimescaleDB at all.
-async fn check_installable(node: &NodeConfig) -> Result<Option<Version>> {
-    let session = Session::open(node, OP).await?;
-    let info = ServerInfo::read(&session).await?;
+/// The installed version, after checking that the server can load TimescaleDB at all.
+async fn check_installable(session: &Session) -> Result<Option<Version>> {
+    let row = session.query_one(OP, &EXTENSION_STATE, &[]).await?;
+    let installed: Option<String> = session.get(OP, &row, "version")?;
+    let available: bool = session.get(OP, &row, "available")?;
+    let preload: String = session.get(OP, &row, "preload")?;
     let refuse = |reason: &str| {
         Err(Error::UnsupportedServer {
             op: OP,
-            node: info.node.clone(),
+            node: session.node().to_owned(),
             reason: reason.to_owned(),
         })
     };
-    if info.timescaledb_default.is_none() && info.timescaledb.is_none() {
+    if installed.is_none() && !available {
         return refuse(
             "the server has no TimescaleDB extension; install TimescaleDB 2.0–2.13 with its \
              TSL part",
         );
     }
-    if !info.preloaded {
+    let preloaded = preload
+        .split(',')
+        .any(|lib| lib.trim().trim_matches('"') == "timescaledb");
+    if !preloaded {
         return refuse(
             "timescaledb is not in shared_preload_libraries; add it and restart the server",
         );
     }
-    Ok(info.timescaledb)
+    installed
+        .map(|text| {
+            text.parse().map_err(|_| Error::UnsupportedServer {
+                op: OP,
+                node: session.node().to_owned(),
+                reason: format!("cannot read TimescaleDB version {text:?}"),
+            })
+        })
+        .transpose()
 }
 
 async fn read_version(session: &Session) -> Result<Option<Version>> {

@@ -8,7 +8,9 @@ use super::access_node::AccessNode;
 use crate::error::{Error, Result};
 use crate::ident::Ident;
 use crate::server::Feature;
-use crate::sql::hypertable::{create_distributed, CreateArgs, IntervalKind, TableName};
+use crate::sql::hypertable::{
+    create_distributed, CreateArgs, IntervalKind, TableName, NAMES_WITH_DOUBLE_QUOTES,
+};
 
 /// The chunk interval of a distributed hypertable; its kind follows the time column's type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -222,7 +224,35 @@ impl DistributedHypertable {
             None => None,
         };
 
-        let (session, _) = an.session_with(OP, Feature::MultiNode).await?;
+        // TimescaleDB (2.x up to 2.13) writes the table's names into the CREATE TABLE it
+        // sends to the data nodes as "%s" without doubling a double quote: such a name
+        // breaks that statement, or injects SQL into it. Refuse it before anything is sent.
+        for (what, name) in [
+            ("table", Some(table.name().as_str())),
+            ("schema", table.schema().map(Ident::as_str)),
+            ("time column", Some(time_column.as_str())),
+            (
+                "partitioning column",
+                partitioning.as_ref().map(Ident::as_str),
+            ),
+        ] {
+            if let Some(name) = name.filter(|n| n.contains('"')) {
+                return Err(double_quote(node, what, name));
+            }
+        }
+        let session = an.session_with(OP, Feature::MultiNode).await?;
+        let relation_text = table.regclass_text();
+        let quoted = session
+            .query(OP, &NAMES_WITH_DOUBLE_QUOTES, &[&relation_text])
+            .await?;
+        if let Some(row) = quoted.first() {
+            let name: String = session.get(OP, row, "name")?;
+            return Err(double_quote(
+                node,
+                "a column, constraint or index of the table",
+                &name,
+            ));
+        }
         if let Some(nodes) = &data_nodes {
             AccessNode::check_data_nodes(&session, OP, nodes).await?;
         }
@@ -281,6 +311,17 @@ impl DistributedHypertable {
             created: session.get(OP, row, "created")?,
         })
     }
+}
+
+fn double_quote(node: Option<&str>, what: &str, name: &str) -> Error {
+    Error::invalid(
+        OP,
+        node,
+        format!(
+            "{what} {name:?} contains a double quote; TimescaleDB copies such names to the \
+             data nodes unescaped, which breaks (or injects into) the statement it sends there"
+        ),
+    )
 }
 
 fn with_node(e: Error, node: &str) -> Error {

@@ -125,12 +125,12 @@ impl DistributedRole {
             grants.push(grant_on_table(privileges, &table, &role));
         }
 
-        let (session, info) = an.session_with(OP, Feature::MultiNode).await?;
+        for n in self.data_nodes.iter().flatten() {
+            Ident::for_op(n.clone(), "data node", OP, node)?;
+        }
+        let session = an.session_with(OP, Feature::MultiNode).await?;
         let nodes: Vec<String> = match &self.data_nodes {
             Some(nodes) => {
-                for n in nodes {
-                    Ident::for_op(n.clone(), "data node", OP, node)?;
-                }
                 AccessNode::check_data_nodes(&session, OP, nodes).await?;
                 nodes.clone()
             }
@@ -141,9 +141,6 @@ impl DistributedRole {
                 .collect(),
         };
         let quiet = can_quiet(&session, OP).await?;
-        if info.is_superuser {
-            session.quiet_log(OP).await?;
-        }
 
         // 1. The role on the access node.
         session

@@ -8,6 +8,16 @@ pub(crate) const INSTALLED_VERSION: Sql = Sql::from_static(
     "SELECT extversion::text AS version FROM pg_catalog.pg_extension WHERE extname = 'timescaledb'",
 );
 
+/// The installed version (NULL when not installed), whether the server can install it at
+/// all, and whether the library is preloaded: what deciding to create or update needs.
+pub(crate) const EXTENSION_STATE: Sql = Sql::from_static(
+    "SELECT (SELECT extversion::text FROM pg_catalog.pg_extension \
+              WHERE extname = 'timescaledb') AS version, \
+            EXISTS (SELECT FROM pg_catalog.pg_available_extensions \
+                     WHERE name = 'timescaledb') AS available, \
+            current_setting('shared_preload_libraries') AS preload",
+);
+
 /// `ALTER EXTENSION timescaledb UPDATE [TO '<version>']`.
 pub(crate) fn update(to: Option<Version>) -> Sql {
     match to {

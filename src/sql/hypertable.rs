@@ -120,6 +120,23 @@ pub(crate) const RESOLVE_TABLE: Sql = Sql::from_static(
       WHERE c.oid = to_regclass($1)",
 );
 
+/// Names TimescaleDB copies to the data nodes when it distributes table `$1` (a quoted
+/// name, as text) that hold a double quote: its schema, its name, its columns, its
+/// constraints and its indexes.
+pub(crate) const NAMES_WITH_DOUBLE_QUOTES: Sql = Sql::from_static(
+    "SELECT names.name FROM ( \
+        SELECT n.nspname::text AS name FROM pg_catalog.pg_class c \
+          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass($1) \
+        UNION ALL SELECT c.relname::text FROM pg_catalog.pg_class c WHERE c.oid = to_regclass($1) \
+        UNION ALL SELECT a.attname::text FROM pg_catalog.pg_attribute a \
+          WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped \
+        UNION ALL SELECT k.conname::text FROM pg_catalog.pg_constraint k \
+          WHERE k.conrelid = to_regclass($1) \
+        UNION ALL SELECT i.relname::text FROM pg_catalog.pg_index x \
+          JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = to_regclass($1) \
+     ) names WHERE strpos(names.name, '\"') > 0",
+);
+
 /// `timescaledb_information.chunks` of `$1` schema, `$2` table, with the nodes holding each.
 pub(crate) const CHUNKS: Sql = Sql::from_static(
     "SELECT chunk_schema::text AS chunk_schema, chunk_name::text AS chunk_name, \

@@ -11,6 +11,7 @@ mod cluster_code;
 mod connect;
 mod distributed;
 mod heal;
+mod hostile;
 mod ingest;
 mod lifecycle;
 mod local_cluster;

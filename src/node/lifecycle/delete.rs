@@ -126,7 +126,7 @@ impl DeleteDataNode {
         } else {
             Feature::MultiNode
         };
-        let (session, _) = an.session_with(OP, feature).await?;
+        let session = an.session_with(OP, feature).await?;
         if !self.if_exists {
             check_node(&session, OP, &node).await?;
         }

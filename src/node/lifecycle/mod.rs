@@ -20,7 +20,7 @@ pub use detach::DetachDataNode;
 pub use new_chunks::{AllowNewChunks, BlockNewChunks};
 pub use replication::RestorePoint;
 
-use super::access_node::AccessNode;
+use super::access_node::{AccessNode, SessionRef};
 use crate::connect::Session;
 use crate::error::{Error, Result};
 use crate::ident::Ident;
@@ -57,8 +57,8 @@ pub(super) async fn node_session(
     op: &'static str,
     feature: Feature,
     node: &Ident,
-) -> Result<Session> {
-    let (session, _) = an.session_with(op, feature).await?;
+) -> Result<SessionRef> {
+    let session = an.session_with(op, feature).await?;
     check_node(&session, op, node).await?;
     Ok(session)
 }

@@ -46,7 +46,7 @@ impl AccessNode {
                 format!("replication factor must be 1 to 32767, not {n}"),
             ));
         }
-        let (session, _) = self.session_with(OP, Feature::MultiNode).await?;
+        let session = self.session_with(OP, Feature::MultiNode).await?;
         session
             .execute_multinode(OP, &SET_REPLICATION_FACTOR, &[&table.regclass_text(), &n])
             .await?;
@@ -90,7 +90,7 @@ impl AccessNode {
                 name.len()
             )));
         }
-        let (session, _) = self
+        let session = self
             .session_with(OP, Feature::DistributedRestorePoint)
             .await?;
         let rows = session
