@@ -216,29 +216,11 @@ impl AccessNode {
             Some(caps) => *caps,
             None => {
                 let info = ServerInfo::read(session).await?;
-                info.require(op, Feature::MultiNode)?;
-                let caps = info
-                    .capabilities()
-                    .ok_or_else(|| Error::UnsupportedServer {
-                        op,
-                        node: info.node.clone(),
-                        reason: "extension timescaledb is not installed".to_owned(),
-                    })?;
+                let caps = info.multinode_capabilities(op)?;
                 *self.capabilities.get_or_init(|| caps)
             }
         };
-        if caps.has(feature) {
-            return Ok(());
-        }
-        Err(Error::UnsupportedServer {
-            op,
-            node: session.node().to_owned(),
-            reason: format!(
-                "{feature} needs TimescaleDB {} or later; this node runs {}",
-                feature.since(),
-                caps.version()
-            ),
-        })
+        caps.require(op, session.node(), feature)
     }
 
     /// Refuses with [`Error::DataNodeDown`] when a data node of the distributed hypertable

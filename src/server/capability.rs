@@ -140,6 +140,27 @@ impl Capabilities {
         self.version >= feature.since() && self.version < MULTINODE_REMOVED
     }
 
+    /// Refuses `op` on `node` unless this version has `feature`.
+    pub(crate) fn require(
+        &self,
+        op: &'static str,
+        node: &str,
+        feature: Feature,
+    ) -> crate::error::Result<()> {
+        if self.has(feature) {
+            return Ok(());
+        }
+        Err(crate::error::Error::UnsupportedServer {
+            op,
+            node: node.to_owned(),
+            reason: format!(
+                "{feature} needs TimescaleDB {} or later; this node runs {}",
+                feature.since(),
+                self.version
+            ),
+        })
+    }
+
     /// The schema of the internal functions (`ping_data_node`, `remote_txn_heal_data_node`,
     /// ...): `_timescaledb_functions` from 2.12, `_timescaledb_internal` before.
     pub fn internal_schema(&self) -> &'static str {

@@ -204,30 +204,23 @@ impl ServerInfo {
     /// Like [`ServerInfo::check_multinode`], and also refuses when the installed version
     /// lacks `feature`; `op` names the operation that needs it.
     pub fn require(&self, op: &'static str, feature: Feature) -> Result<()> {
+        self.multinode_capabilities(op)?
+            .require(op, &self.node, feature)
+    }
+
+    /// The capabilities of a node that passes [`ServerInfo::check_multinode`], with errors
+    /// naming `op`.
+    pub(crate) fn multinode_capabilities(&self, op: &'static str) -> Result<Capabilities> {
         self.check_multinode().map_err(|e| match e {
             Error::UnsupportedServer { node, reason, .. } => {
                 Error::UnsupportedServer { op, node, reason }
             }
             other => other,
         })?;
-        let caps = self
-            .capabilities()
-            .ok_or_else(|| Error::UnsupportedServer {
-                op,
-                node: self.node.clone(),
-                reason: "extension timescaledb is not installed".to_owned(),
-            })?;
-        if caps.has(feature) {
-            return Ok(());
-        }
-        Err(Error::UnsupportedServer {
+        self.capabilities().ok_or_else(|| Error::UnsupportedServer {
             op,
             node: self.node.clone(),
-            reason: format!(
-                "{feature} needs TimescaleDB {} or later; this node runs {}",
-                feature.since(),
-                caps.version()
-            ),
+            reason: "extension timescaledb is not installed".to_owned(),
         })
     }
 }

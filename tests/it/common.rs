@@ -45,3 +45,37 @@ pub async fn plain_cluster(n: usize) -> LocalCluster {
         .await
         .expect("start a plain local cluster")
 }
+
+/// Creates the extension on every node of `cluster` (data nodes first) and adds each data
+/// node to the access node; returns the access node with a pool built from `pool`.
+pub async fn join(
+    cluster: &LocalCluster,
+    pool: timescaledb_multinode::PoolConfig,
+) -> timescaledb_multinode::AccessNode {
+    use timescaledb_multinode::{update_extensions, AccessNode, Bootstrap, DataNode};
+    update_extensions(
+        &cluster.access_node_config(),
+        &cluster.data_node_configs(),
+        None,
+    )
+    .await
+    .expect("extensions");
+    let an = AccessNode::connect_with_pool(cluster.access_node_config(), &pool)
+        .await
+        .expect("access node");
+    for dn in cluster.data_nodes() {
+        DataNode::from_config(&dn.config())
+            .bootstrap(Bootstrap::ExistingDatabase)
+            .add(&an)
+            .await
+            .expect("data node");
+    }
+    an
+}
+
+/// A started and joined 1 + `n` cluster (see [`join`]) with the default pool.
+pub async fn joined_cluster(n: usize) -> (LocalCluster, timescaledb_multinode::AccessNode) {
+    let cluster = LocalCluster::start(n).await.expect("local cluster");
+    let an = join(&cluster, timescaledb_multinode::PoolConfig::default()).await;
+    (cluster, an)
+}

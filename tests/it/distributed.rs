@@ -1,32 +1,13 @@
 //! Tier 2: pooled `distributed_exec` and per-node queries on a real cluster.
 
 use timescaledb_multinode::testing::LocalCluster;
-use timescaledb_multinode::{
-    query_each, update_extensions, AccessNode, Bootstrap, DataNode, DistributedExec, Error,
-    PoolConfig, RawSql,
-};
+use timescaledb_multinode::{query_each, AccessNode, DistributedExec, Error, PoolConfig, RawSql};
 
-use crate::common::tier2;
+use crate::common::{join, tier2};
 
 async fn joined(pool: PoolConfig) -> (LocalCluster, AccessNode) {
     let cluster = LocalCluster::start(2).await.unwrap();
-    update_extensions(
-        &cluster.access_node_config(),
-        &cluster.data_node_configs(),
-        None,
-    )
-    .await
-    .unwrap();
-    let an = AccessNode::connect_with_pool(cluster.access_node_config(), &pool)
-        .await
-        .unwrap();
-    for dn in cluster.data_nodes() {
-        DataNode::from_config(&dn.config())
-            .bootstrap(Bootstrap::ExistingDatabase)
-            .add(&an)
-            .await
-            .unwrap();
-    }
+    let an = join(&cluster, pool).await;
     (cluster, an)
 }
 

@@ -4,12 +4,9 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use timescaledb_multinode::{
-    update_extensions, AccessNode, Bootstrap, DataNode, DistributedHypertable, Error, Ident,
-    RawSql, TableName,
-};
+use timescaledb_multinode::{AccessNode, DistributedHypertable, Error, Ident, RawSql, TableName};
 
-use crate::common::{plain_server, tier2};
+use crate::common::{joined_cluster, plain_server, tier2};
 
 fn table(name: &str) -> TableName {
     TableName::new(Ident::new(name).unwrap())
@@ -98,26 +95,7 @@ async fn bad_rows_abort_the_copy_and_write_nothing() {
 #[tokio::test]
 async fn copy_into_a_distributed_hypertable() {
     let Some(_) = tier2() else { return };
-    let cluster = timescaledb_multinode::testing::LocalCluster::start(2)
-        .await
-        .unwrap();
-    update_extensions(
-        &cluster.access_node_config(),
-        &cluster.data_node_configs(),
-        None,
-    )
-    .await
-    .unwrap();
-    let an = AccessNode::connect(cluster.access_node_config())
-        .await
-        .unwrap();
-    for dn in cluster.data_nodes() {
-        DataNode::from_config(&dn.config())
-            .bootstrap(Bootstrap::ExistingDatabase)
-            .add(&an)
-            .await
-            .unwrap();
-    }
+    let (cluster, an) = joined_cluster(2).await;
     an.execute(
         &RawSql::vouched(
             "CREATE TABLE sensor_data(time timestamptz NOT NULL, sensor_id int4 NOT NULL, \
@@ -161,26 +139,7 @@ async fn copy_into_a_distributed_hypertable() {
 #[tokio::test]
 async fn ingest_refuses_to_write_while_a_data_node_is_down() {
     let Some(_) = tier2() else { return };
-    let mut cluster = timescaledb_multinode::testing::LocalCluster::start(2)
-        .await
-        .unwrap();
-    update_extensions(
-        &cluster.access_node_config(),
-        &cluster.data_node_configs(),
-        None,
-    )
-    .await
-    .unwrap();
-    let an = AccessNode::connect(cluster.access_node_config())
-        .await
-        .unwrap();
-    for dn in cluster.data_nodes() {
-        DataNode::from_config(&dn.config())
-            .bootstrap(Bootstrap::ExistingDatabase)
-            .add(&an)
-            .await
-            .unwrap();
-    }
+    let (mut cluster, an) = joined_cluster(2).await;
     an.execute(
         &RawSql::vouched("CREATE TABLE m(time timestamptz NOT NULL, id int4 NOT NULL)"),
         &[],

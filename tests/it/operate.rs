@@ -3,33 +3,20 @@
 
 use timescaledb_multinode::testing::LocalCluster;
 use timescaledb_multinode::{
-    update_extensions, AccessNode, AccessNodeLink, Bootstrap, Cluster, DataNode, MappingChange,
-    RoleSpec, RotationStep, SecretString, UserMapping,
+    AccessNode, AccessNodeLink, Cluster, MappingChange, RoleSpec, RotationStep, SecretString,
+    UserMapping,
 };
 
-use crate::common::tier2;
+use crate::common::{joined_cluster, tier2};
 
 async fn joined() -> (LocalCluster, Cluster, AccessNode) {
-    let local = LocalCluster::start(2).await.unwrap();
-    update_extensions(
-        &local.access_node_config(),
-        &local.data_node_configs(),
-        None,
-    )
-    .await
-    .unwrap();
-    let an = AccessNode::connect(local.access_node_config())
-        .await
-        .unwrap();
-    let mut cluster = Cluster::new(local.access_node_config());
-    for dn in local.data_nodes() {
-        DataNode::from_config(&dn.config())
-            .bootstrap(Bootstrap::ExistingDatabase)
-            .add(&an)
-            .await
-            .unwrap();
-        cluster = cluster.data_node(dn.config());
-    }
+    let (local, an) = joined_cluster(2).await;
+    let cluster = local
+        .data_nodes()
+        .iter()
+        .fold(Cluster::new(local.access_node_config()), |c, dn| {
+            c.data_node(dn.config())
+        });
     (local, cluster, an)
 }
 

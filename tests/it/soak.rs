@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 
 use timescaledb_multinode::testing::LocalCluster;
 use timescaledb_multinode::{
-    query_each, update_extensions, AccessNode, Bootstrap, DataNode, DistributedExec,
-    DistributedHypertable, Error, Ident, PoolConfig, RawSql, TableName,
+    query_each, AccessNode, DistributedExec, DistributedHypertable, Error, Ident, PoolConfig,
+    RawSql, TableName,
 };
 
-use crate::common::tier2;
+use crate::common::{join, tier2};
 
 const TASKS: i32 = 64;
 const ROWS_PER_INGEST: i32 = 50;
@@ -38,26 +38,7 @@ async fn sixty_four_tasks_mix_queries_exec_and_ingest() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(3);
     let cluster = LocalCluster::start(2).await.unwrap();
-    update_extensions(
-        &cluster.access_node_config(),
-        &cluster.data_node_configs(),
-        None,
-    )
-    .await
-    .unwrap();
-    let an = AccessNode::connect_with_pool(
-        cluster.access_node_config(),
-        &PoolConfig::default().max_size(16),
-    )
-    .await
-    .unwrap();
-    for dn in cluster.data_nodes() {
-        DataNode::from_config(&dn.config())
-            .bootstrap(Bootstrap::ExistingDatabase)
-            .add(&an)
-            .await
-            .unwrap();
-    }
+    let an = join(&cluster, PoolConfig::default().max_size(16)).await;
     an.execute(
         &RawSql::vouched(
             "CREATE TABLE soak(time timestamptz NOT NULL, task int4 NOT NULL, n int4 NOT NULL)",
