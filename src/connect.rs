@@ -2,6 +2,7 @@
 //! the server's notices (TimescaleDB's 01P01 deprecation warnings among them) to `tracing`.
 
 use std::future::poll_fn;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_postgres::types::ToSql;
@@ -17,6 +18,10 @@ use crate::tls::Connector;
 pub(crate) struct Session {
     client: Client,
     node: String,
+    /// Set when a multi-node statement failed on the access node's connection to a data
+    /// node: TimescaleDB 2.13 can crash such a session on its next `distributed_exec`, so
+    /// the pool must not hand it out again.
+    poisoned: AtomicBool,
 }
 
 impl Session {
@@ -49,7 +54,11 @@ impl Session {
             None => connecting.await,
         };
         match connected {
-            Ok((client, ())) => Ok(Session { client, node }),
+            Ok((client, ())) => Ok(Session {
+                client,
+                node,
+                poisoned: AtomicBool::new(false),
+            }),
             Err(e) => Err(Error::from_connect(op, &node, config.get_user(), e)),
         }
     }
@@ -57,6 +66,28 @@ impl Session {
     /// The node's name, for errors.
     pub(crate) fn node(&self) -> &str {
         &self.node
+    }
+
+    /// Whether a failed data-node connection makes this session unsafe to reuse.
+    pub(crate) fn is_poisoned(&self) -> bool {
+        self.poisoned.load(Ordering::Relaxed)
+    }
+
+    /// Classifies a multi-node error, poisoning the session when the access node's
+    /// connection to a data node failed.
+    fn multinode_err(&self, op: &'static str, e: tokio_postgres::Error) -> Error {
+        let err = Error::from_access_node(op, &self.node, e);
+        let data_node_link = matches!(
+            err,
+            Error::NoUserMapping { .. }
+                | Error::AuthenticationFailed { .. }
+                | Error::Unreachable { .. }
+        ) || err.is_stale_data_node_connection()
+            || err.code().is_some_and(|c| c.code().starts_with("08"));
+        if data_node_link {
+            self.poisoned.store(true, Ordering::Relaxed);
+        }
+        err
     }
 
     /// The driver's client.
@@ -110,7 +141,7 @@ impl Session {
         self.client
             .query(sql.text(), params)
             .await
-            .map_err(|e| Error::from_access_node(op, &self.node, e))
+            .map_err(|e| self.multinode_err(op, e))
     }
 
     /// Runs a statement that returns no rows through the extended protocol, as a multi-node
@@ -124,7 +155,7 @@ impl Session {
         self.client
             .execute(sql.text(), params)
             .await
-            .map_err(|e| Error::from_access_node(op, &self.node, e))
+            .map_err(|e| self.multinode_err(op, e))
     }
 
     /// Runs a utility statement (no parameters) as a multi-node call.
@@ -136,7 +167,7 @@ impl Session {
         self.client
             .batch_execute(sql.text())
             .await
-            .map_err(|e| Error::from_access_node(op, &self.node, e))
+            .map_err(|e| self.multinode_err(op, e))
     }
 
     /// Runs a utility statement that carries a secret: when `quiet` (the role may change

@@ -101,7 +101,7 @@ impl bb8::ManageConnection for NodeManager {
 
     async fn is_valid(&self, session: &mut Session) -> Result<()> {
         // No round trip: a closed connection is known locally once its driver task ends.
-        if session.client().is_closed() {
+        if session.client().is_closed() || session.is_poisoned() {
             return Err(Error::invalid(
                 "check pooled connection",
                 Some(session.node()),
@@ -112,7 +112,7 @@ impl bb8::ManageConnection for NodeManager {
     }
 
     fn has_broken(&self, session: &mut Session) -> bool {
-        session.client().is_closed()
+        session.client().is_closed() || session.is_poisoned()
     }
 }
 

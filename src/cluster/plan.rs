@@ -19,7 +19,10 @@ use crate::sql::hypertable::{TableName, HYPERTABLE, RESOLVE_TABLE};
 use crate::sql::plan as show;
 use crate::sql::raw::RawSql;
 use crate::sql::role::{grant_on_table, HAS_TABLE_PRIVILEGE, ROLE_EXISTS};
-use crate::sql::user_mapping::{RoleSpec, MAPPING_OPTION_NAMES};
+use crate::sql::user_mapping::{
+    RoleSpec, CURRENT_USER, CURRENT_USER_MAPPING_OPTIONS, MAPPING_OPTION_NAMES,
+};
+use secrecy::{ExposeSecret, SecretString};
 
 /// A distributed hypertable the cluster should have: the table's definition (run when the
 /// table is missing) and how to distribute it.
@@ -261,13 +264,20 @@ impl Cluster {
         } else {
             Vec::new()
         };
-        let to_probe: Vec<&str> = reachable
-            .iter()
-            .filter(|n| registered.contains(n))
-            .map(String::as_str)
-            .collect();
-        // One probe for all nodes; only when it fails is each node probed on its own.
-        let all_ok = !to_probe.is_empty() && probe_session(&session, &to_probe).await.is_ok();
+        // A data node whose mapping holds the very credentials the data node just accepted
+        // from us (its settings') needs no probe: the access node logs in with them. The
+        // rest are probed, together first, one by one only when that fails.
+        let mut to_probe: Vec<&str> = Vec::new();
+        for dn in &self.data_nodes {
+            let name = dn.node_name();
+            let Some(known) = registered.iter().find(|r| **r == name) else {
+                continue;
+            };
+            if reachable.contains(&name) && !mapping_matches(&session, dn).await? {
+                to_probe.push(known);
+            }
+        }
+        let all_ok = to_probe.is_empty() || probe_fresh(&self.access_node, &to_probe).await.is_ok();
         for dn in &self.data_nodes {
             let name = dn.node_name();
             if !reachable.contains(&name) {
@@ -284,10 +294,10 @@ impl Cluster {
                 );
                 continue;
             }
-            if all_ok {
+            if all_ok || !to_probe.contains(&name.as_str()) {
                 continue;
             }
-            match link(probe_session(&session, &[name.as_str()]).await) {
+            match link(probe_fresh(&self.access_node, &[name.as_str()]).await) {
                 AccessNodeLink::Ok => {}
                 AccessNodeLink::NoUserMapping(_) | AccessNodeLink::WrongPassword(_) => {
                     plan.add_step(
@@ -422,9 +432,42 @@ struct NodeCheck {
     roles: Vec<String>,
 }
 
-/// Runs `SELECT 1` on `nodes` from the access-node `session` (autocommit, not in a
-/// transaction block).
-async fn probe_session(session: &Session, nodes: &[&str]) -> Result<()> {
+/// Whether the access node's mapping for data node `dn` (current user) holds exactly the
+/// user and password of `dn`'s settings. The values are compared here and dropped; they are
+/// never logged or returned.
+async fn mapping_matches(session: &Session, dn: &NodeConfig) -> Result<bool> {
+    let rows = session
+        .query(OP, &CURRENT_USER_MAPPING_OPTIONS, &[&dn.node_name()])
+        .await?;
+    let mut user = None;
+    let mut password: Option<SecretString> = None;
+    for row in &rows {
+        let option: String = session.get(OP, row, "option")?;
+        match option.split_once('=') {
+            Some(("user", value)) => user = Some(value.to_owned()),
+            Some(("password", value)) => password = Some(SecretString::from(value.to_owned())),
+            _ => {}
+        }
+    }
+    let user_ok = user
+        .as_deref()
+        .unwrap_or(session_user(session).await?.as_str())
+        == dn.get_user();
+    let password_ok =
+        password.is_some_and(|p| p.expose_secret() == dn.get_password().expose_secret());
+    Ok(user_ok && password_ok)
+}
+
+async fn session_user(session: &Session) -> Result<String> {
+    let row = session.query_one(OP, &CURRENT_USER, &[]).await?;
+    session.get(OP, &row, "name")
+}
+
+/// Runs `SELECT 1` on `nodes` from a fresh access-node session (autocommit, not in a
+/// transaction block). Always a session of its own: in TimescaleDB 2.13 a session whose
+/// connection to a data node failed crashes (signal 11) on its next `distributed_exec`.
+async fn probe_fresh(access_node: &NodeConfig, nodes: &[&str]) -> Result<()> {
+    let session = Session::open(access_node, OP).await?;
     session
         .execute_multinode(
             OP,

@@ -119,10 +119,12 @@ impl AccessNode {
     /// run again (up to [`STALE_RETRIES`] times).
     pub async fn query(&self, sql: &RawSql, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
         const OP: &str = "query";
-        let client = self.pool.get(OP).await?;
         let sql = Sql::vouched(sql);
         let mut attempt = 0;
         loop {
+            // A fresh checkout each time: a session whose data-node connection failed is
+            // poisoned and goes out of the pool with the dropped client.
+            let client = self.pool.get(OP).await?;
             match client.session().query_multinode(OP, &sql, params).await {
                 Err(e) if e.is_stale_data_node_connection() && attempt < STALE_RETRIES => {
                     attempt += 1;
@@ -137,10 +139,12 @@ impl AccessNode {
     /// Retries as [`AccessNode::query`] does.
     pub async fn execute(&self, sql: &RawSql, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
         const OP: &str = "execute";
-        let client = self.pool.get(OP).await?;
         let sql = Sql::vouched(sql);
         let mut attempt = 0;
         loop {
+            // A fresh checkout each time: a session whose data-node connection failed is
+            // poisoned and goes out of the pool with the dropped client.
+            let client = self.pool.get(OP).await?;
             match client.session().execute_multinode(OP, &sql, params).await {
                 Err(e) if e.is_stale_data_node_connection() && attempt < STALE_RETRIES => {
                     attempt += 1;

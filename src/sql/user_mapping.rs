@@ -125,6 +125,14 @@ pub(crate) const MAPPING_OPTION_NAMES: Sql = Sql::from_static(
       WHERE m.srvname = $1 AND m.usename = $2",
 );
 
+/// The options (`key=value`, values included) of the current user's own mapping on server
+/// `$1`. Only for comparing with credentials the caller already holds.
+pub(crate) const CURRENT_USER_MAPPING_OPTIONS: Sql = Sql::from_static(
+    "SELECT o AS option FROM pg_catalog.pg_user_mappings m, \
+            unnest(coalesce(m.umoptions, '{}')) o \
+      WHERE m.srvname = $1 AND m.usename = current_user::text",
+);
+
 /// The current user's name.
 pub(crate) const CURRENT_USER: Sql = Sql::from_static("SELECT current_user::text AS name");
 

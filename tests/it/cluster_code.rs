@@ -212,3 +212,30 @@ async fn a_contradictory_spec_is_refused_before_anything_is_read() {
     assert!(err.to_string().contains("dn7"), "{err}");
     local.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_broken_user_mapping_is_planned_and_repaired() {
+    let Some(_) = tier2() else { return };
+    let local = LocalCluster::start(2).await.unwrap();
+    let cluster = spec(&local);
+    cluster.apply().await.unwrap();
+    let an = AccessNode::connect(local.access_node_config())
+        .await
+        .unwrap();
+    timescaledb_multinode::UserMapping::new(timescaledb_multinode::RoleSpec::CurrentUser, "dn2")
+        .password(SecretString::from("not dn2's password"))
+        .alter(&an)
+        .await
+        .unwrap();
+    let plan = cluster.plan().await.unwrap();
+    assert_eq!(plan.steps.len(), 1, "{plan:#?}");
+    assert_eq!(plan.steps[0].kind, StepKind::UserMapping);
+    assert_eq!(plan.steps[0].target, "dn2");
+    cluster.apply().await.unwrap();
+    assert!(cluster.plan().await.unwrap().is_converged());
+    assert!(cluster.status().await.is_healthy());
+    // No access-node backend crashed on the way (TimescaleDB 2.13 crashes a session that
+    // reuses a failed data-node connection for distributed_exec).
+    assert!(!local.access_node().log().contains("Segmentation fault"));
+    local.shutdown().await.unwrap();
+}

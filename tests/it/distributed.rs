@@ -143,3 +143,38 @@ async fn many_tasks_mix_queries_and_distributed_exec() {
     assert_eq!(state.idle_connections, state.connections, "{state:?}");
     cluster.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_failed_data_node_login_does_not_poison_the_pool() {
+    let Some(_) = tier2() else { return };
+    // One connection, so a reused session would be the same one.
+    let (cluster, an) = joined(PoolConfig::default().max_size(1)).await;
+    timescaledb_multinode::UserMapping::new(timescaledb_multinode::RoleSpec::CurrentUser, "dn2")
+        .password(timescaledb_multinode::SecretString::from("wrong"))
+        .alter(&an)
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        let err = DistributedExec::new(RawSql::vouched("SELECT 1"))
+            .data_nodes(["dn2"])
+            .non_transactional()
+            .run(&an)
+            .await
+            .unwrap_err();
+        assert!(err.is_authentication_failure(), "{err:?}");
+        assert_eq!(err.node(), Some("dn2"));
+        // The session that failed is not handed out again: TimescaleDB 2.13 crashes such a
+        // session (and so every session of the access node) on its next distributed_exec.
+        DistributedExec::new(RawSql::vouched("SELECT 1"))
+            .data_nodes(["dn1"])
+            .run(&an)
+            .await
+            .unwrap();
+    }
+    assert!(
+        !cluster.access_node().log().contains("Segmentation fault"),
+        "{}",
+        cluster.access_node().log_tail(20)
+    );
+    cluster.shutdown().await.unwrap();
+}
