@@ -178,3 +178,35 @@ async fn a_failed_data_node_login_does_not_poison_the_pool() {
     );
     cluster.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pool_recovers_when_the_access_node_restarts() {
+    let Some(_) = tier2() else { return };
+    let (mut cluster, an) = joined(PoolConfig::default().max_size(4)).await;
+    an.execute(&RawSql::vouched("CREATE TABLE r(i int)"), &[])
+        .await
+        .unwrap();
+    DistributedExec::new(RawSql::vouched("SELECT 1"))
+        .run(&an)
+        .await
+        .unwrap();
+    cluster.access_node_mut().stop().await.unwrap();
+    cluster.access_node_mut().start().await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // No help from the caller: dead connections are replaced at checkout.
+    for i in 0..8i32 {
+        an.execute(&RawSql::vouched("INSERT INTO r VALUES ($1)"), &[&i])
+            .await
+            .unwrap();
+    }
+    DistributedExec::new(RawSql::vouched("SELECT 1"))
+        .run(&an)
+        .await
+        .unwrap();
+    let rows = an
+        .query(&RawSql::vouched("SELECT count(*) FROM r"), &[])
+        .await
+        .unwrap();
+    assert_eq!(rows[0].get::<_, i64>(0), 8);
+    cluster.shutdown().await.unwrap();
+}
