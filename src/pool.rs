@@ -121,6 +121,8 @@ impl bb8::ManageConnection for NodeManager {
 pub struct NodePool {
     pool: bb8::Pool<NodeManager>,
     node: String,
+    config: NodeConfig,
+    max_size: u32,
     checkout_timeout: Duration,
 }
 
@@ -147,25 +149,60 @@ impl NodePool {
             .max_lifetime(settings.max_lifetime)
             .test_on_check_out(true)
             .retry_connection(false)
-            .build_unchecked(NodeManager { config });
+            .build_unchecked(NodeManager {
+                config: config.clone(),
+            });
         Ok(NodePool {
             pool,
             node,
+            config,
+            max_size: settings.max_size,
             checkout_timeout: settings.checkout_timeout,
         })
     }
 
     /// A connection for `op`: [`Error::PoolTimeout`] when none frees up in time, or the
     /// connect error when a new one cannot be made.
+    ///
+    /// bb8 makes new connections in the background and, when they fail, only reports that
+    /// the checkout timed out. So when no connection is idle and there is room, the
+    /// connection is made here, where a node that is down or refuses the credentials says
+    /// so at once; and a checkout that times out tries one connection itself, so the error
+    /// is the real one.
     pub(crate) async fn get(&self, op: &'static str) -> Result<PooledClient<'_>> {
-        match self.pool.get().await {
-            Ok(conn) => Ok(PooledClient(conn)),
-            Err(bb8::RunError::User(e)) => Err(e),
-            Err(bb8::RunError::TimedOut) => Err(Error::PoolTimeout {
-                op,
-                node: self.node.clone(),
-                after: self.checkout_timeout,
-            }),
+        let state = self.pool.state();
+        if state.idle_connections == 0 && state.connections < self.max_size {
+            let session = Session::open(&self.config, op).await?;
+            // Another task may have filled the pool meanwhile; then this one is dropped.
+            let _ = self.pool.add(session);
+        }
+        // While bb8 waits, watch for the pool having nothing alive and nothing being made
+        // (its idle connections were dead and its own attempts failed): then connect here,
+        // to report the node's real error now instead of a timeout later.
+        let get = self.pool.get();
+        tokio::pin!(get);
+        let mut probed = false;
+        loop {
+            tokio::select! {
+                result = &mut get => {
+                    return match result {
+                        Ok(conn) => Ok(PooledClient(conn)),
+                        Err(bb8::RunError::User(e)) => Err(e),
+                        Err(bb8::RunError::TimedOut) => Err(Error::PoolTimeout {
+                            op,
+                            node: self.node.clone(),
+                            after: self.checkout_timeout,
+                        }),
+                    };
+                }
+                () = tokio::time::sleep(Duration::from_millis(100)), if !probed => {
+                    if self.pool.state().connections == 0 {
+                        probed = true;
+                        let session = Session::open(&self.config, op).await?;
+                        let _ = self.pool.add(session);
+                    }
+                }
+            }
         }
     }
 

@@ -18,8 +18,12 @@ pub use status::{
     UnderReplicatedChunk,
 };
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use crate::config::NodeConfig;
 use crate::error::{Error, Result};
+use crate::pool::{NodePool, PoolConfig, PooledClient};
 
 /// An access node and its data nodes, each with connection settings of its own (a data
 /// node's [`NodeConfig::node_name`] must be its data-node name).
@@ -44,7 +48,20 @@ pub struct Cluster {
     data_nodes: Vec<NodeConfig>,
     hypertables: Vec<plan::HypertableSpec>,
     roles: Vec<crate::node::DistributedRole>,
+    /// Small pools kept between calls (shared by clones), so a repeated `plan()` reuses
+    /// warm sessions instead of opening one per node each time.
+    pools: Arc<Pools>,
 }
+
+/// The pools a [`Cluster`] keeps: one per node, made on first use.
+#[derive(Debug, Default)]
+struct Pools {
+    access_node: tokio::sync::OnceCell<NodePool>,
+    data_nodes: Mutex<HashMap<String, NodePool>>,
+}
+
+/// Connections each of a cluster's pools keeps at most (reads for plans only).
+const CLUSTER_POOL_SIZE: u32 = 2;
 
 impl Cluster {
     /// A cluster with this access node and no data nodes yet.
@@ -54,7 +71,41 @@ impl Cluster {
             data_nodes: Vec::new(),
             hypertables: Vec::new(),
             roles: Vec::new(),
+            pools: Arc::default(),
         }
+    }
+
+    /// A pooled session to the access node.
+    pub(crate) async fn access_node_client(&self, op: &'static str) -> Result<PooledClient<'_>> {
+        let pool = self
+            .pools
+            .access_node
+            .get_or_try_init(|| async {
+                NodePool::new(
+                    self.access_node.clone(),
+                    &PoolConfig::default().max_size(CLUSTER_POOL_SIZE),
+                )
+            })
+            .await?;
+        pool.get(op).await
+    }
+
+    /// The pool of data node `config` (made on first use).
+    pub(crate) fn data_node_pool(&self, config: &NodeConfig) -> Result<NodePool> {
+        let mut pools = self
+            .pools
+            .data_nodes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(pool) = pools.get(&config.node_name()) {
+            return Ok(pool.clone());
+        }
+        let pool = NodePool::new(
+            config.clone(),
+            &PoolConfig::default().max_size(CLUSTER_POOL_SIZE),
+        )?;
+        pools.insert(config.node_name(), pool.clone());
+        Ok(pool)
     }
 
     /// Adds a data node's settings.
@@ -80,6 +131,12 @@ impl Cluster {
         match self.data_nodes.iter_mut().find(|c| c.node_name() == name) {
             Some(slot) => {
                 *slot = config;
+                // New settings, new pool.
+                self.pools
+                    .data_nodes
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .remove(&name);
                 Ok(())
             }
             None => Err(self.unknown("set data node config", &name)),

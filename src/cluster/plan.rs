@@ -206,12 +206,13 @@ impl Cluster {
         let an_name = self.access_node.node_name();
         // One access-node session for the whole plan; the data nodes are checked at the same
         // time, each over one session of its own.
-        let (an_session, dn_checks) = tokio::join!(
-            Session::open(&self.access_node, OP),
+        let (an_client, dn_checks) = tokio::join!(
+            self.access_node_client(OP),
             join_all(self.data_nodes.iter().map(|dn| self.check_data_node(dn)))
         );
-        let session = an_session?;
-        let an_info = ServerInfo::read(&session).await?;
+        let an_client = an_client?;
+        let session = an_client.session();
+        let an_info = ServerInfo::read_brief(session).await?;
         if an_info.timescaledb.is_none() && an_info.timescaledb_default.is_none() {
             return Err(Error::UnsupportedServer {
                 op: OP,
@@ -256,7 +257,7 @@ impl Cluster {
 
         // 2. Data nodes and the access node's user mappings for them.
         let registered: Vec<String> = if an_ready && an_info.check_multinode().is_ok() {
-            AccessNode::list_data_nodes(&session, OP)
+            AccessNode::list_data_nodes(session, OP)
                 .await?
                 .into_iter()
                 .map(|n| n.name)
@@ -273,7 +274,7 @@ impl Cluster {
             let Some(known) = registered.iter().find(|r| **r == name) else {
                 continue;
             };
-            if reachable.contains(&name) && !mapping_matches(&session, dn).await? {
+            if reachable.contains(&name) && !mapping_matches(session, dn).await? {
                 to_probe.push(known);
             }
         }
@@ -319,7 +320,7 @@ impl Cluster {
         for spec in &self.hypertables {
             let table = spec.hypertable.table_name()?;
             let qualified = table.regclass_text();
-            let exists = resolve(&session, &table).await?;
+            let exists = resolve(session, &table).await?;
             let distributed = match (&exists, an_ready) {
                 (Some((schema, name)), true) => session
                     .query_opt(OP, &HYPERTABLE, &[schema, name])
@@ -361,11 +362,11 @@ impl Cluster {
             };
             let id = Ident::for_op(role.name(), "role", OP, Some(&an_name))?;
             let mut missing = Vec::new();
-            if !role_exists(&session, role.name()).await? {
+            if !role_exists(session, role.name()).await? {
                 missing.push(format!("the role is missing on {an_name}"));
             }
             for node in &nodes {
-                if !has_mapping(&session, node, role.name()).await? {
+                if !has_mapping(session, node, role.name()).await? {
                     missing.push(format!("no user mapping with a password on {node}"));
                 }
                 if let Some((_, roles)) = roles_on_node.iter().find(|(n, _)| n == node) {
@@ -383,13 +384,13 @@ impl Cluster {
                         .text()
                         .to_owned(),
                 );
-                if resolve(&session, &table_name).await?.is_none() {
+                if resolve(session, &table_name).await?.is_none() {
                     missing.push(format!("table {table} for the grant does not exist yet"));
                     continue;
                 }
                 for privilege in privileges {
                     for single in privilege.expanded() {
-                        if !has_privilege(&session, role.name(), &table_name, single).await? {
+                        if !has_privilege(session, role.name(), &table_name, single).await? {
                             missing.push(format!("{single} on {table} is not granted"));
                         }
                     }
@@ -411,14 +412,16 @@ impl Cluster {
     /// One session to data node `config`: whether it has the extension, and which of the
     /// spec's roles exist there.
     async fn check_data_node(&self, config: &NodeConfig) -> Result<NodeCheck> {
-        let session = Session::open(config, OP).await?;
+        let pool = self.data_node_pool(config)?;
+        let client = pool.get(OP).await?;
+        let session = client.session();
         let extension = session
             .query_opt(OP, &INSTALLED_VERSION, &[])
             .await?
             .is_some();
         let mut roles = Vec::new();
         for role in &self.roles {
-            if role_exists(&session, role.name()).await? {
+            if role_exists(session, role.name()).await? {
                 roles.push(role.name().to_owned());
             }
         }

@@ -219,7 +219,7 @@ impl AccessNode {
         let caps = match self.capabilities.get() {
             Some(caps) => *caps,
             None => {
-                let info = ServerInfo::read(session).await?;
+                let info = ServerInfo::read_brief(session).await?;
                 let caps = info.multinode_capabilities(op)?;
                 *self.capabilities.get_or_init(|| caps)
             }

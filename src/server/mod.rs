@@ -15,7 +15,7 @@ use tokio_postgres::error::SqlState;
 use crate::config::NodeConfig;
 use crate::connect::Session;
 use crate::error::{Error, Result};
-use crate::sql::server_info::{DIST_IDENTITY, SERVER_INFO};
+use crate::sql::server_info::{DIST_IDENTITY, SERVER_INFO, SERVER_INFO_BRIEF};
 use crate::version::{PgVersion, Version};
 
 /// The licence TimescaleDB runs under (`timescaledb.license`).
@@ -108,7 +108,17 @@ impl ServerInfo {
     }
 
     pub(crate) async fn read(session: &Session) -> Result<ServerInfo> {
-        let row = session.query_one(OP, &SERVER_INFO, &[]).await?;
+        Self::read_with(session, &SERVER_INFO).await
+    }
+
+    /// Like [`ServerInfo::read`], cheaper: `timescaledb_available` stays empty, and
+    /// `timescaledb_default` is read only when the extension is not installed.
+    pub(crate) async fn read_brief(session: &Session) -> Result<ServerInfo> {
+        Self::read_with(session, &SERVER_INFO_BRIEF).await
+    }
+
+    async fn read_with(session: &Session, query: &crate::sql::Sql) -> Result<ServerInfo> {
+        let row = session.query_one(OP, query, &[]).await?;
         let get_text = |column: &str| session.get::<Option<String>>(OP, &row, column);
         let num: i32 = session.get(OP, &row, "server_version_num")?;
         let node = session.node().to_owned();

@@ -24,6 +24,30 @@ pub(crate) const SERVER_INFO: Sql = Sql::from_static(
               WHERE w.fdwname = 'timescaledb_fdw')::int8 AS data_node_count",
 );
 
+/// [`SERVER_INFO`] without the costly parts: the available versions are not listed, and the
+/// default version is looked up only when the extension is not installed (both read every
+/// extension's control file). For hot paths such as a converged plan.
+pub(crate) const SERVER_INFO_BRIEF: Sql = Sql::from_static(
+    "SELECT current_setting('server_version_num')::int4 AS server_version_num, \
+            current_setting('server_version') AS server_version, \
+            current_database()::text AS database, \
+            current_user::text AS user_name, \
+            current_setting('is_superuser') = 'on' AS is_superuser, \
+            e.extversion AS installed_version, \
+            CASE WHEN e.extversion IS NULL THEN \
+              (SELECT default_version::text FROM pg_catalog.pg_available_extensions \
+                WHERE name = 'timescaledb') END AS default_version, \
+            '{}'::text[] AS available_versions, \
+            current_setting('timescaledb.license', true) AS license, \
+            current_setting('shared_preload_libraries') AS shared_preload_libraries, \
+            current_setting('max_prepared_transactions')::int4 AS max_prepared_transactions, \
+            (SELECT count(*) FROM pg_catalog.pg_foreign_server s \
+               JOIN pg_catalog.pg_foreign_data_wrapper w ON w.oid = s.srvfdw \
+              WHERE w.fdwname = 'timescaledb_fdw')::int8 AS data_node_count \
+       FROM (SELECT (SELECT extversion::text FROM pg_catalog.pg_extension \
+                      WHERE extname = 'timescaledb') AS extversion) e",
+);
+
 /// The distributed-database identity of a database with TimescaleDB installed: on an access
 /// node `dist_uuid` equals `uuid`, on a data node it is the access node's `uuid`, and a
 /// standalone database has no `dist_uuid`.

@@ -169,3 +169,36 @@ async fn distributed_exec_refuses_bad_statements_before_sending() {
     assert!(matches!(err, Error::UnsupportedServer { .. }), "{err:?}");
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_pool_reports_the_real_connect_error_at_once() {
+    let mut server = plain_server("an").await;
+    let wrong = server
+        .config()
+        .password(timescaledb_multinode::SecretString::from("wrong"));
+    let started = std::time::Instant::now();
+    let err = AccessNode::connect(wrong).await.unwrap_err();
+    assert!(err.is_authentication_failure(), "{err:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // A node that goes down under a pool: the query fails with the node's own error.
+    let an = AccessNode::connect(server.config()).await.unwrap();
+    server.stop().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = std::time::Instant::now();
+    let err = an
+        .query(&RawSql::vouched("SELECT 1"), &[])
+        .await
+        .unwrap_err();
+    assert!(err.is_unreachable(), "{err:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    server.shutdown().await.unwrap();
+}
