@@ -27,9 +27,9 @@ use timescaledb_multinode::testing::{LocalCluster, LocalServer};
 use timescaledb_multinode::tokio_postgres::types::ToSql;
 use timescaledb_multinode::tokio_postgres::Client;
 use timescaledb_multinode::{
-    update_extensions, AccessNode, Bootstrap, DataNode, DistributedExec, DistributedHypertable,
-    DistributedRole, Error, Ident, MappingChange, NodeConfig, Privilege, RawSql, RoleSpec,
-    SecretString, TableName, UserMapping, MAX_IDENT_BYTES,
+    AccessNode, DataNode, DistributedExec, DistributedHypertable, DistributedRole, Error, Ident,
+    MappingChange, NodeConfig, Privilege, RawSql, RoleSpec, SecretString, TableName, UserMapping,
+    MAX_IDENT_BYTES,
 };
 
 use crate::common::tier2;
@@ -817,23 +817,7 @@ async fn joined_cluster(log_statements: bool) -> (LocalCluster, AccessNode) {
         builder = builder.setting("log_statement", "all");
     }
     let cluster = builder.start().await.expect("start a local cluster");
-    update_extensions(
-        &cluster.access_node_config(),
-        &cluster.data_node_configs(),
-        None,
-    )
-    .await
-    .unwrap();
-    let an = AccessNode::connect(cluster.access_node_config())
-        .await
-        .unwrap();
-    for dn in cluster.data_nodes() {
-        DataNode::from_config(&dn.config())
-            .bootstrap(Bootstrap::ExistingDatabase)
-            .add(&an)
-            .await
-            .unwrap();
-    }
+    let an = crate::common::join(&cluster, timescaledb_multinode::PoolConfig::default()).await;
     (cluster, an)
 }
 

@@ -6,32 +6,13 @@ use std::collections::BTreeSet;
 use timescaledb_multinode::testing::LocalCluster;
 use timescaledb_multinode::tokio_postgres::Client;
 use timescaledb_multinode::{
-    update_extensions, AccessNode, AllowNewChunks, AlterDataNode, AttachDataNode, BlockNewChunks,
-    Bootstrap, DataNode, DeleteDataNode, DetachDataNode, DistributedHypertable, Error, Ident,
-    RoleSpec, TableName, UserMapping,
+    AccessNode, AllowNewChunks, AlterDataNode, AttachDataNode, BlockNewChunks, DeleteDataNode,
+    DetachDataNode, DistributedHypertable, Error, Ident, RoleSpec, TableName, UserMapping,
 };
 
 /// A cluster with both data nodes added (each with a user mapping for `tsdbadmin`).
 async fn joined_cluster() -> (LocalCluster, AccessNode) {
-    let cluster = LocalCluster::start(2).await.unwrap();
-    update_extensions(
-        &cluster.access_node_config(),
-        &cluster.data_node_configs(),
-        None,
-    )
-    .await
-    .unwrap();
-    let an = AccessNode::connect(cluster.access_node_config())
-        .await
-        .unwrap();
-    for dn in cluster.data_nodes() {
-        DataNode::from_config(&dn.config())
-            .bootstrap(Bootstrap::ExistingDatabase)
-            .add(&an)
-            .await
-            .unwrap();
-    }
-    (cluster, an)
+    crate::common::joined_cluster(2).await
 }
 
 fn table(name: &str) -> TableName {
