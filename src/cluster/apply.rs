@@ -1,7 +1,7 @@
 //! Running a plan: idempotent (a converged cluster gets no mutating statement) and
 //! resumable (after a failure halfway, the next run finishes the job).
 
-use super::plan::{Plan, Step, StepKind};
+use super::plan::{HypertableSpec, Plan, Step, StepKind};
 use super::Cluster;
 use crate::error::{Error, Result};
 use crate::node::{update_extension, AccessNode, Bootstrap, DataNode, MappingChange, UserMapping};
@@ -72,6 +72,18 @@ impl Cluster {
         Ok(an.as_ref().expect("set above"))
     }
 
+    /// The spec of the hypertable a step names (by its quoted table name).
+    fn hypertable_spec(&self, target: &str) -> Result<&HypertableSpec> {
+        self.hypertables
+            .iter()
+            .find(|h| {
+                h.hypertable
+                    .table_name()
+                    .is_ok_and(|t| t.regclass_text() == target)
+            })
+            .ok_or_else(|| Error::invalid(OP, None, "the plan names an unknown table"))
+    }
+
     async fn run_step(&self, step: &Step, an: &mut Option<AccessNode>) -> Result<()> {
         match step.kind {
             StepKind::CreateExtension => {
@@ -103,28 +115,12 @@ impl Cluster {
                 tracing::debug!(data_node = %step.target, ?change, "user mapping");
             }
             StepKind::CreateTable => {
-                let spec = self
-                    .hypertables
-                    .iter()
-                    .find(|h| {
-                        h.hypertable
-                            .table_name()
-                            .is_ok_and(|t| t.regclass_text() == step.target)
-                    })
-                    .ok_or_else(|| Error::invalid(OP, None, "the plan names an unknown table"))?;
+                let spec = self.hypertable_spec(&step.target)?;
                 let an = self.access_node(an).await?;
                 an.execute(&spec.create_table, &[]).await?;
             }
             StepKind::DistributeTable => {
-                let spec = self
-                    .hypertables
-                    .iter()
-                    .find(|h| {
-                        h.hypertable
-                            .table_name()
-                            .is_ok_and(|t| t.regclass_text() == step.target)
-                    })
-                    .ok_or_else(|| Error::invalid(OP, None, "the plan names an unknown table"))?;
+                let spec = self.hypertable_spec(&step.target)?;
                 let an = self.access_node(an).await?;
                 spec.hypertable.clone().if_not_exists().create(an).await?;
             }

@@ -24,6 +24,19 @@ use super::extension::{update_extension, ExtensionUpdate};
 /// after [`Error::is_stale_data_node_connection`].
 pub const STALE_RETRIES: u32 = 2;
 
+/// Whether `result` failed on a stale data-node connection and may run again; counts the
+/// attempt.
+fn retry_stale<T>(result: &Result<T>, attempt: &mut u32) -> bool {
+    match result {
+        Err(e) if e.is_stale_data_node_connection() && *attempt < STALE_RETRIES => {
+            *attempt += 1;
+            tracing::debug!(node = ?e.node(), attempt = *attempt, "retrying after a stale data-node connection");
+            true
+        }
+        _ => false,
+    }
+}
+
 /// A handle on the access node of a cluster, with a pool of connections to it. Cheap to
 /// clone; clones share the pool, so one `AccessNode` can serve many tasks.
 ///
@@ -125,12 +138,9 @@ impl AccessNode {
             // A fresh checkout each time: a session whose data-node connection failed is
             // poisoned and goes out of the pool with the dropped client.
             let client = self.pool.get(OP).await?;
-            match client.session().query_multinode(OP, &sql, params).await {
-                Err(e) if e.is_stale_data_node_connection() && attempt < STALE_RETRIES => {
-                    attempt += 1;
-                    tracing::debug!(node = ?e.node(), attempt, "retrying after a stale data-node connection");
-                }
-                result => return result,
+            let result = client.session().query_multinode(OP, &sql, params).await;
+            if !retry_stale(&result, &mut attempt) {
+                return result;
             }
         }
     }
@@ -145,12 +155,9 @@ impl AccessNode {
             // A fresh checkout each time: a session whose data-node connection failed is
             // poisoned and goes out of the pool with the dropped client.
             let client = self.pool.get(OP).await?;
-            match client.session().execute_multinode(OP, &sql, params).await {
-                Err(e) if e.is_stale_data_node_connection() && attempt < STALE_RETRIES => {
-                    attempt += 1;
-                    tracing::debug!(node = ?e.node(), attempt, "retrying after a stale data-node connection");
-                }
-                result => return result,
+            let result = client.session().execute_multinode(OP, &sql, params).await;
+            if !retry_stale(&result, &mut attempt) {
+                return result;
             }
         }
     }
