@@ -37,7 +37,11 @@ pub fn capture() -> (Captured, tracing::subscriber::DefaultGuard) {
         .with_ansi(false)
         .with_writer(move || writer.clone())
         .finish();
-    (captured, tracing::subscriber::set_default(subscriber))
+    let guard = tracing::subscriber::set_default(subscriber);
+    // Tests run on many threads, each with its own scoped subscriber: a callsite first hit
+    // on a thread without one may have cached "never interested". Recompute it now.
+    tracing::callsite::rebuild_interest_cache();
+    (captured, guard)
 }
 
 #[tokio::test]
