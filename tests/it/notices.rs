@@ -2,13 +2,16 @@
 //! level, never fail an operation, and carry no password.
 
 use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Once, Weak};
 
 use timescaledb_multinode::ExposeSecret;
 
 use crate::common::plain_server;
 
-/// A `tracing` writer that keeps everything in memory.
+/// The buffers of the captures alive right now; every event is written to each of them.
+static ACTIVE: Mutex<Vec<Weak<Mutex<Vec<u8>>>>> = Mutex::new(Vec::new());
+
+/// Everything logged at debug level or above, in this test binary, while it is alive.
 #[derive(Clone, Default)]
 pub struct Captured(Arc<Mutex<Vec<u8>>>);
 
@@ -18,9 +21,22 @@ impl Captured {
     }
 }
 
-impl Write for Captured {
+/// Stops a capture when dropped.
+pub struct CaptureGuard(#[allow(dead_code)] Captured);
+
+/// The writer of the one global subscriber: a copy of each event to every live capture.
+struct Fanout;
+
+impl Write for Fanout {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
+        let mut active = ACTIVE.lock().unwrap();
+        active.retain(|weak| match weak.upgrade() {
+            Some(buffer) => {
+                buffer.lock().unwrap().extend_from_slice(buf);
+                true
+            }
+            None => false,
+        });
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -28,20 +44,29 @@ impl Write for Captured {
     }
 }
 
-/// Installs a debug-level subscriber for this thread that writes into the returned buffer.
-pub fn capture() -> (Captured, tracing::subscriber::DefaultGuard) {
+/// Starts capturing every debug-level event of this test binary (other tests' events
+/// included) until the guard is dropped.
+///
+/// One global subscriber serves every capture. Scoped (per-thread) subscribers are not
+/// used: `tracing` caches each callsite's interest when it is first hit, and when only one
+/// dispatcher is registered it asks the *hitting thread's* subscriber. A callsite first hit
+/// on another test's thread (no subscriber there) was cached as "never", and the capturing
+/// test then saw no event at all. With one global subscriber every thread gives the same
+/// answer.
+pub fn capture() -> (Captured, CaptureGuard) {
+    static GLOBAL: Once = Once::new();
+    GLOBAL.call_once(|| {
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .with_writer(|| Fanout)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber)
+            .expect("no other global subscriber in the test binary");
+    });
     let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::DEBUG)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let guard = tracing::subscriber::set_default(subscriber);
-    // Tests run on many threads, each with its own scoped subscriber: a callsite first hit
-    // on a thread without one may have cached "never interested". Recompute it now.
-    tracing::callsite::rebuild_interest_cache();
-    (captured, guard)
+    ACTIVE.lock().unwrap().push(Arc::downgrade(&captured.0));
+    (captured.clone(), CaptureGuard(captured))
 }
 
 #[tokio::test]
