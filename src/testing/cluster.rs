@@ -14,6 +14,7 @@ use crate::version::Version;
 pub struct LocalClusterBuilder {
     data_nodes: usize,
     install: Option<PgInstall>,
+    release: Option<String>,
     timescaledb: bool,
     settings: Vec<(String, String)>,
 }
@@ -28,6 +29,15 @@ impl LocalClusterBuilder {
     /// The installation to use. Default: [`PgInstall::discover`].
     pub fn install(mut self, install: PgInstall) -> Self {
         self.install = Some(install);
+        self
+    }
+
+    /// Runs TimescaleDB `release` (such as `"2.11.2"`) on every node, built from the source
+    /// archives in `TSMN_TIMESCALEDB_SOURCES` into a private copy of the installation (see
+    /// [`PgInstall::with_timescaledb`]; the first build of a release takes about a minute).
+    /// Default: the installation's own TimescaleDB ([`PgInstall::discover`]).
+    pub fn timescaledb_release(mut self, release: impl Into<String>) -> Self {
+        self.release = Some(release.into());
         self
     }
 
@@ -46,10 +56,7 @@ impl LocalClusterBuilder {
     /// Starts every node, concurrently. If one fails, the others are shut down and the
     /// error (with that node's log tail) is returned.
     pub async fn start(self) -> Result<LocalCluster> {
-        let install = match self.install {
-            Some(install) => install,
-            None => PgInstall::discover()?,
-        };
+        let install = PgInstall::resolve(self.install, self.release).await?;
         let multinode = install.multinode_support();
         let names =
             std::iter::once("an".to_owned()).chain((1..=self.data_nodes).map(|i| format!("dn{i}")));
@@ -143,6 +150,7 @@ impl LocalCluster {
         LocalClusterBuilder {
             data_nodes: 2,
             install: None,
+            release: None,
             timescaledb: true,
             settings: Vec::new(),
         }

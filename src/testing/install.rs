@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::timescaledb::{DEFAULT_RELEASE, RELEASE_ENV, SOURCES_ENV};
 use crate::error::{Error, Result};
 use crate::server::Capabilities;
 use crate::version::Version;
@@ -35,18 +36,76 @@ struct TimescaleDbFiles {
 }
 
 impl PgInstall {
-    /// The installation named by `TSMN_PG_BINDIR`, or else the machine's newest PostgreSQL
-    /// 13–15 server (Debian layout).
+    /// The installation tests use by default.
+    ///
+    /// - With [`RELEASE_ENV`] and [`SOURCES_ENV`] set: that TimescaleDB release, built from
+    ///   the source archives into a private copy of [`PgInstall::discover_binaries`]
+    ///   ([`PgInstall::with_timescaledb`]; the first time takes about a minute).
+    /// - Otherwise, when the server binaries have TimescaleDB multi-node installed: them.
+    /// - Otherwise, with [`SOURCES_ENV`] set: TimescaleDB [`DEFAULT_RELEASE`] built from there.
+    /// - Otherwise the binaries as they are (tier 1: plain PostgreSQL).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Fixture`] naming `TSMN_PG_BINDIR` and the Debian package when no server
+    /// binaries are found; the build's error when a release must be built and cannot be.
+    pub fn discover() -> Result<PgInstall> {
+        let base = Self::discover_binaries()?;
+        let sources = Self::timescaledb_sources();
+        let chosen = std::env::var(RELEASE_ENV).ok().filter(|r| !r.is_empty());
+        match (sources, chosen) {
+            (Some(sources), Some(release)) => base.with_timescaledb(sources, [release]),
+            (None, Some(release)) => Err(fixture(format!(
+                "{RELEASE_ENV}={release} asks for a TimescaleDB build, but {SOURCES_ENV} (the \
+                 directory of source archives) is not set"
+            ))),
+            (Some(sources), None) if base.multinode_support().is_err() => {
+                base.with_timescaledb(sources, [DEFAULT_RELEASE.to_string()])
+            }
+            _ => Ok(base),
+        }
+    }
+
+    /// The server binaries named by `TSMN_PG_BINDIR`, or else the machine's newest
+    /// PostgreSQL 13–15 server (Debian layout), with whatever TimescaleDB they have.
     ///
     /// # Errors
     ///
     /// [`Error::Fixture`] naming `TSMN_PG_BINDIR` and the Debian package when no server
     /// binaries are found.
-    pub fn discover() -> Result<PgInstall> {
+    pub fn discover_binaries() -> Result<PgInstall> {
         let searched = SEARCHED_MAJORS
             .iter()
             .map(|major| PathBuf::from(format!("/usr/lib/postgresql/{major}/bin")));
         Self::discover_in(std::env::var_os(PG_BINDIR_ENV), searched)
+    }
+
+    /// The installation a fixture starts servers from: `install` when given, else
+    /// [`PgInstall::discover`]; with `release`, that TimescaleDB release built into a private
+    /// copy of it. Builds run on a blocking thread.
+    pub(crate) async fn resolve(
+        install: Option<PgInstall>,
+        release: Option<String>,
+    ) -> Result<PgInstall> {
+        let resolved = tokio::task::spawn_blocking(move || match (install, release) {
+            (Some(install), None) => Ok(install),
+            (None, None) => PgInstall::discover(),
+            (install, Some(release)) => {
+                let base = match install {
+                    Some(install) => install,
+                    None => PgInstall::discover_binaries()?,
+                };
+                let sources = PgInstall::timescaledb_sources().ok_or_else(|| {
+                    fixture(format!(
+                        "TimescaleDB {release} was asked for, but {SOURCES_ENV} (the directory \
+                         of source archives to build it from) is not set"
+                    ))
+                })?;
+                base.with_timescaledb(sources, [release])
+            }
+        })
+        .await;
+        resolved.unwrap_or_else(|e| Err(fixture(format!("the installation task failed: {e}"))))
     }
 
     /// [`PgInstall::discover`] with the environment value and the searched directories given.
@@ -118,6 +177,16 @@ impl PgInstall {
     /// The PostgreSQL version, e.g. `15.20`.
     pub fn version(&self) -> &str {
         &self.version
+    }
+
+    /// The directory server libraries are loaded from (`$libdir`).
+    pub fn pkglibdir(&self) -> &Path {
+        &self.pkglibdir
+    }
+
+    /// The share directory (`extension/` holds the control and SQL files).
+    pub fn sharedir(&self) -> &Path {
+        &self.sharedir
     }
 
     /// The PostgreSQL major version.

@@ -40,6 +40,7 @@ const LOG_TAIL_LINES: usize = 30;
 pub struct LocalServerBuilder {
     name: String,
     install: Option<PgInstall>,
+    release: Option<String>,
     timescaledb: bool,
     settings: Vec<(String, String)>,
     files: Vec<(String, Vec<u8>)>,
@@ -50,6 +51,15 @@ impl LocalServerBuilder {
     /// The installation to use. Default: [`PgInstall::discover`].
     pub fn install(mut self, install: PgInstall) -> Self {
         self.install = Some(install);
+        self
+    }
+
+    /// Runs TimescaleDB `release` (such as `"2.11.2"`), built from the source archives in
+    /// `TSMN_TIMESCALEDB_SOURCES` into a private copy of the installation (see
+    /// [`PgInstall::with_timescaledb`]; the first build of a release takes about a minute).
+    /// Default: the installation's own TimescaleDB ([`PgInstall::discover`]).
+    pub fn timescaledb_release(mut self, release: impl Into<String>) -> Self {
+        self.release = Some(release.into());
         self
     }
 
@@ -87,10 +97,7 @@ impl LocalServerBuilder {
     /// [`Error::Fixture`] when the binaries are missing or the server does not start; the
     /// error carries the tail of the server log.
     pub async fn start(self) -> Result<LocalServer> {
-        let install = match self.install {
-            Some(install) => install,
-            None => PgInstall::discover()?,
-        };
+        let install = PgInstall::resolve(self.install, self.release).await?;
         let user = ServerUser::detect()?;
         let timescaledb = self.timescaledb && install.multinode_support().is_ok();
         let template = template::data_dir(&install, &user, timescaledb).await?;
@@ -172,6 +179,7 @@ impl LocalServer {
         LocalServerBuilder {
             name: name.into(),
             install: None,
+            release: None,
             timescaledb: true,
             settings: Vec::new(),
             files: Vec::new(),

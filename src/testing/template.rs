@@ -83,7 +83,7 @@ pub(crate) async fn data_dir(
     Ok(ready.join("data"))
 }
 
-fn cache_root(user: &ServerUser) -> PathBuf {
+pub(crate) fn cache_root(user: &ServerUser) -> PathBuf {
     match std::env::var_os(CACHE_DIR_ENV) {
         Some(dir) if !dir.is_empty() => PathBuf::from(dir),
         _ => std::env::temp_dir().join(format!("timescaledb-multinode-{}", user.label())),
@@ -206,7 +206,7 @@ fn write(path: &Path, text: &str) -> Result<()> {
 }
 
 /// FNV-1a, enough to keep two installations' templates apart.
-fn hash(bytes: &[u8]) -> String {
+pub(crate) fn hash(bytes: &[u8]) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in bytes {
         h ^= u64::from(*b);
