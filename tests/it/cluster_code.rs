@@ -2,7 +2,7 @@
 //! a second apply that sends no mutating statement, and an apply that stops at a node that
 //! is down and is finished by the next one.
 
-use timescaledb_multinode::testing::LocalCluster;
+use timescaledb_multinode::testing::{LocalCluster, LocalClusterBuilder};
 use timescaledb_multinode::{
     AccessNode, Cluster, DistributedHypertable, DistributedRole, Error, ExposeSecret, Ident,
     Privilege, RawSql, SecretString, ServerInfo, StepKind, TableName,
@@ -45,7 +45,14 @@ fn mutating_lines(local: &LocalCluster) -> usize {
 #[tokio::test]
 async fn plan_then_apply_converges_and_a_second_apply_changes_nothing() {
     let Some(_) = tier2() else { return };
-    let local = LocalCluster::builder()
+    plan_apply_converge(LocalCluster::builder()).await;
+}
+
+/// Plan, apply, plan (converged), a second apply that changes nothing, a healthy status and
+/// the how-to's result, on a 1 + 2 cluster started from `builder` (also run on every
+/// release of the version matrix).
+pub async fn plan_apply_converge(builder: LocalClusterBuilder) {
+    let local = builder
         .data_nodes(2)
         .setting("log_statement", "mod")
         .start()
@@ -91,6 +98,8 @@ async fn plan_then_apply_converges_and_a_second_apply_changes_nothing() {
     assert_eq!(seen, kinds);
     let plan = cluster.plan().await.unwrap();
     assert!(plan.is_converged(), "{plan:#?}");
+    let status = cluster.status().await;
+    assert!(status.is_healthy(), "{status:#?}");
 
     // Converged: apply sends no mutating statement anywhere.
     let before = mutating_lines(&local);

@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::sync::Once;
 
-use timescaledb_multinode::testing::{LocalCluster, LocalServer, PgInstall};
+use timescaledb_multinode::testing::{LocalCluster, LocalClusterBuilder, LocalServer, PgInstall};
 use timescaledb_multinode::Version;
 
 /// Whether tier 2 can run here. When it cannot, prints `tier 2 skipped: <reason>` once per
@@ -23,6 +23,24 @@ pub fn tier2() -> Option<Version> {
     }
     SKIP_NOTICE.call_once(|| {
         let _ = writeln!(std::io::stderr(), "tier 2 skipped: {reason}");
+    });
+    None
+}
+
+/// Whether the version matrix can run here: it builds each TimescaleDB release from the
+/// source archives in `TSMN_TIMESCALEDB_SOURCES`. When that is unset, prints `version
+/// matrix skipped: <reason>` once, or panics when `TSMN_REQUIRE_TIMESCALEDB=1`.
+pub fn matrix() -> Option<std::path::PathBuf> {
+    static SKIP_NOTICE: Once = Once::new();
+    if let Some(sources) = PgInstall::timescaledb_sources() {
+        return Some(sources);
+    }
+    let reason = "TSMN_TIMESCALEDB_SOURCES (a directory of TimescaleDB source archives) is not set";
+    if std::env::var("TSMN_REQUIRE_TIMESCALEDB").as_deref() == Ok("1") {
+        panic!("TSMN_REQUIRE_TIMESCALEDB=1, but the version matrix cannot run: {reason}");
+    }
+    SKIP_NOTICE.call_once(|| {
+        let _ = writeln!(std::io::stderr(), "version matrix skipped: {reason}");
     });
     None
 }
@@ -75,7 +93,14 @@ pub async fn join(
 
 /// A started and joined 1 + `n` cluster (see [`join`]) with the default pool.
 pub async fn joined_cluster(n: usize) -> (LocalCluster, timescaledb_multinode::AccessNode) {
-    let cluster = LocalCluster::start(n).await.expect("local cluster");
+    joined_cluster_from(LocalCluster::builder().data_nodes(n)).await
+}
+
+/// A cluster started from `builder` and joined (see [`join`]) with the default pool.
+pub async fn joined_cluster_from(
+    builder: LocalClusterBuilder,
+) -> (LocalCluster, timescaledb_multinode::AccessNode) {
+    let cluster = builder.start().await.expect("local cluster");
     let an = join(&cluster, timescaledb_multinode::PoolConfig::default()).await;
     (cluster, an)
 }

@@ -2,13 +2,13 @@
 
 use std::time::Duration;
 
-use timescaledb_multinode::testing::LocalCluster;
+use timescaledb_multinode::testing::{LocalCluster, LocalClusterBuilder};
 use timescaledb_multinode::{query_each, AccessNode, Cluster, DistributedExec, NodeConfig, RawSql};
 
-use crate::common::{joined_cluster, tier2};
+use crate::common::{joined_cluster_from, tier2};
 
-async fn joined() -> (LocalCluster, Cluster, AccessNode) {
-    let (local, an) = joined_cluster(2).await;
+async fn joined(builder: LocalClusterBuilder) -> (LocalCluster, Cluster, AccessNode) {
+    let (local, an) = joined_cluster_from(builder.data_nodes(2)).await;
     let cluster = local
         .data_nodes()
         .iter()
@@ -34,7 +34,14 @@ async fn rows_on(configs: &[NodeConfig]) -> Vec<i64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_data_node_lost_between_prepare_and_commit_is_healed() {
     let Some(_) = tier2() else { return };
-    let (mut local, cluster, an) = joined().await;
+    lost_between_prepare_and_commit(LocalCluster::builder()).await;
+}
+
+/// A real in-doubt two-phase commit (a data node stopped after PREPARE, before COMMIT
+/// PREPARED), reported by status and healed, on a 1 + 2 cluster started from `builder`
+/// (also run on every release of the version matrix). Needs a multi-threaded runtime.
+pub async fn lost_between_prepare_and_commit(builder: LocalClusterBuilder) {
+    let (mut local, cluster, an) = joined(builder).await;
     let configs = local.data_node_configs();
 
     // dn2 prepares slowly (a deferred trigger sleeps at PREPARE), so there is time to lose
@@ -116,7 +123,7 @@ async fn a_data_node_lost_between_prepare_and_commit_is_healed() {
 #[tokio::test]
 async fn heal_rolls_back_what_the_access_node_never_committed() {
     let Some(_) = tier2() else { return };
-    let (local, cluster, an) = joined().await;
+    let (local, cluster, an) = joined(LocalCluster::builder()).await;
     let configs = local.data_node_configs();
     // A prepared transaction on dn1 with an id of this access node that it never recorded
     // as committed (as after an access-node crash): presumed aborted.

@@ -15,6 +15,7 @@ mod hostile;
 mod ingest;
 mod lifecycle;
 mod local_cluster;
+mod matrix;
 mod multinode;
 mod notices;
 mod operate;

@@ -1,6 +1,6 @@
 //! Tier 2: the how-to, step by step, through the typed API on a real cluster.
 
-use timescaledb_multinode::testing::LocalCluster;
+use timescaledb_multinode::testing::{LocalCluster, LocalClusterBuilder};
 use timescaledb_multinode::{
     update_extensions, AccessNode, Bootstrap, DataNode, DistributedHypertable, DistributedRole,
     Error, ExposeSecret, ExtensionChange, Ident, MappingChange, NodeConfig, NodeRole, Privilege,
@@ -12,8 +12,8 @@ use crate::common::tier2;
 const SENSOR_TABLE: &str = "CREATE TABLE sensor_data(time timestamptz NOT NULL, \
      sensor_id int NOT NULL, temperature double precision, cpu double precision)";
 
-async fn joined_cluster() -> (LocalCluster, AccessNode) {
-    let cluster = LocalCluster::start(2).await.unwrap();
+async fn joined_cluster(builder: LocalClusterBuilder) -> (LocalCluster, AccessNode) {
+    let cluster = builder.data_nodes(2).start().await.unwrap();
     let updates = update_extensions(
         &cluster.access_node_config(),
         &cluster.data_node_configs(),
@@ -42,7 +42,13 @@ async fn joined_cluster() -> (LocalCluster, AccessNode) {
 #[tokio::test]
 async fn the_how_to_end_to_end() {
     let Some(_) = tier2() else { return };
-    let (cluster, an) = joined_cluster().await;
+    how_to(LocalCluster::builder()).await;
+}
+
+/// The how-to on a 1 + 2 cluster started from `builder` (also run on every release of the
+/// version matrix).
+pub async fn how_to(builder: LocalClusterBuilder) {
+    let (cluster, an) = joined_cluster(builder).await;
 
     // Data nodes are listed like \des+.
     let nodes = an.data_nodes().await.unwrap();
@@ -158,7 +164,7 @@ async fn the_how_to_end_to_end() {
 #[tokio::test]
 async fn bad_input_is_refused_naming_node_and_operation() {
     let Some(_) = tier2() else { return };
-    let (cluster, an) = joined_cluster().await;
+    let (cluster, an) = joined_cluster(LocalCluster::builder()).await;
 
     // Unreachable host: names the data node.
     let port = {

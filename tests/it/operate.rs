@@ -1,16 +1,16 @@
 //! Tier 2: cluster status that tells the failures apart, and password rotation that
 //! repairs a password changed behind the crate's back.
 
-use timescaledb_multinode::testing::LocalCluster;
+use timescaledb_multinode::testing::{LocalCluster, LocalClusterBuilder};
 use timescaledb_multinode::{
     AccessNode, AccessNodeLink, Cluster, MappingChange, RoleSpec, RotationStep, SecretString,
     UserMapping,
 };
 
-use crate::common::{joined_cluster, tier2};
+use crate::common::{joined_cluster_from, tier2};
 
-async fn joined() -> (LocalCluster, Cluster, AccessNode) {
-    let (local, an) = joined_cluster(2).await;
+async fn joined(builder: LocalClusterBuilder) -> (LocalCluster, Cluster, AccessNode) {
+    let (local, an) = joined_cluster_from(builder.data_nodes(2)).await;
     let cluster = local
         .data_nodes()
         .iter()
@@ -23,7 +23,7 @@ async fn joined() -> (LocalCluster, Cluster, AccessNode) {
 #[tokio::test]
 async fn status_tells_down_from_wrong_password_from_no_mapping() {
     let Some(_) = tier2() else { return };
-    let (mut local, cluster, an) = joined().await;
+    let (mut local, cluster, an) = joined(LocalCluster::builder()).await;
 
     let status = cluster.status().await;
     assert!(status.is_healthy(), "{status:#?}");
@@ -96,7 +96,13 @@ async fn status_tells_down_from_wrong_password_from_no_mapping() {
 #[tokio::test]
 async fn rotation_changes_both_sides_and_resumes_after_a_failure() {
     let Some(_) = tier2() else { return };
-    let (mut local, mut cluster, _an) = joined().await;
+    rotation(LocalCluster::builder()).await;
+}
+
+/// A rotation that fails at a down node, then completes, on a 1 + 2 cluster started from
+/// `builder` (also run on every release of the version matrix).
+pub async fn rotation(builder: LocalClusterBuilder) {
+    let (mut local, mut cluster, _an) = joined(builder).await;
     let old = local.data_nodes()[1].config();
 
     // A failure at the first step (the node is down) is reported, not returned.
