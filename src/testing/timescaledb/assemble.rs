@@ -179,7 +179,10 @@ mod tests {
             moved.pkglibdir,
             Path::new("/cache/install/lib/postgresql/15/lib")
         );
-        assert_eq!(moved.sharedir, Path::new("/cache/install/share/postgresql/15"));
+        assert_eq!(
+            moved.sharedir,
+            Path::new("/cache/install/share/postgresql/15")
+        );
     }
 
     #[test]
@@ -248,9 +251,11 @@ mod tests {
         assert!(moved.pkglibdir.join("plpgsql.so").exists());
         assert!(moved.pkglibdir.join("timescaledb-old.so").exists());
         assert_eq!(read(moved.pkglibdir.join("timescaledb.so")), "new loader");
-        assert_eq!(read(moved.sharedir.join("extension/timescaledb.control")), "new");
+        assert_eq!(
+            read(moved.sharedir.join("extension/timescaledb.control")),
+            "new"
+        );
         assert!(moved.sharedir.join("postgres.bki").exists());
         assert!(moved.sharedir.join("extension/plpgsql.control").exists());
     }
-
 }

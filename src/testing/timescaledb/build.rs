@@ -126,7 +126,11 @@ fn build(
 
     step(
         "unpacking the source archive",
-        Command::new("tar").arg("-xzf").arg(archive).arg("-C").arg(work),
+        Command::new("tar")
+            .arg("-xzf")
+            .arg(archive)
+            .arg("-C")
+            .arg(work),
     )?;
     let src = work.join(format!("timescaledb-{release}"));
     if !src.join("CMakeLists.txt").is_file() {
@@ -267,11 +271,8 @@ mod tests {
         std::fs::write(&cmake, "#!/bin/sh\n").unwrap();
         // Present but not executable: still missing.
         assert_eq!(missing_tools(path, &["cmake", "make"]), Some("cmake"));
-        std::fs::set_permissions(
-            &cmake,
-            std::os::unix::fs::PermissionsExt::from_mode(0o755),
-        )
-        .unwrap();
+        std::fs::set_permissions(&cmake, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
         assert_eq!(missing_tools(path, &["cmake", "make"]), Some("make"));
         assert_eq!(missing_tools(path, &["cmake"]), None);
     }

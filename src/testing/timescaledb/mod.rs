@@ -77,7 +77,11 @@ impl PgInstall {
     /// `make`, a C compiler, the server headers: Debian packages
     /// `postgresql-server-dev-<major> cmake gcc make libssl-dev libkrb5-dev`), or a failed
     /// build with the end of its log.
-    pub fn with_timescaledb<I, S>(&self, sources: impl AsRef<Path>, releases: I) -> Result<PgInstall>
+    pub fn with_timescaledb<I, S>(
+        &self,
+        sources: impl AsRef<Path>,
+        releases: I,
+    ) -> Result<PgInstall>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
