@@ -104,3 +104,17 @@ pub async fn joined_cluster_from(
     let an = join(&cluster, timescaledb_multinode::PoolConfig::default()).await;
     (cluster, an)
 }
+
+/// The example program `name` that `cargo test` builds beside the test binaries.
+pub fn example_binary(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap();
+    let bin = dir.join("examples").join(name);
+    assert!(
+        bin.is_file(),
+        "{} was not built: run the whole `cargo test` (it builds the examples) or \
+         `cargo build --examples` first",
+        bin.display()
+    );
+    bin
+}

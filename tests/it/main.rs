@@ -7,6 +7,8 @@
 
 mod common;
 
+mod build;
+
 mod cluster_code;
 mod connect;
 mod distributed;

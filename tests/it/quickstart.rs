@@ -8,15 +8,10 @@ use std::process::{Command, Output};
 use timescaledb_multinode::testing::LocalCluster;
 use timescaledb_multinode::ExposeSecret;
 
-use crate::common::{plain_cluster, tier2};
+use crate::common::{example_binary, plain_cluster, tier2};
 
-/// The example binary `cargo test` builds beside the test binaries.
 fn quickstart_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap();
-    let bin = dir.join("examples").join("quickstart");
-    assert!(bin.is_file(), "{} was not built: run the whole `cargo test` (it builds the examples) or `cargo build --examples` first", bin.display());
-    bin
+    example_binary("quickstart")
 }
 
 fn run_against(cluster: &LocalCluster) -> Output {

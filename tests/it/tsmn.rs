@@ -7,19 +7,10 @@ use std::process::{Command, Output};
 use timescaledb_multinode::testing::LocalCluster;
 use timescaledb_multinode::ExposeSecret;
 
-use crate::common::tier2;
+use crate::common::{example_binary, tier2};
 
 fn binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join("tsmn");
-    assert!(bin.is_file(), "{} was not built: run the whole `cargo test` (it builds the examples) or `cargo build --examples` first", bin.display());
-    bin
+    example_binary("tsmn")
 }
 
 fn spec(local: &LocalCluster) -> String {

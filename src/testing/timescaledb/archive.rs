@@ -18,13 +18,21 @@ pub(crate) fn file_name(release: Version) -> String {
     format!("timescaledb-{release}.tar.gz")
 }
 
-/// The archive of `release` in `sources`, checked against `sources/SHA256SUMS`.
+/// One release's source archive and the checksum `SHA256SUMS` gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Archive {
+    pub(crate) path: PathBuf,
+    pub(crate) sha256: String,
+}
+
+/// The archive of `release` in `sources` and its expected checksum (the file itself is
+/// read only by [`Archive::verify`], before a build).
 ///
 /// # Errors
 ///
 /// [`crate::Error::Fixture`] when the directory, the archive or its checksum line is
-/// missing, or the archive's checksum differs.
-pub(crate) fn verified(sources: &Path, release: Version) -> Result<PathBuf> {
+/// missing.
+pub(crate) fn locate(sources: &Path, release: Version) -> Result<Archive> {
     let name = file_name(release);
     if !sources.is_dir() {
         return Err(fixture(format!(
@@ -34,8 +42,8 @@ pub(crate) fn verified(sources: &Path, release: Version) -> Result<PathBuf> {
             super::SOURCES_ENV
         )));
     }
-    let archive = sources.join(&name);
-    if !archive.is_file() {
+    let path = sources.join(&name);
+    if !path.is_file() {
         return Err(fixture(format!(
             "{} has no {name}: download the source archive of TimescaleDB {release} \
              (release tag {release} of github.com/timescale/timescaledb) into it and add its \
@@ -57,15 +65,30 @@ pub(crate) fn verified(sources: &Path, release: Version) -> Result<PathBuf> {
             sums_path.display()
         )));
     };
-    let actual = sha256_file(&archive)?;
-    if !actual.eq_ignore_ascii_case(expected) {
-        return Err(fixture(format!(
-            "checksum mismatch for {}: {SUMS_FILE} says {expected}, the file has {actual}; \
-             the archive is damaged or not the published one, so it is not built",
-            archive.display()
-        )));
+    Ok(Archive {
+        path,
+        sha256: expected.to_ascii_lowercase(),
+    })
+}
+
+impl Archive {
+    /// Checks the file against its expected checksum.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::Fixture`] when it cannot be read or its checksum differs.
+    pub(crate) fn verify(&self) -> Result<()> {
+        let actual = sha256_file(&self.path)?;
+        if actual != self.sha256 {
+            return Err(fixture(format!(
+                "checksum mismatch for {}: {SUMS_FILE} says {}, the file has {actual}; the \
+                 archive is damaged or not the published one, so it is not built",
+                self.path.display(),
+                self.sha256
+            )));
+        }
+        Ok(())
     }
-    Ok(archive)
 }
 
 /// The checksum `sums` (lines of `<hex>  <file>`, `*<file>` for binary mode) gives `name`.
@@ -122,6 +145,8 @@ mod tests {
     #[test]
     fn checks_the_archive_before_use() {
         let dir = tempfile::tempdir().unwrap();
+        let verified =
+            |dir: &Path, release| locate(dir, release).and_then(|a| a.verify().map(|()| a.path));
         let err = verified(&dir.path().join("absent"), RELEASE).unwrap_err();
         assert!(err.to_string().contains("does not exist"), "{err}");
 

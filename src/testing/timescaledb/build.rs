@@ -10,7 +10,8 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use super::{archive, fixture, fixture_with_log};
+use super::archive::Archive;
+use super::{fixture, fixture_with_log};
 use crate::error::Result;
 use crate::testing::install::PgInstall;
 use crate::testing::os_user::tail;
@@ -39,19 +40,19 @@ const LOG_TAIL_LINES: usize = 40;
 /// (for `$sharedir/extension`). Builds it when the cache does not have it yet.
 pub(crate) fn staged(
     base: &PgInstall,
-    sources: &Path,
+    archive: &Archive,
     release: Version,
     cache: &Path,
 ) -> Result<PathBuf> {
     let ready = cache.join(format!(
         "release-{release}-pg{}-{}",
         base.version(),
-        super::install_hash(base)
+        super::install_hash(base, std::slice::from_ref(archive))
     ));
     if ready.is_dir() {
         return Ok(ready);
     }
-    let archive = archive::verified(sources, release)?;
+    archive.verify()?;
     let pg_config = build_tools(base)?;
     {
         // A minute of silence in a test run deserves a line.
@@ -61,7 +62,7 @@ pub(crate) fn staged(
             "timescaledb-multinode: building TimescaleDB {release} for PostgreSQL {} from {} \
              (once; cached in {})",
             base.version(),
-            archive.display(),
+            archive.path.display(),
             cache.display()
         );
     }
@@ -74,7 +75,7 @@ pub(crate) fn staged(
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work).map_err(|e| io(&work, e))?;
     let log_path = work.join("build.log");
-    let result = build(base, &pg_config, &archive, release, &work, &log_path);
+    let result = build(base, &pg_config, &archive.path, release, &work, &log_path);
     match result {
         Ok(out) => {
             std::fs::rename(&out, &ready).map_err(|e| io(&ready, e))?;

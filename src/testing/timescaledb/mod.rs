@@ -118,19 +118,26 @@ impl PgInstall {
         let _process = Flock::lock(lock_file, FlockArg::LockExclusive)
             .map_err(|(_, e)| fixture(format!("cannot lock {}: {e}", lock_path.display())))?;
 
+        remove_abandoned(&cache);
+
+        // The archives named, with the checksums SHA256SUMS gives them: part of every
+        // cache key, so a different archive is never mistaken for a cached build.
+        let archives = wanted
+            .iter()
+            .map(|release| archive::locate(sources.as_ref(), *release))
+            .collect::<Result<Vec<_>>>()?;
         let names: Vec<String> = wanted.iter().map(Version::to_string).collect();
         let ready = cache.join(format!(
             "install-pg{}-{}-{}",
             self.version(),
-            install_hash(self),
+            install_hash(self, &archives),
             names.join("+")
         ));
         let layout = assemble::Layout::of(self);
         if !ready.is_dir() {
-            let sources = sources.as_ref();
             let mut staged = Vec::new();
-            for release in &wanted {
-                staged.push(build::staged(self, sources, *release, &cache)?);
+            for (release, archive) in wanted.iter().zip(&archives) {
+                staged.push(build::staged(self, archive, *release, &cache)?);
             }
             let building = cache.join(format!(
                 "{}.tmp-{}",
@@ -148,9 +155,29 @@ impl PgInstall {
     }
 }
 
-/// Keeps two installations' builds apart: the binaries' directory and version.
-pub(crate) fn install_hash(install: &PgInstall) -> String {
-    hash(format!("{}\0{}", install.bindir().display(), install.version()).as_bytes())
+/// Removes what builds and assemblies that died halfway left behind: with the lock held,
+/// no other builder is at work, so every work or temporary directory is abandoned.
+fn remove_abandoned(cache: &Path) {
+    let Ok(entries) = std::fs::read_dir(cache) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.contains(".work-") || name.contains(".tmp-") {
+            tracing::debug!(dir = %entry.path().display(), "removing an abandoned build");
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// Keeps builds apart: the binaries' directory and version, and the archives' checksums.
+pub(crate) fn install_hash(install: &PgInstall, archives: &[archive::Archive]) -> String {
+    let mut key = format!("{}\0{}", install.bindir().display(), install.version());
+    for archive in archives {
+        key.push('\0');
+        key.push_str(&archive.sha256);
+    }
+    hash(key.as_bytes())
 }
 
 /// Creates `dir` (and parents) readable by every user: the server may run as another.
