@@ -5,7 +5,10 @@
 //! ```
 //!
 //! By default it starts a local cluster (one access node, two data nodes, each its own
-//! PostgreSQL server; `TSMN_PG_BINDIR` chooses the installation) and runs the how-to there:
+//! PostgreSQL server; `TSMN_PG_BINDIR` chooses the installation) and runs the how-to there.
+//! Where that PostgreSQL has no TimescaleDB multi-node, `TSMN_TIMESCALEDB_SOURCES=<dir>`
+//! (a directory of TimescaleDB source archives with their `SHA256SUMS`) builds TimescaleDB
+//! 2.13.1 from there first (once, about a minute; cached). The how-to covers
 //! the extension on every node, two data nodes (dn1 bootstrapped by the access node, dn2
 //! prepared beforehand), their user mappings, the distributed hypertable `sensor_data` on
 //! `time` and `sensor_id`, rows in and out, where the chunks live, and a second user
@@ -81,7 +84,8 @@ async fn run() -> Result<ExitCode, BoxError> {
             print_plan(&nodes);
             println!(
                 "missing: {reason}. Install TimescaleDB 2.13 (with its TSL part) for PostgreSQL {}, \
-                 or set TSMN_PG_BINDIR to a PostgreSQL that has it.",
+                 set TSMN_PG_BINDIR to a PostgreSQL that has it, or set TSMN_TIMESCALEDB_SOURCES \
+                 to a directory of TimescaleDB source archives to build it from.",
                 cluster.access_node().install().major()
             );
             Ok(ExitCode::from(2))

@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 use timescaledb_multinode::testing::LocalCluster;
 use timescaledb_multinode::ExposeSecret;
 
-use crate::common::{example_binary, plain_cluster, tier2};
+use crate::common::{example_binary, matrix, plain_cluster, tier2};
 
 fn quickstart_binary() -> PathBuf {
     example_binary("quickstart")
@@ -93,4 +93,21 @@ async fn quickstart_on_plain_postgres_says_what_is_missing() {
         assert!(!text.contains(node.password().expose_secret()), "{text}");
     }
     cluster.shutdown().await.unwrap();
+}
+
+#[test]
+fn quickstart_builds_timescaledb_from_sources_and_runs_its_own_cluster() {
+    // The README's main command on a machine whose PostgreSQL has no TimescaleDB: with a
+    // directory of source archives it builds (or reuses) 2.13.1 and runs the how-to.
+    let Some(sources) = matrix() else { return };
+    let out = Command::new(quickstart_binary())
+        .env("TSMN_TIMESCALEDB_SOURCES", sources)
+        .env_remove("TSMN_ACCESS_NODE")
+        .env_remove("TSMN_DATA_NODES")
+        .output()
+        .unwrap();
+    let text = text(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("started a local cluster"), "{text}");
+    assert!(text.contains("mn_user1 sees 212 rows"), "{text}");
 }
