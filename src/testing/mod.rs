@@ -23,8 +23,32 @@
 //! | variable | effect |
 //! |---|---|
 //! | `TSMN_PG_BINDIR` | the PostgreSQL `bin` directory to use (default: the newest of `/usr/lib/postgresql/{15,14,13}/bin`) |
-//! | `TSMN_CACHE_DIR` | where the `initdb` template is kept (default: the system temporary directory) |
+//! | `TSMN_TIMESCALEDB_SOURCES` | a directory of TimescaleDB source archives (`timescaledb-<release>.tar.gz` and `SHA256SUMS`) to build releases from |
+//! | `TSMN_TIMESCALEDB_RELEASE` | the release [`PgInstall::discover`] builds and uses (default: an installed multi-node TimescaleDB, else 2.13.1) |
+//! | `TSMN_CACHE_DIR` | where `initdb` templates and TimescaleDB builds are kept (default: the system temporary directory) |
 //! | `TSMN_SCRATCH_DIR` | where servers' data directories go (default: `/dev/shm` when it has 2 GiB free, else the system temporary directory) |
+//!
+//! # TimescaleDB releases
+//!
+//! No package registry ships TimescaleDB 2.13, the last release with multi-node. Given its
+//! source archive, the fixture builds it: [`PgInstall::with_timescaledb`] checks the archive
+//! against `SHA256SUMS`, builds the release with its TSL part against the installation's
+//! server headers, and lays out a private copy of the installation with that release's
+//! files and loader, cached and reused. [`PgInstall::discover`] (the default of every
+//! fixture) does this on its own for `TSMN_TIMESCALEDB_RELEASE` (default 2.13.1) when
+//! `TSMN_TIMESCALEDB_SOURCES` is set and the machine has no multi-node TimescaleDB;
+//! [`LocalClusterBuilder::timescaledb_release`] chooses a release per cluster.
+//!
+//! ```no_run
+//! # async fn demo() -> timescaledb_multinode::Result<()> {
+//! use timescaledb_multinode::testing::LocalCluster;
+//!
+//! // With TSMN_TIMESCALEDB_SOURCES=/path/to/archives in the environment:
+//! let cluster = LocalCluster::builder().timescaledb_release("2.11.2").start().await?;
+//! assert_eq!(cluster.multinode().unwrap().to_string(), "2.11.2");
+//! cluster.shutdown().await?;
+//! # Ok(()) }
+//! ```
 //!
 //! # Speed
 //!
