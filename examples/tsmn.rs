@@ -15,7 +15,7 @@
 
 use std::process::ExitCode;
 
-use timescaledb_multinode::{AccessNodeLink, Cluster, SecretString};
+use timescaledb_multinode::{Cluster, SecretString};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -88,44 +88,9 @@ async fn run(args: &[String]) -> Result<ExitCode, BoxError> {
         }
         "status" => {
             let status = cluster.status().await;
-            match &status.access_node.server {
-                Ok(info) => println!(
-                    "{}: up, PostgreSQL {}, TimescaleDB {}",
-                    status.access_node_name,
-                    info.postgres,
-                    info.timescaledb
-                        .map(|v| v.to_string())
-                        .unwrap_or_else(|| "-".into())
-                ),
-                Err(e) => println!("{}: {e}", status.access_node_name),
-            }
-            for dn in &status.data_nodes {
-                let direct = match &dn.direct.server {
-                    Ok(_) => "up".to_owned(),
-                    Err(e) => e.to_string(),
-                };
-                let link = match &dn.link {
-                    AccessNodeLink::Ok => "ok".to_owned(),
-                    AccessNodeLink::Down(_) => "down".to_owned(),
-                    AccessNodeLink::WrongPassword(_) => "wrong password in user mapping".to_owned(),
-                    AccessNodeLink::NoUserMapping(_) => "no user mapping".to_owned(),
-                    AccessNodeLink::NotAdded => "not added".to_owned(),
-                    AccessNodeLink::Unknown => "unknown".to_owned(),
-                    AccessNodeLink::Failed(e) => e.to_string(),
-                    _ => "?".to_owned(),
-                };
-                let in_doubt = match &dn.prepared_transactions {
-                    Ok(list) => list.len().to_string(),
-                    Err(_) => "?".to_owned(),
-                };
-                println!(
-                    "{}: {direct}; from the access node: {link}; available: {:?}; in-doubt 2PC: {in_doubt}",
-                    dn.name, dn.available
-                );
-            }
-            if let Ok(chunks) = &status.under_replicated {
-                println!("under-replicated chunks: {}", chunks.len());
-            }
+            // One line per node: what it runs, why it cannot run multi-node when it
+            // cannot, and each data node's link from the access node.
+            println!("{status}");
             println!("healthy: {}", status.is_healthy());
             Ok(if status.is_healthy() {
                 ExitCode::SUCCESS

@@ -20,6 +20,10 @@ const OP: &str = "apply cluster";
 impl Cluster {
     /// Makes the live cluster match the spec: plans, then runs the steps in order.
     ///
+    /// The plan's checks come first: when a node cannot run multi-node (see
+    /// [`Cluster::plan`]) it returns that [`Error::UnsupportedServer`] before sending any
+    /// statement that changes a node.
+    ///
     /// On a converged cluster it sends no mutating statement. When a step fails, or a node
     /// could not be checked, it stops with an error naming the node; the steps already run
     /// stay done, and the next `apply` (which plans again) finishes the job without

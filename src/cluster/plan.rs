@@ -14,7 +14,6 @@ use crate::ident::Ident;
 use crate::node::{AccessNode, DistributedExec, DistributedHypertable, DistributedRole};
 use crate::server::ServerInfo;
 use crate::sql::data_node::DISTRIBUTED_EXEC;
-use crate::sql::extension::INSTALLED_VERSION;
 use crate::sql::hypertable::{TableName, HYPERTABLE, RESOLVE_TABLE};
 use crate::sql::plan as show;
 use crate::sql::raw::RawSql;
@@ -197,10 +196,19 @@ impl Cluster {
     /// A data node that does not answer is listed in [`Plan::unknown`] with what could not
     /// be checked.
     ///
+    /// Before it plans anything, it checks every node that answers (the access node and
+    /// each data node) with [`ServerInfo::check_multinode_offered`]: from what the node
+    /// runs or, where the extension is not created yet, what its server offers — the
+    /// default TimescaleDB version, the licence, `shared_preload_libraries` and the
+    /// PostgreSQL major.
+    ///
     /// # Errors
     ///
-    /// [`Error::InvalidInput`] for a spec that contradicts itself; the access node's error
-    /// when it cannot be read (nothing can be planned without it).
+    /// [`Error::InvalidInput`] for a spec that contradicts itself;
+    /// [`Error::UnsupportedServer`], naming the first node that fails the check above and
+    /// what to do (for example "TimescaleDB 2.14.2 has no multi-node (removed in 2.14)",
+    /// "timescaledb.license is 'apache'"); the access node's error when it cannot be read
+    /// (nothing can be planned without it).
     pub async fn plan(&self) -> Result<Plan> {
         self.validate_spec(OP)?;
         let an_name = self.access_node.node_name();
@@ -213,12 +221,12 @@ impl Cluster {
         let an_client = an_client?;
         let session = an_client.session();
         let an_info = ServerInfo::read_brief(session).await?;
-        if an_info.timescaledb.is_none() && an_info.timescaledb_default.is_none() {
-            return Err(Error::UnsupportedServer {
-                op: OP,
-                node: an_name,
-                reason: "the access node's server has no TimescaleDB".to_owned(),
-            });
+        // Every node that answered must run, or be able to create, a multi-node TimescaleDB
+        // before anything is planned, so that `apply` changes nothing on a cluster that
+        // cannot work: the access node first, then the data nodes in order.
+        an_info.check_offered_for(OP)?;
+        for check in dn_checks.iter().flatten() {
+            check.server.check_offered_for(OP)?;
         }
         let mut plan = Plan::default();
 
@@ -229,7 +237,7 @@ impl Cluster {
             let name = dn.node_name();
             match check {
                 Ok(check) => {
-                    if !check.extension {
+                    if check.server.timescaledb.is_none() {
                         plan.add_step(
                             StepKind::CreateExtension,
                             &name,
@@ -256,7 +264,7 @@ impl Cluster {
         }
 
         // 2. Data nodes and the access node's user mappings for them.
-        let registered: Vec<String> = if an_ready && an_info.check_multinode().is_ok() {
+        let registered: Vec<String> = if an_ready {
             AccessNode::list_data_nodes(session, OP)
                 .await?
                 .into_iter()
@@ -312,7 +320,7 @@ impl Cluster {
                 AccessNodeLink::Down(e) | AccessNodeLink::Failed(e) => {
                     plan.add_unknown(&name, "the access node's link to the data node", e);
                 }
-                AccessNodeLink::NotAdded | AccessNodeLink::Unknown => {}
+                AccessNodeLink::NotAdded | AccessNodeLink::NotChecked(_) => {}
             }
         }
 
@@ -409,29 +417,27 @@ impl Cluster {
         Ok(plan)
     }
 
-    /// One session to data node `config`: whether it has the extension, and which of the
-    /// spec's roles exist there.
+    /// One session to data node `config`: what it runs or offers, and which of the spec's
+    /// roles exist there.
     async fn check_data_node(&self, config: &NodeConfig) -> Result<NodeCheck> {
         let pool = self.data_node_pool(config)?;
         let client = pool.get(OP).await?;
         let session = client.session();
-        let extension = session
-            .query_opt(OP, &INSTALLED_VERSION, &[])
-            .await?
-            .is_some();
+        let server = ServerInfo::read_brief(session).await?;
         let mut roles = Vec::new();
         for role in &self.roles {
             if role_exists(session, role.name()).await? {
                 roles.push(role.name().to_owned());
             }
         }
-        Ok(NodeCheck { extension, roles })
+        Ok(NodeCheck { server, roles })
     }
 }
 
 /// What [`Cluster::check_data_node`] found.
 struct NodeCheck {
-    extension: bool,
+    /// What the node runs (brief: versions, licence, preloading).
+    server: ServerInfo,
     roles: Vec<String>,
 }
 

@@ -1,5 +1,7 @@
 //! One report for the whole cluster, that never fails because a node is down.
 
+use std::fmt;
+
 use futures_util::future::join_all;
 
 use super::Cluster;
@@ -45,8 +47,10 @@ pub enum AccessNodeLink {
     NoUserMapping(Error),
     /// The access node does not have this data node.
     NotAdded,
-    /// Not checked: the access node itself could not be used.
-    Unknown,
+    /// Not checked, and why: the access node could not be read, cannot run multi-node
+    /// (licence, TimescaleDB version, extension not created, library not preloaded, ...) or
+    /// could not list its data nodes.
+    NotChecked(String),
     /// Another failure.
     Failed(Error),
 }
@@ -135,6 +139,90 @@ impl ClusterStatus {
     }
 }
 
+/// One line per node (the access node first), then the under-replicated chunks: what
+/// each node runs, why it cannot run multi-node when it cannot, and each data node's link
+/// from the access node.
+impl fmt::Display for ClusterStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{}: {}", self.access_node_name, self.access_node)?;
+        for dn in &self.data_nodes {
+            writeln!(f, "{dn}")?;
+        }
+        match &self.under_replicated {
+            Ok(chunks) => write!(f, "under-replicated chunks: {}", chunks.len()),
+            Err(e) => write!(f, "under-replicated chunks: not read: {e}"),
+        }
+    }
+}
+
+/// `up, PostgreSQL 15.20, TimescaleDB 2.13.1`, with `; cannot run multi-node: <why>` when
+/// the node cannot take part (judged from what its server offers when the extension is not
+/// created yet); or why the node could not be read.
+impl fmt::Display for NodeStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let info = match &self.server {
+            Ok(info) => info,
+            Err(e) => return write!(f, "{e}"),
+        };
+        write!(f, "up, PostgreSQL {}", info.postgres)?;
+        match (info.timescaledb, info.timescaledb_default) {
+            (Some(installed), _) => write!(f, ", TimescaleDB {installed}")?,
+            (None, Some(offered)) => {
+                write!(f, ", TimescaleDB not created (the server offers {offered})")?
+            }
+            (None, None) => f.write_str(", no TimescaleDB")?,
+        }
+        match info.check_multinode_offered() {
+            Ok(()) => Ok(()),
+            Err(Error::UnsupportedServer { reason, .. }) => {
+                write!(f, "; cannot run multi-node: {reason}")
+            }
+            Err(e) => write!(f, "; cannot run multi-node: {e}"),
+        }
+    }
+}
+
+/// `<name>: <the node seen directly>; from the access node: <link>; available: ...;
+/// in-doubt 2PC: ...`.
+impl fmt::Display for DataNodeStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {}; from the access node: {}",
+            self.name, self.direct, self.link
+        )?;
+        if self.version_ok == Some(false) {
+            f.write_str("; TimescaleDB older than the access node's")?;
+        }
+        match self.available {
+            Some(true) => f.write_str("; available: yes")?,
+            Some(false) => f.write_str("; available: no")?,
+            None => f.write_str("; available: unknown")?,
+        }
+        match &self.prepared_transactions {
+            Ok(list) => write!(f, "; in-doubt 2PC: {}", list.len()),
+            Err(_) => f.write_str("; in-doubt 2PC: not read"),
+        }
+    }
+}
+
+/// `ok`, `down (<error>)`, `not checked: <why>`, ...
+impl fmt::Display for AccessNodeLink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AccessNodeLink::Ok => f.write_str("ok"),
+            AccessNodeLink::Down(e) => write!(f, "down ({e})"),
+            AccessNodeLink::WrongPassword(e) => {
+                write!(f, "wrong password in the user mapping ({e})")
+            }
+            AccessNodeLink::NoUserMapping(e) => write!(f, "no user mapping ({e})"),
+            AccessNodeLink::NotAdded => f.write_str("not added"),
+            AccessNodeLink::NotChecked(why) => write!(f, "not checked: {why}"),
+            AccessNodeLink::Failed(e) => write!(f, "failed ({e})"),
+        }
+    }
+}
+
 const OP: &str = "cluster status";
 
 impl Cluster {
@@ -145,14 +233,35 @@ impl Cluster {
             ServerInfo::detect(&self.access_node),
             join_all(self.data_nodes.iter().map(direct_status))
         );
+        // Why the links cannot be checked, when they cannot.
+        let mut not_checked = String::new();
         let an = match &an_server {
-            Ok(info) if info.check_multinode().is_ok() => {
-                AccessNode::connect(self.access_node.clone()).await.ok()
+            Err(e) => {
+                not_checked = format!("the access node could not be read: {e}");
+                None
             }
-            _ => None,
+            Ok(info) => match multinode_refusal(info) {
+                Some(reason) => {
+                    not_checked = format!("the access node cannot run multi-node: {reason}");
+                    None
+                }
+                None => match AccessNode::connect(self.access_node.clone()).await {
+                    Ok(an) => Some(an),
+                    Err(e) => {
+                        not_checked = format!("the access node could not be used: {e}");
+                        None
+                    }
+                },
+            },
         };
         let registered = match &an {
-            Some(an) => an.data_nodes().await.ok(),
+            Some(an) => match an.data_nodes().await {
+                Ok(nodes) => Some(nodes),
+                Err(e) => {
+                    not_checked = format!("the access node's data nodes could not be listed: {e}");
+                    None
+                }
+            },
             None => None,
         };
         let an_version = an_server.as_ref().ok().and_then(|i| i.timescaledb);
@@ -162,7 +271,7 @@ impl Cluster {
             let info = registered
                 .as_ref()
                 .and_then(|nodes| nodes.iter().find(|n| n.name == name));
-            let link = link(an.as_ref(), registered.as_deref(), &name).await;
+            let link = link(an.as_ref(), registered.as_deref(), &name, &not_checked).await;
             statuses.push(DataNodeStatus {
                 version_ok: version_ok(an_version, &direct),
                 available: info.map(|i| i.available),
@@ -189,7 +298,13 @@ impl Cluster {
                 direct: NodeStatus {
                     server: Err(not_given()),
                 },
-                link: link(an.as_ref(), registered.as_deref(), &extra.name).await,
+                link: link(
+                    an.as_ref(),
+                    registered.as_deref(),
+                    &extra.name,
+                    &not_checked,
+                )
+                .await,
                 available: Some(extra.available),
                 version_ok: None,
                 prepared_transactions: Err(not_given()),
@@ -255,13 +370,27 @@ fn version_ok(an: Option<Version>, direct: &NodeStatus) -> Option<bool> {
     Some(dn >= an?)
 }
 
+/// Why the node `info` describes cannot take part in multi-node, if it cannot: from what
+/// its server offers first (licence, version, preloading), then from what is installed.
+fn multinode_refusal(info: &ServerInfo) -> Option<String> {
+    let check = info
+        .check_multinode_offered()
+        .and_then(|()| info.check_multinode());
+    match check {
+        Ok(()) => None,
+        Err(Error::UnsupportedServer { reason, .. }) => Some(reason),
+        Err(other) => Some(other.to_string()),
+    }
+}
+
 async fn link(
     an: Option<&AccessNode>,
     registered: Option<&[DataNodeInfo]>,
     name: &str,
+    not_checked: &str,
 ) -> AccessNodeLink {
     let (Some(an), Some(registered)) = (an, registered) else {
-        return AccessNodeLink::Unknown;
+        return AccessNodeLink::NotChecked(not_checked.to_owned());
     };
     if !registered.iter().any(|n| n.name == name) {
         return AccessNodeLink::NotAdded;
@@ -286,4 +415,102 @@ async fn under_replicated(an: &AccessNode) -> Result<Vec<UnderReplicatedChunk>> 
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::{License, NodeRole};
+    use crate::version::PgVersion;
+
+    fn server(installed: Option<&str>, default: &str, license: Option<License>) -> ServerInfo {
+        ServerInfo {
+            node: "dn1".into(),
+            postgres: PgVersion {
+                major: 15,
+                minor: 20,
+            },
+            postgres_version_string: "15.20".into(),
+            database: "tsdb".into(),
+            user: "tsdbadmin".into(),
+            is_superuser: true,
+            timescaledb: installed.map(|v| v.parse().unwrap()),
+            timescaledb_default: Some(default.parse().unwrap()),
+            timescaledb_available: vec![default.parse().unwrap()],
+            license,
+            preloaded: true,
+            max_prepared_transactions: 150,
+            data_node_count: 0,
+            role: NodeRole::Standalone,
+        }
+    }
+
+    fn node(info: ServerInfo) -> NodeStatus {
+        NodeStatus { server: Ok(info) }
+    }
+
+    #[test]
+    fn a_node_says_why_it_cannot_run_multinode() {
+        let text = node(server(None, "2.13.1", Some(License::Apache))).to_string();
+        assert!(
+            text.starts_with(
+                "up, PostgreSQL 15.20, TimescaleDB not created (the server offers 2.13.1); \
+                 cannot run multi-node: timescaledb.license is 'apache'"
+            ),
+            "{text}"
+        );
+        let text = node(server(Some("2.14.2"), "2.14.2", Some(License::Timescale))).to_string();
+        assert_eq!(
+            text,
+            "up, PostgreSQL 15.20, TimescaleDB 2.14.2; cannot run multi-node: TimescaleDB \
+             2.14.2 has no multi-node (removed in 2.14); use 2.0–2.13"
+        );
+        let text = node(server(Some("2.13.1"), "2.13.1", Some(License::Timescale))).to_string();
+        assert_eq!(text, "up, PostgreSQL 15.20, TimescaleDB 2.13.1");
+        // Not created yet, but it can be: nothing to refuse.
+        let text = node(server(None, "2.13.1", None)).to_string();
+        assert_eq!(
+            text,
+            "up, PostgreSQL 15.20, TimescaleDB not created (the server offers 2.13.1)"
+        );
+    }
+
+    #[test]
+    fn the_access_nodes_refusal_prefers_what_it_offers() {
+        // Not created and Apache: the licence is what to fix, not the missing extension.
+        let reason = multinode_refusal(&server(None, "2.13.1", Some(License::Apache))).unwrap();
+        assert!(
+            reason.starts_with("timescaledb.license is 'apache'"),
+            "{reason}"
+        );
+        let reason = multinode_refusal(&server(None, "2.13.1", None)).unwrap();
+        assert!(
+            reason.contains("run CREATE EXTENSION timescaledb"),
+            "{reason}"
+        );
+        assert_eq!(
+            multinode_refusal(&server(Some("2.13.1"), "2.13.1", Some(License::Timescale))),
+            None
+        );
+    }
+
+    #[test]
+    fn a_data_node_line_shows_the_link_and_its_reason() {
+        let status = DataNodeStatus {
+            name: "dn1".into(),
+            direct: node(server(None, "2.13.1", None)),
+            link: AccessNodeLink::NotChecked(
+                "the access node cannot run multi-node: timescaledb.license is 'apache'".into(),
+            ),
+            available: None,
+            version_ok: None,
+            prepared_transactions: Ok(Vec::new()),
+        };
+        assert_eq!(
+            status.to_string(),
+            "dn1: up, PostgreSQL 15.20, TimescaleDB not created (the server offers 2.13.1); \
+             from the access node: not checked: the access node cannot run multi-node: \
+             timescaledb.license is 'apache'; available: unknown; in-doubt 2PC: 0"
+        );
+    }
 }

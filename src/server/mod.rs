@@ -3,7 +3,9 @@
 //!
 //! [`ServerInfo::detect`] reads it all over one connection; [`ServerInfo::check_multinode`]
 //! turns it into a clear refusal ("TimescaleDB 2.14.0 has no multi-node ...") before any
-//! multi-node call is made; [`Capabilities`] answers "does this version have X?".
+//! multi-node call is made, and [`ServerInfo::check_multinode_offered`] does the same for a
+//! database whose extension is not created yet, from what its server offers;
+//! [`Capabilities`] answers "does this version have X?".
 
 mod capability;
 mod support;
@@ -108,16 +110,23 @@ impl ServerInfo {
     }
 
     pub(crate) async fn read(session: &Session) -> Result<ServerInfo> {
-        Self::read_with(session, &SERVER_INFO).await
+        Self::read_with(session, &SERVER_INFO, true).await
     }
 
-    /// Like [`ServerInfo::read`], cheaper: `timescaledb_available` stays empty, and
-    /// `timescaledb_default` is read only when the extension is not installed.
+    /// Like [`ServerInfo::read`], cheaper, in one round trip: `timescaledb_default` and
+    /// `timescaledb_available` are read only when the extension is not installed (enough for
+    /// [`ServerInfo::check_multinode_offered`]), and `role` is not read (it says
+    /// [`NodeRole::AccessNode`] when the database has data nodes, else
+    /// [`NodeRole::Standalone`]).
     pub(crate) async fn read_brief(session: &Session) -> Result<ServerInfo> {
-        Self::read_with(session, &SERVER_INFO_BRIEF).await
+        Self::read_with(session, &SERVER_INFO_BRIEF, false).await
     }
 
-    async fn read_with(session: &Session, query: &crate::sql::Sql) -> Result<ServerInfo> {
+    async fn read_with(
+        session: &Session,
+        query: &crate::sql::Sql,
+        with_role: bool,
+    ) -> Result<ServerInfo> {
         let row = session.query_one(OP, query, &[]).await?;
         let get_text = |column: &str| session.get::<Option<String>>(OP, &row, column);
         let num: i32 = session.get(OP, &row, "server_version_num")?;
@@ -144,10 +153,12 @@ impl ServerInfo {
         timescaledb_available.sort();
         let preload: String = session.get(OP, &row, "shared_preload_libraries")?;
         let data_node_count: i64 = session.get(OP, &row, "data_node_count")?;
-        let role = if timescaledb.is_some() {
+        let role = if timescaledb.is_none() {
+            NodeRole::Standalone
+        } else if with_role {
             Self::read_role(session, data_node_count).await?
         } else {
-            NodeRole::Standalone
+            role_from_count(data_node_count)
         };
         Ok(ServerInfo {
             node: node.clone(),
@@ -170,11 +181,7 @@ impl ServerInfo {
     }
 
     async fn read_role(session: &Session, data_node_count: i64) -> Result<NodeRole> {
-        let fallback = if data_node_count > 0 {
-            NodeRole::AccessNode
-        } else {
-            NodeRole::Standalone
-        };
+        let fallback = role_from_count(data_node_count);
         let row = match session.query_one(OP, &DIST_IDENTITY, &[]).await {
             Ok(row) => row,
             // A role without access to the catalog still gets an answer.
@@ -204,8 +211,39 @@ impl ServerInfo {
     /// can take part in a multi-node cluster: TimescaleDB 2.0–2.13 installed, the Timescale
     /// License build, and a PostgreSQL major that version supports.
     pub fn check_multinode(&self) -> Result<()> {
-        support::check(self).map_err(|reason| Error::UnsupportedServer {
-            op: "check multi-node support",
+        self.refuse_unless(support::check(self), "check multi-node support")
+    }
+
+    /// Like [`ServerInfo::check_multinode`], but a database without the extension is judged
+    /// by what its server offers: it passes when `CREATE EXTENSION timescaledb` would give it
+    /// a multi-node TimescaleDB. Refuses, saying what to do, when the server's default
+    /// version has no multi-node (2.14 and later; naming a version the server also offers
+    /// that has it), when `timescaledb.license` is not `timescale`, when timescaledb is not
+    /// in `shared_preload_libraries`, when the PostgreSQL major is not one that version
+    /// supports, or when the server has no TimescaleDB at all.
+    ///
+    /// Without the extension, the licence can only be read when a configuration file sets
+    /// it (the library that defines it is not loaded yet); when it is unset, the build's
+    /// default is assumed to be `timescale`.
+    ///
+    /// [`Cluster::plan`](crate::Cluster::plan) runs this on every node before it plans
+    /// anything.
+    pub fn check_multinode_offered(&self) -> Result<()> {
+        self.refuse_unless(support::check_offered(self), "check multi-node support")
+    }
+
+    /// [`ServerInfo::check_multinode_offered`], with errors naming `op`.
+    pub(crate) fn check_offered_for(&self, op: &'static str) -> Result<()> {
+        self.refuse_unless(support::check_offered(self), op)
+    }
+
+    fn refuse_unless(
+        &self,
+        check: std::result::Result<(), String>,
+        op: &'static str,
+    ) -> Result<()> {
+        check.map_err(|reason| Error::UnsupportedServer {
+            op,
             node: self.node.clone(),
             reason,
         })
@@ -221,16 +259,20 @@ impl ServerInfo {
     /// The capabilities of a node that passes [`ServerInfo::check_multinode`], with errors
     /// naming `op`.
     pub(crate) fn multinode_capabilities(&self, op: &'static str) -> Result<Capabilities> {
-        self.check_multinode().map_err(|e| match e {
-            Error::UnsupportedServer { node, reason, .. } => {
-                Error::UnsupportedServer { op, node, reason }
-            }
-            other => other,
-        })?;
+        self.refuse_unless(support::check(self), op)?;
         self.capabilities().ok_or_else(|| Error::UnsupportedServer {
             op,
             node: self.node.clone(),
             reason: "extension timescaledb is not installed".to_owned(),
         })
+    }
+}
+
+/// The role a database's data-node count suggests, when its distributed identity is not read.
+fn role_from_count(data_node_count: i64) -> NodeRole {
+    if data_node_count > 0 {
+        NodeRole::AccessNode
+    } else {
+        NodeRole::Standalone
     }
 }

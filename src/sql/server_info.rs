@@ -24,9 +24,9 @@ pub(crate) const SERVER_INFO: Sql = Sql::from_static(
               WHERE w.fdwname = 'timescaledb_fdw')::int8 AS data_node_count",
 );
 
-/// [`SERVER_INFO`] without the costly parts: the available versions are not listed, and the
-/// default version is looked up only when the extension is not installed (both read every
-/// extension's control file). For hot paths such as a converged plan.
+/// [`SERVER_INFO`] without the costly parts: the default and available versions are looked
+/// up only when the extension is not installed (both read every extension's control file).
+/// For hot paths such as a converged plan.
 pub(crate) const SERVER_INFO_BRIEF: Sql = Sql::from_static(
     "SELECT current_setting('server_version_num')::int4 AS server_version_num, \
             current_setting('server_version') AS server_version, \
@@ -37,7 +37,10 @@ pub(crate) const SERVER_INFO_BRIEF: Sql = Sql::from_static(
             CASE WHEN e.extversion IS NULL THEN \
               (SELECT default_version::text FROM pg_catalog.pg_available_extensions \
                 WHERE name = 'timescaledb') END AS default_version, \
-            '{}'::text[] AS available_versions, \
+            CASE WHEN e.extversion IS NULL THEN \
+              ARRAY(SELECT version::text FROM pg_catalog.pg_available_extension_versions \
+                     WHERE name = 'timescaledb') \
+            ELSE '{}'::text[] END AS available_versions, \
             current_setting('timescaledb.license', true) AS license, \
             current_setting('shared_preload_libraries') AS shared_preload_libraries, \
             current_setting('max_prepared_transactions')::int4 AS max_prepared_transactions, \

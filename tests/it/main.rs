@@ -23,6 +23,7 @@ mod notices;
 mod operate;
 mod pool;
 mod quickstart;
+mod refusals;
 mod secrets;
 mod server_info;
 mod soak;
