@@ -11,6 +11,7 @@ use crate::config::NodeConfig;
 use crate::connect::Session;
 use crate::error::{Error, Result};
 use crate::ident::Ident;
+use crate::node::{mapping_options, Mapping};
 use crate::node::{AccessNode, DistributedExec, DistributedHypertable, DistributedRole};
 use crate::server::ServerInfo;
 use crate::sql::data_node::DISTRIBUTED_EXEC;
@@ -18,9 +19,7 @@ use crate::sql::hypertable::{TableName, HYPERTABLE, RESOLVE_TABLE};
 use crate::sql::plan as show;
 use crate::sql::raw::RawSql;
 use crate::sql::role::{grant_on_table, HAS_TABLE_PRIVILEGE, ROLE_EXISTS};
-use crate::sql::user_mapping::{
-    RoleSpec, CURRENT_USER, CURRENT_USER_MAPPING_OPTIONS, MAPPING_OPTION_NAMES,
-};
+use crate::sql::user_mapping::{RoleSpec, CURRENT_USER, CURRENT_USER_MAPPING_OPTIONS};
 use secrecy::{ExposeSecret, SecretString};
 
 /// A distributed hypertable the cluster should have: the table's definition (run when the
@@ -527,16 +526,14 @@ async fn role_exists(session: &Session, role: &str) -> Result<bool> {
     session.get(OP, &row, "exists")
 }
 
+/// Whether `role` has a mapping with a password on `server`. A mapping whose options this
+/// role may not read (another role's, seen by a non-superuser) counts as having one: its
+/// password cannot be checked without reading it.
 async fn has_mapping(session: &Session, server: &str, role: &str) -> Result<bool> {
-    let row = session
-        .query_opt(OP, &MAPPING_OPTION_NAMES, &[&server, &role])
-        .await?;
-    Ok(match row {
-        Some(row) => session
-            .get::<Vec<String>>(OP, &row, "option_names")?
-            .iter()
-            .any(|o| o == "password"),
-        None => false,
+    Ok(match mapping_options(session, OP, server, role).await? {
+        Mapping::Absent => false,
+        Mapping::Hidden => true,
+        Mapping::Options(names) => names.iter().any(|o| o == "password"),
     })
 }
 

@@ -42,7 +42,34 @@ const OP: &str = "update extension";
 /// update); the version before is read in a separate session.
 pub async fn update_extension(node: &NodeConfig, to: Option<Version>) -> Result<ExtensionUpdate> {
     let first = Session::open(node, OP).await?;
-    let from = check_installable(&first).await?;
+    let state = check_installable(&first).await?;
+    let from = state.installed;
+    if let Some(installed) = from {
+        // Already where an update would take it: nothing to send (a role that does not own
+        // the extension, such as a managed service's admin, could not send it anyway).
+        if Some(installed) == to.or(state.default) {
+            return Ok(ExtensionUpdate {
+                node: first.node().to_owned(),
+                from,
+                to: installed,
+                change: ExtensionChange::Unchanged,
+            });
+        }
+        if !state.may_update {
+            return Err(Error::UnsupportedServer {
+                op: OP,
+                node: first.node().to_owned(),
+                reason: format!(
+                    "updating TimescaleDB {installed} to {} needs ownership of the extension \
+                     (or membership in its owner's role), which {} does not have; ask the \
+                     server's superuser to run the update",
+                    to.or(state.default)
+                        .map_or_else(|| "the newest version".to_owned(), |v| v.to_string()),
+                    node.get_user()
+                ),
+            });
+        }
+    }
     let (session, change) = match from {
         // Not installed: no TimescaleDB library is loaded in this session yet, so it can
         // create the extension itself.
@@ -93,12 +120,24 @@ pub async fn update_extensions(
     Ok(done)
 }
 
-/// The installed version, after checking that the server can load TimescaleDB at all.
-async fn check_installable(session: &Session) -> Result<Option<Version>> {
+/// What deciding to create or update needs.
+struct ExtensionState {
+    /// The installed version.
+    installed: Option<Version>,
+    /// The version `CREATE EXTENSION` or a plain update goes to.
+    default: Option<Version>,
+    /// Whether this role may update the extension.
+    may_update: bool,
+}
+
+/// The extension's state, after checking that the server can load TimescaleDB at all.
+async fn check_installable(session: &Session) -> Result<ExtensionState> {
     let row = session.query_one(OP, &EXTENSION_STATE, &[]).await?;
     let installed: Option<String> = session.get(OP, &row, "version")?;
+    let default: Option<String> = session.get(OP, &row, "default_version")?;
+    let may_update: bool = session.get(OP, &row, "may_update")?;
     let available: bool = session.get(OP, &row, "available")?;
-    let preload: String = session.get(OP, &row, "preload")?;
+    let preloaded: bool = session.get(OP, &row, "preloaded")?;
     let refuse = |reason: &str| {
         Err(Error::UnsupportedServer {
             op: OP,
@@ -112,23 +151,24 @@ async fn check_installable(session: &Session) -> Result<Option<Version>> {
              TSL part",
         );
     }
-    let preloaded = preload
-        .split(',')
-        .any(|lib| lib.trim().trim_matches('"') == "timescaledb");
     if !preloaded {
         return refuse(
             "timescaledb is not in shared_preload_libraries; add it and restart the server",
         );
     }
-    installed
-        .map(|text| {
-            text.parse().map_err(|_| Error::UnsupportedServer {
-                op: OP,
-                node: session.node().to_owned(),
-                reason: format!("cannot read TimescaleDB version {text:?}"),
-            })
+    let parse = |text: String| {
+        text.parse().map_err(|_| Error::UnsupportedServer {
+            op: OP,
+            node: session.node().to_owned(),
+            reason: format!("cannot read TimescaleDB version {text:?}"),
         })
-        .transpose()
+    };
+    Ok(ExtensionState {
+        installed: installed.map(parse).transpose()?,
+        // A development version the server offers is not fatal here: the update runs.
+        default: default.and_then(|text| text.parse().ok()),
+        may_update,
+    })
 }
 
 async fn read_version(session: &Session) -> Result<Option<Version>> {

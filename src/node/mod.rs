@@ -27,4 +27,5 @@ pub use lifecycle::{
 };
 pub use per_node::{query_each, NodeRows};
 pub use role::DistributedRole;
+pub(crate) use user_mapping::{mapping_options, Mapping};
 pub use user_mapping::{MappingChange, UserMapping};

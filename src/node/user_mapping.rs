@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::ident::Ident;
 use crate::sql::server_info::IS_SUPERUSER;
 use crate::sql::user_mapping::{
-    alter, create, drop, OptionChange, RoleSpec, CURRENT_USER, MAPPING_OPTION_NAMES,
+    alter, create, drop, replace, OptionChange, RoleSpec, CURRENT_USER, MAPPING_OPTION_NAMES,
 };
 
 /// What [`UserMapping::ensure`] did.
@@ -141,16 +141,31 @@ impl UserMapping {
         checked: &Checked,
     ) -> Result<MappingChange> {
         let quiet = can_quiet(session, op).await?;
-        let Some(existing) = option_names(session, op, checked).await? else {
-            let sql = create(
-                &checked.role,
-                &checked.server,
-                checked.user.as_ref(),
-                self.password.as_ref(),
-                false,
-            );
-            session.execute_secret(op, &sql, quiet).await?;
-            return Ok(MappingChange::Created);
+        let existing = match option_names(session, op, checked).await? {
+            Mapping::Absent => {
+                let sql = create(
+                    &checked.role,
+                    &checked.server,
+                    checked.user.as_ref(),
+                    self.password.as_ref(),
+                    false,
+                );
+                session.execute_secret(op, &sql, quiet).await?;
+                return Ok(MappingChange::Created);
+            }
+            // Another role's mapping, seen by a non-superuser: its options cannot be read,
+            // so it is replaced by one with exactly the options given here.
+            Mapping::Hidden => {
+                let sql = replace(
+                    &checked.role,
+                    &checked.server,
+                    checked.user.as_ref(),
+                    self.password.as_ref(),
+                );
+                session.execute_secret(op, &sql, quiet).await?;
+                return Ok(MappingChange::Updated);
+            }
+            Mapping::Options(names) => names,
         };
         match self.alter_sql(checked, &existing) {
             Some(sql) => {
@@ -183,9 +198,20 @@ impl UserMapping {
         let checked = self.validate(OP, &an.name())?;
         let session = an.session(OP).await?;
         let quiet = can_quiet(&session, OP).await?;
-        let existing = option_names(&session, OP, &checked)
-            .await?
-            .unwrap_or_default();
+        let existing = match option_names(&session, OP, &checked).await? {
+            Mapping::Options(names) => names,
+            Mapping::Absent => Vec::new(),
+            Mapping::Hidden => {
+                return Err(Error::invalid(
+                    OP,
+                    Some(&an.name()),
+                    "this role cannot read the options of that mapping (only a superuser \
+                     reads another role's), so it cannot change them one by one; use \
+                     UserMapping::ensure with the remote user and password, which replaces \
+                     the mapping",
+                ))
+            }
+        };
         let Some(sql) = self.alter_sql(&checked, &existing) else {
             return Err(Error::invalid(
                 OP,
@@ -216,12 +242,19 @@ impl UserMapping {
     }
 }
 
-/// The names of the existing mapping's options, or `None` when there is no mapping.
-async fn option_names(
-    session: &Session,
-    op: &'static str,
-    checked: &Checked,
-) -> Result<Option<Vec<String>>> {
+/// What this role can see of an existing mapping.
+pub(crate) enum Mapping {
+    /// There is none.
+    Absent,
+    /// There is one, but its options are not visible to this role (another role's mapping,
+    /// seen by a non-superuser).
+    Hidden,
+    /// There is one with these option names.
+    Options(Vec<String>),
+}
+
+/// What this role can see of the mapping `checked` names.
+async fn option_names(session: &Session, op: &'static str, checked: &Checked) -> Result<Mapping> {
     let usename = match &checked.role {
         RoleSpec::Named(role) => role.as_str().to_owned(),
         RoleSpec::Public => "public".to_owned(),
@@ -230,15 +263,27 @@ async fn option_names(
             session.get(op, &row, "name")?
         }
     };
+    mapping_options(session, op, checked.server.as_str(), &usename).await
+}
+
+/// What this role can see of the mapping of `usename` (a role name, or `public`) on
+/// `server`.
+pub(crate) async fn mapping_options(
+    session: &Session,
+    op: &'static str,
+    server: &str,
+    usename: &str,
+) -> Result<Mapping> {
     let row = session
-        .query_opt(
-            op,
-            &MAPPING_OPTION_NAMES,
-            &[&checked.server.as_str(), &usename],
-        )
+        .query_opt(op, &MAPPING_OPTION_NAMES, &[&server, &usename])
         .await?;
-    row.map(|row| session.get(op, &row, "option_names"))
-        .transpose()
+    Ok(match row {
+        None => Mapping::Absent,
+        Some(row) => match session.get::<Option<Vec<String>>>(op, &row, "option_names")? {
+            None => Mapping::Hidden,
+            Some(names) => Mapping::Options(names),
+        },
+    })
 }
 
 /// Whether this session may turn statement logging off (superusers may).

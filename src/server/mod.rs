@@ -78,7 +78,8 @@ pub struct ServerInfo {
     pub timescaledb_available: Vec<Version>,
     /// `timescaledb.license`, when the TimescaleDB library is loaded.
     pub license: Option<License>,
-    /// Whether `shared_preload_libraries` names `timescaledb`.
+    /// Whether the TimescaleDB loader is preloaded (`shared_preload_libraries` names
+    /// `timescaledb`), read without privileges from the setting the loader defines.
     pub preloaded: bool,
     /// `max_prepared_transactions` (multi-node needs it above 0 on data nodes for 2PC).
     pub max_prepared_transactions: i32,
@@ -151,7 +152,6 @@ impl ServerInfo {
             }
         }
         timescaledb_available.sort();
-        let preload: String = session.get(OP, &row, "shared_preload_libraries")?;
         let data_node_count: i64 = session.get(OP, &row, "data_node_count")?;
         let role = if timescaledb.is_none() {
             NodeRole::Standalone
@@ -171,9 +171,7 @@ impl ServerInfo {
             timescaledb_default,
             timescaledb_available,
             license: get_text("license")?.as_deref().map(License::parse),
-            preloaded: preload
-                .split(',')
-                .any(|lib| lib.trim().trim_matches('"') == "timescaledb"),
+            preloaded: session.get(OP, &row, "loader_preloaded")?,
             max_prepared_transactions: session.get(OP, &row, "max_prepared_transactions")?,
             data_node_count,
             role,

@@ -8,14 +8,23 @@ pub(crate) const INSTALLED_VERSION: Sql = Sql::from_static(
     "SELECT extversion::text AS version FROM pg_catalog.pg_extension WHERE extname = 'timescaledb'",
 );
 
-/// The installed version (NULL when not installed), whether the server can install it at
-/// all, and whether the library is preloaded: what deciding to create or update needs.
+/// The installed version (NULL when not installed), the version `CREATE EXTENSION` or a
+/// plain `ALTER EXTENSION ... UPDATE` goes to, whether this role may update it (owner, member
+/// of the owner, or superuser), whether the server can install it at all, and whether the library is preloaded (read as in [`super::server_info::SERVER_INFO`],
+/// without privileges): what deciding to create or update needs.
 pub(crate) const EXTENSION_STATE: Sql = Sql::from_static(
     "SELECT (SELECT extversion::text FROM pg_catalog.pg_extension \
               WHERE extname = 'timescaledb') AS version, \
+            (SELECT default_version::text FROM pg_catalog.pg_available_extensions \
+              WHERE name = 'timescaledb') AS default_version, \
+            COALESCE((SELECT pg_catalog.pg_has_role(extowner, 'USAGE') \
+                        FROM pg_catalog.pg_extension WHERE extname = 'timescaledb'), true) \
+              AS may_update, \
             EXISTS (SELECT FROM pg_catalog.pg_available_extensions \
                      WHERE name = 'timescaledb') AS available, \
-            current_setting('shared_preload_libraries') AS preload",
+            EXISTS (SELECT FROM pg_catalog.pg_settings \
+                     WHERE name = 'timescaledb.max_background_workers' \
+                       AND vartype = 'integer') AS preloaded",
 );
 
 /// `ALTER EXTENSION timescaledb UPDATE [TO '<version>']`.

@@ -3,7 +3,11 @@
 use super::Sql;
 
 /// Versions, licence, settings and the number of TimescaleDB foreign servers. Valid on any
-/// PostgreSQL 10+ database, with or without TimescaleDB.
+/// PostgreSQL 10+ database, with or without TimescaleDB, for any role: whether the
+/// TimescaleDB loader is preloaded is read from the setting it defines when it is
+/// (`timescaledb.max_background_workers`, an integer; a placeholder from the configuration
+/// file would be a string), not from `shared_preload_libraries`, which only superusers and
+/// members of `pg_read_all_settings` may read.
 pub(crate) const SERVER_INFO: Sql = Sql::from_static(
     "SELECT current_setting('server_version_num')::int4 AS server_version_num, \
             current_setting('server_version') AS server_version, \
@@ -17,7 +21,9 @@ pub(crate) const SERVER_INFO: Sql = Sql::from_static(
             ARRAY(SELECT version::text FROM pg_catalog.pg_available_extension_versions \
                    WHERE name = 'timescaledb') AS available_versions, \
             current_setting('timescaledb.license', true) AS license, \
-            current_setting('shared_preload_libraries') AS shared_preload_libraries, \
+            EXISTS (SELECT FROM pg_catalog.pg_settings \
+                     WHERE name = 'timescaledb.max_background_workers' \
+                       AND vartype = 'integer') AS loader_preloaded, \
             current_setting('max_prepared_transactions')::int4 AS max_prepared_transactions, \
             (SELECT count(*) FROM pg_catalog.pg_foreign_server s \
                JOIN pg_catalog.pg_foreign_data_wrapper w ON w.oid = s.srvfdw \
@@ -42,7 +48,9 @@ pub(crate) const SERVER_INFO_BRIEF: Sql = Sql::from_static(
                      WHERE name = 'timescaledb') \
             ELSE '{}'::text[] END AS available_versions, \
             current_setting('timescaledb.license', true) AS license, \
-            current_setting('shared_preload_libraries') AS shared_preload_libraries, \
+            EXISTS (SELECT FROM pg_catalog.pg_settings \
+                     WHERE name = 'timescaledb.max_background_workers' \
+                       AND vartype = 'integer') AS loader_preloaded, \
             current_setting('max_prepared_transactions')::int4 AS max_prepared_transactions, \
             (SELECT count(*) FROM pg_catalog.pg_foreign_server s \
                JOIN pg_catalog.pg_foreign_data_wrapper w ON w.oid = s.srvfdw \

@@ -106,6 +106,23 @@ pub(crate) fn alter(
     )))
 }
 
+/// `DROP USER MAPPING FOR <role> SERVER <server>; CREATE USER MAPPING ...`: one implicit
+/// transaction (sent as one simple-query message) that leaves exactly the options given.
+/// For a mapping whose options this role cannot read, so cannot `ALTER` option by option.
+pub(crate) fn replace(
+    role: &RoleSpec,
+    server: &Ident,
+    remote_user: Option<&Ident>,
+    password: Option<&SecretString>,
+) -> Sql {
+    let create = create(role, server, remote_user, password, false);
+    Sql::rendered_secret(format!(
+        "{}; {}",
+        drop(role, server, false).text(),
+        create.text()
+    ))
+}
+
 /// `DROP USER MAPPING [IF EXISTS] FOR <role> SERVER <server>`.
 pub(crate) fn drop(role: &RoleSpec, server: &Ident, if_exists: bool) -> Sql {
     Sql::rendered(format!(
@@ -117,11 +134,22 @@ pub(crate) fn drop(role: &RoleSpec, server: &Ident, if_exists: bool) -> Sql {
 }
 
 /// The option names (never the values) of the mapping of `$2` (a role name, or `public`) on
-/// server `$1`; no row when there is no such mapping.
+/// server `$1`; no row when there is no such mapping, and NULL names when the current role
+/// may not read them: `pg_user_mappings` shows another role's options only to superusers
+/// (the conditions below are the view's own), and shows NULL for a mapping without options
+/// too, so "no options" and "hidden" are told apart here.
 pub(crate) const MAPPING_OPTION_NAMES: Sql = Sql::from_static(
-    "SELECT ARRAY(SELECT split_part(o, '=', 1) FROM unnest(coalesce(m.umoptions, '{}')) o)::text[] \
-            AS option_names \
+    "SELECT CASE WHEN m.umoptions IS NOT NULL \
+                 THEN ARRAY(SELECT split_part(o, '=', 1) FROM unnest(m.umoptions) o)::text[] \
+                 WHEN (m.umuser <> 0 AND m.usename = current_user::text \
+                       AND (pg_catalog.pg_has_role(s.srvowner, 'USAGE') \
+                            OR pg_catalog.has_server_privilege(s.oid, 'USAGE'))) \
+                   OR (m.umuser = 0 AND pg_catalog.pg_has_role(s.srvowner, 'USAGE')) \
+                   OR (SELECT r.rolsuper FROM pg_catalog.pg_roles r \
+                        WHERE r.rolname = current_user) \
+                 THEN '{}'::text[] END AS option_names \
        FROM pg_catalog.pg_user_mappings m \
+       JOIN pg_catalog.pg_foreign_server s ON s.oid = m.srvid \
       WHERE m.srvname = $1 AND m.usename = $2",
 );
 

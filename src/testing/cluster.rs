@@ -3,7 +3,7 @@
 use tokio::task::JoinSet;
 
 use super::install::PgInstall;
-use super::server::{LocalServer, LocalServerBuilder};
+use super::server::{AdminModel, LocalServer, LocalServerBuilder};
 use crate::config::NodeConfig;
 use crate::error::{Error, Result};
 use crate::version::Version;
@@ -16,6 +16,7 @@ pub struct LocalClusterBuilder {
     install: Option<PgInstall>,
     release: Option<String>,
     timescaledb: bool,
+    admin: AdminModel,
     settings: Vec<(String, String)>,
 }
 
@@ -38,6 +39,12 @@ impl LocalClusterBuilder {
     /// Default: the installation's own TimescaleDB ([`PgInstall::discover`]).
     pub fn timescaledb_release(mut self, release: impl Into<String>) -> Self {
         self.release = Some(release.into());
+        self
+    }
+
+    /// Which kind of admin `tsdbadmin` is on every node. Default: [`AdminModel::Superuser`].
+    pub fn admin(mut self, admin: AdminModel) -> Self {
+        self.admin = admin;
         self
     }
 
@@ -64,6 +71,7 @@ impl LocalClusterBuilder {
         for (index, name) in names.enumerate() {
             let mut builder: LocalServerBuilder = LocalServer::builder(name)
                 .install(install.clone())
+                .admin(self.admin)
                 .timescaledb(self.timescaledb);
             for (k, v) in &self.settings {
                 builder = builder.setting(k.clone(), v.clone());
@@ -152,6 +160,7 @@ impl LocalCluster {
             install: None,
             release: None,
             timescaledb: true,
+            admin: AdminModel::Superuser,
             settings: Vec::new(),
         }
     }

@@ -77,7 +77,7 @@ mod timescaledb;
 pub use cluster::{LocalCluster, LocalClusterBuilder};
 pub use install::{PgInstall, PG_BINDIR_ENV};
 pub use scratch::SCRATCH_DIR_ENV;
-pub use server::{LocalServer, LocalServerBuilder};
+pub use server::{AdminModel, LocalServer, LocalServerBuilder};
 pub use template::CACHE_DIR_ENV;
 pub use timescaledb::{
     DEFAULT_RELEASE as DEFAULT_TIMESCALEDB_RELEASE, RELEASE_ENV as TIMESCALEDB_RELEASE_ENV,

@@ -16,7 +16,7 @@ use crate::config::{NodeConfig, TlsMode};
 use crate::connect::Session;
 use crate::error::{Error, Result};
 use crate::ident::Ident;
-use crate::sql::role;
+use crate::sql::{bootstrap, role};
 
 /// How many ports are tried when the chosen one is taken before the server binds it.
 const PORT_ATTEMPTS: usize = 8;
@@ -42,9 +42,23 @@ pub struct LocalServerBuilder {
     install: Option<PgInstall>,
     release: Option<String>,
     timescaledb: bool,
+    admin: AdminModel,
     settings: Vec<(String, String)>,
     files: Vec<(String, Vec<u8>)>,
     port: Option<u16>,
+}
+
+/// Which kind of admin `tsdbadmin` is on a local server.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AdminModel {
+    /// A superuser (the default).
+    #[default]
+    Superuser,
+    /// The managed-service admin of the multi-node how-to: `NOSUPERUSER CREATEROLE`, owner of
+    /// the database `tsdb` and its schema `public`; where TimescaleDB is preloaded, the
+    /// extension is created by a superuser and the admin has `USAGE` on `timescaledb_fdw`.
+    ManagedService,
 }
 
 impl LocalServerBuilder {
@@ -60,6 +74,12 @@ impl LocalServerBuilder {
     /// Default: the installation's own TimescaleDB ([`PgInstall::discover`]).
     pub fn timescaledb_release(mut self, release: impl Into<String>) -> Self {
         self.release = Some(release.into());
+        self
+    }
+
+    /// Which kind of admin `tsdbadmin` is. Default: [`AdminModel::Superuser`].
+    pub fn admin(mut self, admin: AdminModel) -> Self {
+        self.admin = admin;
         self
     }
 
@@ -136,12 +156,13 @@ impl LocalServerBuilder {
             log_path,
             port: 0,
             password: SecretString::from(random_password()?),
+            admin: self.admin,
             settings: self.settings,
             running: false,
             dir: Some(dir),
         };
         server.start_on_free_port(self.port).await?;
-        if let Err(e) = server.set_admin_password().await {
+        if let Err(e) = server.prepare_admin(self.admin).await {
             let _ = server.stop().await;
             return Err(e);
         }
@@ -166,6 +187,7 @@ pub struct LocalServer {
     log_path: PathBuf,
     port: u16,
     password: SecretString,
+    admin: AdminModel,
     settings: Vec<(String, String)>,
     running: bool,
     dir: Option<tempfile::TempDir>,
@@ -181,6 +203,7 @@ impl LocalServer {
             install: None,
             release: None,
             timescaledb: true,
+            admin: AdminModel::Superuser,
             settings: Vec::new(),
             files: Vec::new(),
             port: None,
@@ -205,6 +228,11 @@ impl LocalServer {
     /// The installation it runs from.
     pub fn install(&self) -> &PgInstall {
         &self.install
+    }
+
+    /// Which kind of admin `tsdbadmin` is here.
+    pub fn admin_model(&self) -> AdminModel {
+        self.admin
     }
 
     /// Whether the server is running.
@@ -368,8 +396,31 @@ impl LocalServer {
         }
     }
 
-    /// Sets `tsdbadmin`'s password (as a SCRAM verifier) through the private Unix socket.
-    async fn set_admin_password(&self) -> Result<()> {
+    /// Sets `tsdbadmin`'s password (as a SCRAM verifier) and, for the managed-service
+    /// model, its privileges, as the bootstrap superuser through the private Unix socket.
+    async fn prepare_admin(&self, model: AdminModel) -> Result<()> {
+        const OP: &str = "prepare local server admin";
+        let admin = Ident::new(ADMIN_USER)?;
+        let session = self.bootstrap_session("postgres", OP).await?;
+        session
+            .execute_utility(OP, &role::alter_role_password(&admin, &self.password))
+            .await?;
+        if model == AdminModel::ManagedService {
+            let session = self.bootstrap_session(DATABASE, OP).await?;
+            session
+                .execute_utility(OP, &bootstrap::managed_admin(&admin))
+                .await?;
+            if self.timescaledb {
+                session
+                    .execute_utility(OP, &bootstrap::managed_timescaledb(&admin))
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A session as the bootstrap superuser, through the server's private Unix socket.
+    async fn bootstrap_session(&self, database: &str, op: &'static str) -> Result<Session> {
         let bootstrap = NodeConfig::new(
             self.socket_dir.to_string_lossy(),
             BOOTSTRAP_USER,
@@ -377,17 +428,10 @@ impl LocalServer {
         )
         .name(self.name.clone())
         .port(self.port)
-        .database("postgres")
+        .database(database)
         .tls(TlsMode::Disable)
         .connect_timeout(Duration::from_secs(30));
-        let session = Session::open(&bootstrap, "set local server password").await?;
-        let admin = Ident::new(ADMIN_USER)?;
-        session
-            .execute_utility(
-                "set local server password",
-                &role::alter_role_password(&admin, &self.password),
-            )
-            .await
+        Session::open(&bootstrap, op).await
     }
 }
 

@@ -17,6 +17,7 @@ mod hostile;
 mod ingest;
 mod lifecycle;
 mod local_cluster;
+mod managed;
 mod matrix;
 mod multinode;
 mod notices;
