@@ -56,6 +56,14 @@
 //! server, onto a memory file system where there is one), and the nodes of a cluster start
 //! concurrently.
 //!
+//! # Leftovers and the cache
+//!
+//! Each server's directory names the process that owns it; a run killed before it could
+//! shut its servers down leaves them behind, and the next run's first server start stops
+//! them and removes their directories ([`LocalServer::remove_leftovers`]). The cache
+//! directory must belong to this user (or, as root, to the servers' user) and not be
+//! writable by group or others; otherwise it is refused with the reason.
+//!
 //! # Running as root
 //!
 //! PostgreSQL refuses to run as root; when the test process is root, the servers run as
@@ -66,19 +74,21 @@
 //! This module is for tests. It follows the crate's version, but its details (settings,
 //! names) may change in any release.
 
+mod cache;
 mod cluster;
 mod install;
+mod leftovers;
 mod os_user;
 mod scratch;
 mod server;
 mod template;
 mod timescaledb;
 
+pub use cache::CACHE_DIR_ENV;
 pub use cluster::{LocalCluster, LocalClusterBuilder};
 pub use install::{PgInstall, PG_BINDIR_ENV};
 pub use scratch::SCRATCH_DIR_ENV;
 pub use server::{AdminModel, LocalServer, LocalServerBuilder};
-pub use template::CACHE_DIR_ENV;
 pub use timescaledb::{
     DEFAULT_RELEASE as DEFAULT_TIMESCALEDB_RELEASE, RELEASE_ENV as TIMESCALEDB_RELEASE_ENV,
     SOURCES_ENV as TIMESCALEDB_SOURCES_ENV,

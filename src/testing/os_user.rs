@@ -66,6 +66,11 @@ impl ServerUser {
         }
     }
 
+    /// The uid the process switches to for the servers, if it switches.
+    pub(crate) fn uid(&self) -> Option<u32> {
+        self.switch_to.map(|(uid, _)| uid.as_raw())
+    }
+
     /// A short label for cache keys: the uid the servers run as.
     pub(crate) fn label(&self) -> String {
         match self.switch_to {

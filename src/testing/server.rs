@@ -9,6 +9,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 
 use super::install::PgInstall;
+use super::leftovers;
 use super::os_user::{run, tail, ServerUser};
 use super::scratch::scratch_dir;
 use super::template::{self, ADMIN_USER, BOOTSTRAP_USER, DATABASE, NODE_CONF};
@@ -122,11 +123,23 @@ impl LocalServerBuilder {
         let timescaledb = self.timescaledb && install.multinode_support().is_ok();
         let template = template::data_dir(&install, &user, timescaledb).await?;
 
+        // Once per process: servers and directories of earlier runs that were killed.
+        static LEFTOVERS: std::sync::Once = std::sync::Once::new();
+        LEFTOVERS.call_once(|| {
+            if let Err(e) = leftovers::remove(&scratch_dir()) {
+                tracing::warn!(error = %e, "could not remove what killed runs left behind");
+            }
+        });
         let dir = tempfile::Builder::new()
-            .prefix(&format!("tsmn-{}-", sanitize(&self.name)))
+            .prefix(&format!(
+                "{}{}-",
+                leftovers::DIR_PREFIX,
+                sanitize(&self.name)
+            ))
             .tempdir_in(scratch_dir())
             .map_err(|e| fixture(format!("cannot create a temporary directory: {e}"), None))?;
         let root = dir.path().to_owned();
+        leftovers::claim(&root, &user)?;
         user.own(&root).map_err(|e| io(&root, e))?;
         let data_dir = root.join("data");
         let socket_dir = root.join("socket");
@@ -208,6 +221,18 @@ impl LocalServer {
             files: Vec::new(),
             port: None,
         }
+    }
+
+    /// Stops the servers and removes the directories that runs killed before they could
+    /// shut down left in the scratch directory (`TSMN_SCRATCH_DIR`); returns how many
+    /// directories were removed. Servers whose owning process still runs are not touched.
+    /// The first server a process starts does this by itself.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Fixture`] when the scratch directory cannot be read.
+    pub fn remove_leftovers() -> Result<usize> {
+        leftovers::remove(&scratch_dir())
     }
 
     /// The server's name.

@@ -14,6 +14,7 @@ use std::sync::OnceLock;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::Mutex;
 
+use super::cache::cache_root;
 use super::install::PgInstall;
 use super::os_user::{run, ServerUser};
 use crate::error::{Error, Result};
@@ -22,9 +23,6 @@ use crate::sql::bootstrap;
 
 /// Bumped whenever what a template contains changes, so old caches are not reused.
 const TEMPLATE_FORMAT: u32 = 2;
-
-/// The environment variable that moves the template cache.
-pub const CACHE_DIR_ENV: &str = "TSMN_CACHE_DIR";
 
 /// The superuser every local server has (with a password of its own on each server).
 pub(crate) const ADMIN_USER: &str = "tsdbadmin";
@@ -46,7 +44,7 @@ pub(crate) async fn data_dir(
     static LOCK: OnceLock<Mutex<()>> = OnceLock::new();
     let _guard = LOCK.get_or_init(|| Mutex::new(())).lock().await;
 
-    let root = cache_root(user);
+    let root = cache_root(user)?;
     let key = format!(
         "pg{}-{}-f{TEMPLATE_FORMAT}-{}",
         install.version(),
@@ -64,8 +62,6 @@ pub(crate) async fn data_dir(
     if ready.join("data").join("PG_VERSION").is_file() {
         return Ok(ready.join("data"));
     }
-    std::fs::create_dir_all(&root).map_err(|e| io(&root, e))?;
-    user.own(&root).map_err(|e| io(&root, e))?;
 
     let building = root.join(format!("{key}.tmp-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&building);
@@ -81,13 +77,6 @@ pub(crate) async fn data_dir(
         let _ = std::fs::remove_dir_all(&building);
     }
     Ok(ready.join("data"))
-}
-
-pub(crate) fn cache_root(user: &ServerUser) -> PathBuf {
-    match std::env::var_os(CACHE_DIR_ENV) {
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => std::env::temp_dir().join(format!("timescaledb-multinode-{}", user.label())),
-    }
 }
 
 async fn build(

@@ -154,3 +154,23 @@ fn a_killed_build_is_never_used_and_two_builders_share_one_build() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+#[test]
+fn a_cache_directory_others_may_write_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let open = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(open.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let sources = tempfile::tempdir().unwrap();
+    let out = builder(open.path(), sources.path(), "2.13.1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("may be written by group or others"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("TSMN_CACHE_DIR"), "{stderr}");
+    // Nothing was put there.
+    assert_eq!(std::fs::read_dir(open.path()).unwrap().count(), 0);
+}

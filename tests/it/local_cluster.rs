@@ -117,3 +117,28 @@ async fn zero_data_nodes_is_just_an_access_node() {
     cluster.access_node_config().connect().await.unwrap();
     cluster.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_server_left_by_a_killed_run_is_stopped_and_removed() {
+    // A run killed before it shut its server down: the server still runs, its directory
+    // is still there, and the process that owned it is gone.
+    let server = plain_server("killed").await;
+    let config = server.config();
+    let root = server.data_dir().parent().unwrap().to_owned();
+    config.connect().await.unwrap();
+    std::mem::forget(server);
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let gone = child.id();
+    child.wait().unwrap();
+    std::fs::write(root.join("owner"), format!("{gone} 1\n")).unwrap();
+
+    let live = plain_server("alive").await;
+    let removed = LocalServer::remove_leftovers().unwrap();
+    assert!(removed >= 1, "removed {removed}");
+    assert!(!root.exists(), "{} is still there", root.display());
+    let err = config.connect().await.unwrap_err();
+    assert!(err.is_unreachable(), "{err:?}");
+    // A server of a live run is not touched.
+    live.config().connect().await.unwrap();
+    live.shutdown().await.unwrap();
+}

@@ -23,9 +23,10 @@ use std::sync::Mutex;
 
 use nix::fcntl::{Flock, FlockArg};
 
+use super::cache::cache_subdir;
 use super::install::PgInstall;
 use super::os_user::ServerUser;
-use super::template::{cache_root, hash};
+use super::template::hash;
 use crate::error::{Error, Result};
 use crate::version::Version;
 
@@ -102,8 +103,7 @@ impl PgInstall {
             return Err(fixture("no TimescaleDB release was given".to_owned()));
         }
         let user = ServerUser::detect()?;
-        let cache = cache_root(&user).join("timescaledb");
-        create_shared_dir(&cache)?;
+        let cache = cache_subdir(&user, "timescaledb")?;
 
         // One builder at a time: threads of this process, then other processes.
         static IN_PROCESS: Mutex<()> = Mutex::new(());
@@ -178,16 +178,6 @@ pub(crate) fn install_hash(install: &PgInstall, archives: &[archive::Archive]) -
         key.push_str(&archive.sha256);
     }
     hash(key.as_bytes())
-}
-
-/// Creates `dir` (and parents) readable by every user: the server may run as another.
-fn create_shared_dir(dir: &Path) -> Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o755)
-        .create(dir)
-        .map_err(|e| io(dir, e))
 }
 
 fn io(path: &Path, e: std::io::Error) -> Error {
