@@ -43,6 +43,39 @@ impl TlsMode {
     }
 }
 
+/// Whether SCRAM authentication binds itself to the TLS channel, named after libpq's
+/// `channel_binding`.
+///
+/// With channel binding (`SCRAM-SHA-256-PLUS`, `tls-server-end-point`) the server proves it
+/// holds the private key of the certificate the TLS session was made with, so a machine in
+/// the middle that terminates TLS with a certificate of its own cannot relay the login,
+/// even under [`TlsMode::Require`], which does not verify the certificate. It applies to the
+/// connections this crate makes; the access node's own connections to its data nodes follow
+/// the access node's settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ChannelBinding {
+    /// Use channel binding when the server offers it over TLS; otherwise log in without it.
+    #[default]
+    Prefer,
+    /// Log in only with channel binding. Needs TLS ([`TlsMode::Require`] or
+    /// [`TlsMode::VerifyFull`], feature `rustls`) and a server that authenticates the user
+    /// with SCRAM-SHA-256 over it; a server that authenticates otherwise (`trust`, `md5`,
+    /// `password`) is refused during the handshake, before a password is sent, with
+    /// [`Error::ChannelBindingNotUsed`].
+    Require,
+}
+
+impl ChannelBinding {
+    /// The libpq spelling: `prefer` or `require`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChannelBinding::Prefer => "prefer",
+            ChannelBinding::Require => "require",
+        }
+    }
+}
+
 /// Connection settings for one access node or data node.
 ///
 /// Required data goes in [`NodeConfig::new`]; the rest are chainable setters with the
@@ -71,6 +104,7 @@ pub struct NodeConfig {
     user: String,
     password: SecretString,
     tls: TlsMode,
+    channel_binding: ChannelBinding,
     root_certificates_pem: Vec<Vec<u8>>,
     connect_timeout: Option<Duration>,
     application_name: Option<String>,
@@ -91,6 +125,7 @@ impl NodeConfig {
             user: user.into(),
             password,
             tls: TlsMode::default(),
+            channel_binding: ChannelBinding::default(),
             root_certificates_pem: Vec::new(),
             connect_timeout: None,
             application_name: None,
@@ -130,6 +165,26 @@ impl NodeConfig {
     #[must_use]
     pub fn tls(mut self, mode: TlsMode) -> Self {
         self.tls = mode;
+        self
+    }
+
+    /// SCRAM channel binding. Default: [`ChannelBinding::Prefer`].
+    ///
+    /// [`ChannelBinding::Require`] needs [`TlsMode::Require`] or [`TlsMode::VerifyFull`]:
+    /// any other TLS mode is an [`Error::InvalidInput`] before any connection is attempted.
+    ///
+    /// ```
+    /// use timescaledb_multinode::{ChannelBinding, NodeConfig, SecretString, TlsMode};
+    ///
+    /// let an = NodeConfig::new("10.0.0.10", "tsdbadmin", SecretString::from("s3cret"))
+    ///     .channel_binding(ChannelBinding::Require);
+    /// assert!(an.validate().is_err()); // TLS mode prefer may end up without TLS
+    /// # #[cfg(feature = "rustls")]
+    /// assert!(an.tls(TlsMode::Require).validate().is_ok());
+    /// ```
+    #[must_use]
+    pub fn channel_binding(mut self, channel_binding: ChannelBinding) -> Self {
+        self.channel_binding = channel_binding;
         self
     }
 
@@ -193,6 +248,11 @@ impl NodeConfig {
         self.tls
     }
 
+    /// The channel-binding setting.
+    pub fn get_channel_binding(&self) -> ChannelBinding {
+        self.channel_binding
+    }
+
     /// The PEM root certificates added with [`NodeConfig::root_certificate_pem`].
     pub fn get_root_certificates_pem(&self) -> &[Vec<u8>] {
         &self.root_certificates_pem
@@ -247,6 +307,19 @@ impl NodeConfig {
                 ),
             ));
         }
+        if self.channel_binding == ChannelBinding::Require
+            && !matches!(self.tls, TlsMode::Require | TlsMode::VerifyFull)
+        {
+            return Err(Error::invalid(
+                op,
+                Some(&node),
+                format!(
+                    "channel binding require needs TLS, and TLS mode {} may connect without it: \
+                     use TLS mode require or verify-full",
+                    self.tls.as_str()
+                ),
+            ));
+        }
         let user = Ident::for_op(self.user.clone(), "user", op, Some(&node))?;
         let database = Ident::for_op(self.get_database(), "database", op, Some(&node))?;
         Ok((user, database))
@@ -276,6 +349,10 @@ impl NodeConfig {
                 TlsMode::Disable => tokio_postgres::config::SslMode::Disable,
                 TlsMode::Prefer => tokio_postgres::config::SslMode::Prefer,
                 TlsMode::Require | TlsMode::VerifyFull => tokio_postgres::config::SslMode::Require,
+            })
+            .channel_binding(match self.channel_binding {
+                ChannelBinding::Prefer => tokio_postgres::config::ChannelBinding::Prefer,
+                ChannelBinding::Require => tokio_postgres::config::ChannelBinding::Require,
             });
         if let Some(timeout) = self.connect_timeout {
             cfg.connect_timeout(timeout);
@@ -329,6 +406,16 @@ mod tests {
             (cfg().database("a\0b"), "NUL"),
             (cfg().connect_timeout(Duration::ZERO), "timeout"),
             (cfg().tls(TlsMode::VerifyFull), "root certificate"),
+            (
+                cfg().channel_binding(ChannelBinding::Require),
+                "channel binding require needs TLS, and TLS mode prefer",
+            ),
+            (
+                cfg()
+                    .channel_binding(ChannelBinding::Require)
+                    .tls(TlsMode::Disable),
+                "TLS mode disable may connect without it",
+            ),
         ];
         for (config, needle) in cases {
             let err = config.validate().unwrap_err();
@@ -336,6 +423,36 @@ mod tests {
             assert_eq!(err.node(), Some("dn1"));
             assert!(err.to_string().contains(needle), "{err} lacks {needle}");
             assert!(!err.to_string().contains("sentinel-pw-123"));
+        }
+    }
+
+    #[test]
+    fn channel_binding_reaches_the_driver_config() {
+        let plain = cfg().to_tokio_postgres().unwrap();
+        assert_eq!(
+            plain.get_channel_binding(),
+            tokio_postgres::config::ChannelBinding::Prefer
+        );
+        if cfg!(feature = "rustls") {
+            for tls in [TlsMode::Require, TlsMode::VerifyFull] {
+                let bound = cfg()
+                    .tls(tls)
+                    .root_certificate_pem("checked when connecting")
+                    .channel_binding(ChannelBinding::Require);
+                assert_eq!(bound.get_channel_binding(), ChannelBinding::Require);
+                assert_eq!(
+                    bound.to_tokio_postgres().unwrap().get_channel_binding(),
+                    tokio_postgres::config::ChannelBinding::Require
+                );
+            }
+        } else {
+            // Without TLS support no TLS mode can carry channel binding.
+            let err = cfg()
+                .tls(TlsMode::Require)
+                .channel_binding(ChannelBinding::Require)
+                .validate()
+                .unwrap_err();
+            assert!(err.to_string().contains("rustls"), "{err}");
         }
     }
 

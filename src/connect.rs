@@ -281,8 +281,9 @@ impl NodeConfig {
     ///
     /// [`Error::InvalidInput`] for a config that cannot be used (before any I/O),
     /// [`Error::Unreachable`] when nothing answers, [`Error::AuthenticationFailed`] when the
-    /// credentials are refused, [`Error::Database`] for other server errors (such as a
-    /// database that does not exist).
+    /// credentials are refused, [`Error::ChannelBindingNotUsed`] when the config requires
+    /// channel binding and the server authenticated without it, [`Error::Database`] for
+    /// other server errors (such as a database that does not exist).
     pub async fn connect(&self) -> Result<Client> {
         Session::open(self, "connect")
             .await

@@ -84,6 +84,26 @@ pub enum Error {
         source: tokio_postgres::Error,
     },
 
+    /// The config requires channel binding ([`crate::ChannelBinding::Require`]) and the
+    /// server authenticated without it: it let the user in without a password (`trust`),
+    /// asked for one in another way (`md5`, `password`), or offered SCRAM without channel
+    /// binding. The client broke off the handshake; no password was sent.
+    #[error(
+        "{op} on node {node}: channel binding required, but the server authenticated without \
+         it (it needs SCRAM-SHA-256 authentication for user {user}, over TLS)"
+    )]
+    ChannelBindingNotUsed {
+        /// What was being done.
+        op: &'static str,
+        /// The node concerned.
+        node: String,
+        /// The user name that was logging in.
+        user: String,
+        /// The driver's error.
+        #[source]
+        source: tokio_postgres::Error,
+    },
+
     /// An established connection was closed under the caller (server restarted or crashed).
     #[error("{op} on node {node}: connection lost")]
     ConnectionLost {
@@ -234,6 +254,14 @@ impl Error {
     ) -> Self {
         let node = node.to_owned();
         let text = source.to_string();
+        if is_channel_binding_not_used(&source) {
+            return Error::ChannelBindingNotUsed {
+                op,
+                node,
+                user: user.to_owned(),
+                source,
+            };
+        }
         let auth = source
             .as_db_error()
             .is_some_and(|db| is_auth_failure(db.code()))
@@ -363,6 +391,7 @@ impl Error {
             Error::InvalidInput { op, .. }
             | Error::Unreachable { op, .. }
             | Error::AuthenticationFailed { op, .. }
+            | Error::ChannelBindingNotUsed { op, .. }
             | Error::ConnectionLost { op, .. }
             | Error::Timeout { op, .. }
             | Error::DataNodeDown { op, .. }
@@ -385,6 +414,7 @@ impl Error {
             Error::InvalidInput { node, .. } => node.as_deref(),
             Error::Unreachable { node, .. }
             | Error::AuthenticationFailed { node, .. }
+            | Error::ChannelBindingNotUsed { node, .. }
             | Error::ConnectionLost { node, .. }
             | Error::Timeout { node, .. }
             | Error::DataNodeDown { node, .. }
@@ -406,6 +436,7 @@ impl Error {
         match self {
             Error::Unreachable { source, .. }
             | Error::AuthenticationFailed { source, .. }
+            | Error::ChannelBindingNotUsed { source, .. }
             | Error::ConnectionLost { source, .. }
             | Error::Tls { source, .. }
             | Error::Database { source, .. }
@@ -502,6 +533,15 @@ fn remote_node(message: &str) -> Option<String> {
     let rest = message.strip_prefix('[')?;
     let end = rest.find("]: ")?;
     Some(rest[..end].to_owned())
+}
+
+/// tokio-postgres breaks off a login that `channel_binding=require` forbids with an
+/// authentication error whose cause says so; that text is the only public way to recognise it.
+fn is_channel_binding_not_used(err: &tokio_postgres::Error) -> bool {
+    err.as_db_error().is_none()
+        && err
+            .source()
+            .is_some_and(|cause| cause.to_string().contains("did not use channel binding"))
 }
 
 fn is_auth_failure(code: &SqlState) -> bool {

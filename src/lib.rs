@@ -40,7 +40,7 @@
 //!
 //! | feature | what it adds |
 //! |---|---|
-//! | `rustls` | TLS through rustls: [`TlsMode::Require`] and [`TlsMode::VerifyFull`] |
+//! | `rustls` | TLS through rustls: [`TlsMode::Require`] and [`TlsMode::VerifyFull`], and so [`ChannelBinding::Require`] |
 //! | `testing` | `testing::LocalCluster`: real throwaway servers for tests (needs PostgreSQL server binaries) |
 //!
 //! # Security
@@ -79,7 +79,7 @@ pub use cluster::{
     NodeStatus, Plan, PreparedTransaction, Rotation, RotationStep, Step, StepKind,
     UnderReplicatedChunk, Unknown,
 };
-pub use config::{NodeConfig, TlsMode};
+pub use config::{ChannelBinding, NodeConfig, TlsMode};
 pub use error::{Error, Result};
 pub use ident::{Ident, MAX_IDENT_BYTES};
 pub use node::{query_each, Ingest, NodeRows, STALE_RETRIES};

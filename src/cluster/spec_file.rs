@@ -4,6 +4,12 @@
 //! variable (or, with a callback, any key) its password comes from, and a file with a literal
 //! `password` is refused.
 //!
+//! Errors name the entry (`data node "dn1" (data_nodes[0])`) and the field, and never hold a
+//! value of `password`, `password_env` or `data_node_password_env` (a password typed there
+//! by mistake must not reach a log): those fields accept any value while the file is read,
+//! and are checked afterwards with messages of their own. Syntax errors give the position
+//! and the parser's description, never the input line that TOML's `Display` would quote.
+//!
 //! ```toml
 //! [access_node]
 //! name = "an"
@@ -66,7 +72,7 @@ struct NodeEntry {
     database: Option<String>,
     #[serde(default = "default_user")]
     user: String,
-    password_env: Option<String>,
+    password_env: Option<SecretField>,
     /// Present only to refuse it with a clear message.
     password: Option<serde::de::IgnoredAny>,
     #[serde(default)]
@@ -99,9 +105,9 @@ struct HypertableEntry {
 #[serde(deny_unknown_fields)]
 struct RoleEntry {
     name: String,
-    password_env: Option<String>,
+    password_env: Option<SecretField>,
     #[serde(default)]
-    data_node_password_env: Option<String>,
+    data_node_password_env: Option<SecretField>,
     password: Option<serde::de::IgnoredAny>,
     #[serde(default)]
     data_nodes: Option<Vec<String>>,
@@ -116,6 +122,41 @@ struct GrantEntry {
     table: String,
 }
 
+/// A field that names where a password comes from. It takes any value, so that reading the
+/// file never fails on it: serde's messages quote the offending value ("invalid type:
+/// integer `…`"), and a password typed here by mistake must not reach an error. Its type is
+/// checked afterwards, with a message that quotes nothing.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum SecretField {
+    Name(String),
+    Other(serde::de::IgnoredAny),
+}
+
+impl std::fmt::Debug for SecretField {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretField(..)")
+    }
+}
+
+/// Where a spec entry is in the file, for errors: `data node "dn1" (data_nodes[0])`.
+#[derive(Debug, Clone)]
+struct Entry(String);
+
+impl Entry {
+    fn new(kind: &str, name: Option<&str>, place: &str) -> Self {
+        Entry(match name {
+            Some(name) => format!("{kind} {name:?} ({place})"),
+            None => place.to_owned(),
+        })
+    }
+
+    /// An error about `field` of this entry.
+    fn error(&self, field: &str, reason: impl std::fmt::Display) -> Error {
+        Error::invalid(OP, None, format!("{}, field {field}: {reason}", self.0))
+    }
+}
+
 fn default_port() -> u16 {
     NodeConfig::DEFAULT_PORT
 }
@@ -127,6 +168,15 @@ fn default_user() -> String {
 impl Cluster {
     /// Reads a spec from TOML text; each password comes from the environment variable its
     /// entry names in `password_env`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for a file that does not fit the spec, a literal `password`,
+    /// or a password variable that is missing or not set. Each error names the entry
+    /// (`data node "dn1" (data_nodes[0])`) and the field, and the line for a file that does
+    /// not parse; none holds the value of `password`, `password_env` or
+    /// `data_node_password_env`, nor the text of the file's lines, since a password typed
+    /// there by mistake must not reach a log.
     pub fn from_toml(text: &str) -> Result<Cluster> {
         Self::from_toml_with(text, env_secret)
     }
@@ -137,62 +187,250 @@ impl Cluster {
     }
 
     /// Reads a spec from TOML text, asking `secret` for each `password_env` key.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] naming the entry and the field; never with a value of a
+    /// password field (see [`Cluster::from_toml`]).
     pub fn from_toml_with(
         text: &str,
         secret: impl Fn(&str) -> Option<SecretString>,
     ) -> Result<Cluster> {
-        let file: SpecFile = toml::from_str(text)
-            .map_err(|e| Error::invalid(OP, None, format!("TOML: {}", e.message())))?;
-        file.into_cluster(&secret)
+        read(text, Format::Toml)?.into_cluster(&secret)
     }
 
     /// Reads a spec from JSON text, asking `secret` for each `password_env` key.
+    ///
+    /// # Errors
+    ///
+    /// As [`Cluster::from_toml_with`].
     pub fn from_json_with(
         text: &str,
         secret: impl Fn(&str) -> Option<SecretString>,
     ) -> Result<Cluster> {
-        let file: SpecFile = serde_json::from_str(text)
-            .map_err(|e| Error::invalid(OP, None, format!("JSON: {e}")))?;
-        file.into_cluster(&secret)
+        read(text, Format::Json)?.into_cluster(&secret)
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Toml,
+    Json,
+}
+
+impl Format {
+    fn name(self) -> &'static str {
+        match self {
+            Format::Toml => "TOML",
+            Format::Json => "JSON",
+        }
+    }
+}
+
+/// Reads the file; an error names the position, the entry and the field.
+fn read(text: &str, format: Format) -> Result<SpecFile> {
+    match format {
+        Format::Toml => {
+            let de = toml::Deserializer::parse(text).map_err(|e| {
+                // The message is the parser's description; `Display` would add the line.
+                syntax_error(format, line_of(text, e.span()), e.message())
+            })?;
+            serde_path_to_error::deserialize(de).map_err(|e| {
+                let line = line_of(text, e.inner().span());
+                let message = e.inner().message().to_owned();
+                data_error(format, line, text, e.path(), &message)
+            })
+        }
+        Format::Json => {
+            let mut de = serde_json::Deserializer::from_str(text);
+            let file: SpecFile = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+                let inner = e.inner();
+                let line = Some(inner.line());
+                if inner.is_syntax() || inner.is_eof() || inner.is_io() {
+                    return syntax_error(format, line, &json_message(inner));
+                }
+                data_error(format, line, text, e.path(), &json_message(inner))
+            })?;
+            de.end()
+                .map_err(|e| syntax_error(format, Some(e.line()), &json_message(&e)))?;
+            Ok(file)
+        }
+    }
+}
+
+/// serde_json's message without its " at line … column …" suffix.
+fn json_message(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let suffix = format!(" at line {} column {}", e.line(), e.column());
+    text.strip_suffix(&suffix).unwrap_or(&text).to_owned()
+}
+
+/// The 1-based line of byte offset `span.start` in `text`.
+fn line_of(text: &str, span: Option<std::ops::Range<usize>>) -> Option<usize> {
+    let start = span?.start.min(text.len());
+    Some(
+        text.as_bytes()[..start]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count()
+            + 1,
+    )
+}
+
+fn at_line(format: Format, line: Option<usize>) -> String {
+    match line {
+        Some(line) => format!("{}, line {line}", format.name()),
+        None => format.name().to_owned(),
+    }
+}
+
+fn syntax_error(format: Format, line: Option<usize>, message: &str) -> Error {
+    Error::invalid(
+        OP,
+        None,
+        format!("{}: syntax error: {message}", at_line(format, line)),
+    )
+}
+
+/// The names of the password fields, whose values an error never shows.
+const SECRET_FIELDS: [&str; 3] = ["password", "password_env", "data_node_password_env"];
+
+/// A field that does not fit the spec: names the entry (with its name, read again leniently
+/// from the file) and the field. serde's message is shown, unless the field is a password
+/// field (they take any value, so this does not happen; the check keeps it so).
+fn data_error(
+    format: Format,
+    line: Option<usize>,
+    text: &str,
+    path: &serde_path_to_error::Path,
+    message: &str,
+) -> Error {
+    use serde_path_to_error::Segment;
+    let segments: Vec<&Segment> = path.iter().collect();
+    let key = |i: usize| match segments.get(i) {
+        Some(Segment::Map { key }) => Some(key.as_str()),
+        _ => None,
+    };
+    let index = |i: usize| match segments.get(i) {
+        Some(Segment::Seq { index }) => Some(*index),
+        _ => None,
+    };
+    let (entry, rest) = match (key(0), index(1)) {
+        (Some("access_node"), _) => {
+            let name = entry_name(text, format, "access_node", None, "name");
+            (Entry::new("access node", name.as_deref(), "access_node"), 1)
+        }
+        (Some(list @ ("data_nodes" | "hypertables" | "roles")), Some(i)) => {
+            let (kind, name_key) = match list {
+                "data_nodes" => ("data node", "name"),
+                "hypertables" => ("hypertable", "table"),
+                _ => ("role", "name"),
+            };
+            let name = entry_name(text, format, list, Some(i), name_key);
+            (
+                Entry::new(kind, name.as_deref(), &format!("{list}[{i}]")),
+                2,
+            )
+        }
+        _ => (Entry("the spec".to_owned()), 0),
+    };
+    let field = segments[rest.min(segments.len())..]
+        .iter()
+        .map(|s| match s {
+            Segment::Seq { index } => format!("[{index}]"),
+            Segment::Map { key } => format!(".{key}"),
+            Segment::Enum { variant } => format!(".{variant}"),
+            Segment::Unknown => String::new(),
+        })
+        .collect::<String>();
+    let field = field.trim_start_matches('.');
+    let reason = if segments
+        .iter()
+        .any(|s| matches!(s, Segment::Map { key } if SECRET_FIELDS.contains(&key.as_str())))
+    {
+        "not valid here (the parser's message is not shown: it may quote a password)".to_owned()
+    } else {
+        message.to_owned()
+    };
+    let place = at_line(format, line);
+    if field.is_empty() {
+        Error::invalid(OP, None, format!("{place}: {}: {reason}", entry.0))
+    } else {
+        Error::invalid(
+            OP,
+            None,
+            format!("{place}: {}, field {field}: {reason}", entry.0),
+        )
+    }
+}
+
+/// The string at `list[index].key` (or `list.key`), read leniently from a file that did not
+/// fit the spec, to name the entry an error is about.
+fn entry_name(
+    text: &str,
+    format: Format,
+    list: &str,
+    index: Option<usize>,
+    key: &str,
+) -> Option<String> {
+    let value: serde_json::Value = match format {
+        Format::Toml => serde_json::to_value(toml::from_str::<toml::Table>(text).ok()?).ok()?,
+        Format::Json => serde_json::from_str(text).ok()?,
+    };
+    let entry = value.get(list)?;
+    let entry = match index {
+        Some(i) => entry.get(i)?,
+        None => entry,
+    };
+    entry.get(key)?.as_str().map(str::to_owned)
 }
 
 fn env_secret(key: &str) -> Option<SecretString> {
     std::env::var(key).ok().map(SecretString::from)
 }
 
-/// The secret `key` names, or an error naming the entry and the key (never a value).
+/// The secret `field` of `entry` names, or an error naming the entry and the field (never a
+/// value: what the field holds may be a password typed there by mistake).
 fn lookup(
-    what: &str,
-    key: Option<&String>,
+    entry: &Entry,
+    field: &str,
+    key: Option<&SecretField>,
     literal: bool,
     secret: &dyn Fn(&str) -> Option<SecretString>,
 ) -> Result<SecretString> {
     if literal {
-        return Err(Error::invalid(
-            OP,
-            None,
-            format!(
-                "{what} has a password in the spec file; passwords are never read from it: \
-                 name an environment variable with password_env"
-            ),
+        return Err(entry.error(
+            "password",
+            "passwords are never read from the spec file: name an environment variable with \
+             password_env",
         ));
     }
-    let key = key.ok_or_else(|| Error::invalid(OP, None, format!("{what} has no password_env")))?;
-    secret(key).ok_or_else(|| {
-        Error::invalid(
-            OP,
-            None,
-            format!("{what}: the password variable {key} is not set"),
-        )
-    })
+    match key {
+        None => Err(entry.error(field, "missing")),
+        Some(SecretField::Other(_)) => Err(entry.error(
+            field,
+            "must be a string, the name of an environment variable (the value is not shown: \
+             it may be a password)",
+        )),
+        Some(SecretField::Name(key)) => secret(key).ok_or_else(|| {
+            entry.error(
+                field,
+                "the environment variable it names is not set (its name is not shown: it may \
+                 be a password)",
+            )
+        }),
+    }
 }
 
 impl NodeEntry {
-    fn into_config(self, secret: &dyn Fn(&str) -> Option<SecretString>) -> Result<NodeConfig> {
-        let what = format!("node {:?}", self.name);
+    fn into_config(
+        self,
+        entry: &Entry,
+        secret: &dyn Fn(&str) -> Option<SecretString>,
+    ) -> Result<NodeConfig> {
         let password = lookup(
-            &what,
+            entry,
+            "password_env",
             self.password_env.as_ref(),
             self.password.is_some(),
             secret,
@@ -210,12 +448,9 @@ impl NodeEntry {
                 "require" => TlsMode::Require,
                 "verify-full" => TlsMode::VerifyFull,
                 other => {
-                    return Err(Error::invalid(
-                        OP,
-                        None,
-                        format!(
-                            "{what}: tls {other:?} is not disable, prefer, require or verify-full"
-                        ),
+                    return Err(entry.error(
+                        "tls",
+                        format!("{other:?} is not disable, prefer, require or verify-full"),
                     ))
                 }
             });
@@ -229,9 +464,11 @@ impl NodeEntry {
 
 impl SpecFile {
     fn into_cluster(self, secret: &dyn Fn(&str) -> Option<SecretString>) -> Result<Cluster> {
-        let mut cluster = Cluster::new(self.access_node.into_config(secret)?);
-        for node in self.data_nodes {
-            cluster = cluster.data_node(node.into_config(secret)?);
+        let entry = Entry::new("access node", Some(&self.access_node.name), "access_node");
+        let mut cluster = Cluster::new(self.access_node.into_config(&entry, secret)?);
+        for (i, node) in self.data_nodes.into_iter().enumerate() {
+            let entry = Entry::new("data node", Some(&node.name), &format!("data_nodes[{i}]"));
+            cluster = cluster.data_node(node.into_config(&entry, secret)?);
         }
         for ht in self.hypertables {
             let mut builder = DistributedHypertable::new(ht.table, ht.time_column);
@@ -255,26 +492,34 @@ impl SpecFile {
             }
             cluster = cluster.hypertable(RawSql::vouched(ht.create_table), builder);
         }
-        for role in self.roles {
-            let what = format!("role {:?}", role.name);
+        for (i, role) in self.roles.into_iter().enumerate() {
+            let entry = Entry::new("role", Some(&role.name), &format!("roles[{i}]"));
             let password = lookup(
-                &what,
+                &entry,
+                "password_env",
                 role.password_env.as_ref(),
                 role.password.is_some(),
                 secret,
             )?;
             let mut builder = DistributedRole::new(role.name, password);
-            if let Some(key) = role.data_node_password_env {
-                builder = builder.data_node_password(lookup(&what, Some(&key), false, secret)?);
+            if let Some(key) = &role.data_node_password_env {
+                builder = builder.data_node_password(lookup(
+                    &entry,
+                    "data_node_password_env",
+                    Some(key),
+                    false,
+                    secret,
+                )?);
             }
             if let Some(nodes) = role.data_nodes {
                 builder = builder.data_nodes(nodes);
             }
-            for grant in role.grants {
+            for (g, grant) in role.grants.into_iter().enumerate() {
+                let field = format!("grants[{g}].privileges");
                 let privileges = grant
                     .privileges
                     .iter()
-                    .map(|p| parse_privilege(&what, p))
+                    .map(|p| parse_privilege(&entry, &field, p))
                     .collect::<Result<Vec<_>>>()?;
                 builder = builder.grant(privileges, grant.table);
             }
@@ -285,7 +530,7 @@ impl SpecFile {
     }
 }
 
-fn parse_privilege(what: &str, text: &str) -> Result<Privilege> {
+fn parse_privilege(entry: &Entry, field: &str, text: &str) -> Result<Privilege> {
     Ok(match text.to_ascii_lowercase().as_str() {
         "select" => Privilege::Select,
         "insert" => Privilege::Insert,
@@ -293,13 +538,7 @@ fn parse_privilege(what: &str, text: &str) -> Result<Privilege> {
         "delete" => Privilege::Delete,
         "truncate" => Privilege::Truncate,
         "all" => Privilege::All,
-        other => {
-            return Err(Error::invalid(
-                OP,
-                None,
-                format!("{what}: unknown privilege {other:?}"),
-            ))
-        }
+        other => return Err(entry.error(field, format!("unknown privilege {other:?}"))),
     })
 }
 
@@ -364,17 +603,30 @@ mod tests {
     fn refuses_a_literal_password() {
         let text = SPEC.replace("password_env = \"PW_DN1\"", "password = \"hunter2\"");
         let err = Cluster::from_toml_with(&text, secrets).unwrap_err();
-        assert!(err.to_string().contains("never read from it"), "{err}");
+        assert!(
+            err.to_string().contains("never read from the spec file"),
+            "{err}"
+        );
         assert!(!err.to_string().contains("hunter2"));
         let json = r#"{"access_node": {"name": "an", "host": "h", "password": "hunter2"}}"#;
         let err = Cluster::from_json_with(json, secrets).unwrap_err();
-        assert!(err.to_string().contains("never read from it"), "{err}");
+        assert!(
+            err.to_string().contains("never read from the spec file"),
+            "{err}"
+        );
     }
 
     #[test]
     fn refuses_missing_secrets_and_contradictions() {
         let err = Cluster::from_toml_with(SPEC, |_| None).unwrap_err();
-        assert!(err.to_string().contains("PW_AN is not set"), "{err}");
+        assert!(
+            err.to_string().contains(
+                "access node \"an\" (access_node), field password_env: the environment \
+                 variable it names is not set"
+            ),
+            "{err}"
+        );
+        assert!(!err.to_string().contains("PW_AN"), "{err}");
         let text = SPEC.replace("data_nodes = [\"dn1\"]", "data_nodes = [\"dn9\"]");
         let err = Cluster::from_toml_with(&text, secrets).unwrap_err();
         assert!(err.to_string().contains("dn9"), "{err}");
@@ -382,6 +634,146 @@ mod tests {
         let err = Cluster::from_toml_with(&text, secrets).unwrap_err();
         assert!(err.to_string().contains("fly"), "{err}");
         let err = Cluster::from_toml_with("[access_node]\nname = 1", secrets).unwrap_err();
-        assert!(err.to_string().contains("TOML"), "{err}");
+        assert!(
+            err.to_string().contains(
+                "TOML, line 2: access_node, field name: invalid type: integer `1`, expected a \
+                 string"
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn errors_name_the_entry_and_the_field() {
+        let port = SPEC.replace("port = 5433", "port = \"fifty\"");
+        let err = Cluster::from_toml_with(&port, secrets).unwrap_err();
+        assert!(
+            err.to_string().contains(
+                "TOML, line 12: data node \"dn1\" (data_nodes[0]), field port: invalid type: \
+                 string \"fifty\", expected u16"
+            ),
+            "{err}"
+        );
+        let grant = SPEC.replace("\"insert\"", "\"fly\"");
+        let err = Cluster::from_toml_with(&grant, secrets).unwrap_err();
+        assert!(
+            err.to_string().contains(
+                "role \"mn_user1\" (roles[0]), field grants[0].privileges: unknown privilege \
+                 \"fly\""
+            ),
+            "{err}"
+        );
+        let json = r#"{"access_node": {"name": "an", "host": "h", "password_env": "PW_AN"},
+                       "hypertables": [{"create_table": "x", "table": "t", "time_column": 1}]}"#;
+        let err = Cluster::from_json_with(json, secrets).unwrap_err();
+        assert!(
+            err.to_string().contains(
+                "JSON, line 2: hypertable \"t\" (hypertables[0]), field time_column: invalid \
+                 type: integer `1`, expected a string"
+            ),
+            "{err}"
+        );
+        let tls = SPEC.replace("port = 5433", "port = 5433\ntls = \"always\"");
+        let err = Cluster::from_toml_with(&tls, secrets).unwrap_err();
+        assert!(
+            err.to_string().contains(
+                "data node \"dn1\" (data_nodes[0]), field tls: \"always\" is not disable"
+            ),
+            "{err}"
+        );
+    }
+
+    /// A value that may be a password, put in every place a password field can hold it and
+    /// in lines that do not parse, never reaches an error's text or `Debug`.
+    #[test]
+    fn no_error_shows_a_value_that_may_be_a_password() {
+        const WORD: &str = "hunter2Sentinel";
+        const NUMBER: &str = "987654321";
+        let an = "[access_node]\nname = \"an\"\nhost = \"h\"\n";
+        let an_ok = format!("{an}password_env = \"PW_AN\"\n");
+        let dn = "[[data_nodes]]\nname = \"dn1\"\nhost = \"h\"\n";
+        let role = "[[roles]]\nname = \"r\"\n";
+        let mut toml = Vec::new();
+        for value in [
+            format!("\"{WORD}\""),
+            NUMBER.to_owned(),
+            format!("[\"{WORD}\", {NUMBER}]"),
+            format!("{{ x = \"{WORD}\", y = {NUMBER} }}"),
+            format!("{NUMBER}.5"),
+            format!("1979-05-27T07:32:00Z{NUMBER}"),
+            WORD.to_owned(),
+            format!("\"{WORD}"),
+            format!("\"{WORD}\" {NUMBER}"),
+            format!("'{WORD}\n"),
+        ] {
+            for field in ["password_env", "password"] {
+                toml.push(format!("{an}{field} = {value}\n"));
+                toml.push(format!("{an_ok}{dn}{field} = {value}\n"));
+                toml.push(format!("{an_ok}{role}{field} = {value}\n"));
+                toml.push(format!("{field} = {value}\n{an_ok}"));
+            }
+            toml.push(format!(
+                "{an_ok}{role}password_env = \"PW_R\"\ndata_node_password_env = {value}\n"
+            ));
+            toml.push(format!("{an_ok}[data_nodes]\npassword_env = {value}\n"));
+        }
+        toml.push(format!(
+            "{an}password_env = \"PW_AN\"\npassword_env = \"{WORD}\"\n"
+        ));
+        toml.push(format!(
+            "{an}password_env = \"{WORD}\"\npassword_env = \"{WORD}\"\n"
+        ));
+        let json_an = r#""access_node": {"name": "an", "host": "h""#;
+        let mut json = Vec::new();
+        for value in [
+            format!("\"{WORD}\""),
+            NUMBER.to_owned(),
+            format!("[\"{WORD}\", {NUMBER}]"),
+            format!("{{\"x\": \"{WORD}\", \"y\": {NUMBER}}}"),
+            format!("-{NUMBER}e999999"),
+            WORD.to_owned(),
+            format!("\"{WORD}"),
+            format!("\"{WORD}\" {NUMBER}"),
+        ] {
+            for field in ["password_env", "password"] {
+                json.push(format!("{{{json_an}, \"{field}\": {value}}}}}"));
+                json.push(format!(
+                    "{{{json_an}, \"password_env\": \"PW_AN\"}}, \"data_nodes\": \
+                     [{{\"name\": \"dn1\", \"host\": \"h\", \"{field}\": {value}}}]}}"
+                ));
+                json.push(format!("{{\"{field}\": {value}, {json_an}}}}}"));
+            }
+            json.push(format!(
+                "{{{json_an}, \"password_env\": \"PW_AN\"}}, \"roles\": [{{\"name\": \"r\", \
+                 \"password_env\": \"PW_R\", \"data_node_password_env\": {value}}}]}}"
+            ));
+            json.push(format!(
+                "{{{json_an}, \"password_env\": \"PW_AN\"}}}} {value}"
+            ));
+        }
+        let mut checked = 0;
+        for (format, texts) in [("TOML", &toml), ("JSON", &json)] {
+            for text in texts {
+                assert!(text.contains(WORD) || text.contains(NUMBER));
+                for with_env in [false, true] {
+                    let result = match (format, with_env) {
+                        ("TOML", false) => Cluster::from_toml_with(text, secrets),
+                        ("TOML", true) => Cluster::from_toml(text),
+                        (_, false) => Cluster::from_json_with(text, secrets),
+                        (_, true) => Cluster::from_json(text),
+                    };
+                    let err = result.expect_err(text);
+                    assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
+                    for shown in [err.to_string(), format!("{err:?}")] {
+                        assert!(
+                            !shown.contains(WORD) && !shown.contains(NUMBER),
+                            "{format} error shows a password field's value:\n{text}\n-> {shown}"
+                        );
+                    }
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 200, "{checked}");
     }
 }

@@ -8,9 +8,9 @@ use super::access_node::AccessNode;
 use crate::error::{Error, Result};
 use crate::ident::Ident;
 use crate::server::Feature;
-use crate::sql::hypertable::{
-    create_distributed, CreateArgs, IntervalKind, TableName, NAMES_WITH_DOUBLE_QUOTES,
-};
+use crate::sql::hypertable::{create_distributed, CreateArgs, IntervalKind, TableName};
+
+use super::quote_guard::{self, CopiedName, CopyTo, Kind};
 
 /// The chunk interval of a distributed hypertable; its kind follows the time column's type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,8 +163,13 @@ impl DistributedHypertable {
     ///
     /// [`Error::InvalidInput`] before anything is sent for a bad name, a replication factor
     /// or number of partitions below 1, a zero interval, or a data node the access node does
-    /// not have (the error lists the ones it has); [`Error::Database`] for what the server
-    /// refuses (a table with rows: SQLSTATE 0A000; already a hypertable: TS110).
+    /// not have (the error lists the ones it has); and before anything reaches a data node
+    /// when a name TimescaleDB copies there holds a double quote (the table's schema, name,
+    /// columns, their types and collations, its access method, constraints and indexes with
+    /// their access methods and collations, as the access node's catalog has them: TimescaleDB
+    /// writes some of them into the statements for the data nodes unescaped).
+    /// [`Error::Database`] for what the server refuses (a table with rows: SQLSTATE 0A000;
+    /// already a hypertable: TS110).
     pub async fn create(self, an: &AccessNode) -> Result<CreatedHypertable> {
         let an_name = an.name();
         let node = Some(an_name.as_str());
@@ -224,35 +229,25 @@ impl DistributedHypertable {
             None => None,
         };
 
-        // TimescaleDB (2.x up to 2.13) writes the table's names into the CREATE TABLE it
-        // sends to the data nodes as "%s" without doubling a double quote: such a name
-        // breaks that statement, or injects SQL into it. Refuse it before anything is sent.
-        for (what, name) in [
-            ("table", Some(table.name().as_str())),
-            ("schema", table.schema().map(Ident::as_str)),
-            ("time column", Some(time_column.as_str())),
-            (
-                "partitioning column",
-                partitioning.as_ref().map(Ident::as_str),
-            ),
-        ] {
-            if let Some(name) = name.filter(|n| n.contains('"')) {
-                return Err(double_quote(node, what, name));
-            }
-        }
+        // The double-quote guard (see `quote_guard`): first the names given here, before
+        // connecting; then every name of the table's definition, from the catalog.
+        let mut given = vec![
+            CopiedName::given(Kind::Table, table.name().as_str()),
+            CopiedName::given(Kind::Column, time_column.as_str()),
+        ];
+        given.extend(
+            table
+                .schema()
+                .map(|s| CopiedName::given(Kind::Schema, s.as_str())),
+        );
+        given.extend(
+            partitioning
+                .as_ref()
+                .map(|p| CopiedName::given(Kind::Column, p.as_str())),
+        );
+        quote_guard::check_given(OP, &an_name, &given, CopyTo::DataNodes)?;
         let session = an.session_with(OP, Feature::MultiNode).await?;
-        let relation_text = table.regclass_text();
-        let quoted = session
-            .query(OP, &NAMES_WITH_DOUBLE_QUOTES, &[&relation_text])
-            .await?;
-        if let Some(row) = quoted.first() {
-            let name: String = session.get(OP, row, "name")?;
-            return Err(double_quote(
-                node,
-                "a column, constraint or index of the table",
-                &name,
-            ));
-        }
+        quote_guard::check(&session, OP, &table, CopyTo::DataNodes).await?;
         if let Some(nodes) = &data_nodes {
             AccessNode::check_data_nodes(&session, OP, nodes).await?;
         }
@@ -311,17 +306,6 @@ impl DistributedHypertable {
             created: session.get(OP, row, "created")?,
         })
     }
-}
-
-fn double_quote(node: Option<&str>, what: &str, name: &str) -> Error {
-    Error::invalid(
-        OP,
-        node,
-        format!(
-            "{what} {name:?} contains a double quote; TimescaleDB copies such names to the \
-             data nodes unescaped, which breaks (or injects into) the statement it sends there"
-        ),
-    )
 }
 
 fn with_node(e: Error, node: &str) -> Error {

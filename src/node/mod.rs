@@ -12,6 +12,7 @@ mod hypertable;
 mod ingest;
 mod lifecycle;
 mod per_node;
+mod quote_guard;
 mod role;
 mod user_mapping;
 

@@ -120,21 +120,48 @@ pub(crate) const RESOLVE_TABLE: Sql = Sql::from_static(
       WHERE c.oid = to_regclass($1)",
 );
 
-/// Names TimescaleDB copies to the data nodes when it distributes table `$1` (a quoted
-/// name, as text) that hold a double quote: its schema, its name, its columns, its
-/// constraints and its indexes.
-pub(crate) const NAMES_WITH_DOUBLE_QUOTES: Sql = Sql::from_static(
-    "SELECT names.name FROM ( \
-        SELECT n.nspname::text AS name FROM pg_catalog.pg_class c \
-          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass($1) \
-        UNION ALL SELECT c.relname::text FROM pg_catalog.pg_class c WHERE c.oid = to_regclass($1) \
-        UNION ALL SELECT a.attname::text FROM pg_catalog.pg_attribute a \
-          WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped \
-        UNION ALL SELECT k.conname::text FROM pg_catalog.pg_constraint k \
-          WHERE k.conrelid = to_regclass($1) \
-        UNION ALL SELECT i.relname::text FROM pg_catalog.pg_index x \
-          JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = to_regclass($1) \
-     ) names WHERE strpos(names.name, '\"') > 0",
+/// Every name TimescaleDB copies to the data nodes when it creates table `$1` (a quoted
+/// name, as text) there, as `create_distributed_hypertable` and `attach_data_node` do: one row
+/// per name, with its `kind` (a label of `node::quote_guard::Kind`), the column or index it
+/// belongs to (`owner`, or NULL) and the `name`. No row when the table does not exist.
+///
+/// Column types are reported by their element type for arrays, as `format_type` writes them.
+pub(crate) const COPIED_NAMES: Sql = Sql::from_static(
+    "WITH t AS ( \
+        SELECT c.oid, c.relname, c.relnamespace, c.relam FROM pg_catalog.pg_class c \
+         WHERE c.oid = to_regclass($1) \
+     ), cols AS ( \
+        SELECT a.attname, a.atttypid, a.attcollation FROM t \
+          JOIN pg_catalog.pg_attribute a ON a.attrelid = t.oid \
+         WHERE a.attnum > 0 AND NOT a.attisdropped \
+     ), types AS ( \
+        SELECT cols.attname, ty.typname, ty.typnamespace FROM cols \
+          JOIN pg_catalog.pg_type t0 ON t0.oid = cols.atttypid \
+          JOIN pg_catalog.pg_type ty ON ty.oid = CASE \
+               WHEN t0.typcategory = 'A' AND t0.typelem <> 0 THEN t0.typelem ELSE t0.oid END \
+     ), idx AS ( \
+        SELECT i.relname, i.relam, x.indcollation FROM t \
+          JOIN pg_catalog.pg_index x ON x.indrelid = t.oid \
+          JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid \
+     ) \
+     SELECT 'schema'::text AS kind, NULL::text AS owner, n.nspname::text AS name FROM t \
+       JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace \
+     UNION ALL SELECT 'table', NULL, t.relname::text FROM t \
+     UNION ALL SELECT 'table access method', NULL, am.amname::text FROM t \
+       JOIN pg_catalog.pg_am am ON am.oid = t.relam \
+     UNION ALL SELECT 'column', NULL, cols.attname::text FROM cols \
+     UNION ALL SELECT 'column collation', cols.attname::text, co.collname::text FROM cols \
+       JOIN pg_catalog.pg_collation co ON co.oid = cols.attcollation \
+     UNION ALL SELECT 'column type', types.attname::text, types.typname::text FROM types \
+     UNION ALL SELECT 'column type schema', types.attname::text, n.nspname::text FROM types \
+       JOIN pg_catalog.pg_namespace n ON n.oid = types.typnamespace \
+     UNION ALL SELECT 'constraint', NULL, k.conname::text FROM t \
+       JOIN pg_catalog.pg_constraint k ON k.conrelid = t.oid \
+     UNION ALL SELECT 'index', NULL, idx.relname::text FROM idx \
+     UNION ALL SELECT 'index access method', idx.relname::text, am.amname::text FROM idx \
+       JOIN pg_catalog.pg_am am ON am.oid = idx.relam \
+     UNION ALL SELECT 'index collation', idx.relname::text, co.collname::text FROM idx \
+       JOIN pg_catalog.pg_collation co ON co.oid = ANY (idx.indcollation)",
 );
 
 /// `timescaledb_information.chunks` of `$1` schema, `$2` table, with the nodes holding each.

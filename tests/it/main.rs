@@ -12,6 +12,7 @@ mod build;
 mod cluster_code;
 mod connect;
 mod distributed;
+mod double_quote;
 mod heal;
 mod hostile;
 mod ingest;

@@ -5,6 +5,7 @@ use super::{data_node_name, first_row, node_session, Repartition};
 use crate::error::Error;
 use crate::error::Result;
 use crate::node::access_node::AccessNode;
+use crate::node::quote_guard::{self, CopyTo};
 use crate::server::Feature;
 use crate::sql::hypertable::TableName;
 use crate::sql::lifecycle::ATTACH_DATA_NODE;
@@ -73,7 +74,11 @@ impl AttachDataNode {
     /// # Errors
     ///
     /// [`Error::InvalidInput`] before anything is sent for an invalid name or a node the
-    /// access node does not have (the error lists the ones it has); [`Error::Database`] for
+    /// access node does not have (the error lists the ones it has), and before anything
+    /// reaches the data node when a name of the table that TimescaleDB copies there holds a
+    /// double quote (a column renamed after distribution, say; see
+    /// [`DistributedHypertable::create`](crate::DistributedHypertable::create) for the
+    /// names checked); [`Error::Database`] for
     /// the server's refusals: TS172 already attached (without `if_not_attached`), 42P07
     /// naming the data node when its member table is left from a detach without
     /// `drop_remote_data`, 42P01 no such table.
@@ -81,6 +86,14 @@ impl AttachDataNode {
         const OP: &str = "attach data node";
         let node = data_node_name(&self.name, OP, an)?;
         let session = node_session(an, OP, Feature::MultiNode, &node).await?;
+        // Attaching copies the table's definition to the node again, as it is now.
+        quote_guard::check(
+            &session,
+            OP,
+            &self.hypertable,
+            CopyTo::DataNode(node.as_str()),
+        )
+        .await?;
         let table = self.hypertable.regclass_text();
         let repartition = self.repartition.as_bool();
         let rows = session
