@@ -1185,9 +1185,10 @@ fn hostile_identifiers_round_trip_through_a_multinode_cluster() {
 /// The promise for names with a `"`: a distributed hypertable whose table or columns have
 /// one is created exactly, or refused with `Error::InvalidInput` before anything is sent.
 ///
-/// Fails with TimescaleDB 2.13.1: its `CREATE TABLE` for the data nodes quotes names as
-/// `"%s"` without doubling a `"` (`tsl/src/deparse.c`), so `a"b` is a syntax error on the
-/// data nodes, and `x"AS SELECT 1/0 AS y--` runs its SELECT there (22012: division by zero).
+/// Why the crate must refuse them: TimescaleDB 2.13.1's `CREATE TABLE` for the data nodes
+/// quotes names as `"%s"` without doubling a `"` (`tsl/src/deparse.c`), so without the
+/// guard `a"b` is a syntax error on the data nodes, and `x"AS SELECT 1/0 AS y--` runs its
+/// SELECT there (22012: division by zero).
 #[test]
 fn hypertable_names_with_a_double_quote_are_refused_or_work() {
     let Some(_) = tier2() else { return };
