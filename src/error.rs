@@ -142,6 +142,21 @@ pub enum Error {
         reason: String,
     },
 
+    /// The connecting role lacks a privilege the operation needs (found before anything was
+    /// sent, such as a managed service's admin, which is not a superuser, asking for what
+    /// TimescaleDB reserves to superusers).
+    #[error("{op} on node {node}: the role {role} lacks {privilege}")]
+    MissingPrivilege {
+        /// What was being done.
+        op: &'static str,
+        /// The node that was checked.
+        node: String,
+        /// The role that was checked.
+        role: String,
+        /// The privilege it lacks, and why it is needed.
+        privilege: String,
+    },
+
     /// The server reported an error (it carries a SQLSTATE, message, detail and hint).
     #[error("{op} on node {node}: {}", db_summary(source))]
     Database {
@@ -398,6 +413,7 @@ impl Error {
             | Error::PoolTimeout { op, .. }
             | Error::Tls { op, .. }
             | Error::UnsupportedServer { op, .. }
+            | Error::MissingPrivilege { op, .. }
             | Error::Database { op, .. }
             | Error::AlreadyExists { op, .. }
             | Error::NotFound { op, .. }
@@ -421,6 +437,7 @@ impl Error {
             | Error::PoolTimeout { node, .. }
             | Error::Tls { node, .. }
             | Error::UnsupportedServer { node, .. }
+            | Error::MissingPrivilege { node, .. }
             | Error::Database { node, .. }
             | Error::AlreadyExists { node, .. }
             | Error::NotFound { node, .. }

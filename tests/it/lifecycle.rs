@@ -3,16 +3,17 @@
 
 use std::collections::BTreeSet;
 
-use timescaledb_multinode::testing::LocalCluster;
+use timescaledb_multinode::testing::{AdminModel, LocalCluster};
 use timescaledb_multinode::tokio_postgres::Client;
 use timescaledb_multinode::{
     AccessNode, AllowNewChunks, AlterDataNode, AttachDataNode, BlockNewChunks, DeleteDataNode,
     DetachDataNode, DistributedHypertable, Error, Ident, RoleSpec, TableName, UserMapping,
 };
 
-/// A cluster with both data nodes added (each with a user mapping for `tsdbadmin`).
-async fn joined_cluster() -> (LocalCluster, AccessNode) {
-    crate::common::joined_cluster(2).await
+/// A cluster with both data nodes added (each with a user mapping for `tsdbadmin`), its
+/// admin of the `model` given.
+async fn joined_cluster(model: AdminModel) -> (LocalCluster, AccessNode) {
+    crate::common::joined_cluster_from(LocalCluster::builder().data_nodes(2).admin(model)).await
 }
 
 fn table(name: &str) -> TableName {
@@ -97,12 +98,11 @@ fn sqlstate(err: &Error) -> Option<&str> {
     err.code().map(|c| c.code())
 }
 
-#[tokio::test]
-async fn delete_drops_every_user_mapping_first() {
+async fn delete_drops_every_user_mapping_first(model: AdminModel) {
     let Some(_) = crate::common::tier2() else {
         return;
     };
-    let (cluster, an) = joined_cluster().await;
+    let (cluster, an) = joined_cluster(model).await;
     let dn2 = &cluster.data_nodes()[1];
     // A second mapping besides the connecting role's: PUBLIC's.
     UserMapping::new(RoleSpec::Public, "dn2")
@@ -145,12 +145,11 @@ async fn delete_drops_every_user_mapping_first() {
     cluster.shutdown().await.unwrap();
 }
 
-#[tokio::test]
-async fn delete_with_drop_database_drops_the_remote_database() {
+async fn delete_with_drop_database_drops_the_remote_database(model: AdminModel) {
     let Some(_) = crate::common::tier2() else {
         return;
     };
-    let (cluster, an) = joined_cluster().await;
+    let (cluster, an) = joined_cluster(model).await;
     let dn2 = &cluster.data_nodes()[1];
 
     let deleted = DeleteDataNode::new("dn2")
@@ -208,12 +207,11 @@ async fn delete_with_drop_database_drops_the_remote_database() {
     cluster.shutdown().await.unwrap();
 }
 
-#[tokio::test]
-async fn would_lose_data_is_refused_and_changes_nothing() {
+async fn would_lose_data_is_refused_and_changes_nothing(model: AdminModel) {
     let Some(_) = crate::common::tier2() else {
         return;
     };
-    let (cluster, an) = joined_cluster().await;
+    let (cluster, an) = joined_cluster(model).await;
     let client = an.config().connect().await.unwrap();
     sensor_table(&an, &client, "sensor_data").await;
     insert(&client, "sensor_data", "2024-01-01", 10).await;
@@ -258,12 +256,11 @@ async fn would_lose_data_is_refused_and_changes_nothing() {
     cluster.shutdown().await.unwrap();
 }
 
-#[tokio::test]
-async fn detach_and_reattach() {
+async fn detach_and_reattach(model: AdminModel) {
     let Some(_) = crate::common::tier2() else {
         return;
     };
-    let (cluster, an) = joined_cluster().await;
+    let (cluster, an) = joined_cluster(model).await;
     let client = an.config().connect().await.unwrap();
     sensor_table(&an, &client, "t_keep").await;
     sensor_table(&an, &client, "t_drop").await;
@@ -376,12 +373,11 @@ async fn detach_and_reattach() {
     cluster.shutdown().await.unwrap();
 }
 
-#[tokio::test]
-async fn alter_data_node_availability_and_address() {
+async fn alter_data_node_availability_and_address(model: AdminModel) {
     let Some(_) = crate::common::tier2() else {
         return;
     };
-    let (cluster, an) = joined_cluster().await;
+    let (cluster, an) = joined_cluster(model).await;
     let dn1 = &cluster.data_nodes()[0];
 
     let altered = AlterDataNode::new("dn1")
@@ -468,12 +464,11 @@ async fn alter_data_node_availability_and_address() {
     cluster.shutdown().await.unwrap();
 }
 
-#[tokio::test]
-async fn block_and_allow_new_chunks() {
+async fn block_and_allow_new_chunks(model: AdminModel) {
     let Some(_) = crate::common::tier2() else {
         return;
     };
-    let (cluster, an) = joined_cluster().await;
+    let (cluster, an) = joined_cluster(model).await;
     let client = an.config().connect().await.unwrap();
     sensor_table(&an, &client, "sensor_data").await;
 
@@ -516,12 +511,11 @@ async fn block_and_allow_new_chunks() {
     cluster.shutdown().await.unwrap();
 }
 
-#[tokio::test]
-async fn set_replication_factor_then_chunk_placement() {
+async fn set_replication_factor_then_chunk_placement(model: AdminModel) {
     let Some(_) = crate::common::tier2() else {
         return;
     };
-    let (cluster, an) = joined_cluster().await;
+    let (cluster, an) = joined_cluster(model).await;
     let client = an.config().connect().await.unwrap();
     sensor_table(&an, &client, "sensor_data").await;
     let t = table("sensor_data");
@@ -552,13 +546,27 @@ async fn set_replication_factor_then_chunk_placement() {
     cluster.shutdown().await.unwrap();
 }
 
-#[tokio::test]
-async fn restore_point_on_every_node() {
+async fn restore_point_on_every_node(model: AdminModel) {
     let Some(_) = crate::common::tier2() else {
         return;
     };
-    let (cluster, an) = joined_cluster().await;
+    let (cluster, an) = joined_cluster(model).await;
 
+    if model == AdminModel::ManagedService {
+        // TimescaleDB reserves it to superusers: refused before anything is sent.
+        let err = an
+            .create_distributed_restore_point("rp1")
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::MissingPrivilege { .. }), "{err:?}");
+        assert!(
+            err.to_string().contains("tsdbadmin lacks SUPERUSER"),
+            "{err}"
+        );
+        assert_eq!(err.node(), Some("an"));
+        cluster.shutdown().await.unwrap();
+        return;
+    }
     let points = an.create_distributed_restore_point("rp1").await.unwrap();
     assert_eq!(points.len(), 3, "{points:?}");
     let access: Vec<_> = points.iter().filter(|p| p.node_name.is_none()).collect();
@@ -595,12 +603,11 @@ async fn restore_point_on_every_node() {
     cluster.shutdown().await.unwrap();
 }
 
-#[tokio::test]
-async fn unknown_or_invalid_nodes_are_refused_before_anything_is_sent() {
+async fn unknown_or_invalid_nodes_are_refused_before_anything_is_sent(model: AdminModel) {
     let Some(_) = crate::common::tier2() else {
         return;
     };
-    let (cluster, an) = joined_cluster().await;
+    let (cluster, an) = joined_cluster(model).await;
     let client = an.config().connect().await.unwrap();
     sensor_table(&an, &client, "sensor_data").await;
 
@@ -655,3 +662,36 @@ async fn unknown_or_invalid_nodes_are_refused_before_anything_is_sent() {
     assert!(an.data_nodes().await.unwrap().iter().all(|n| n.available));
     cluster.shutdown().await.unwrap();
 }
+
+/// Each lifecycle test as a superuser and as the managed-service admin (not a superuser).
+macro_rules! as_both_admins {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                use super::AdminModel;
+
+                #[tokio::test]
+                async fn superuser() {
+                    super::$name(AdminModel::Superuser).await;
+                }
+
+                #[tokio::test]
+                async fn managed_service() {
+                    super::$name(AdminModel::ManagedService).await;
+                }
+            }
+        )*
+    };
+}
+
+as_both_admins!(
+    delete_drops_every_user_mapping_first,
+    delete_with_drop_database_drops_the_remote_database,
+    would_lose_data_is_refused_and_changes_nothing,
+    detach_and_reattach,
+    alter_data_node_availability_and_address,
+    block_and_allow_new_chunks,
+    set_replication_factor_then_chunk_placement,
+    restore_point_on_every_node,
+    unknown_or_invalid_nodes_are_refused_before_anything_is_sent,
+);

@@ -6,6 +6,7 @@ use crate::node::access_node::AccessNode;
 use crate::server::Feature;
 use crate::sql::hypertable::TableName;
 use crate::sql::lifecycle::{CREATE_DISTRIBUTED_RESTORE_POINT, SET_REPLICATION_FACTOR};
+use crate::sql::server_info::ROLE_IS_SUPERUSER;
 
 /// One row of [`AccessNode::create_distributed_restore_point`]: the restore point on one node.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,7 +73,8 @@ impl AccessNode {
     /// [`Error::InvalidInput`] before anything is sent for an empty name, one over 63 bytes
     /// or one with a NUL byte; [`Error::Unreachable`] naming the data node when one is
     /// down (no restore point is then made); [`Error::UnsupportedServer`] before
-    /// TimescaleDB 2.2.
+    /// TimescaleDB 2.2; [`Error::MissingPrivilege`] before anything is sent when the role is
+    /// not a superuser (TimescaleDB requires one).
     pub async fn create_distributed_restore_point(&self, name: &str) -> Result<Vec<RestorePoint>> {
         const OP: &str = "create distributed restore point";
         let an_name = self.name();
@@ -93,6 +95,19 @@ impl AccessNode {
         let session = self
             .session_with(OP, Feature::DistributedRestorePoint)
             .await?;
+        // TimescaleDB reserves it to superusers (a managed service's admin is not one):
+        // refuse before sending, naming what is missing.
+        let row = session.query_one(OP, &ROLE_IS_SUPERUSER, &[]).await?;
+        if !session.get::<bool>(OP, &row, "superuser")? {
+            return Err(Error::MissingPrivilege {
+                op: OP,
+                node: an_name,
+                role: session.get(OP, &row, "role")?,
+                privilege: "SUPERUSER, which TimescaleDB's create_distributed_restore_point \
+                            requires (it writes a WAL record on every node)"
+                    .to_owned(),
+            });
+        }
         let rows = session
             .query_multinode(OP, &CREATE_DISTRIBUTED_RESTORE_POINT, &[&name])
             .await?;
