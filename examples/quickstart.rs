@@ -21,7 +21,7 @@
 //! |---|---|
 //! | `TSMN_ACCESS_NODE` | `10.0.0.10:5432/tsdb` |
 //! | `TSMN_DATA_NODES` | `dn1=10.0.0.11:5432/tsdb,dn2=10.0.0.12:5432/tsdb` |
-//! | `TSMN_USER` | `tsdbadmin` (default; a superuser on every node) |
+//! | `TSMN_USER` | `tsdbadmin` (default; a superuser, or a managed service's admin: `CREATEROLE`, owner of the database, `USAGE` on `timescaledb_fdw`, the extension created) |
 //! | `TSMN_PASSWORD_AN`, `TSMN_PASSWORD_DN1`, ... | each node's password (`TSMN_PASSWORD_<NODE NAME IN CAPITALS>`) |
 //! | `TSMN_MN_USER1_PASSWORD` | the password to give `mn_user1` (default: a fixed demo value) |
 //!

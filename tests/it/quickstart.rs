@@ -111,3 +111,24 @@ fn quickstart_builds_timescaledb_from_sources_and_runs_its_own_cluster() {
     assert!(text.contains("started a local cluster"), "{text}");
     assert!(text.contains("mn_user1 sees 212 rows"), "{text}");
 }
+
+#[tokio::test]
+async fn quickstart_runs_as_the_managed_service_admin() {
+    // The how-to ran on a managed service whose tsdbadmin is not a superuser.
+    let Some(_) = tier2() else { return };
+    let cluster = LocalCluster::builder()
+        .admin(timescaledb_multinode::testing::AdminModel::ManagedService)
+        .start()
+        .await
+        .unwrap();
+    for run in ["first", "second"] {
+        let out = run_against(&cluster);
+        let text = text(&out);
+        assert!(out.status.success(), "{run} run: {text}");
+        assert!(text.contains("mn_user1 sees 212 rows"), "{run} run: {text}");
+        for node in cluster.nodes() {
+            assert!(!text.contains(node.password().expose_secret()));
+        }
+    }
+    cluster.shutdown().await.unwrap();
+}
