@@ -66,7 +66,3 @@ pub(crate) const DIST_IDENTITY: Sql = Sql::from_static(
     "SELECT (SELECT value FROM _timescaledb_catalog.metadata WHERE key = 'uuid') AS uuid, \
             (SELECT value FROM _timescaledb_catalog.metadata WHERE key = 'dist_uuid') AS dist_uuid",
 );
-
-/// Whether the session's user is a superuser.
-pub(crate) const IS_SUPERUSER: Sql =
-    Sql::from_static("SELECT current_setting('is_superuser') = 'on' AS superuser");
