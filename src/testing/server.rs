@@ -451,6 +451,22 @@ impl LocalServer {
         Ok(())
     }
 
+    /// A client as the server's bootstrap superuser (`postgres`) on `database`, through the
+    /// server's private Unix socket (which only the server's OS user, and root, can enter),
+    /// whatever [`AdminModel`] `tsdbadmin` has: for tests that must do or see what only a
+    /// superuser may, such as `CREATE EXTENSION pg_stat_statements` or reading every role's
+    /// `pg_stat_statements` and `pg_stat_activity` rows.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unreachable`] when the server is not running, [`Error::Database`] for a
+    /// database that does not exist.
+    pub async fn superuser_client(&self, database: &str) -> Result<tokio_postgres::Client> {
+        self.bootstrap_session(database, "connect as the bootstrap superuser")
+            .await
+            .map(Session::into_client)
+    }
+
     /// A session as the bootstrap superuser, through the server's private Unix socket.
     async fn bootstrap_session(&self, database: &str, op: &'static str) -> Result<Session> {
         let bootstrap = NodeConfig::new(
