@@ -31,8 +31,8 @@ use crate::sql::Sql;
 /// turn them off for its session (it is not a superuser): `log_statement = all`,
 /// `log_min_duration_statement >= 0` and the sampling settings (each while
 /// `log_parameter_max_length` logs bind parameters), `pg_stat_statements.track = all` with
-/// `track_utility`, `pgaudit.log`, and for `distributed_exec` a `log_min_messages` of
-/// `debug2` or below.
+/// `track_utility`, `pgaudit.log`, and where a secret goes through `distributed_exec` a
+/// `log_min_messages` of `debug2` or below (on the access node and on the data nodes).
 ///
 /// Set it on an [`AccessNode`](crate::AccessNode) with
 /// [`AccessNode::secret_logging`](crate::AccessNode::secret_logging), or on a

@@ -103,12 +103,14 @@ pub(crate) enum Carriage {
     /// nodes, which TimescaleDB reports at DEBUG2 with the statement's text.
     Relayed,
     /// As literals of a top-level statement (on a data node through `distributed_exec`):
-    /// logged wherever a setting logs that statement.
+    /// logged wherever a setting logs that statement (DEBUG2 included: the server reports
+    /// each statement TimescaleDB's connection parses).
     Literal,
 }
 
 /// The settings a superuser session turns off before a secret is sent (session level, each
-/// only where the server has it); [`RESTORE`] resets them.
+/// only where the server has it; and `log_min_messages` from a `debug` level to `info`, as
+/// TimescaleDB reports each `distributed_exec` statement at DEBUG2); [`RESTORE`] resets them.
 const SUPERUSER_QUIET: &[(&str, &str)] = &[
     ("log_statement", "none"),
     ("log_min_duration_statement", "-1"),
@@ -159,7 +161,10 @@ its session; a superuser can, or the caller may accept the risk explicitly.'; "
            params_logged boolean := {literal} \
              OR pg_catalog.current_setting('log_parameter_max_length')::int <> 0; \
          BEGIN \
-           IF pg_catalog.current_setting('is_superuser') = 'on' THEN {quiet_superuser} \
+           IF pg_catalog.current_setting('is_superuser') = 'on' THEN {quiet_superuser}\
+             IF pg_catalog.current_setting('log_min_messages') LIKE 'debug%' THEN \
+               PERFORM pg_catalog.set_config('log_min_messages', 'info', false); \
+             END IF; \
            ELSIF NOT {accept} THEN \
              IF params_logged AND pg_catalog.current_setting('log_statement') = 'all' THEN {r_statement} END IF; \
              IF params_logged AND pg_catalog.current_setting('log_min_duration_statement')::int >= 0 THEN {r_duration} END IF; \
@@ -169,7 +174,7 @@ its session; a superuser can, or the caller may accept the risk explicitly.'; "
              IF pg_catalog.current_setting('pg_stat_statements.track', true) = 'all' \
                 AND pg_catalog.current_setting('pg_stat_statements.track_utility', true) = 'on' THEN {r_pgss} END IF; \
              IF coalesce(pg_catalog.current_setting('pgaudit.log', true), 'none') <> 'none' THEN {r_audit} END IF; \
-             IF {relayed} AND pg_catalog.current_setting('log_min_messages') \
+             IF ({relayed} OR {literal}) AND pg_catalog.current_setting('log_min_messages') \
                 IN ('debug2', 'debug3', 'debug4', 'debug5') THEN {r_messages} END IF; \
            END IF; \
            {quiet_anyone}\
@@ -246,7 +251,8 @@ pub(crate) const RESTORE: Sql = Sql::from_static(
          FOREACH name IN ARRAY ARRAY['log_statement', 'log_min_duration_statement', \
              'log_min_duration_sample', 'log_statement_sample_rate', \
              'log_transaction_sample_rate', 'log_min_error_statement', \
-             'log_parameter_max_length', 'track_activities', 'pg_stat_statements.track', \
+             'log_parameter_max_length', 'track_activities', 'log_min_messages', \
+             'pg_stat_statements.track', \
              'pg_stat_statements.track_utility', 'pgaudit.log'] LOOP \
            IF pg_catalog.current_setting(name, true) IS NOT NULL THEN \
              EXECUTE 'RESET ' || name; \
