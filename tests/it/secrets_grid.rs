@@ -582,3 +582,75 @@ async fn no_secret_in_logs_statistics_or_errors_for_either_admin_model() {
     assert_eq!(trace_hits, 0, "secrets in traces");
     assert!(failures.is_empty(), "{failures:#?}\n{table}");
 }
+
+/// A setting only a data node has is checked there, through the access node: the role is
+/// refused naming that data node and the setting, before its verifier is sent, and nothing
+/// of it reaches the data node.
+#[tokio::test]
+async fn a_data_node_setting_refuses_naming_the_data_node() {
+    let Some(_) = tier2() else { return };
+    let (local, an) = crate::common::joined_cluster_from(
+        LocalCluster::builder()
+            .admin(AdminModel::ManagedService)
+            .data_nodes(1),
+    )
+    .await;
+    let dn1 = &local.data_nodes()[0];
+    let su = dn1.superuser_client("tsdb").await.unwrap();
+    su.batch_execute("ALTER SYSTEM SET log_statement = 'all'")
+        .await
+        .unwrap();
+    su.batch_execute("SELECT pg_reload_conf()").await.unwrap();
+    // New sessions see the reloaded file once the postmaster has read it.
+    let mut waited = 0;
+    loop {
+        let fresh = dn1.superuser_client("tsdb").await.unwrap();
+        let now: String = fresh
+            .query_one("SHOW log_statement", &[])
+            .await
+            .unwrap()
+            .get(0);
+        if now == "all" {
+            break;
+        }
+        waited += 1;
+        assert!(waited < 100, "dn1 did not reload its configuration");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+
+    let pw = sentinel(0, "data-node-only");
+    let refused = DistributedRole::new("grid_dn_only", SecretString::from(pw.clone()))
+        .apply(&an)
+        .await
+        .unwrap_err();
+    match &refused {
+        Error::SecretWouldBeLogged { node, setting, .. } => {
+            assert_eq!((node.as_str(), setting.as_str()), ("dn1", "log_statement"));
+        }
+        other => panic!("expected a refusal on dn1, got {other:?}"),
+    }
+    let exists: bool = su
+        .query_one(
+            "SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = 'grid_dn_only')",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(!exists, "nothing was sent to dn1");
+    let text = format!(
+        "{}{}{}",
+        dn1.log(),
+        local.access_node().log(),
+        shown(&refused)
+    );
+    assert!(!text.contains(needle(&pw)), "{text}");
+    assert!(!text.contains(VERIFIER_PREFIX), "{text}");
+
+    // Accepted, the role is made there too.
+    DistributedRole::new("grid_dn_only", SecretString::from(pw))
+        .apply(&an.clone().secret_logging(SecretLogging::Accept))
+        .await
+        .unwrap();
+    local.shutdown().await.unwrap();
+}
