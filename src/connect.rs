@@ -170,46 +170,6 @@ impl Session {
             .map_err(|e| self.multinode_err(op, e))
     }
 
-    /// Runs a utility statement that carries a secret: when `quiet` (the role may change
-    /// logging settings), inside a transaction that first turns statement logging off, each
-    /// statement sent as its own message so the server never logs the secret.
-    pub(crate) async fn execute_secret(
-        &self,
-        op: &'static str,
-        sql: &Sql,
-        quiet: bool,
-    ) -> Result<()> {
-        if !quiet {
-            return self.execute_utility_multinode(op, sql).await;
-        }
-        // BEGIN and the settings in one message; the secret-bearing statement in its own,
-        // so the server never logs it with the settings still unapplied.
-        self.execute_utility(op, &crate::sql::data_node::BEGIN_QUIET)
-            .await?;
-        let run = self.execute_utility_multinode(op, sql);
-        match run.await {
-            Ok(()) => self.execute_utility(op, &Sql::from_static("COMMIT")).await,
-            Err(e) => {
-                let _ = self.client.batch_execute("ROLLBACK").await;
-                Err(e)
-            }
-        }
-    }
-
-    /// Turns statement logging off for this session (superuser only), so the bound
-    /// password of the next call stays out of the server log; [`Session::loud_log`] turns
-    /// it back on.
-    pub(crate) async fn quiet_log(&self, op: &'static str) -> Result<()> {
-        self.execute_utility(op, &crate::sql::data_node::QUIET_LOG_SESSION)
-            .await
-    }
-
-    /// Restores the session's logging settings after [`Session::quiet_log`].
-    pub(crate) async fn loud_log(&self, op: &'static str) -> Result<()> {
-        self.execute_utility(op, &crate::sql::data_node::RESET_LOG_SESSION)
-            .await
-    }
-
     /// Runs a query that returns exactly one row.
     pub(crate) async fn query_one(
         &self,

@@ -234,6 +234,23 @@ pub enum Error {
         source: tokio_postgres::Error,
     },
 
+    /// A secret was not sent: a setting of the node would record it (in the server log or a
+    /// statistics view), and the connecting role cannot turn that setting off for its session
+    /// (only a superuser can). Nothing secret reached the node. A superuser role can, or the
+    /// caller may accept the risk with [`crate::SecretLogging::Accept`].
+    #[error(
+        "{op} on node {node}: refusing to send a secret: the setting {setting} would record          it, and this role cannot turn it off (a superuser can; or accept the risk with          SecretLogging::Accept)"
+    )]
+    SecretWouldBeLogged {
+        /// What was being done.
+        op: &'static str,
+        /// The node whose setting it is (a data node when it was checked through the access
+        /// node).
+        node: String,
+        /// The setting, such as `log_statement`.
+        setting: String,
+    },
+
     /// A driver error that is neither a server error nor a connection problem (for example a
     /// row that could not be decoded into the expected type).
     #[error("{op} on node {node}: client error")]
@@ -308,6 +325,9 @@ impl Error {
         source: tokio_postgres::Error,
     ) -> Self {
         let node = node.to_owned();
+        if let Some(refusal) = secret_refusal(op, &node, &source) {
+            return refusal;
+        }
         if source.as_db_error().is_some() {
             return Error::Database { op, node, source };
         }
@@ -328,6 +348,9 @@ impl Error {
         let Some(db) = source.as_db_error() else {
             return Error::from_statement(op, node, source);
         };
+        if let Some(refusal) = secret_refusal(op, node, &source) {
+            return refusal;
+        }
         let message = db.message();
         let detail = db.detail().unwrap_or_default();
         let code = db.code().code();
@@ -410,6 +433,7 @@ impl Error {
             | Error::ConnectionLost { op, .. }
             | Error::Timeout { op, .. }
             | Error::DataNodeDown { op, .. }
+            | Error::SecretWouldBeLogged { op, .. }
             | Error::PoolTimeout { op, .. }
             | Error::Tls { op, .. }
             | Error::UnsupportedServer { op, .. }
@@ -434,6 +458,7 @@ impl Error {
             | Error::ConnectionLost { node, .. }
             | Error::Timeout { node, .. }
             | Error::DataNodeDown { node, .. }
+            | Error::SecretWouldBeLogged { node, .. }
             | Error::PoolTimeout { node, .. }
             | Error::Tls { node, .. }
             | Error::UnsupportedServer { node, .. }
@@ -528,6 +553,23 @@ impl Error {
             _ => None,
         }
     }
+}
+
+/// The refusal the secret guard raises (`crate::sql::quiet::guard`), on `node` or relayed from
+/// a data node (`[dn1]: ...`), as [`Error::SecretWouldBeLogged`].
+fn secret_refusal(op: &'static str, node: &str, source: &tokio_postgres::Error) -> Option<Error> {
+    use crate::sql::quiet::{REFUSED_PREFIX, REFUSED_SQLSTATE};
+    let db = source.as_db_error()?;
+    if db.code().code() != REFUSED_SQLSTATE {
+        return None;
+    }
+    let message = db.message();
+    let setting = message.split(REFUSED_PREFIX).nth(1)?.to_owned();
+    Some(Error::SecretWouldBeLogged {
+        op,
+        node: remote_node(message).unwrap_or_else(|| node.to_owned()),
+        setting,
+    })
 }
 
 /// The name in double quotes right after `prefix` in `text`: `server "dn1" already exists`

@@ -31,6 +31,7 @@
 //! | `ident` | [`Ident`]: validated identifiers (no NUL, ≤ 63 bytes) |
 //! | `config` | [`NodeConfig`], [`TlsMode`]: how to reach one node |
 //! | `connect`, `tls` | one unpooled session; notices to `tracing` |
+//! | `secret_send` | the one way a secret is sent, [`SecretLogging`]: nothing secret in logs, statistics views or errors |
 //! | `sql` | the only place SQL text is made (renderers, quoting through `postgres_protocol`) |
 //! | `server` | [`ServerInfo`], [`Capabilities`], [`Feature`]: what a node runs and can do |
 //! | `version` | [`Version`], [`PgVersion`] |
@@ -48,7 +49,10 @@
 //! Passwords are [`SecretString`] from the caller to the wire: `Debug` shows `[REDACTED]`,
 //! there is no `Display`, no URL form, and errors never hold a password or SQL text. Role
 //! passwords are sent as SCRAM-SHA-256 verifiers, so the cleartext never reaches the server
-//! or its log. Server notices (TimescaleDB's deprecation warnings among them) are logged
+//! or its log. Every statement that carries a secret is sent one way (`secret_send`): the
+//! secret only as a bind parameter, after the session turned off the settings that would
+//! record it, or refused with [`Error::SecretWouldBeLogged`] naming the setting when the role
+//! cannot ([`SecretLogging`] to accept the risk). Server notices (TimescaleDB's deprecation warnings among them) are logged
 //! through `tracing` at debug level and never fail an operation.
 
 #![forbid(unsafe_code)]
@@ -64,6 +68,7 @@ mod error;
 mod ident;
 mod node;
 mod pool;
+mod secret_send;
 mod server;
 mod sql;
 mod tls;
@@ -94,6 +99,7 @@ pub use node::{
 };
 pub use pool::{NodePool, PoolConfig, PoolState, PooledClient};
 pub use secrecy::{ExposeSecret, SecretString};
+pub use secret_send::SecretLogging;
 pub use server::{Capabilities, Feature, License, NodeRole, ServerInfo};
 pub use sql::hypertable::TableName;
 pub use sql::raw::RawSql;

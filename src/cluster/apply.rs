@@ -70,7 +70,9 @@ impl Cluster {
         if an.is_none() {
             // One session for every step, as a psql script would: the access node's
             // connections to the data nodes are made once.
-            let handle = AccessNode::connect(self.access_node.clone()).await?;
+            let handle = AccessNode::connect(self.access_node.clone())
+                .await?
+                .secret_logging(self.secret_logging);
             *an = Some(handle.pinned(OP).await?);
         }
         Ok(an.as_ref().expect("set above"))

@@ -24,6 +24,7 @@ use std::sync::{Arc, Mutex};
 use crate::config::NodeConfig;
 use crate::error::{Error, Result};
 use crate::pool::{NodePool, PoolConfig, PooledClient};
+use crate::secret_send::SecretLogging;
 
 /// An access node and its data nodes, each with connection settings of its own (a data
 /// node's [`NodeConfig::node_name`] must be its data-node name).
@@ -48,6 +49,8 @@ pub struct Cluster {
     data_nodes: Vec<NodeConfig>,
     hypertables: Vec<plan::HypertableSpec>,
     roles: Vec<crate::node::DistributedRole>,
+    /// What to do when a setting would record a secret the cluster's operations send.
+    secret_logging: SecretLogging,
     /// Small pools kept between calls (shared by clones), so a repeated `plan()` reuses
     /// warm sessions instead of opening one per node each time.
     pools: Arc<Pools>,
@@ -71,8 +74,20 @@ impl Cluster {
             data_nodes: Vec::new(),
             hypertables: Vec::new(),
             roles: Vec::new(),
+            secret_logging: SecretLogging::default(),
             pools: Arc::default(),
         }
+    }
+
+    /// What the operations that send a secret ([`Cluster::apply`],
+    /// [`Cluster::rotate_password`]) do when a setting of a node would record it and the role
+    /// cannot turn that setting off: refuse ([`SecretLogging::Refuse`], the default, with
+    /// [`Error::SecretWouldBeLogged`]) or send it anyway ([`SecretLogging::Accept`]). See
+    /// [`crate::AccessNode::secret_logging`].
+    #[must_use]
+    pub fn secret_logging(mut self, policy: SecretLogging) -> Self {
+        self.secret_logging = policy;
+        self
     }
 
     /// A pooled session to the access node.

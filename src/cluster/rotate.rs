@@ -8,8 +8,10 @@ use crate::connect::Session;
 use crate::error::{Error, Result};
 use crate::ident::Ident;
 use crate::node::{AccessNode, DistributedExec, MappingChange, UserMapping};
+use crate::secret_send::Quiet;
+use crate::sql::quiet::Carriage;
 use crate::sql::raw::RawSql;
-use crate::sql::role::alter_role_password;
+use crate::sql::role::{alter_role_password, verifier};
 use crate::sql::user_mapping::RoleSpec;
 
 /// A step of [`Cluster::rotate_password`].
@@ -61,6 +63,9 @@ impl Cluster {
     /// is updated. Afterwards, update this cluster's settings with
     /// [`Cluster::set_data_node_config`].
     ///
+    /// The password (and its SCRAM verifier) never reaches a server log, statistics view or
+    /// error; see [`Cluster::secret_logging`] for when that is refused instead.
+    ///
     /// # Errors
     ///
     /// Only for bad input (unknown data node, a password with a NUL byte, an empty one);
@@ -95,9 +100,15 @@ impl Cluster {
             Err(e) if e.is_authentication_failure() => {
                 let changed = async {
                     let session = Session::open(&config, OP).await?;
-                    session
-                        .execute_utility(OP, &alter_role_password(&role, &new_password))
-                        .await
+                    let quiet =
+                        Quiet::enter(&session, OP, Carriage::Bound, self.secret_logging).await?;
+                    let sent = quiet
+                        .run(
+                            &alter_role_password(&role),
+                            verifier(&new_password).expose_secret(),
+                        )
+                        .await;
+                    quiet.leave(sent).await
                 }
                 .await;
                 match changed {
@@ -116,7 +127,7 @@ impl Cluster {
 
         // 2. The access node's user mapping.
         let an = match AccessNode::connect(self.access_node.clone()).await {
-            Ok(an) => an,
+            Ok(an) => an.secret_logging(self.secret_logging),
             Err(e) => {
                 rotation.failure = Some((RotationStep::UserMapping, e));
                 return Ok(rotation);

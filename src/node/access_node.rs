@@ -8,6 +8,7 @@ use crate::config::NodeConfig;
 use crate::connect::Session;
 use crate::error::{Error, Result};
 use crate::pool::{NodePool, PoolConfig, PoolState, PooledClient};
+use crate::secret_send::SecretLogging;
 use crate::sql::raw::RawSql;
 use crate::sql::status::{ping, HYPERTABLE_DATA_NODES};
 use crate::sql::Sql;
@@ -66,6 +67,8 @@ pub struct AccessNode {
     capabilities: Arc<OnceLock<Capabilities>>,
     /// The session every operation of this handle uses, when pinned.
     pinned: Option<Arc<Session>>,
+    /// What to do when a setting would record a secret this handle sends.
+    secret_logging: SecretLogging,
 }
 
 /// A session an operation runs on: its own, or a pinned one it shares.
@@ -103,7 +106,25 @@ impl AccessNode {
             pool,
             capabilities: Arc::default(),
             pinned: None,
+            secret_logging: SecretLogging::default(),
         })
+    }
+
+    /// What the operations of this handle that send a secret (adding a data node, user
+    /// mappings, distributed roles) do when a setting of the access node or a data node
+    /// would record it and the role cannot turn that setting off: refuse
+    /// ([`SecretLogging::Refuse`], the default, with [`Error::SecretWouldBeLogged`]) or send
+    /// it anyway ([`SecretLogging::Accept`]). A superuser turns such settings off for its
+    /// session, so is never refused.
+    #[must_use]
+    pub fn secret_logging(mut self, policy: SecretLogging) -> Self {
+        self.secret_logging = policy;
+        self
+    }
+
+    /// The handle's [`SecretLogging`].
+    pub fn secret_logging_policy(&self) -> SecretLogging {
+        self.secret_logging
     }
 
     /// The pool of connections to the access node.

@@ -3,12 +3,14 @@
 use secrecy::{ExposeSecret, SecretString};
 
 use super::access_node::AccessNode;
-use super::user_mapping::UserMapping;
+use super::user_mapping::{Checked, UserMapping};
 use crate::config::NodeConfig;
 use crate::error::{Error, Result};
 use crate::ident::Ident;
+use crate::secret_send::Quiet;
 use crate::server::Feature;
 use crate::sql::data_node::{ADD_DATA_NODE, DISTRIBUTED_EXEC};
+use crate::sql::quiet::Carriage;
 use crate::sql::user_mapping::RoleSpec;
 
 use super::user_mapping::MappingChange;
@@ -210,15 +212,34 @@ impl DataNode {
         };
 
         let session = an.session_with(OP, Feature::MultiNode).await?;
-        let quiet = super::user_mapping::can_quiet(&session, OP).await?;
-        if quiet {
-            // The password travels as a bound parameter; keep it out of the server log.
-            session.quiet_log(OP).await?;
-        }
-        let port = i32::from(self.port);
-        let added_rows = session
-            .query_multinode(
+        // The password travels as a bound parameter, and in the user mapping's hole.
+        let quiet = Quiet::enter(&session, OP, Carriage::Bound, an.secret_logging_policy()).await?;
+        let result = self.add_quietly(&quiet, &name, &node, mapping).await;
+        let added = quiet.leave(result).await?;
+        // The node counts as added only when the access node can log in to it.
+        session
+            .execute_multinode(
                 OP,
+                &DISTRIBUTED_EXEC,
+                &[&"SELECT 1", &vec![name.as_str()], &false],
+            )
+            .await?;
+        tracing::debug!(node = %node, created = added.node_created, "data node added");
+        Ok(added)
+    }
+
+    /// `add_data_node` and the user mapping: the steps that carry the password.
+    async fn add_quietly(
+        &self,
+        quiet: &Quiet<'_>,
+        name: &Ident,
+        node: &str,
+        mapping: Option<(Checked, UserMapping)>,
+    ) -> Result<AddedDataNode> {
+        let session = quiet.session();
+        let port = i32::from(self.port);
+        let rows = quiet
+            .query_bound(
                 &ADD_DATA_NODE,
                 &[
                     &name.as_str(),
@@ -230,14 +251,10 @@ impl DataNode {
                     &self.password.as_ref().map(|p| p.expose_secret()),
                 ],
             )
-            .await;
-        if quiet {
-            session.loud_log(OP).await?;
-        }
-        let rows = added_rows?;
+            .await?;
         let row = rows
             .first()
-            .ok_or_else(|| Error::invalid(OP, Some(&node), "add_data_node returned no row"))?;
+            .ok_or_else(|| Error::invalid(OP, Some(node), "add_data_node returned no row"))?;
         let get_bool = |column: &str| session.get::<bool>(OP, row, column);
         let mut added = AddedDataNode {
             name: session.get(OP, row, "node_name")?,
@@ -250,17 +267,8 @@ impl DataNode {
             user_mapping: None,
         };
         if let Some((checked, mapping)) = mapping {
-            added.user_mapping = Some(mapping.ensure_on(&session, OP, &checked).await?);
+            added.user_mapping = Some(mapping.ensure_on(quiet, OP, &checked).await?);
         }
-        // The node counts as added only when the access node can log in to it.
-        session
-            .execute_multinode(
-                OP,
-                &DISTRIBUTED_EXEC,
-                &[&"SELECT 1", &vec![name.as_str()], &false],
-            )
-            .await?;
-        tracing::debug!(node = %node, created = added.node_created, "data node added");
         Ok(added)
     }
 }

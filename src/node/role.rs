@@ -4,13 +4,14 @@
 use secrecy::{ExposeSecret, SecretString};
 
 use super::access_node::AccessNode;
-use super::user_mapping::{can_quiet, UserMapping};
+use super::user_mapping::UserMapping;
 use crate::error::{Error, Result};
 use crate::ident::Ident;
+use crate::secret_send::Quiet;
 use crate::server::Feature;
-use crate::sql::data_node::DISTRIBUTED_EXEC;
 use crate::sql::hypertable::TableName;
-use crate::sql::role::{ensure_login_role, grant_on_table, Privilege};
+use crate::sql::quiet::{send_literal_by_role, Carriage};
+use crate::sql::role::{grant_on_table, login_role, verifier, Privilege, ROLE_EXISTS};
 
 /// A login role on the access node and on chosen data nodes, with table privileges and a
 /// user mapping per data node. Roles are not propagated by TimescaleDB (and a GRANT on a
@@ -18,7 +19,9 @@ use crate::sql::role::{ensure_login_role, grant_on_table, Privilege};
 /// the right order. Running it again converges: passwords are reset, nothing is duplicated.
 ///
 /// Passwords travel as SCRAM verifiers; the one in the user mappings is stored in clear by
-/// the server, as postgres_fdw requires.
+/// the server, as postgres_fdw requires. Neither reaches a server log, statistics view or
+/// error (see [`AccessNode::secret_logging`] for when that is refused instead). On the data
+/// nodes each node commits the role on its own: after a failure on one, run `apply` again.
 ///
 /// ```no_run
 /// # async fn demo(an: &timescaledb_multinode::AccessNode) -> timescaledb_multinode::Result<()> {
@@ -140,38 +143,59 @@ impl DistributedRole {
                 .map(|n| n.name)
                 .collect(),
         };
-        let quiet = can_quiet(&session, OP).await?;
-
-        // 1. The role on the access node.
-        session
-            .execute_secret(OP, &ensure_login_role(&role, &self.password), quiet)
-            .await?;
-        // 2. The same role on the data nodes (roles are not propagated).
-        let dn_password = self.data_node_password.as_ref().unwrap_or(&self.password);
-        if !nodes.is_empty() {
-            let statement = ensure_login_role(&role, dn_password);
-            let node_refs: Vec<&str> = nodes.iter().map(String::as_str).collect();
-            session
-                .execute_multinode(
-                    OP,
-                    &DISTRIBUTED_EXEC,
-                    &[&statement.text(), &node_refs, &true],
-                )
-                .await?;
-        }
-        // 3. A user mapping per data node, so the role's queries can reach them.
-        for dn in &nodes {
-            let mapping = UserMapping::for_role(role.as_str(), dn.clone())
-                .remote_user(role.as_str())
-                .password(dn_password.clone());
-            let checked = mapping.validate(OP, &an_name)?;
-            mapping.ensure_on(&session, OP, &checked).await?;
-        }
+        let quiet =
+            Quiet::enter(&session, OP, Carriage::Relayed, an.secret_logging_policy()).await?;
+        let result = self.secrets(&quiet, &role, &nodes, &an_name).await;
+        quiet.leave(result).await?;
         // 4. Grants (propagated to the data nodes of distributed hypertables).
         for grant in &grants {
             session.execute_utility_multinode(OP, grant).await?;
         }
         tracing::debug!(role = %role, data_nodes = nodes.len(), "distributed role applied");
+        Ok(())
+    }
+
+    /// The steps that carry a password: the role on the access node and the data nodes, and
+    /// its user mappings.
+    async fn secrets(
+        &self,
+        quiet: &Quiet<'_>,
+        role: &Ident,
+        nodes: &[String],
+        an_name: &str,
+    ) -> Result<()> {
+        let session = quiet.session();
+        // 1. The role on the access node.
+        let row = session
+            .query_one(OP, &ROLE_EXISTS, &[&role.as_str()])
+            .await?;
+        let exists: bool = session.get(OP, &row, "exists")?;
+        quiet
+            .run(
+                &login_role(role, exists),
+                verifier(&self.password).expose_secret(),
+            )
+            .await?;
+        // 2. The same role on the data nodes (roles are not propagated).
+        let dn_password = self.data_node_password.as_ref().unwrap_or(&self.password);
+        if !nodes.is_empty() {
+            let call = send_literal_by_role(
+                role.as_str(),
+                &login_role(role, true),
+                &login_role(role, false),
+                verifier(dn_password).expose_secret(),
+            );
+            let node_refs: Vec<&str> = nodes.iter().map(String::as_str).collect();
+            quiet.distributed(&node_refs, &call).await?;
+        }
+        // 3. A user mapping per data node, so the role's queries can reach them.
+        for dn in nodes {
+            let mapping = UserMapping::for_role(role.as_str(), dn.clone())
+                .remote_user(role.as_str())
+                .password(dn_password.clone());
+            let checked = mapping.validate(OP, an_name)?;
+            mapping.ensure_on(quiet, OP, &checked).await?;
+        }
         Ok(())
     }
 }

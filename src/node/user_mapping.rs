@@ -1,12 +1,13 @@
 //! User mappings: the password the access node uses, per local role, for each data node.
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 use super::access_node::AccessNode;
 use crate::connect::Session;
 use crate::error::{Error, Result};
 use crate::ident::Ident;
-use crate::sql::server_info::IS_SUPERUSER;
+use crate::secret_send::Quiet;
+use crate::sql::quiet::{Carriage, SecretTemplate};
 use crate::sql::user_mapping::{
     alter, create, drop, replace, OptionChange, RoleSpec, CURRENT_USER, MAPPING_OPTION_NAMES,
 };
@@ -110,73 +111,88 @@ impl UserMapping {
     }
 
     /// Creates the mapping; fails (SQLSTATE 42710) if it exists.
+    ///
+    /// The password never reaches a server log, statistics view or error; see
+    /// [`AccessNode::secret_logging`] for when that is refused instead.
     pub async fn create(self, an: &AccessNode) -> Result<()> {
         const OP: &str = "create user mapping";
         let checked = self.validate(OP, &an.name())?;
         let session = an.session(OP).await?;
-        let quiet = can_quiet(&session, OP).await?;
-        let sql = create(
+        let quiet = Quiet::enter(&session, OP, Carriage::Bound, an.secret_logging_policy()).await?;
+        let template = create(
             &checked.role,
             &checked.server,
             checked.user.as_ref(),
-            self.password.as_ref(),
+            self.password.is_some(),
             false,
         );
-        session.execute_secret(OP, &sql, quiet).await
+        let result = self.send(&quiet, &template).await;
+        quiet.leave(result).await
     }
 
     /// Creates the mapping, or gives an existing one the remote user and password set here:
     /// afterwards the mapping has them, whatever was there before. Idempotent.
+    ///
+    /// The password never reaches a server log, statistics view or error; see
+    /// [`AccessNode::secret_logging`] for when that is refused instead.
     pub async fn ensure(self, an: &AccessNode) -> Result<MappingChange> {
         const OP: &str = "ensure user mapping";
         let checked = self.validate(OP, &an.name())?;
         let session = an.session(OP).await?;
-        self.ensure_on(&session, OP, &checked).await
+        let quiet = Quiet::enter(&session, OP, Carriage::Bound, an.secret_logging_policy()).await?;
+        let result = self.ensure_on(&quiet, OP, &checked).await;
+        quiet.leave(result).await
+    }
+
+    /// Runs `template` with this mapping's password (or none) in its hole.
+    async fn send(&self, quiet: &Quiet<'_>, template: &SecretTemplate) -> Result<()> {
+        let secret = self.password.as_ref().map_or("", |p| p.expose_secret());
+        quiet.run(template, secret).await
     }
 
     pub(crate) async fn ensure_on(
         &self,
-        session: &Session,
+        quiet: &Quiet<'_>,
         op: &'static str,
         checked: &Checked,
     ) -> Result<MappingChange> {
-        let quiet = can_quiet(session, op).await?;
+        let session = quiet.session();
         let existing = match option_names(session, op, checked).await? {
             Mapping::Absent => {
-                let sql = create(
+                let template = create(
                     &checked.role,
                     &checked.server,
                     checked.user.as_ref(),
-                    self.password.as_ref(),
+                    self.password.is_some(),
                     false,
                 );
-                session.execute_secret(op, &sql, quiet).await?;
+                self.send(quiet, &template).await?;
                 return Ok(MappingChange::Created);
             }
             // Another role's mapping, seen by a non-superuser: its options cannot be read,
             // so it is replaced by one with exactly the options given here.
             Mapping::Hidden => {
-                let sql = replace(
+                let template = replace(
                     &checked.role,
                     &checked.server,
                     checked.user.as_ref(),
-                    self.password.as_ref(),
+                    self.password.is_some(),
                 );
-                session.execute_secret(op, &sql, quiet).await?;
+                self.send(quiet, &template).await?;
                 return Ok(MappingChange::Updated);
             }
             Mapping::Options(names) => names,
         };
-        match self.alter_sql(checked, &existing) {
-            Some(sql) => {
-                session.execute_secret(op, &sql, quiet).await?;
+        match self.alter_template(checked, &existing) {
+            Some(template) => {
+                self.send(quiet, &template).await?;
                 Ok(MappingChange::Updated)
             }
             None => Ok(MappingChange::Unchanged),
         }
     }
 
-    fn alter_sql(&self, checked: &Checked, existing: &[String]) -> Option<crate::sql::Sql> {
+    fn alter_template(&self, checked: &Checked, existing: &[String]) -> Option<SecretTemplate> {
         let change = |name: &str| {
             if existing.iter().any(|o| o == name) {
                 OptionChange::Set
@@ -188,16 +204,18 @@ impl UserMapping {
             &checked.role,
             &checked.server,
             checked.user.as_ref().map(|u| (change("user"), u)),
-            self.password.as_ref().map(|p| (change("password"), p)),
+            self.password.as_ref().map(|_| change("password")),
         )
     }
 
     /// Changes the password (and remote user, if set) of an existing mapping.
+    ///
+    /// The password never reaches a server log, statistics view or error; see
+    /// [`AccessNode::secret_logging`] for when that is refused instead.
     pub async fn alter(self, an: &AccessNode) -> Result<()> {
         const OP: &str = "alter user mapping";
         let checked = self.validate(OP, &an.name())?;
         let session = an.session(OP).await?;
-        let quiet = can_quiet(&session, OP).await?;
         let existing = match option_names(&session, OP, &checked).await? {
             Mapping::Options(names) => names,
             Mapping::Absent => Vec::new(),
@@ -212,14 +230,16 @@ impl UserMapping {
                 ))
             }
         };
-        let Some(sql) = self.alter_sql(&checked, &existing) else {
+        let Some(template) = self.alter_template(&checked, &existing) else {
             return Err(Error::invalid(
                 OP,
                 Some(&an.name()),
                 "nothing to change: give a password or a remote user",
             ));
         };
-        session.execute_secret(OP, &sql, quiet).await
+        let quiet = Quiet::enter(&session, OP, Carriage::Bound, an.secret_logging_policy()).await?;
+        let result = self.send(&quiet, &template).await;
+        quiet.leave(result).await
     }
 
     /// Drops the mapping; fails if it does not exist.
@@ -284,10 +304,4 @@ pub(crate) async fn mapping_options(
             Some(names) => Mapping::Options(names),
         },
     })
-}
-
-/// Whether this session may turn statement logging off (superusers may).
-pub(crate) async fn can_quiet(session: &Session, op: &'static str) -> Result<bool> {
-    let row = session.query_one(op, &IS_SUPERUSER, &[]).await?;
-    session.get(op, &row, "superuser")
 }

@@ -21,21 +21,3 @@ pub(crate) const LIST_DATA_NODES: Sql = Sql::from_static(
 /// `CALL distributed_exec($1 query, $2 node list, $3 transactional)`.
 pub(crate) const DISTRIBUTED_EXEC: Sql =
     Sql::from_static("CALL distributed_exec($1, $2::name[], $3)");
-
-/// Settings that keep the statements of this session (and their bound parameters) out of
-/// the server log; needs superuser. One message, sent before the statement it protects.
-pub(crate) const QUIET_LOG_SESSION: Sql = Sql::from_static(
-    "SET log_statement = 'none'; SET log_min_duration_statement = -1; \
-     SET log_min_error_statement = 'panic'",
-);
-
-/// Restores what [`QUIET_LOG_SESSION`] changed.
-pub(crate) const RESET_LOG_SESSION: Sql = Sql::from_static(
-    "RESET log_statement; RESET log_min_duration_statement; RESET log_min_error_statement",
-);
-
-/// Starts a transaction whose statements stay out of the server log (superuser only).
-pub(crate) const BEGIN_QUIET: Sql = Sql::from_static(
-    "BEGIN; SET LOCAL log_statement = 'none'; SET LOCAL log_min_duration_statement = -1; \
-     SET LOCAL log_min_error_statement = 'panic'",
-);

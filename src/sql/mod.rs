@@ -17,6 +17,7 @@ pub(crate) mod heal;
 pub(crate) mod hypertable;
 pub(crate) mod lifecycle;
 pub(crate) mod plan;
+pub(crate) mod quiet;
 pub(crate) mod quote;
 pub(crate) mod raw;
 pub(crate) mod role;

@@ -1,20 +1,36 @@
 //! Role statements. Passwords are sent only as SCRAM-SHA-256 verifiers, so the cleartext
-//! never reaches the server or its log.
+//! never reaches the server; the verifier (a secret too: it allows offline guessing) goes in
+//! the hole of a [`SecretTemplate`], filled on the server (see `crate::secret_send`).
 
 use postgres_protocol::password::scram_sha_256;
 use secrecy::{ExposeSecret, SecretString};
 
+use super::quiet::SecretTemplate;
 use super::{quote, Sql};
 use crate::ident::Ident;
 
-/// `ALTER ROLE <role> PASSWORD '<scram verifier>'`.
-pub(crate) fn alter_role_password(role: &Ident, password: &SecretString) -> Sql {
-    let verifier = scram_sha_256(password.expose_secret().as_bytes());
-    Sql::rendered_secret(format!(
-        "ALTER ROLE {} PASSWORD {}",
-        quote::ident(role),
-        quote::literal(&verifier)
-    ))
+/// The SCRAM-SHA-256 verifier of `password` (a fresh random salt each time).
+pub(crate) fn verifier(password: &SecretString) -> SecretString {
+    SecretString::from(scram_sha_256(password.expose_secret().as_bytes()))
+}
+
+/// `ALTER ROLE <role> PASSWORD <hole>`.
+pub(crate) fn alter_role_password(role: &Ident) -> SecretTemplate {
+    SecretTemplate::new()
+        .push(&format!("ALTER ROLE {} PASSWORD ", quote::ident(role)))
+        .secret()
+}
+
+/// `ALTER ROLE <role> WITH LOGIN PASSWORD <hole>` when the role exists, else `CREATE ROLE
+/// ...`: the two templates of an idempotent login role.
+pub(crate) fn login_role(role: &Ident, exists: bool) -> SecretTemplate {
+    SecretTemplate::new()
+        .push(&format!(
+            "{} ROLE {} WITH LOGIN PASSWORD ",
+            if exists { "ALTER" } else { "CREATE" },
+            quote::ident(role)
+        ))
+        .secret()
 }
 
 #[cfg(test)]
@@ -23,33 +39,18 @@ mod tests {
 
     #[test]
     fn sends_a_verifier_not_the_password() {
-        let role = Ident::new("tsdb admin").unwrap();
-        let sql = alter_role_password(&role, &SecretString::from("cleartext-pw"));
-        assert!(sql
-            .text()
-            .starts_with("ALTER ROLE \"tsdb admin\" PASSWORD 'SCRAM-SHA-256$4096:"));
-        assert!(!sql.text().contains("cleartext-pw"));
+        let v = verifier(&SecretString::from("cleartext-pw"));
+        assert!(v.expose_secret().starts_with("SCRAM-SHA-256$4096:"));
+        let role = Ident::new("tsdb admin%").unwrap();
+        assert_eq!(
+            alter_role_password(&role).text(),
+            "ALTER ROLE \"tsdb admin%%\" PASSWORD %L"
+        );
+        assert_eq!(
+            login_role(&role, false).text(),
+            "CREATE ROLE \"tsdb admin%%\" WITH LOGIN PASSWORD %L"
+        );
     }
-}
-
-/// Creates `role` with LOGIN and the password's SCRAM verifier, or, when it exists, sets
-/// its LOGIN and password: one idempotent statement (a `DO` block whose body is a quoted
-/// literal, so it can also travel as a `distributed_exec` parameter to data nodes). The
-/// server's own `format('%I', ...)` quotes the name inside.
-pub(crate) fn ensure_login_role(role: &Ident, password: &SecretString) -> Sql {
-    let verifier = scram_sha_256(password.expose_secret().as_bytes());
-    let name = quote::literal(role.as_str());
-    let verifier = quote::literal(&verifier);
-    let body = format!(
-        "BEGIN \
-           IF EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = {name}) THEN \
-             EXECUTE format('ALTER ROLE %I WITH LOGIN PASSWORD %L', {name}, {verifier}); \
-           ELSE \
-             EXECUTE format('CREATE ROLE %I WITH LOGIN PASSWORD %L', {name}, {verifier}); \
-           END IF; \
-         END"
-    );
-    Sql::rendered_secret(format!("DO {}", quote::literal(&body)))
 }
 
 /// A table privilege.
@@ -133,14 +134,6 @@ impl Privilege {
 #[cfg(test)]
 mod ensure_tests {
     use super::*;
-
-    #[test]
-    fn ensure_login_role_is_one_quoted_do_block() {
-        let sql = ensure_login_role(&Ident::new("o'neil").unwrap(), &SecretString::from("pw"));
-        assert!(sql.text().starts_with("DO 'BEGIN"));
-        assert!(sql.text().contains("rolname = ''o''''neil''"));
-        assert!(!sql.text().contains("pw'"));
-    }
 
     #[test]
     fn grant_lists_privileges() {

@@ -71,7 +71,3 @@ pub(crate) const DIST_IDENTITY: Sql = Sql::from_static(
 pub(crate) const ROLE_IS_SUPERUSER: Sql = Sql::from_static(
     "SELECT current_user::text AS role, current_setting('is_superuser') = 'on' AS superuser",
 );
-
-/// Whether the session's user is a superuser.
-pub(crate) const IS_SUPERUSER: Sql =
-    Sql::from_static("SELECT current_setting('is_superuser') = 'on' AS superuser");

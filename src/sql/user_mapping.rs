@@ -1,10 +1,9 @@
-//! `CREATE / ALTER / DROP USER MAPPING`. These utility statements take no parameters, so the
-//! password is rendered as a literal (through `postgres_protocol::escape`) and the statement
-//! is marked secret: its `Debug` output is redacted, and it is run with logging turned off
-//! where the role may do so.
+//! `CREATE / ALTER / DROP USER MAPPING`. These utility statements take no parameters, so a
+//! statement that sets a password is rendered as a [`SecretTemplate`]: the password's place
+//! is a hole the server fills (see `crate::secret_send`), and the crate never writes the
+//! password into statement text.
 
-use secrecy::{ExposeSecret, SecretString};
-
+use super::quiet::SecretTemplate;
 use super::{quote, Sql};
 use crate::ident::Ident;
 
@@ -37,90 +36,85 @@ pub(crate) enum OptionChange {
     Set,
 }
 
-/// `CREATE USER MAPPING [IF NOT EXISTS] FOR <role> SERVER <server> OPTIONS (user '..', password '..')`.
+/// `CREATE USER MAPPING [IF NOT EXISTS] FOR <role> SERVER <server> OPTIONS (user '..',
+/// password <hole>)`; the hole only `with_password`.
 pub(crate) fn create(
     role: &RoleSpec,
     server: &Ident,
     remote_user: Option<&Ident>,
-    password: Option<&SecretString>,
+    with_password: bool,
     if_not_exists: bool,
-) -> Sql {
-    let mut options = Vec::new();
-    if let Some(user) = remote_user {
-        options.push(format!("\"user\" {}", quote::literal(user.as_str())));
-    }
-    if let Some(pw) = password {
-        options.push(format!(
-            "\"password\" {}",
-            quote::literal(pw.expose_secret())
-        ));
-    }
-    let options = if options.is_empty() {
-        String::new()
-    } else {
-        format!(" OPTIONS ({})", options.join(", "))
-    };
-    Sql::rendered_secret(format!(
-        "CREATE USER MAPPING {}FOR {} SERVER {}{}",
+) -> SecretTemplate {
+    let mut t = SecretTemplate::new().push(&format!(
+        "CREATE USER MAPPING {}FOR {} SERVER {}",
         if if_not_exists { "IF NOT EXISTS " } else { "" },
         role.render(),
         quote::ident(server),
-        options
-    ))
+    ));
+    if remote_user.is_none() && !with_password {
+        return t;
+    }
+    t = t.push(" OPTIONS (");
+    if let Some(user) = remote_user {
+        t = t.push(&format!("\"user\" {}", quote::literal(user.as_str())));
+        if with_password {
+            t = t.push(", ");
+        }
+    }
+    if with_password {
+        t = t.push("\"password\" ").secret();
+    }
+    t.push(")")
 }
 
-/// `ALTER USER MAPPING FOR <role> SERVER <server> OPTIONS (ADD|SET user '..', ADD|SET password '..')`.
+/// `ALTER USER MAPPING FOR <role> SERVER <server> OPTIONS (ADD|SET user '..', ADD|SET
+/// password <hole>)`; `None` when there is nothing to change.
 pub(crate) fn alter(
     role: &RoleSpec,
     server: &Ident,
     remote_user: Option<(OptionChange, &Ident)>,
-    password: Option<(OptionChange, &SecretString)>,
-) -> Option<Sql> {
+    password: Option<OptionChange>,
+) -> Option<SecretTemplate> {
     let verb = |c: OptionChange| match c {
         OptionChange::Add => "ADD",
         OptionChange::Set => "SET",
     };
-    let mut options = Vec::new();
+    if remote_user.is_none() && password.is_none() {
+        return None;
+    }
+    let mut t = SecretTemplate::new().push(&format!(
+        "ALTER USER MAPPING FOR {} SERVER {} OPTIONS (",
+        role.render(),
+        quote::ident(server),
+    ));
     if let Some((change, user)) = remote_user {
-        options.push(format!(
+        t = t.push(&format!(
             "{} \"user\" {}",
             verb(change),
             quote::literal(user.as_str())
         ));
+        if password.is_some() {
+            t = t.push(", ");
+        }
     }
-    if let Some((change, pw)) = password {
-        options.push(format!(
-            "{} \"password\" {}",
-            verb(change),
-            quote::literal(pw.expose_secret())
-        ));
+    if let Some(change) = password {
+        t = t.push(&format!("{} \"password\" ", verb(change))).secret();
     }
-    if options.is_empty() {
-        return None;
-    }
-    Some(Sql::rendered_secret(format!(
-        "ALTER USER MAPPING FOR {} SERVER {} OPTIONS ({})",
-        role.render(),
-        quote::ident(server),
-        options.join(", ")
-    )))
+    Some(t.push(")"))
 }
 
-/// `DROP USER MAPPING FOR <role> SERVER <server>; CREATE USER MAPPING ...`: one implicit
-/// transaction (sent as one simple-query message) that leaves exactly the options given.
-/// For a mapping whose options this role cannot read, so cannot `ALTER` option by option.
+/// `DROP USER MAPPING FOR <role> SERVER <server>; CREATE USER MAPPING ...`: run as one
+/// statement string, so in one transaction, leaving exactly the options given. For a mapping
+/// whose options this role cannot read, so cannot `ALTER` option by option.
 pub(crate) fn replace(
     role: &RoleSpec,
     server: &Ident,
     remote_user: Option<&Ident>,
-    password: Option<&SecretString>,
-) -> Sql {
-    let create = create(role, server, remote_user, password, false);
-    Sql::rendered_secret(format!(
-        "{}; {}",
-        drop(role, server, false).text(),
-        create.text()
-    ))
+    with_password: bool,
+) -> SecretTemplate {
+    let create = create(role, server, remote_user, with_password, false);
+    let drop = SecretTemplate::new().push(drop(role, server, false).text());
+    drop.push("; ").append(&create)
 }
 
 /// `DROP USER MAPPING [IF EXISTS] FOR <role> SERVER <server>`.
@@ -173,34 +167,37 @@ mod tests {
     }
 
     #[test]
-    fn create_quotes_everything_and_is_secret() {
-        let sql = create(
-            &RoleSpec::Named(id("mn \"user\"")),
+    fn create_quotes_everything_and_leaves_a_hole_for_the_password() {
+        let t = create(
+            &RoleSpec::Named(id("mn \"user\" 100%")),
             &id("dn'1"),
             Some(&id("remote")),
-            Some(&SecretString::from("p'w\\x")),
+            true,
             true,
         );
         assert_eq!(
-            sql.text(),
-            r#"CREATE USER MAPPING IF NOT EXISTS FOR "mn ""user""" SERVER "dn'1" OPTIONS ("user" 'remote', "password"  E'p''w\\x')"#
+            t.text(),
+            r#"CREATE USER MAPPING IF NOT EXISTS FOR "mn ""user"" 100%%" SERVER "dn'1" OPTIONS ("user" 'remote', "password" %L)"#
         );
-        assert!(!format!("{sql:?}").contains("p'w"));
+        let t = create(&RoleSpec::CurrentUser, &id("dn1"), None, false, false);
+        assert_eq!(
+            t.text(),
+            r#"CREATE USER MAPPING FOR CURRENT_USER SERVER "dn1""#
+        );
     }
 
     #[test]
     fn alter_needs_something_to_change() {
         assert!(alter(&RoleSpec::CurrentUser, &id("dn1"), None, None).is_none());
-        let sql = alter(
-            &RoleSpec::Public,
-            &id("dn1"),
-            None,
-            Some((OptionChange::Add, &SecretString::from("x"))),
-        )
-        .unwrap();
+        let t = alter(&RoleSpec::Public, &id("dn1"), None, Some(OptionChange::Add)).unwrap();
         assert_eq!(
-            sql.text(),
-            r#"ALTER USER MAPPING FOR PUBLIC SERVER "dn1" OPTIONS (ADD "password" 'x')"#
+            t.text(),
+            r#"ALTER USER MAPPING FOR PUBLIC SERVER "dn1" OPTIONS (ADD "password" %L)"#
+        );
+        let t = replace(&RoleSpec::Public, &id("dn1"), Some(&id("u")), true);
+        assert_eq!(
+            t.text(),
+            r#"DROP USER MAPPING FOR PUBLIC SERVER "dn1"; CREATE USER MAPPING FOR PUBLIC SERVER "dn1" OPTIONS ("user" 'u', "password" %L)"#
         );
     }
 

@@ -6,7 +6,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 use super::install::PgInstall;
 use super::leftovers;
@@ -17,6 +17,8 @@ use crate::config::{NodeConfig, TlsMode};
 use crate::connect::Session;
 use crate::error::{Error, Result};
 use crate::ident::Ident;
+use crate::secret_send::{Quiet, SecretLogging};
+use crate::sql::quiet::Carriage;
 use crate::sql::{bootstrap, role};
 
 /// How many ports are tried when the chosen one is taken before the server binds it.
@@ -427,9 +429,14 @@ impl LocalServer {
         const OP: &str = "prepare local server admin";
         let admin = Ident::new(ADMIN_USER)?;
         let session = self.bootstrap_session("postgres", OP).await?;
-        session
-            .execute_utility(OP, &role::alter_role_password(&admin, &self.password))
-            .await?;
+        let quiet = Quiet::enter(&session, OP, Carriage::Bound, SecretLogging::Refuse).await?;
+        let sent = quiet
+            .run(
+                &role::alter_role_password(&admin),
+                role::verifier(&self.password).expose_secret(),
+            )
+            .await;
+        quiet.leave(sent).await?;
         if model == AdminModel::ManagedService {
             let session = self.bootstrap_session(DATABASE, OP).await?;
             session
@@ -442,6 +449,22 @@ impl LocalServer {
             }
         }
         Ok(())
+    }
+
+    /// A client as the server's bootstrap superuser (`postgres`) on `database`, through the
+    /// server's private Unix socket (which only the server's OS user, and root, can enter),
+    /// whatever [`AdminModel`] `tsdbadmin` has: for tests that must do or see what only a
+    /// superuser may, such as `CREATE EXTENSION pg_stat_statements` or reading every role's
+    /// `pg_stat_statements` and `pg_stat_activity` rows.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unreachable`] when the server is not running, [`Error::Database`] for a
+    /// database that does not exist.
+    pub async fn superuser_client(&self, database: &str) -> Result<tokio_postgres::Client> {
+        self.bootstrap_session(database, "connect as the bootstrap superuser")
+            .await
+            .map(Session::into_client)
     }
 
     /// A session as the bootstrap superuser, through the server's private Unix socket.

@@ -27,6 +27,7 @@ mod pool;
 mod quickstart;
 mod refusals;
 mod secrets;
+mod secrets_grid;
 mod server_info;
 mod soak;
 mod tier2;

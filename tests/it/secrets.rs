@@ -201,3 +201,58 @@ async fn tier2_no_password_in_debug_errors_traces_or_logs() {
     assert_clean("tier 2 output", &everything, &secrets);
     cluster.shutdown().await.unwrap();
 }
+
+/// Tier 1: a role that is not a superuser cannot turn `log_statement = all` off for its
+/// session, so a mapping password is refused before it is sent, naming the setting; with the
+/// risk accepted it is sent (and the log shows why refusing was right).
+#[tokio::test]
+async fn tier1_a_setting_the_role_cannot_change_is_refused_naming_it() {
+    use timescaledb_multinode::testing::AdminModel;
+    use timescaledb_multinode::{RoleSpec, SecretLogging};
+
+    let server = LocalServer::builder("an")
+        .timescaledb(false)
+        .admin(AdminModel::ManagedService)
+        .setting("log_statement", "all")
+        .start()
+        .await
+        .unwrap();
+    server
+        .superuser_client("tsdb")
+        .await
+        .unwrap()
+        .batch_execute(
+            "CREATE EXTENSION postgres_fdw; CREATE SERVER dn1 FOREIGN DATA WRAPPER postgres_fdw; \
+             GRANT USAGE ON FOREIGN SERVER dn1 TO tsdbadmin",
+        )
+        .await
+        .unwrap();
+    let an = AccessNode::connect(server.config()).await.unwrap();
+    let mapping = |pw: &str| {
+        UserMapping::new(RoleSpec::CurrentUser, "dn1").password(SecretString::from(pw.to_owned()))
+    };
+    let refused = mapping(SENTINEL).create(&an).await.unwrap_err();
+    match &refused {
+        Error::SecretWouldBeLogged { node, setting, .. } => {
+            assert_eq!(node, "an");
+            assert_eq!(setting, "log_statement");
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert!(refused.to_string().contains("log_statement"), "{refused}");
+    assert!(
+        !server.log().contains("Sent1nel"),
+        "nothing secret was sent"
+    );
+
+    let accepted = "accepted-Sent1nel-pw";
+    mapping(accepted)
+        .create(&an.clone().secret_logging(SecretLogging::Accept))
+        .await
+        .unwrap();
+    assert!(
+        server.log().contains(accepted),
+        "with the risk accepted, this server logs the password"
+    );
+    server.shutdown().await.unwrap();
+}
