@@ -8,7 +8,7 @@ use crate::config::NodeConfig;
 use crate::error::{Error, Result};
 use crate::ident::Ident;
 use crate::server::Feature;
-use crate::sql::data_node::{ADD_DATA_NODE, DISTRIBUTED_EXEC};
+use crate::sql::data_node::{add_data_node, distributed_exec, ROUND_TRIP};
 use crate::sql::user_mapping::RoleSpec;
 
 use super::user_mapping::MappingChange;
@@ -209,7 +209,7 @@ impl DataNode {
             None
         };
 
-        let session = an.session_with(OP, Feature::MultiNode).await?;
+        let (session, schemas) = an.session_with(OP, Feature::MultiNode).await?;
         let quiet = super::user_mapping::can_quiet(&session, OP).await?;
         if quiet {
             // The password travels as a bound parameter; keep it out of the server log.
@@ -219,7 +219,7 @@ impl DataNode {
         let added_rows = session
             .query_multinode(
                 OP,
-                &ADD_DATA_NODE,
+                &add_data_node(&schemas),
                 &[
                     &name.as_str(),
                     &self.host,
@@ -256,8 +256,8 @@ impl DataNode {
         session
             .execute_multinode(
                 OP,
-                &DISTRIBUTED_EXEC,
-                &[&"SELECT 1", &vec![name.as_str()], &false],
+                &distributed_exec(&schemas),
+                &[&ROUND_TRIP.text(), &vec![name.as_str()], &false],
             )
             .await?;
         tracing::debug!(node = %node, created = added.node_created, "data node added");

@@ -240,7 +240,7 @@ impl DistributedHypertable {
                 return Err(double_quote(node, what, name));
             }
         }
-        let session = an.session_with(OP, Feature::MultiNode).await?;
+        let (session, schemas) = an.session_with(OP, Feature::MultiNode).await?;
         let relation_text = table.regclass_text();
         let quoted = session
             .query(OP, &NAMES_WITH_DOUBLE_QUOTES, &[&relation_text])
@@ -290,16 +290,19 @@ impl DistributedHypertable {
             params.push(nodes);
         }
         params.push(&self.if_not_exists);
-        let sql = create_distributed(CreateArgs {
-            partitioning_column: partitioning.is_some(),
-            number_partitions: self.number_partitions.is_some(),
-            chunk_interval: self.chunk_interval.map(|i| match i {
-                ChunkInterval::Time(_) => IntervalKind::Interval,
-                ChunkInterval::Integer(_) => IntervalKind::Integer,
-            }),
-            replication_factor: self.replication_factor.is_some(),
-            data_nodes: data_nodes.is_some(),
-        });
+        let sql = create_distributed(
+            &schemas,
+            CreateArgs {
+                partitioning_column: partitioning.is_some(),
+                number_partitions: self.number_partitions.is_some(),
+                chunk_interval: self.chunk_interval.map(|i| match i {
+                    ChunkInterval::Time(_) => IntervalKind::Interval,
+                    ChunkInterval::Integer(_) => IntervalKind::Integer,
+                }),
+                replication_factor: self.replication_factor.is_some(),
+                data_nodes: data_nodes.is_some(),
+            },
+        );
         let rows = session.query_multinode(OP, &sql, &params).await?;
         let row = rows.first().ok_or_else(|| {
             Error::invalid(OP, node, "create_distributed_hypertable returned no row")

@@ -8,7 +8,7 @@ use super::user_mapping::{can_quiet, UserMapping};
 use crate::error::{Error, Result};
 use crate::ident::Ident;
 use crate::server::Feature;
-use crate::sql::data_node::DISTRIBUTED_EXEC;
+use crate::sql::data_node::distributed_exec;
 use crate::sql::hypertable::TableName;
 use crate::sql::role::{ensure_login_role, grant_on_table, Privilege};
 
@@ -128,7 +128,7 @@ impl DistributedRole {
         for n in self.data_nodes.iter().flatten() {
             Ident::for_op(n.clone(), "data node", OP, node)?;
         }
-        let session = an.session_with(OP, Feature::MultiNode).await?;
+        let (session, schemas) = an.session_with(OP, Feature::MultiNode).await?;
         let nodes: Vec<String> = match &self.data_nodes {
             Some(nodes) => {
                 AccessNode::check_data_nodes(&session, OP, nodes).await?;
@@ -154,7 +154,7 @@ impl DistributedRole {
             session
                 .execute_multinode(
                     OP,
-                    &DISTRIBUTED_EXEC,
+                    &distributed_exec(&schemas),
                     &[&statement.text(), &node_refs, &true],
                 )
                 .await?;

@@ -5,17 +5,18 @@ use crate::version::Version;
 
 /// The installed TimescaleDB version of the current database (no row when not installed).
 pub(crate) const INSTALLED_VERSION: Sql = Sql::from_static(
-    "SELECT extversion::text AS version FROM pg_catalog.pg_extension WHERE extname = 'timescaledb'",
+    "SELECT e.extversion::pg_catalog.text AS version FROM pg_catalog.pg_extension e \
+      WHERE e.extname OPERATOR(pg_catalog.=) 'timescaledb'",
 );
 
 /// The installed version (NULL when not installed), whether the server can install it at
 /// all, and whether the library is preloaded: what deciding to create or update needs.
 pub(crate) const EXTENSION_STATE: Sql = Sql::from_static(
-    "SELECT (SELECT extversion::text FROM pg_catalog.pg_extension \
-              WHERE extname = 'timescaledb') AS version, \
-            EXISTS (SELECT FROM pg_catalog.pg_available_extensions \
-                     WHERE name = 'timescaledb') AS available, \
-            current_setting('shared_preload_libraries') AS preload",
+    "SELECT (SELECT e.extversion::pg_catalog.text FROM pg_catalog.pg_extension e \
+              WHERE e.extname OPERATOR(pg_catalog.=) 'timescaledb') AS version, \
+            EXISTS (SELECT FROM pg_catalog.pg_available_extensions a \
+                     WHERE a.name OPERATOR(pg_catalog.=) 'timescaledb') AS available, \
+            pg_catalog.current_setting('shared_preload_libraries'::pg_catalog.text) AS preload",
 );
 
 /// `ALTER EXTENSION timescaledb UPDATE [TO '<version>']`.

@@ -35,17 +35,21 @@ mod tests {
 /// Creates `role` with LOGIN and the password's SCRAM verifier, or, when it exists, sets
 /// its LOGIN and password: one idempotent statement (a `DO` block whose body is a quoted
 /// literal, so it can also travel as a `distributed_exec` parameter to data nodes). The
-/// server's own `format('%I', ...)` quotes the name inside.
+/// server's own `format('%I', ...)` quotes the name inside. Every name in the body is
+/// qualified: on the data nodes it runs with the search path TimescaleDB sets there.
 pub(crate) fn ensure_login_role(role: &Ident, password: &SecretString) -> Sql {
     let verifier = scram_sha_256(password.expose_secret().as_bytes());
     let name = quote::literal(role.as_str());
     let verifier = quote::literal(&verifier);
     let body = format!(
         "BEGIN \
-           IF EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = {name}) THEN \
-             EXECUTE format('ALTER ROLE %I WITH LOGIN PASSWORD %L', {name}, {verifier}); \
+           IF EXISTS (SELECT FROM pg_catalog.pg_roles r \
+                       WHERE r.rolname OPERATOR(pg_catalog.=) {name}::pg_catalog.name) THEN \
+             EXECUTE pg_catalog.format('ALTER ROLE %I WITH LOGIN PASSWORD %L'::pg_catalog.text, \
+                                       {name}::pg_catalog.text, {verifier}::pg_catalog.text); \
            ELSE \
-             EXECUTE format('CREATE ROLE %I WITH LOGIN PASSWORD %L', {name}, {verifier}); \
+             EXECUTE pg_catalog.format('CREATE ROLE %I WITH LOGIN PASSWORD %L'::pg_catalog.text, \
+                                       {name}::pg_catalog.text, {verifier}::pg_catalog.text); \
            END IF; \
          END"
     );
@@ -101,12 +105,16 @@ pub(crate) fn grant_on_table(
 
 /// Whether role `$1` exists.
 pub(crate) const ROLE_EXISTS: Sql = Sql::from_static(
-    "SELECT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = $1) AS exists",
+    "SELECT EXISTS (SELECT FROM pg_catalog.pg_roles r \
+                     WHERE r.rolname OPERATOR(pg_catalog.=) $1::pg_catalog.name) AS exists",
 );
 
 /// Whether role `$1` has privilege `$3` on table `$2` (a quoted name, as text).
-pub(crate) const HAS_TABLE_PRIVILEGE: Sql =
-    Sql::from_static("SELECT has_table_privilege($1, $2::text::regclass, $3) AS granted");
+pub(crate) const HAS_TABLE_PRIVILEGE: Sql = Sql::from_static(
+    "SELECT pg_catalog.has_table_privilege($1::pg_catalog.name, \
+            $2::pg_catalog.text::pg_catalog.regclass::pg_catalog.oid, $3::pg_catalog.text) \
+       AS granted",
+);
 
 impl Privilege {
     /// The single privileges this one stands for (`ALL` is each table privilege).
@@ -138,7 +146,10 @@ mod ensure_tests {
     fn ensure_login_role_is_one_quoted_do_block() {
         let sql = ensure_login_role(&Ident::new("o'neil").unwrap(), &SecretString::from("pw"));
         assert!(sql.text().starts_with("DO 'BEGIN"));
-        assert!(sql.text().contains("rolname = ''o''''neil''"));
+        assert!(sql
+            .text()
+            .contains("r.rolname OPERATOR(pg_catalog.=) ''o''''neil''::pg_catalog.name"));
+        assert!(sql.text().contains("EXECUTE pg_catalog.format("));
         assert!(!sql.text().contains("pw'"));
     }
 

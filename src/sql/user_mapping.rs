@@ -119,22 +119,26 @@ pub(crate) fn drop(role: &RoleSpec, server: &Ident, if_exists: bool) -> Sql {
 /// The option names (never the values) of the mapping of `$2` (a role name, or `public`) on
 /// server `$1`; no row when there is no such mapping.
 pub(crate) const MAPPING_OPTION_NAMES: Sql = Sql::from_static(
-    "SELECT ARRAY(SELECT split_part(o, '=', 1) FROM unnest(coalesce(m.umoptions, '{}')) o)::text[] \
+    "SELECT ARRAY(SELECT pg_catalog.split_part(o, '='::pg_catalog.text, 1) \
+                    FROM pg_catalog.unnest(coalesce(m.umoptions, '{}')) o)::pg_catalog.text[] \
             AS option_names \
        FROM pg_catalog.pg_user_mappings m \
-      WHERE m.srvname = $1 AND m.usename = $2",
+      WHERE m.srvname OPERATOR(pg_catalog.=) $1::pg_catalog.name \
+        AND m.usename OPERATOR(pg_catalog.=) $2::pg_catalog.name",
 );
 
 /// The options (`key=value`, values included) of the current user's own mapping on server
 /// `$1`. Only for comparing with credentials the caller already holds.
 pub(crate) const CURRENT_USER_MAPPING_OPTIONS: Sql = Sql::from_static(
     "SELECT o AS option FROM pg_catalog.pg_user_mappings m, \
-            unnest(coalesce(m.umoptions, '{}')) o \
-      WHERE m.srvname = $1 AND m.usename = current_user::text",
+            pg_catalog.unnest(coalesce(m.umoptions, '{}')) o \
+      WHERE m.srvname OPERATOR(pg_catalog.=) $1::pg_catalog.name \
+        AND m.usename OPERATOR(pg_catalog.=) current_user",
 );
 
 /// The current user's name.
-pub(crate) const CURRENT_USER: Sql = Sql::from_static("SELECT current_user::text AS name");
+pub(crate) const CURRENT_USER: Sql =
+    Sql::from_static("SELECT current_user::pg_catalog.text AS name");
 
 #[cfg(test)]
 mod tests {

@@ -67,6 +67,7 @@
 //! names) may change in any release.
 
 mod cluster;
+mod functions;
 mod install;
 mod os_user;
 mod scratch;
@@ -75,6 +76,7 @@ mod template;
 mod timescaledb;
 
 pub use cluster::{LocalCluster, LocalClusterBuilder};
+pub use functions::{called_functions, CalledFunction, FunctionHome, FunctionKind, LookAlike};
 pub use install::{PgInstall, PG_BINDIR_ENV};
 pub use scratch::SCRATCH_DIR_ENV;
 pub use server::{LocalServer, LocalServerBuilder};
