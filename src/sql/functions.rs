@@ -157,14 +157,16 @@ use FunctionKind::{Aggregate, Function, Procedure};
 
 /// Every function the crate's SQL calls, with look-alikes for each.
 ///
-/// TimescaleDB's functions get a look-alike whose parameters are `text` (the preferred type
-/// for an untyped argument) where the real one takes `name`, `regclass`, a number or a
-/// boolean, keeping the real parameter names and defaults so that the same named
-/// arguments fit. Built-ins get an exact copy (which wins wherever `public` comes before
-/// `pg_catalog` in the search path) and, where one exists, a better match for how the crate
-/// called them. `create_distributed_restore_point(name text)` has no winning look-alike:
-/// nothing beats `text` for an untyped argument, and a copy cannot sit beside the real one
-/// in the same schema.
+/// TimescaleDB's functions get a look-alike with the real parameter names and defaults (so
+/// the same named arguments fit) whose parameters are `text`, the preferred type for an
+/// untyped argument, where the real one takes `name` or `regclass`: it wins the call, and
+/// where the other types are kept, the crate's values still bind and it runs with them,
+/// password included. (`distributed_exec`'s look-alike takes its flag as `text`; the only
+/// other winner would be an exact copy.) Built-ins get an exact copy, which wins wherever
+/// `public` comes before `pg_catalog` in the search path, and, where one exists, a better
+/// match for how the crate called them. `create_distributed_restore_point(name text)` has
+/// no winning look-alike: nothing beats `text` for an untyped argument, and a copy cannot
+/// sit beside the real one in the same schema.
 pub(crate) const CALLED: &[CalledFunction] = &[
     // TimescaleDB's API (the extension's schema).
     called(
@@ -172,8 +174,8 @@ pub(crate) const CALLED: &[CalledFunction] = &[
         "add_data_node",
         Function,
         &[look_alike(
-            "node_name text, host text, database text DEFAULT NULL, port text DEFAULT NULL, \
-             if_not_exists text DEFAULT NULL, bootstrap text DEFAULT NULL, \
+            "node_name text, host text, database text DEFAULT NULL, port integer DEFAULT NULL, \
+             if_not_exists boolean DEFAULT false, bootstrap boolean DEFAULT true, \
              password text DEFAULT NULL",
             "TABLE(node_name name, host text, port integer, database name, \
              node_created boolean, database_created boolean, extension_created boolean)",
@@ -189,7 +191,7 @@ pub(crate) const CALLED: &[CalledFunction] = &[
         Function,
         &[look_alike(
             "node_name text, host text DEFAULT NULL, database text DEFAULT NULL, \
-             port text DEFAULT NULL, available text DEFAULT NULL",
+             port integer DEFAULT NULL, available boolean DEFAULT NULL",
             "TABLE(node_name name, host text, port integer, database name, available boolean)",
             Some("NULL, host => NULL, database => NULL, port => NULL, available => NULL"),
         )],
@@ -199,8 +201,8 @@ pub(crate) const CALLED: &[CalledFunction] = &[
         "attach_data_node",
         Function,
         &[look_alike(
-            "node_name text, hypertable text, if_not_attached text DEFAULT NULL, \
-             repartition text DEFAULT NULL",
+            "node_name text, hypertable text, if_not_attached boolean DEFAULT false, \
+             repartition boolean DEFAULT true",
             "TABLE(hypertable_id integer, node_hypertable_id integer, node_name name)",
             Some("NULL, NULL, if_not_attached => NULL, repartition => NULL"),
         )],
@@ -210,9 +212,9 @@ pub(crate) const CALLED: &[CalledFunction] = &[
         "detach_data_node",
         Function,
         &[look_alike(
-            "node_name text, hypertable text DEFAULT NULL, if_attached text DEFAULT NULL, \
-             force text DEFAULT NULL, repartition text DEFAULT NULL, \
-             drop_remote_data text DEFAULT NULL",
+            "node_name text, hypertable text DEFAULT NULL, if_attached boolean DEFAULT false, \
+             force boolean DEFAULT false, repartition boolean DEFAULT true, \
+             drop_remote_data boolean DEFAULT false",
             "integer",
             Some(
                 "NULL, hypertable => NULL, if_attached => NULL, force => NULL, repartition => NULL",
@@ -224,8 +226,8 @@ pub(crate) const CALLED: &[CalledFunction] = &[
         "delete_data_node",
         Function,
         &[look_alike(
-            "node_name text, if_exists text DEFAULT NULL, force text DEFAULT NULL, \
-             repartition text DEFAULT NULL, drop_database text DEFAULT NULL",
+            "node_name text, if_exists boolean DEFAULT false, force boolean DEFAULT false, \
+             repartition boolean DEFAULT true, drop_database boolean DEFAULT false",
             "boolean",
             Some("NULL, if_exists => NULL, force => NULL, repartition => NULL"),
         )],
@@ -254,9 +256,9 @@ pub(crate) const CALLED: &[CalledFunction] = &[
         "set_replication_factor",
         Function,
         &[look_alike(
-            "hypertable regclass, replication_factor text",
+            "hypertable text, replication_factor integer",
             "void",
-            Some("NULL::regclass, NULL"),
+            Some("NULL, NULL"),
         )],
     ),
     called(
@@ -306,7 +308,7 @@ pub(crate) const CALLED: &[CalledFunction] = &[
         "block_new_chunks",
         Function,
         &[look_alike(
-            "data_node_name text, hypertable text DEFAULT NULL, force text DEFAULT NULL",
+            "data_node_name text, hypertable text DEFAULT NULL, force boolean DEFAULT false",
             "integer",
             Some("NULL, NULL, force => NULL"),
         )],

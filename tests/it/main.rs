@@ -13,6 +13,7 @@ mod cluster_code;
 mod connect;
 mod distributed;
 mod heal;
+mod hijack;
 mod hostile;
 mod ingest;
 mod lifecycle;
