@@ -49,7 +49,10 @@
 //! there is no `Display`, no URL form, and errors never hold a password or SQL text. Role
 //! passwords are sent as SCRAM-SHA-256 verifiers, so the cleartext never reaches the server
 //! or its log. Server notices (TimescaleDB's deprecation warnings among them) are logged
-//! through `tracing` at debug level and never fail an operation.
+//! through `tracing` at debug level and never fail an operation. Every function the crate
+//! calls is qualified with its schema and every argument cast to the declared type, so a
+//! look-alike function that another role created in `public` is never run in its place
+//! (CVE-2018-1058).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs, missing_debug_implementations)]

@@ -98,6 +98,7 @@ pub async fn no_planted_function_runs(builder: LocalClusterBuilder) {
 
     assert_no_look_alike_ran(&local).await;
     assert_each_function_was_called(&local, &api_schema, &Capabilities::of(version));
+    assert_data_nodes_got_catalog_first(&local);
     assert_no_password_readable(&local).await;
     local.shutdown().await.unwrap();
 }
@@ -523,6 +524,21 @@ fn assert_each_function_was_called(local: &LocalCluster, api_schema: &str, caps:
         }
     }
     assert!(missing.is_empty(), "never called by the crate: {missing:?}");
+}
+
+/// TimescaleDB runs `distributed_exec`'s statement on a data node with `SET search_path =
+/// <the access node's path>, pg_catalog`. For the statements the crate sends from its own
+/// sessions (the role's DO block among them), that path starts with `pg_catalog`.
+fn assert_data_nodes_got_catalog_first(local: &LocalCluster) {
+    for node in &local.data_nodes()[..2] {
+        assert!(
+            node.log()
+                .lines()
+                .any(|l| l.contains("SET search_path = pg_catalog, public, pg_catalog")),
+            "{}: no distributed_exec with pg_catalog first",
+            node.name()
+        );
+    }
 }
 
 /// No password of the cluster is in anything the planter can read on any node (every
