@@ -1,4 +1,5 @@
-//! Tier 2: no function hijacking (the CVE-2018-1058 pattern).
+//! No function hijacking (the CVE-2018-1058 pattern), tier 2, and the search path of the
+//! sessions that run the caller's SQL, tier 1.
 //!
 //! A low-privilege role that may create objects in `public` on every node (the default on
 //! PostgreSQL 13 and 14, and in databases upgraded from them) plants, before anything else
@@ -25,13 +26,13 @@ use timescaledb_multinode::testing::{
 };
 use timescaledb_multinode::tokio_postgres::Client;
 use timescaledb_multinode::{
-    AccessNode, AllowNewChunks, AlterDataNode, AttachDataNode, BlockNewChunks, Bootstrap,
-    Capabilities, Cluster, DataNode, DeleteDataNode, DetachDataNode, DistributedExec,
+    query_each, AccessNode, AllowNewChunks, AlterDataNode, AttachDataNode, BlockNewChunks,
+    Bootstrap, Capabilities, Cluster, DataNode, DeleteDataNode, DetachDataNode, DistributedExec,
     DistributedHypertable, DistributedRole, ExposeSecret, Ident, NodeConfig, Privilege, RawSql,
     SecretString, ServerInfo, TableName,
 };
 
-use crate::common::tier2;
+use crate::common::{plain_server, tier2};
 
 /// The role that plants the look-alikes.
 const PLANTER: &str = "hijacker";
@@ -41,6 +42,53 @@ const TEST_APP: &str = "hijack-test";
 const CRATE_APP: &str = "timescaledb-multinode";
 const ROLE_PASSWORD: &str = "mn_user1 hijack pw";
 const ROTATED_PASSWORD: &str = "dn1 rotated hijack pw";
+
+/// Tier 1: sessions that run the caller's SQL (the access node's pool, `NodeConfig::connect`,
+/// `query_each`) keep the search path the server gives them, `public` first here, so the
+/// caller's names resolve and an unqualified `CREATE TABLE` lands where it always did.
+#[tokio::test]
+async fn the_callers_sessions_keep_the_servers_search_path() {
+    let server = plain_server("an").await;
+    server
+        .config()
+        .connect()
+        .await
+        .unwrap()
+        .batch_execute("ALTER DATABASE tsdb SET search_path = public, pg_catalog")
+        .await
+        .unwrap();
+    let show = RawSql::vouched("SHOW search_path");
+    let an = AccessNode::connect(server.config()).await.unwrap();
+    let path: String = an.query(&show, &[]).await.unwrap()[0].get(0);
+    assert_eq!(path, "public, pg_catalog");
+    an.execute(&RawSql::vouched("CREATE TABLE made_here(i int)"), &[])
+        .await
+        .unwrap();
+    let schema: String = an
+        .query(
+            &RawSql::vouched(
+                "SELECT n.nspname::text FROM pg_catalog.pg_class c \
+                   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+                  WHERE c.relname = 'made_here'",
+            ),
+            &[],
+        )
+        .await
+        .unwrap()[0]
+        .get(0);
+    assert_eq!(schema, "public");
+    let client = server.config().connect().await.unwrap();
+    let path: String = client
+        .query_one("SHOW search_path", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(path, "public, pg_catalog");
+    let each = query_each(&[server.config()], &show, &[]).await;
+    let path: String = each[0].result.as_ref().unwrap()[0].get(0);
+    assert_eq!(path, "public, pg_catalog");
+    server.shutdown().await.unwrap();
+}
 
 #[tokio::test]
 async fn no_planted_look_alike_ever_runs() {
