@@ -4,10 +4,10 @@
 //! A low-privilege role that may create objects in `public` on every node (the default on
 //! PostgreSQL 13 and 14, and in databases upgraded from them) plants, before anything else
 //! happens, a look-alike of every function the crate calls (`testing::called_functions`):
-//! `text` parameters where TimescaleDB's functions take `name`, `regclass`, numbers or
-//! booleans (so they win overload resolution for untyped arguments), exact copies of the
-//! built-ins, and better matches where the crate's calls allowed one. Each records that it
-//! ran in a table and a sequence the role owns. The databases' search path lists `public`
+//! `text` parameters where TimescaleDB's functions take `name` or `regclass` (so they win
+//! overload resolution for untyped arguments, and still take the crate's values), exact
+//! copies of the built-ins, and better matches where the crate's calls allowed one. Each
+//! records that it ran in a table and a sequence the role owns. The databases' search path lists `public`
 //! before `pg_catalog`, so that even the exact copies would win an unqualified call. The
 //! test first shows that each look-alike wins the call shape the crate used to send, then
 //! runs the how-to, the `Cluster` operations and the data-node lifecycle through the crate,
