@@ -652,3 +652,58 @@ async fn assert_no_password_readable(local: &LocalCluster) {
         }
     }
 }
+
+/// Tier 2: TimescaleDB created `WITH SCHEMA` a schema whose name needs quoting: the crate
+/// reads the schema from the catalog and calls the API there.
+#[tokio::test]
+async fn the_api_is_called_in_the_extensions_own_schema() {
+    let Some(_) = tier2() else { return };
+    let local = LocalCluster::start(2).await.unwrap();
+    for node in local.nodes() {
+        admin(node)
+            .await
+            .batch_execute(
+                "CREATE SCHEMA \"ts api\"; CREATE EXTENSION timescaledb WITH SCHEMA \"ts api\"",
+            )
+            .await
+            .unwrap();
+    }
+    let info = ServerInfo::detect(&local.access_node_config())
+        .await
+        .unwrap();
+    assert_eq!(info.timescaledb_schema.as_deref(), Some("ts api"));
+    let an = AccessNode::connect(local.access_node_config())
+        .await
+        .unwrap();
+    for dn in local.data_nodes() {
+        DataNode::from_config(&dn.config())
+            .bootstrap(Bootstrap::ExistingDatabase)
+            .add(&an)
+            .await
+            .unwrap();
+    }
+    admin(local.access_node())
+        .await
+        .batch_execute("CREATE TABLE public.t(time timestamptz NOT NULL, id int NOT NULL)")
+        .await
+        .unwrap();
+    let created = DistributedHypertable::new("t", "time")
+        .partitioning_column("id")
+        .create(&an)
+        .await
+        .unwrap();
+    assert!(created.created);
+    DistributedExec::new(RawSql::vouched("SELECT 1"))
+        .run(&an)
+        .await
+        .unwrap();
+    let names: Vec<String> = an
+        .data_nodes()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|n| n.name)
+        .collect();
+    assert_eq!(names, ["dn1", "dn2"]);
+    local.shutdown().await.unwrap();
+}
