@@ -1,5 +1,6 @@
-//! One unpooled session to one node: connecting, TLS, error classification, and forwarding
-//! the server's notices (TimescaleDB's 01P01 deprecation warnings among them) to `tracing`.
+//! One unpooled session to one node: connecting, TLS, the search path, error
+//! classification, and forwarding the server's notices (TimescaleDB's 01P01 deprecation
+//! warnings among them) to `tracing`.
 
 use std::future::poll_fn;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,8 +11,22 @@ use tokio_postgres::{AsyncMessage, Client, Connection, Row};
 
 use crate::config::NodeConfig;
 use crate::error::{Error, Result};
+use crate::sql::session::CATALOG_FIRST;
 use crate::sql::Sql;
 use crate::tls::Connector;
+
+/// The search path a session gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SearchPath {
+    /// For sessions that run only the crate's own statements: `pg_catalog` first, then the
+    /// path the server gives ([`CATALOG_FIRST`]).
+    CatalogFirst,
+    /// For sessions that run the caller's SQL (the access node's pool, [`NodeConfig::connect`],
+    /// per-node queries) or create the extension: the path the server gives, untouched, so
+    /// the caller's names resolve, and new objects go, where they always did. The crate's
+    /// own statements there qualify every name.
+    AsConfigured,
+}
 
 /// A connected client plus what errors need to name: the node.
 #[derive(Debug)]
@@ -25,8 +40,27 @@ pub(crate) struct Session {
 }
 
 impl Session {
-    /// Connects to `config`'s node for `op`; bad config is refused before any I/O.
+    /// Connects to `config`'s node for `op`, for the crate's own statements
+    /// ([`SearchPath::CatalogFirst`]); bad config is refused before any I/O.
     pub(crate) async fn open(config: &NodeConfig, op: &'static str) -> Result<Session> {
+        Self::open_with(config, op, SearchPath::CatalogFirst).await
+    }
+
+    /// Connects to `config`'s node for `op`, leaving the search path as the server sets it
+    /// ([`SearchPath::AsConfigured`]).
+    pub(crate) async fn open_as_configured(
+        config: &NodeConfig,
+        op: &'static str,
+    ) -> Result<Session> {
+        Self::open_with(config, op, SearchPath::AsConfigured).await
+    }
+
+    /// Connects to `config`'s node for `op` with the search path `path`.
+    pub(crate) async fn open_with(
+        config: &NodeConfig,
+        op: &'static str,
+        path: SearchPath,
+    ) -> Result<Session> {
         let driver = config.driver_config(op)?;
         let node = config.node_name();
         let connector = Connector::for_config(config, op)?;
@@ -53,14 +87,18 @@ impl Session {
             },
             None => connecting.await,
         };
-        match connected {
-            Ok((client, ())) => Ok(Session {
+        let session = match connected {
+            Ok((client, ())) => Session {
                 client,
                 node,
                 poisoned: AtomicBool::new(false),
-            }),
-            Err(e) => Err(Error::from_connect(op, &node, config.get_user(), e)),
+            },
+            Err(e) => return Err(Error::from_connect(op, &node, config.get_user(), e)),
+        };
+        if path == SearchPath::CatalogFirst {
+            session.execute_utility(op, &CATALOG_FIRST).await?;
         }
+        Ok(session)
     }
 
     /// The node's name, for errors.
@@ -236,6 +274,8 @@ impl NodeConfig {
     /// Use it for what must be the first statement of a session (such as
     /// `ALTER EXTENSION timescaledb UPDATE`) or for one-off work; the client's background
     /// task ends when the client is dropped. Server notices go to `tracing` at debug level.
+    /// The session's search path is the one the server gives (the crate's own sessions put
+    /// `pg_catalog` first; this one runs your SQL, so it is left alone).
     ///
     /// # Errors
     ///
@@ -245,7 +285,7 @@ impl NodeConfig {
     /// channel binding and the server authenticated without it, [`Error::Database`] for
     /// other server errors (such as a database that does not exist).
     pub async fn connect(&self) -> Result<Client> {
-        Session::open(self, "connect")
+        Session::open_as_configured(self, "connect")
             .await
             .map(Session::into_client)
     }

@@ -52,8 +52,11 @@
 //! or its log. Every statement that carries a secret is sent one way (`secret_send`): the
 //! secret only as a bind parameter, after the session turned off the settings that would
 //! record it, or refused with [`Error::SecretWouldBeLogged`] naming the setting when the role
-//! cannot ([`SecretLogging`] to accept the risk). Server notices (TimescaleDB's deprecation warnings among them) are logged
-//! through `tracing` at debug level and never fail an operation.
+//! cannot ([`SecretLogging`] to accept the risk). Server notices (TimescaleDB's deprecation
+//! warnings among them) are logged through `tracing` at debug level and never fail an
+//! operation. Every function the crate calls is qualified with its schema and every
+//! argument cast to the declared type, so a look-alike function that another role created in
+//! `public` is never run in its place (CVE-2018-1058).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs, missing_debug_implementations)]

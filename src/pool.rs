@@ -12,7 +12,7 @@ use std::time::Duration;
 use tokio_postgres::Client;
 
 use crate::config::NodeConfig;
-use crate::connect::Session;
+use crate::connect::{SearchPath, Session};
 use crate::error::{Error, Result};
 
 /// Pool settings.
@@ -89,6 +89,7 @@ impl PoolConfig {
 #[derive(Debug)]
 pub(crate) struct NodeManager {
     config: NodeConfig,
+    path: SearchPath,
 }
 
 impl bb8::ManageConnection for NodeManager {
@@ -96,7 +97,7 @@ impl bb8::ManageConnection for NodeManager {
     type Error = Error;
 
     async fn connect(&self) -> Result<Session> {
-        Session::open(&self.config, "open pooled connection").await
+        Session::open_with(&self.config, "open pooled connection", self.path).await
     }
 
     async fn is_valid(&self, session: &mut Session) -> Result<()> {
@@ -122,6 +123,7 @@ pub struct NodePool {
     pool: bb8::Pool<NodeManager>,
     node: String,
     config: NodeConfig,
+    path: SearchPath,
     max_size: u32,
     checkout_timeout: Duration,
 }
@@ -138,7 +140,24 @@ pub struct PoolState {
 
 impl NodePool {
     /// A pool for `config`'s node. No connection is opened yet; a bad config is refused now.
+    ///
+    /// Its sessions keep the search path the server gives them, so the SQL you run on them
+    /// resolves names as it would anywhere else.
     pub fn new(config: NodeConfig, settings: &PoolConfig) -> Result<NodePool> {
+        Self::with_search_path(config, settings, SearchPath::AsConfigured)
+    }
+
+    /// A pool for the crate's own statements: its sessions put `pg_catalog` first in the
+    /// search path.
+    pub(crate) fn for_crate(config: NodeConfig, settings: &PoolConfig) -> Result<NodePool> {
+        Self::with_search_path(config, settings, SearchPath::CatalogFirst)
+    }
+
+    fn with_search_path(
+        config: NodeConfig,
+        settings: &PoolConfig,
+        path: SearchPath,
+    ) -> Result<NodePool> {
         config.validate_for("create pool")?;
         let node = config.node_name();
         let pool = bb8::Pool::builder()
@@ -151,11 +170,13 @@ impl NodePool {
             .retry_connection(false)
             .build_unchecked(NodeManager {
                 config: config.clone(),
+                path,
             });
         Ok(NodePool {
             pool,
             node,
             config,
+            path,
             max_size: settings.max_size,
             checkout_timeout: settings.checkout_timeout,
         })
@@ -172,7 +193,7 @@ impl NodePool {
     pub(crate) async fn get(&self, op: &'static str) -> Result<PooledClient<'_>> {
         let state = self.pool.state();
         if state.idle_connections == 0 && state.connections < self.max_size {
-            let session = Session::open(&self.config, op).await?;
+            let session = Session::open_with(&self.config, op, self.path).await?;
             // Another task may have filled the pool meanwhile; then this one is dropped.
             let _ = self.pool.add(session);
         }
@@ -198,7 +219,7 @@ impl NodePool {
                 () = tokio::time::sleep(Duration::from_millis(100)), if !probed => {
                     if self.pool.state().connections == 0 {
                         probed = true;
-                        let session = Session::open(&self.config, op).await?;
+                        let session = Session::open_with(&self.config, op, self.path).await?;
                         let _ = self.pool.add(session);
                     }
                 }

@@ -23,7 +23,8 @@ use tokio_postgres::Row;
 
 use crate::connect::Session;
 use crate::error::Result;
-use crate::sql::data_node::DISTRIBUTED_EXEC;
+use crate::sql::data_node::distributed_exec;
+use crate::sql::functions::Schemas;
 use crate::sql::quiet::{guard, Carriage, SecretTemplate, RESTORE, SEND};
 use crate::sql::Sql;
 
@@ -111,12 +112,18 @@ impl<'s> Quiet<'s> {
     /// error the call kept on a node is raised then. Each node commits on its own (a
     /// session-private function cannot take part in a two-phase commit), so after a failure
     /// some nodes may have the change; running the operation again converges.
-    pub(crate) async fn distributed(&self, data_nodes: &[&str], call: &Sql) -> Result<()> {
+    pub(crate) async fn distributed(
+        &self,
+        schemas: &Schemas,
+        data_nodes: &[&str],
+        call: &Sql,
+    ) -> Result<()> {
+        let exec_sql = &distributed_exec(schemas);
         let exec = |sql: &Sql| {
             let text = sql.text().to_owned();
             async move {
                 self.session
-                    .execute_multinode(self.op, &DISTRIBUTED_EXEC, &[&text, &data_nodes, &false])
+                    .execute_multinode(self.op, exec_sql, &[&text, &data_nodes, &false])
                     .await
                     .map(|_| ())
             }

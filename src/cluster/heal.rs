@@ -15,6 +15,7 @@ use crate::connect::Session;
 use crate::error::{Error, Result};
 use crate::node::AccessNode;
 use crate::server::{Feature, ServerInfo};
+use crate::sql::functions::Schemas;
 use crate::sql::heal::{heal, ADVANCE_XID, REMOTE_TXN_COUNT};
 use crate::sql::status::PREPARED_TRANSACTIONS;
 
@@ -83,10 +84,7 @@ impl Cluster {
         let session = an.session(OP).await?;
         let info = ServerInfo::read(&session).await?;
         info.require(OP, Feature::MultiNode)?;
-        let schema = info
-            .capabilities()
-            .map(|c| c.internal_schema())
-            .unwrap_or("_timescaledb_functions");
+        let schemas = info.schemas(OP)?;
         let names: Vec<String> = AccessNode::list_data_nodes(&session, OP)
             .await?
             .into_iter()
@@ -100,7 +98,7 @@ impl Cluster {
         for name in &names {
             let before = self.in_doubt(name).await;
             let records_before = records(&session, name).await.unwrap_or(-1);
-            let healed = heal_one(&session, schema, name).await;
+            let healed = heal_one(&session, &schemas, name).await;
             report.nodes.push(NodeHeal {
                 name: name.clone(),
                 in_doubt_before: before,
@@ -119,7 +117,7 @@ impl Cluster {
             session.query_one(OP, &ADVANCE_XID, &[]).await?;
             report.advanced_xid = true;
             for node in report.nodes.iter_mut().filter(|n| stuck(n)) {
-                node.healed = heal_one(&session, schema, &node.name).await;
+                node.healed = heal_one(&session, &schemas, &node.name).await;
             }
         }
         for node in &mut report.nodes {
@@ -145,8 +143,10 @@ impl Cluster {
     }
 }
 
-async fn heal_one(session: &Session, schema: &str, name: &str) -> Result<i32> {
-    let rows = session.query_multinode(OP, heal(schema), &[&name]).await?;
+async fn heal_one(session: &Session, schemas: &Schemas, name: &str) -> Result<i32> {
+    let rows = session
+        .query_multinode(OP, &heal(schemas), &[&name])
+        .await?;
     let row = rows.first().ok_or_else(|| {
         Error::invalid(
             OP,

@@ -96,7 +96,7 @@ impl Cluster {
             .pools
             .access_node
             .get_or_try_init(|| async {
-                NodePool::new(
+                NodePool::for_crate(
                     self.access_node.clone(),
                     &PoolConfig::default().max_size(CLUSTER_POOL_SIZE),
                 )
@@ -115,7 +115,7 @@ impl Cluster {
         if let Some(pool) = pools.get(&config.node_name()) {
             return Ok(pool.clone());
         }
-        let pool = NodePool::new(
+        let pool = NodePool::for_crate(
             config.clone(),
             &PoolConfig::default().max_size(CLUSTER_POOL_SIZE),
         )?;

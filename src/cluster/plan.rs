@@ -14,7 +14,8 @@ use crate::ident::Ident;
 use crate::node::{mapping_options, Mapping};
 use crate::node::{AccessNode, DistributedExec, DistributedHypertable, DistributedRole};
 use crate::server::ServerInfo;
-use crate::sql::data_node::DISTRIBUTED_EXEC;
+use crate::sql::data_node::{distributed_exec, ROUND_TRIP};
+use crate::sql::functions::Schemas;
 use crate::sql::hypertable::{TableName, HYPERTABLE, RESOLVE_TABLE};
 use crate::sql::plan as show;
 use crate::sql::raw::RawSql;
@@ -252,6 +253,7 @@ impl Cluster {
             }
         }
         let an_ready = an_info.timescaledb.is_some();
+        let an_schemas = an_info.schemas(OP).ok();
         if !an_ready {
             plan.add_step(
                 StepKind::CreateExtension,
@@ -285,7 +287,13 @@ impl Cluster {
                 to_probe.push(known);
             }
         }
-        let all_ok = to_probe.is_empty() || probe_fresh(&self.access_node, &to_probe).await.is_ok();
+        let all_ok = match &an_schemas {
+            _ if to_probe.is_empty() => true,
+            Some(schemas) => probe_fresh(&self.access_node, schemas, &to_probe)
+                .await
+                .is_ok(),
+            None => false,
+        };
         for dn in &self.data_nodes {
             let name = dn.node_name();
             if !reachable.contains(&name) {
@@ -297,7 +305,13 @@ impl Cluster {
                     StepKind::AddDataNode,
                     &an_name,
                     &name,
-                    show::add_data_node(&id, dn.get_host(), dn.get_port(), dn.get_database()),
+                    show::add_data_node(
+                        an_schemas.as_ref(),
+                        &id,
+                        dn.get_host(),
+                        dn.get_port(),
+                        dn.get_database(),
+                    ),
                     "the access node does not have this data node",
                 );
                 continue;
@@ -305,7 +319,8 @@ impl Cluster {
             if all_ok || !to_probe.contains(&name.as_str()) {
                 continue;
             }
-            match link(probe_fresh(&self.access_node, &[name.as_str()]).await) {
+            let Some(schemas) = &an_schemas else { continue };
+            match link(probe_fresh(&self.access_node, schemas, &[name.as_str()]).await) {
                 AccessNodeLink::Ok => {}
                 AccessNodeLink::NoUserMapping(_) | AccessNodeLink::WrongPassword(_) => {
                     plan.add_step(
@@ -352,6 +367,7 @@ impl Cluster {
                     &an_name,
                     &qualified,
                     show::distribute(
+                        an_schemas.as_ref(),
                         &qualified,
                         spec.hypertable.time_column(),
                         spec.hypertable.partitioning(),
@@ -474,13 +490,13 @@ async fn session_user(session: &Session) -> Result<String> {
 /// Runs `SELECT 1` on `nodes` from a fresh access-node session (autocommit, not in a
 /// transaction block). Always a session of its own: in TimescaleDB 2.13 a session whose
 /// connection to a data node failed crashes (signal 11) on its next `distributed_exec`.
-async fn probe_fresh(access_node: &NodeConfig, nodes: &[&str]) -> Result<()> {
+async fn probe_fresh(access_node: &NodeConfig, schemas: &Schemas, nodes: &[&str]) -> Result<()> {
     let session = Session::open(access_node, OP).await?;
     session
         .execute_multinode(
             OP,
-            &DISTRIBUTED_EXEC,
-            &[&"SELECT 1", &nodes.to_vec(), &false],
+            &distributed_exec(schemas),
+            &[&ROUND_TRIP.text(), &nodes.to_vec(), &false],
         )
         .await
         .map(|_| ())
@@ -500,7 +516,7 @@ fn link(result: Result<()>) -> AccessNodeLink {
 /// Whether the access node gets in to data node `name`, from a fresh session.
 pub(crate) async fn probe(an: &AccessNode, name: &str) -> AccessNodeLink {
     link(
-        DistributedExec::new(RawSql::vouched("SELECT 1"))
+        DistributedExec::new(RawSql::vouched(ROUND_TRIP.text()))
             .data_nodes([name])
             .non_transactional()
             .run_fresh(an)

@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::ident::Ident;
 use crate::node::{AccessNode, DistributedExec, MappingChange, UserMapping};
 use crate::secret_send::Quiet;
+use crate::sql::data_node::ROUND_TRIP;
 use crate::sql::quiet::Carriage;
 use crate::sql::raw::RawSql;
 use crate::sql::role::{alter_role_password, verifier};
@@ -145,7 +146,7 @@ impl Cluster {
         }
 
         // 3. The round trip, from a session that has no cached connection.
-        let probe = DistributedExec::new(RawSql::vouched("SELECT 1"))
+        let probe = DistributedExec::new(RawSql::vouched(ROUND_TRIP.text()))
             .data_nodes([name.as_str()])
             .non_transactional()
             .run_fresh(&an)

@@ -435,6 +435,7 @@ mod tests {
             user: "tsdbadmin".into(),
             is_superuser: true,
             timescaledb: installed.map(|v| v.parse().unwrap()),
+            timescaledb_schema: installed.map(|_| "public".into()),
             timescaledb_default: Some(default.parse().unwrap()),
             timescaledb_available: vec![default.parse().unwrap()],
             license,

@@ -9,6 +9,7 @@ use crate::connect::Session;
 use crate::error::{Error, Result};
 use crate::pool::{NodePool, PoolConfig, PoolState, PooledClient};
 use crate::secret_send::SecretLogging;
+use crate::sql::functions::Schemas;
 use crate::sql::raw::RawSql;
 use crate::sql::status::{ping, HYPERTABLE_DATA_NODES};
 use crate::sql::Sql;
@@ -45,6 +46,12 @@ fn retry_stale<T>(result: &Result<T>, attempt: &mut u32) -> bool {
 /// pool; administrative operations (adding data nodes, mappings, roles, extension updates)
 /// open a fresh session each, so their session settings never reach a pooled connection.
 ///
+/// Every function the crate calls is qualified with its schema and every argument cast to
+/// the declared type, so a look-alike function that another role created in `public` is
+/// never run instead. Administrative sessions also put `pg_catalog` first in the search
+/// path; pooled sessions keep the path the server gives, so your SQL resolves (and creates)
+/// names as it would anywhere else.
+///
 /// ```no_run
 /// # async fn demo() -> timescaledb_multinode::Result<()> {
 /// use timescaledb_multinode::{AccessNode, NodeConfig, SecretString};
@@ -64,11 +71,18 @@ pub struct AccessNode {
     pool: NodePool,
     /// Set once the server was seen to have multi-node; later checks on pooled connections
     /// use it instead of a round trip.
-    capabilities: Arc<OnceLock<Capabilities>>,
+    known: Arc<OnceLock<Known>>,
     /// The session every operation of this handle uses, when pinned.
     pinned: Option<Arc<Session>>,
     /// What to do when a setting would record a secret this handle sends.
     secret_logging: SecretLogging,
+}
+
+/// What a handle learnt about its server once it saw multi-node there.
+#[derive(Debug)]
+struct Known {
+    caps: Capabilities,
+    schemas: Schemas,
 }
 
 /// A session an operation runs on: its own, or a pinned one it shares.
@@ -104,7 +118,7 @@ impl AccessNode {
         Ok(AccessNode {
             config,
             pool,
-            capabilities: Arc::default(),
+            known: Arc::default(),
             pinned: None,
             secret_logging: SecretLogging::default(),
         })
@@ -225,34 +239,38 @@ impl AccessNode {
         })
     }
 
-    /// A session for `op` on a server that has `feature` (checked once per handle).
+    /// A session for `op` on a server that has `feature` (checked once per handle), and the
+    /// schemas of the server's TimescaleDB functions.
     pub(crate) async fn session_with(
         &self,
         op: &'static str,
         feature: Feature,
-    ) -> Result<SessionRef> {
+    ) -> Result<(SessionRef, Schemas)> {
         let session = self.session(op).await?;
-        self.require_pooled(&session, op, feature).await?;
-        Ok(session)
+        let schemas = self.require_pooled(&session, op, feature).await?;
+        Ok((session, schemas))
     }
 
-    /// Refuses `op` unless the server has `feature`; the first successful check is kept, so
-    /// pooled hot paths pay for it once.
+    /// Refuses `op` unless the server has `feature`, and returns the schemas of its
+    /// TimescaleDB functions; the first successful check is kept, so pooled hot paths pay
+    /// for it once.
     pub(crate) async fn require_pooled(
         &self,
         session: &Session,
         op: &'static str,
         feature: Feature,
-    ) -> Result<()> {
-        let caps = match self.capabilities.get() {
-            Some(caps) => *caps,
+    ) -> Result<Schemas> {
+        let known = match self.known.get() {
+            Some(known) => known,
             None => {
                 let info = ServerInfo::read_brief(session).await?;
                 let caps = info.multinode_capabilities(op)?;
-                *self.capabilities.get_or_init(|| caps)
+                let schemas = info.schemas(op)?;
+                self.known.get_or_init(|| Known { caps, schemas })
             }
         };
-        caps.require(op, session.node(), feature)
+        known.caps.require(op, session.node(), feature)?;
+        Ok(known.schemas.clone())
     }
 
     /// Refuses with [`Error::DataNodeDown`] when a data node of the distributed hypertable
@@ -264,13 +282,13 @@ impl AccessNode {
         op: &'static str,
         relation: &str,
     ) -> Result<()> {
-        let caps = match self.capabilities.get() {
-            Some(caps) => *caps,
+        let known = match self.known.get() {
+            Some(known) => known,
             None => {
                 let info = ServerInfo::read(session).await?;
-                match info.capabilities() {
-                    Some(caps) if info.check_multinode().is_ok() => {
-                        *self.capabilities.get_or_init(|| caps)
+                match (info.capabilities(), info.schemas(op)) {
+                    (Some(caps), Ok(schemas)) if info.check_multinode().is_ok() => {
+                        self.known.get_or_init(|| Known { caps, schemas })
                     }
                     _ => return Ok(()),
                 }
@@ -286,9 +304,7 @@ impl AccessNode {
         if nodes.is_empty() {
             return Ok(());
         }
-        let rows = session
-            .query(op, ping(caps.internal_schema()), &[&nodes])
-            .await?;
+        let rows = session.query(op, &ping(&known.schemas), &[&nodes]).await?;
         for row in &rows {
             let up: bool = session.get(op, row, "up")?;
             if !up {
@@ -304,7 +320,7 @@ impl AccessNode {
     /// The data nodes of this access node (like `\des+`), by name.
     pub async fn data_nodes(&self) -> Result<Vec<DataNodeInfo>> {
         const OP: &str = "list data nodes";
-        let session = self.session_with(OP, Feature::MultiNode).await?;
+        let (session, _) = self.session_with(OP, Feature::MultiNode).await?;
         Self::list_data_nodes(&session, OP).await
     }
 

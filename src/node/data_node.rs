@@ -9,7 +9,8 @@ use crate::error::{Error, Result};
 use crate::ident::Ident;
 use crate::secret_send::Quiet;
 use crate::server::Feature;
-use crate::sql::data_node::{ADD_DATA_NODE, DISTRIBUTED_EXEC};
+use crate::sql::data_node::{add_data_node, distributed_exec, ROUND_TRIP};
+use crate::sql::functions::Schemas;
 use crate::sql::quiet::Carriage;
 use crate::sql::user_mapping::RoleSpec;
 
@@ -211,17 +212,19 @@ impl DataNode {
             None
         };
 
-        let session = an.session_with(OP, Feature::MultiNode).await?;
+        let (session, schemas) = an.session_with(OP, Feature::MultiNode).await?;
         // The password travels as a bound parameter, and in the user mapping's hole.
         let quiet = Quiet::enter(&session, OP, Carriage::Bound, an.secret_logging_policy()).await?;
-        let result = self.add_quietly(&quiet, &name, &node, mapping).await;
+        let result = self
+            .add_quietly(&quiet, &schemas, &name, &node, mapping)
+            .await;
         let added = quiet.leave(result).await?;
         // The node counts as added only when the access node can log in to it.
         session
             .execute_multinode(
                 OP,
-                &DISTRIBUTED_EXEC,
-                &[&"SELECT 1", &vec![name.as_str()], &false],
+                &distributed_exec(&schemas),
+                &[&ROUND_TRIP.text(), &vec![name.as_str()], &false],
             )
             .await?;
         tracing::debug!(node = %node, created = added.node_created, "data node added");
@@ -232,6 +235,7 @@ impl DataNode {
     async fn add_quietly(
         &self,
         quiet: &Quiet<'_>,
+        schemas: &Schemas,
         name: &Ident,
         node: &str,
         mapping: Option<(Checked, UserMapping)>,
@@ -240,7 +244,7 @@ impl DataNode {
         let port = i32::from(self.port);
         let rows = quiet
             .query_bound(
-                &ADD_DATA_NODE,
+                &add_data_node(schemas),
                 &[
                     &name.as_str(),
                     &self.host,

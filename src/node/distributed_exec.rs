@@ -5,7 +5,7 @@ use crate::connect::Session;
 use crate::error::{Error, Result};
 use crate::ident::Ident;
 use crate::server::Feature;
-use crate::sql::data_node::DISTRIBUTED_EXEC;
+use crate::sql::data_node::distributed_exec;
 use crate::sql::raw::{count_statements, RawSql};
 
 /// One caller-written statement to run on data nodes with TimescaleDB's
@@ -134,7 +134,7 @@ impl DistributedExec {
     }
 
     async fn run_on(&self, an: &AccessNode, session: &Session) -> Result<()> {
-        an.require_pooled(session, OP, Feature::MultiNode).await?;
+        let schemas = an.require_pooled(session, OP, Feature::MultiNode).await?;
         if let Some(nodes) = &self.data_nodes {
             AccessNode::check_data_nodes(session, OP, nodes).await?;
         }
@@ -145,7 +145,7 @@ impl DistributedExec {
         session
             .execute_multinode(
                 OP,
-                &DISTRIBUTED_EXEC,
+                &distributed_exec(&schemas),
                 &[&self.sql.as_str(), &node_refs, &self.transactional],
             )
             .await?;

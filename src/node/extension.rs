@@ -41,7 +41,10 @@ const OP: &str = "update extension";
 /// session, as TimescaleDB requires (a session that has loaded the old library cannot
 /// update); the version before is read in a separate session.
 pub async fn update_extension(node: &NodeConfig, to: Option<Version>) -> Result<ExtensionUpdate> {
-    let first = Session::open(node, OP).await?;
+    // The search path stays as the server gives it: `CREATE EXTENSION` puts the extension
+    // in its first schema, and `ALTER EXTENSION ... UPDATE` must be the session's first
+    // statement. The catalog reads here qualify every name.
+    let first = Session::open_as_configured(node, OP).await?;
     let state = check_installable(&first).await?;
     let from = state.installed;
     if let Some(installed) = from {
@@ -80,7 +83,7 @@ pub async fn update_extension(node: &NodeConfig, to: Option<Version>) -> Result<
         // Installed: the update must be the first statement of a fresh session.
         Some(_) => {
             drop(first);
-            let fresh = Session::open(node, OP).await?;
+            let fresh = Session::open_as_configured(node, OP).await?;
             fresh.execute_utility(OP, &update(to)).await?;
             (fresh, ExtensionChange::Updated)
         }

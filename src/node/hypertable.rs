@@ -246,7 +246,7 @@ impl DistributedHypertable {
                 .map(|p| CopiedName::given(Kind::Column, p.as_str())),
         );
         quote_guard::check_given(OP, &an_name, &given, CopyTo::DataNodes)?;
-        let session = an.session_with(OP, Feature::MultiNode).await?;
+        let (session, schemas) = an.session_with(OP, Feature::MultiNode).await?;
         quote_guard::check(&session, OP, &table, CopyTo::DataNodes).await?;
         if let Some(nodes) = &data_nodes {
             AccessNode::check_data_nodes(&session, OP, nodes).await?;
@@ -285,16 +285,19 @@ impl DistributedHypertable {
             params.push(nodes);
         }
         params.push(&self.if_not_exists);
-        let sql = create_distributed(CreateArgs {
-            partitioning_column: partitioning.is_some(),
-            number_partitions: self.number_partitions.is_some(),
-            chunk_interval: self.chunk_interval.map(|i| match i {
-                ChunkInterval::Time(_) => IntervalKind::Interval,
-                ChunkInterval::Integer(_) => IntervalKind::Integer,
-            }),
-            replication_factor: self.replication_factor.is_some(),
-            data_nodes: data_nodes.is_some(),
-        });
+        let sql = create_distributed(
+            &schemas,
+            CreateArgs {
+                partitioning_column: partitioning.is_some(),
+                number_partitions: self.number_partitions.is_some(),
+                chunk_interval: self.chunk_interval.map(|i| match i {
+                    ChunkInterval::Time(_) => IntervalKind::Interval,
+                    ChunkInterval::Integer(_) => IntervalKind::Integer,
+                }),
+                replication_factor: self.replication_factor.is_some(),
+                data_nodes: data_nodes.is_some(),
+            },
+        );
         let rows = session.query_multinode(OP, &sql, &params).await?;
         let row = rows.first().ok_or_else(|| {
             Error::invalid(OP, node, "create_distributed_hypertable returned no row")

@@ -9,6 +9,7 @@ use crate::config::NodeConfig;
 use crate::connect::Session;
 use crate::error::Result;
 use crate::sql::raw::RawSql;
+use crate::sql::session::{BEGIN_READ_ONLY, COMMIT};
 use crate::sql::Sql;
 
 /// The rows one node returned, or why it could not.
@@ -64,13 +65,10 @@ async fn query_one_node(
     sql: &Sql,
     params: &[&(dyn ToSql + Sync)],
 ) -> Result<Vec<Row>> {
-    let session = Session::open(node, OP).await?;
-    session
-        .execute_utility(OP, &Sql::from_static("BEGIN READ ONLY"))
-        .await?;
+    // The caller's SQL: the search path stays as the server gives it.
+    let session = Session::open_as_configured(node, OP).await?;
+    session.execute_utility(OP, &BEGIN_READ_ONLY).await?;
     let rows = session.query(OP, sql, params).await?;
-    session
-        .execute_utility(OP, &Sql::from_static("COMMIT"))
-        .await?;
+    session.execute_utility(OP, &COMMIT).await?;
     Ok(rows)
 }

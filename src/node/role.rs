@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::ident::Ident;
 use crate::secret_send::Quiet;
 use crate::server::Feature;
+use crate::sql::functions::Schemas;
 use crate::sql::hypertable::TableName;
 use crate::sql::quiet::{send_literal_by_role, Carriage};
 use crate::sql::role::{grant_on_table, login_role, verifier, Privilege, ROLE_EXISTS};
@@ -131,7 +132,7 @@ impl DistributedRole {
         for n in self.data_nodes.iter().flatten() {
             Ident::for_op(n.clone(), "data node", OP, node)?;
         }
-        let session = an.session_with(OP, Feature::MultiNode).await?;
+        let (session, schemas) = an.session_with(OP, Feature::MultiNode).await?;
         let nodes: Vec<String> = match &self.data_nodes {
             Some(nodes) => {
                 AccessNode::check_data_nodes(&session, OP, nodes).await?;
@@ -145,7 +146,9 @@ impl DistributedRole {
         };
         let quiet =
             Quiet::enter(&session, OP, Carriage::Relayed, an.secret_logging_policy()).await?;
-        let result = self.secrets(&quiet, &role, &nodes, &an_name).await;
+        let result = self
+            .secrets(&quiet, &schemas, &role, &nodes, &an_name)
+            .await;
         quiet.leave(result).await?;
         // 4. Grants (propagated to the data nodes of distributed hypertables).
         for grant in &grants {
@@ -160,6 +163,7 @@ impl DistributedRole {
     async fn secrets(
         &self,
         quiet: &Quiet<'_>,
+        schemas: &Schemas,
         role: &Ident,
         nodes: &[String],
         an_name: &str,
@@ -186,7 +190,7 @@ impl DistributedRole {
                 verifier(dn_password).expose_secret(),
             );
             let node_refs: Vec<&str> = nodes.iter().map(String::as_str).collect();
-            quiet.distributed(&node_refs, &call).await?;
+            quiet.distributed(schemas, &node_refs, &call).await?;
         }
         // 3. A user mapping per data node, so the role's queries can reach them.
         for dn in nodes {

@@ -17,6 +17,8 @@ use tokio_postgres::error::SqlState;
 use crate::config::NodeConfig;
 use crate::connect::Session;
 use crate::error::{Error, Result};
+use crate::ident::Ident;
+use crate::sql::functions::Schemas;
 use crate::sql::server_info::{DIST_IDENTITY, SERVER_INFO, SERVER_INFO_BRIEF};
 use crate::version::{PgVersion, Version};
 
@@ -72,6 +74,10 @@ pub struct ServerInfo {
     pub is_superuser: bool,
     /// TimescaleDB version installed in this database, if any.
     pub timescaledb: Option<Version>,
+    /// The schema of TimescaleDB's API functions (`add_data_node`, `distributed_exec`, ...)
+    /// when it is installed: the extension's schema, `public` unless the extension was
+    /// created `WITH SCHEMA`. The crate qualifies its calls with it.
+    pub timescaledb_schema: Option<String>,
     /// The version `CREATE EXTENSION timescaledb` would install, if the server has it.
     pub timescaledb_default: Option<Version>,
     /// Every TimescaleDB version the server could install (ascending).
@@ -168,6 +174,7 @@ impl ServerInfo {
             user: session.get(OP, &row, "user_name")?,
             is_superuser: session.get(OP, &row, "is_superuser")?,
             timescaledb,
+            timescaledb_schema: get_text("extension_schema")?,
             timescaledb_default,
             timescaledb_available,
             license: get_text("license")?.as_deref().map(License::parse),
@@ -258,11 +265,27 @@ impl ServerInfo {
     /// naming `op`.
     pub(crate) fn multinode_capabilities(&self, op: &'static str) -> Result<Capabilities> {
         self.refuse_unless(support::check(self), op)?;
-        self.capabilities().ok_or_else(|| Error::UnsupportedServer {
+        self.capabilities().ok_or_else(|| self.not_installed(op))
+    }
+
+    /// Where the installed TimescaleDB's functions are: the extension's schema for its API,
+    /// and (by version) the schema of its internal functions.
+    pub(crate) fn schemas(&self, op: &'static str) -> Result<Schemas> {
+        let caps = self.capabilities().ok_or_else(|| self.not_installed(op))?;
+        let api = self
+            .timescaledb_schema
+            .clone()
+            .ok_or_else(|| self.not_installed(op))?;
+        let api = Ident::for_op(api, "extension schema", op, Some(&self.node))?;
+        Ok(Schemas::new(api, caps.internal_schema()))
+    }
+
+    fn not_installed(&self, op: &'static str) -> Error {
+        Error::UnsupportedServer {
             op,
             node: self.node.clone(),
             reason: "extension timescaledb is not installed".to_owned(),
-        })
+        }
     }
 }
 

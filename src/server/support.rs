@@ -161,6 +161,7 @@ mod tests {
             user: "tsdbadmin".into(),
             is_superuser: true,
             timescaledb: ts.map(|v| v.parse().unwrap()),
+            timescaledb_schema: ts.map(|_| "public".into()),
             timescaledb_default: ts.map(|v| v.parse().unwrap()),
             timescaledb_available: vec![],
             license,

@@ -16,9 +16,11 @@ pub(crate) fn copy_in_binary(table: &TableName, columns: &[Ident]) -> Sql {
 
 /// Name and type OID of every live column of table `$1` (a quoted name, as text), in order.
 pub(crate) const TABLE_COLUMNS: Sql = Sql::from_static(
-    "SELECT a.attname::text AS name, a.atttypid AS type_oid \
+    "SELECT a.attname::pg_catalog.text AS name, a.atttypid AS type_oid \
        FROM pg_catalog.pg_attribute a \
-      WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped \
+      WHERE a.attrelid OPERATOR(pg_catalog.=) \
+              pg_catalog.to_regclass($1::pg_catalog.text)::pg_catalog.oid \
+        AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped \
       ORDER BY a.attnum",
 );
 

@@ -5,26 +5,29 @@ use crate::version::Version;
 
 /// The installed TimescaleDB version of the current database (no row when not installed).
 pub(crate) const INSTALLED_VERSION: Sql = Sql::from_static(
-    "SELECT extversion::text AS version FROM pg_catalog.pg_extension WHERE extname = 'timescaledb'",
+    "SELECT e.extversion::pg_catalog.text AS version FROM pg_catalog.pg_extension e \
+      WHERE e.extname OPERATOR(pg_catalog.=) 'timescaledb'",
 );
 
 /// The installed version (NULL when not installed), the version `CREATE EXTENSION` or a
 /// plain `ALTER EXTENSION ... UPDATE` goes to, whether this role may update it (owner, member
-/// of the owner, or superuser), whether the server can install it at all, and whether the library is preloaded (read as in [`super::server_info::SERVER_INFO`],
+/// of the owner, or superuser), whether the server can install it at all, and whether the
+/// library is preloaded (read as in [`super::server_info::SERVER_INFO`],
 /// without privileges): what deciding to create or update needs.
 pub(crate) const EXTENSION_STATE: Sql = Sql::from_static(
-    "SELECT (SELECT extversion::text FROM pg_catalog.pg_extension \
-              WHERE extname = 'timescaledb') AS version, \
-            (SELECT default_version::text FROM pg_catalog.pg_available_extensions \
-              WHERE name = 'timescaledb') AS default_version, \
-            COALESCE((SELECT pg_catalog.pg_has_role(extowner, 'USAGE') \
-                        FROM pg_catalog.pg_extension WHERE extname = 'timescaledb'), true) \
+    "SELECT (SELECT e.extversion::pg_catalog.text FROM pg_catalog.pg_extension e \
+              WHERE e.extname OPERATOR(pg_catalog.=) 'timescaledb') AS version, \
+            (SELECT a.default_version::pg_catalog.text FROM pg_catalog.pg_available_extensions a \
+              WHERE a.name OPERATOR(pg_catalog.=) 'timescaledb') AS default_version, \
+            COALESCE((SELECT pg_catalog.pg_has_role(e.extowner, 'USAGE'::pg_catalog.text) \
+                        FROM pg_catalog.pg_extension e \
+                       WHERE e.extname OPERATOR(pg_catalog.=) 'timescaledb'), true) \
               AS may_update, \
-            EXISTS (SELECT FROM pg_catalog.pg_available_extensions \
-                     WHERE name = 'timescaledb') AS available, \
-            EXISTS (SELECT FROM pg_catalog.pg_settings \
-                     WHERE name = 'timescaledb.max_background_workers' \
-                       AND vartype = 'integer') AS preloaded",
+            EXISTS (SELECT FROM pg_catalog.pg_available_extensions a \
+                     WHERE a.name OPERATOR(pg_catalog.=) 'timescaledb') AS available, \
+            EXISTS (SELECT FROM pg_catalog.pg_settings g \
+                     WHERE g.name OPERATOR(pg_catalog.=) 'timescaledb.max_background_workers' \
+                       AND g.vartype OPERATOR(pg_catalog.=) 'integer') AS preloaded",
 );
 
 /// `ALTER EXTENSION timescaledb UPDATE [TO '<version>']`.

@@ -1,9 +1,10 @@
 //! `create_distributed_hypertable` and the hypertable / chunk views.
 //!
-//! The call takes bind parameters for every value; only the list of named arguments varies
-//! (the caller leaves out what it does not set, so the server's defaults apply), so the text
-//! is assembled from fixed fragments here.
+//! The call takes bind parameters for every value, each cast to the type the function
+//! declares; only the list of named arguments varies (the caller leaves out what it does not
+//! set, so the server's defaults apply), so the text is assembled from fixed fragments here.
 
+use super::functions::Schemas;
 use super::{quote, Sql};
 use crate::ident::Ident;
 
@@ -67,57 +68,76 @@ pub(crate) enum IntervalKind {
     Integer,
 }
 
-/// `SELECT ... FROM create_distributed_hypertable($1::text::regclass, $2, ..., if_not_exists => $n)`.
-pub(crate) fn create_distributed(args: CreateArgs) -> Sql {
+/// `SELECT ... FROM <api>.create_distributed_hypertable($1::text::regclass, $2::name, ...,
+/// if_not_exists => $n::bool)` (every type in `pg_catalog`).
+pub(crate) fn create_distributed(schemas: &Schemas, args: CreateArgs) -> Sql {
     let mut n = 2;
     let mut next = || {
         n += 1;
         n
     };
-    let mut text = String::from(
-        "SELECT hypertable_id, schema_name::text AS schema_name, table_name::text AS table_name, \
-         created FROM create_distributed_hypertable($1::text::regclass, $2",
+    let mut text = format!(
+        "SELECT hypertable_id, schema_name::pg_catalog.text AS schema_name, \
+                table_name::pg_catalog.text AS table_name, created \
+           FROM {}.create_distributed_hypertable(\
+                $1::pg_catalog.text::pg_catalog.regclass, $2::pg_catalog.name",
+        schemas.api()
     );
     if args.partitioning_column {
-        text.push_str(&format!(", partitioning_column => ${}", next()));
+        text.push_str(&format!(
+            ", partitioning_column => ${}::pg_catalog.name",
+            next()
+        ));
     }
     if args.number_partitions {
-        text.push_str(&format!(", number_partitions => ${}::int4", next()));
+        text.push_str(&format!(
+            ", number_partitions => ${}::pg_catalog.int4",
+            next()
+        ));
     }
     match args.chunk_interval {
         Some(IntervalKind::Interval) => text.push_str(&format!(
-            ", chunk_time_interval => ${}::text::interval",
+            ", chunk_time_interval => ${}::pg_catalog.text::pg_catalog.interval",
             next()
         )),
-        Some(IntervalKind::Integer) => {
-            text.push_str(&format!(", chunk_time_interval => ${}::int8", next()))
-        }
+        Some(IntervalKind::Integer) => text.push_str(&format!(
+            ", chunk_time_interval => ${}::pg_catalog.int8",
+            next()
+        )),
         None => {}
     }
     if args.replication_factor {
-        text.push_str(&format!(", replication_factor => ${}::int4", next()));
+        text.push_str(&format!(
+            ", replication_factor => ${}::pg_catalog.int4",
+            next()
+        ));
     }
     if args.data_nodes {
-        text.push_str(&format!(", data_nodes => ${}::name[]", next()));
+        text.push_str(&format!(", data_nodes => ${}::pg_catalog.name[]", next()));
     }
-    text.push_str(&format!(", if_not_exists => ${}::bool)", next()));
+    text.push_str(&format!(", if_not_exists => ${}::pg_catalog.bool)", next()));
     Sql::rendered(text)
 }
 
 /// `timescaledb_information.hypertables` for `$1` schema, `$2` table.
 pub(crate) const HYPERTABLE: Sql = Sql::from_static(
-    "SELECT hypertable_schema::text AS hypertable_schema, hypertable_name::text AS hypertable_name, \
-            num_chunks, is_distributed, replication_factor::int4 AS replication_factor, \
-            coalesce(data_nodes, '{}')::text[] AS data_nodes \
-       FROM timescaledb_information.hypertables \
-      WHERE hypertable_schema = $1 AND hypertable_name = $2",
+    "SELECT h.hypertable_schema::pg_catalog.text AS hypertable_schema, \
+            h.hypertable_name::pg_catalog.text AS hypertable_name, \
+            h.num_chunks, h.is_distributed, \
+            h.replication_factor::pg_catalog.int4 AS replication_factor, \
+            coalesce(h.data_nodes, '{}')::pg_catalog.text[] AS data_nodes \
+       FROM timescaledb_information.hypertables h \
+      WHERE h.hypertable_schema OPERATOR(pg_catalog.=) $1::pg_catalog.name \
+        AND h.hypertable_name OPERATOR(pg_catalog.=) $2::pg_catalog.name",
 );
 
 /// The schema and name a table name resolves to (`$1`, quoted text), or no row.
 pub(crate) const RESOLVE_TABLE: Sql = Sql::from_static(
-    "SELECT n.nspname::text AS schema, c.relname::text AS name \
-       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-      WHERE c.oid = to_regclass($1)",
+    "SELECT n.nspname::pg_catalog.text AS schema, c.relname::pg_catalog.text AS name \
+       FROM pg_catalog.pg_class c \
+       JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
+      WHERE c.oid OPERATOR(pg_catalog.=) \
+              pg_catalog.to_regclass($1::pg_catalog.text)::pg_catalog.oid",
 );
 
 /// Every name TimescaleDB copies to the data nodes when it creates table `$1` (a quoted
@@ -129,50 +149,62 @@ pub(crate) const RESOLVE_TABLE: Sql = Sql::from_static(
 pub(crate) const COPIED_NAMES: Sql = Sql::from_static(
     "WITH t AS ( \
         SELECT c.oid, c.relname, c.relnamespace, c.relam FROM pg_catalog.pg_class c \
-         WHERE c.oid = to_regclass($1) \
+         WHERE c.oid OPERATOR(pg_catalog.=) \
+                 pg_catalog.to_regclass($1::pg_catalog.text)::pg_catalog.oid \
      ), cols AS ( \
         SELECT a.attname, a.atttypid, a.attcollation FROM t \
-          JOIN pg_catalog.pg_attribute a ON a.attrelid = t.oid \
-         WHERE a.attnum > 0 AND NOT a.attisdropped \
+          JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) t.oid \
+         WHERE a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped \
      ), types AS ( \
         SELECT cols.attname, ty.typname, ty.typnamespace FROM cols \
-          JOIN pg_catalog.pg_type t0 ON t0.oid = cols.atttypid \
-          JOIN pg_catalog.pg_type ty ON ty.oid = CASE \
-               WHEN t0.typcategory = 'A' AND t0.typelem <> 0 THEN t0.typelem ELSE t0.oid END \
+          JOIN pg_catalog.pg_type t0 ON t0.oid OPERATOR(pg_catalog.=) cols.atttypid \
+          JOIN pg_catalog.pg_type ty ON ty.oid OPERATOR(pg_catalog.=) CASE \
+               WHEN t0.typcategory OPERATOR(pg_catalog.=) 'A' \
+                AND t0.typelem OPERATOR(pg_catalog.<>) 0 THEN t0.typelem ELSE t0.oid END \
      ), idx AS ( \
         SELECT i.relname, i.relam, x.indcollation FROM t \
-          JOIN pg_catalog.pg_index x ON x.indrelid = t.oid \
-          JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid \
+          JOIN pg_catalog.pg_index x ON x.indrelid OPERATOR(pg_catalog.=) t.oid \
+          JOIN pg_catalog.pg_class i ON i.oid OPERATOR(pg_catalog.=) x.indexrelid \
      ) \
-     SELECT 'schema'::text AS kind, NULL::text AS owner, n.nspname::text AS name FROM t \
-       JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace \
-     UNION ALL SELECT 'table', NULL, t.relname::text FROM t \
-     UNION ALL SELECT 'table access method', NULL, am.amname::text FROM t \
-       JOIN pg_catalog.pg_am am ON am.oid = t.relam \
-     UNION ALL SELECT 'column', NULL, cols.attname::text FROM cols \
-     UNION ALL SELECT 'column collation', cols.attname::text, co.collname::text FROM cols \
-       JOIN pg_catalog.pg_collation co ON co.oid = cols.attcollation \
-     UNION ALL SELECT 'column type', types.attname::text, types.typname::text FROM types \
-     UNION ALL SELECT 'column type schema', types.attname::text, n.nspname::text FROM types \
-       JOIN pg_catalog.pg_namespace n ON n.oid = types.typnamespace \
-     UNION ALL SELECT 'constraint', NULL, k.conname::text FROM t \
-       JOIN pg_catalog.pg_constraint k ON k.conrelid = t.oid \
-     UNION ALL SELECT 'index', NULL, idx.relname::text FROM idx \
-     UNION ALL SELECT 'index access method', idx.relname::text, am.amname::text FROM idx \
-       JOIN pg_catalog.pg_am am ON am.oid = idx.relam \
-     UNION ALL SELECT 'index collation', idx.relname::text, co.collname::text FROM idx \
-       JOIN pg_catalog.pg_collation co ON co.oid = ANY (idx.indcollation)",
+     SELECT 'schema'::pg_catalog.text AS kind, NULL::pg_catalog.text AS owner, \
+            n.nspname::pg_catalog.text AS name FROM t \
+       JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) t.relnamespace \
+     UNION ALL SELECT 'table', NULL, t.relname::pg_catalog.text FROM t \
+     UNION ALL SELECT 'table access method', NULL, am.amname::pg_catalog.text FROM t \
+       JOIN pg_catalog.pg_am am ON am.oid OPERATOR(pg_catalog.=) t.relam \
+     UNION ALL SELECT 'column', NULL, cols.attname::pg_catalog.text FROM cols \
+     UNION ALL SELECT 'column collation', cols.attname::pg_catalog.text, \
+                      co.collname::pg_catalog.text FROM cols \
+       JOIN pg_catalog.pg_collation co ON co.oid OPERATOR(pg_catalog.=) cols.attcollation \
+     UNION ALL SELECT 'column type', types.attname::pg_catalog.text, \
+                      types.typname::pg_catalog.text FROM types \
+     UNION ALL SELECT 'column type schema', types.attname::pg_catalog.text, \
+                      n.nspname::pg_catalog.text FROM types \
+       JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) types.typnamespace \
+     UNION ALL SELECT 'constraint', NULL, k.conname::pg_catalog.text FROM t \
+       JOIN pg_catalog.pg_constraint k ON k.conrelid OPERATOR(pg_catalog.=) t.oid \
+     UNION ALL SELECT 'index', NULL, idx.relname::pg_catalog.text FROM idx \
+     UNION ALL SELECT 'index access method', idx.relname::pg_catalog.text, \
+                      am.amname::pg_catalog.text FROM idx \
+       JOIN pg_catalog.pg_am am ON am.oid OPERATOR(pg_catalog.=) idx.relam \
+     UNION ALL SELECT 'index collation', idx.relname::pg_catalog.text, \
+                      co.collname::pg_catalog.text FROM idx \
+       JOIN pg_catalog.pg_collation co \
+         ON co.oid OPERATOR(pg_catalog.=) ANY (idx.indcollation::pg_catalog.oid[])",
 );
 
 /// `timescaledb_information.chunks` of `$1` schema, `$2` table, with the nodes holding each.
 pub(crate) const CHUNKS: Sql = Sql::from_static(
-    "SELECT chunk_schema::text AS chunk_schema, chunk_name::text AS chunk_name, \
-            range_start::text AS range_start, range_end::text AS range_end, \
-            range_start_integer, range_end_integer, \
-            coalesce(data_nodes, '{}')::text[] AS data_nodes \
-       FROM timescaledb_information.chunks \
-      WHERE hypertable_schema = $1 AND hypertable_name = $2 \
-      ORDER BY chunk_name",
+    "SELECT c.chunk_schema::pg_catalog.text AS chunk_schema, \
+            c.chunk_name::pg_catalog.text AS chunk_name, \
+            c.range_start::pg_catalog.text AS range_start, \
+            c.range_end::pg_catalog.text AS range_end, \
+            c.range_start_integer, c.range_end_integer, \
+            coalesce(c.data_nodes, '{}')::pg_catalog.text[] AS data_nodes \
+       FROM timescaledb_information.chunks c \
+      WHERE c.hypertable_schema OPERATOR(pg_catalog.=) $1::pg_catalog.name \
+        AND c.hypertable_name OPERATOR(pg_catalog.=) $2::pg_catalog.name \
+      ORDER BY c.chunk_name",
 );
 
 #[cfg(test)]
@@ -181,20 +213,32 @@ mod tests {
 
     #[test]
     fn numbers_parameters_in_order() {
-        let all = create_distributed(CreateArgs {
-            partitioning_column: true,
-            number_partitions: true,
-            chunk_interval: Some(IntervalKind::Interval),
-            replication_factor: true,
-            data_nodes: true,
-        });
+        let schemas = Schemas::new(Ident::new("public").unwrap(), "_timescaledb_functions");
+        let all = create_distributed(
+            &schemas,
+            CreateArgs {
+                partitioning_column: true,
+                number_partitions: true,
+                chunk_interval: Some(IntervalKind::Interval),
+                replication_factor: true,
+                data_nodes: true,
+            },
+        );
         assert!(all.text().ends_with(
-            "$2, partitioning_column => $3, number_partitions => $4::int4, \
-             chunk_time_interval => $5::text::interval, replication_factor => $6::int4, \
-             data_nodes => $7::name[], if_not_exists => $8::bool)"
+            "$2::pg_catalog.name, partitioning_column => $3::pg_catalog.name, \
+             number_partitions => $4::pg_catalog.int4, \
+             chunk_time_interval => $5::pg_catalog.text::pg_catalog.interval, \
+             replication_factor => $6::pg_catalog.int4, \
+             data_nodes => $7::pg_catalog.name[], if_not_exists => $8::pg_catalog.bool)"
         ));
-        let none = create_distributed(CreateArgs::default());
-        assert!(none.text().ends_with("$2, if_not_exists => $3::bool)"));
+        assert!(all.text().contains(
+            "FROM \"public\".create_distributed_hypertable(\
+             $1::pg_catalog.text::pg_catalog.regclass, $2::pg_catalog.name"
+        ));
+        let none = create_distributed(&schemas, CreateArgs::default());
+        assert!(none
+            .text()
+            .ends_with("$2::pg_catalog.name, if_not_exists => $3::pg_catalog.bool)"));
     }
 
     #[test]

@@ -5,14 +5,23 @@
 //! bound as parameters wherever the statement takes them; utility statements that cannot
 //! (`ALTER ROLE`, `CREATE DATABASE`, ...) are quoted through [`quote`], which wraps
 //! `postgres_protocol::escape` and nothing else.
+//!
+//! Every function call names its schema (`pg_catalog`, or TimescaleDB's schemas from
+//! [`functions::Schemas`]), every bind parameter is cast to a `pg_catalog` type, and every
+//! operator is written `OPERATOR(pg_catalog.op)`, so a look-alike function or operator
+//! that a role created in a schema the server searches is never chosen instead
+//! ([`functions`] says why; a unit test in `audit` checks every statement).
 
 use std::borrow::Cow;
 use std::fmt;
 
+#[cfg(test)]
+mod audit;
 pub(crate) mod bootstrap;
 pub(crate) mod copy;
 pub(crate) mod data_node;
 pub(crate) mod extension;
+pub(crate) mod functions;
 pub(crate) mod heal;
 pub(crate) mod hypertable;
 pub(crate) mod lifecycle;
@@ -22,6 +31,7 @@ pub(crate) mod quote;
 pub(crate) mod raw;
 pub(crate) mod role;
 pub(crate) mod server_info;
+pub(crate) mod session;
 pub(crate) mod status;
 pub(crate) mod user_mapping;
 

@@ -1,6 +1,9 @@
 //! How plan steps show their SQL: the statements the step will send, with every secret
-//! replaced by `[REDACTED]`. Display text only: nothing here is executed.
+//! replaced by `[REDACTED]` and values in place of bind parameters. Display text only:
+//! nothing here is executed. TimescaleDB's functions are shown in the extension's schema
+//! when the access node has the extension already (as they are sent), unqualified before.
 
+use super::functions::Schemas;
 use super::quote;
 use super::user_mapping::RoleSpec;
 use crate::ident::Ident;
@@ -12,12 +15,24 @@ pub(crate) fn create_extension() -> String {
     "CREATE EXTENSION IF NOT EXISTS timescaledb".to_owned()
 }
 
-pub(crate) fn add_data_node(name: &Ident, host: &str, port: u16, database: &str) -> String {
+/// `"schema".` for TimescaleDB's API functions, when the schema is known.
+fn api_prefix(schemas: Option<&Schemas>) -> String {
+    schemas.map(|s| format!("{}.", s.api())).unwrap_or_default()
+}
+
+pub(crate) fn add_data_node(
+    schemas: Option<&Schemas>,
+    name: &Ident,
+    host: &str,
+    port: u16,
+    database: &str,
+) -> String {
+    let api = api_prefix(schemas);
     format!(
-        "SELECT * FROM add_data_node({}, host => {}, port => {port}, database => {}, \
+        "SELECT * FROM {api}add_data_node({}, host => {}, port => {port}, database => {}, \
          bootstrap => false, if_not_exists => true, password => {REDACTED}); \
          CREATE USER MAPPING IF NOT EXISTS FOR CURRENT_USER SERVER {} OPTIONS (user ..., password {REDACTED}); \
-         CALL distributed_exec('SELECT 1', node_list => ARRAY[{}])",
+         CALL {api}distributed_exec('SELECT 1', node_list => ARRAY[{}])",
         quote::literal(name.as_str()),
         quote::literal(host),
         quote::literal(database),
@@ -36,12 +51,19 @@ pub(crate) fn user_mapping(role: &RoleSpec, server: &Ident, remote_user: &str) -
     )
 }
 
-pub(crate) fn distribute(table: &str, time_column: &str, partitioning: Option<&str>) -> String {
+pub(crate) fn distribute(
+    schemas: Option<&Schemas>,
+    table: &str,
+    time_column: &str,
+    partitioning: Option<&str>,
+) -> String {
+    let api = api_prefix(schemas);
     let partitioning = partitioning
         .map(|p| format!(", partitioning_column => {}", quote::literal(p)))
         .unwrap_or_default();
     format!(
-        "SELECT * FROM create_distributed_hypertable({}, {}{partitioning}, if_not_exists => true)",
+        "SELECT * FROM {api}create_distributed_hypertable({}, {}{partitioning}, \
+         if_not_exists => true)",
         quote::literal(table),
         quote::literal(time_column)
     )

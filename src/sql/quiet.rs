@@ -84,8 +84,9 @@ pub(crate) fn send_literal_by_role(
     secret: &str,
 ) -> Sql {
     Sql::rendered_secret(format!(
-        "SELECT pg_temp.tsmn_secret(CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_roles \
-         WHERE rolname = {}) THEN {} ELSE {} END, {}, true)",
+        "SELECT pg_temp.tsmn_secret(CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_roles r \
+         WHERE r.rolname OPERATOR(pg_catalog.=) {}::pg_catalog.name) \
+         THEN {}::pg_catalog.text ELSE {}::pg_catalog.text END, {}::pg_catalog.text, true)",
         quote::literal(role),
         quote::literal(exists.text()),
         quote::literal(missing.text()),
@@ -158,9 +159,11 @@ its session; a superuser can, or the caller may accept the risk explicitly.'; "
     };
     Sql::rendered(format!(
         "DO $tsmn_guard$ DECLARE \
-           params_logged boolean := {literal} \
-             OR pg_catalog.current_setting('log_parameter_max_length')::int <> 0; \
+           params_logged pg_catalog.bool; \
          BEGIN \
+           {LOCK_SEARCH_PATH} \
+           params_logged := {literal} \
+             OR pg_catalog.current_setting('log_parameter_max_length')::int <> 0; \
            IF pg_catalog.current_setting('is_superuser') = 'on' THEN {quiet_superuser}\
              IF pg_catalog.current_setting('log_min_messages') LIKE 'debug%' THEN \
                PERFORM pg_catalog.set_config('log_min_messages', 'info', false); \
@@ -195,6 +198,14 @@ its session; a superuser can, or the caller may accept the risk explicitly.'; "
     ))
 }
 
+/// The first statement of every `DO` block here: until the block's transaction ends, names
+/// resolve in `pg_catalog` only, so no look-alike function, operator or type that another
+/// role created in a schema of the session's search path (TimescaleDB puts the access
+/// node's path, `public` included, on its data-node connections) is used in its place. The
+/// variables' types are qualified, as they are resolved before it runs.
+pub(crate) const LOCK_SEARCH_PATH: &str =
+    "PERFORM pg_catalog.set_config('search_path', 'pg_catalog', true);";
+
 /// `set_config(name, value)` for the session, where the server has the setting.
 fn set_if_exists(name: &str, value: &str) -> String {
     format!(
@@ -206,8 +217,9 @@ fn set_if_exists(name: &str, value: &str) -> String {
 /// The session-private function that completes and runs a template (see the module docs).
 const FUNCTION: &str = "CREATE OR REPLACE FUNCTION pg_temp.tsmn_secret(\
        template pg_catalog.text, secret pg_catalog.text, stash pg_catalog.bool) \
-     RETURNS void LANGUAGE plpgsql AS $tsmn_fn$ \
-     DECLARE st text; msg text; det text; hnt text; \
+     RETURNS pg_catalog.void LANGUAGE plpgsql SET search_path = pg_catalog AS $tsmn_fn$ \
+     DECLARE st pg_catalog.text; msg pg_catalog.text; det pg_catalog.text; \
+       hnt pg_catalog.text; \
      BEGIN \
        EXECUTE pg_catalog.format(template, secret); \
      EXCEPTION WHEN OTHERS THEN \
@@ -239,9 +251,11 @@ const FUNCTION: &str = "CREATE OR REPLACE FUNCTION pg_temp.tsmn_secret(\
 /// `pg_temp.tsmn_secret` kept, if any (its SQLSTATE and message).
 pub(crate) const RESTORE: Sql = Sql::from_static(
     "DO $tsmn_restore$ DECLARE \
-       kept text := coalesce(pg_catalog.current_setting('tsmn.secret_error', true), ''); \
-       name text; \
+       kept pg_catalog.text; \
+       name pg_catalog.text; \
      BEGIN \
+       PERFORM pg_catalog.set_config('search_path', 'pg_catalog', true); \
+       kept := coalesce(pg_catalog.current_setting('tsmn.secret_error', true), ''); \
        PERFORM pg_catalog.set_config('tsmn.secret_error', '', false); \
        FOREACH name IN ARRAY ARRAY['log_parameter_max_length_on_error', 'debug_print_parse', \
            'debug_print_rewritten', 'debug_print_plan', 'client_min_messages'] LOOP \
@@ -289,9 +303,10 @@ mod tests {
         let sql = send_literal_by_role("o'x", &a, &c, "it's");
         assert_eq!(
             sql.text(),
-            "SELECT pg_temp.tsmn_secret(CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_roles \
-             WHERE rolname = 'o''x') THEN 'ALTER ROLE x PASSWORD %L' \
-             ELSE 'CREATE ROLE x PASSWORD %L' END, 'it''s', true)"
+            "SELECT pg_temp.tsmn_secret(CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_roles r \
+             WHERE r.rolname OPERATOR(pg_catalog.=) 'o''x'::pg_catalog.name) \
+             THEN 'ALTER ROLE x PASSWORD %L'::pg_catalog.text \
+             ELSE 'CREATE ROLE x PASSWORD %L'::pg_catalog.text END, 'it''s'::pg_catalog.text, true)"
         );
         assert!(!format!("{sql:?}").contains("it's"));
     }
@@ -301,9 +316,10 @@ mod tests {
         let g = guard(Carriage::Bound, false);
         assert!(g.text().contains(REFUSED_SQLSTATE));
         assert!(g.text().contains("setting log_statement'"));
-        assert!(g.text().contains("params_logged boolean := false"));
+        assert!(g.text().contains("params_logged := false"));
+        assert!(g.text().contains(LOCK_SEARCH_PATH));
         assert!(guard(Carriage::Literal, true)
             .text()
-            .contains("params_logged boolean := true"));
+            .contains("params_logged := true"));
     }
 }

@@ -102,12 +102,16 @@ pub(crate) fn grant_on_table(
 
 /// Whether role `$1` exists.
 pub(crate) const ROLE_EXISTS: Sql = Sql::from_static(
-    "SELECT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = $1) AS exists",
+    "SELECT EXISTS (SELECT FROM pg_catalog.pg_roles r \
+                     WHERE r.rolname OPERATOR(pg_catalog.=) $1::pg_catalog.name) AS exists",
 );
 
 /// Whether role `$1` has privilege `$3` on table `$2` (a quoted name, as text).
-pub(crate) const HAS_TABLE_PRIVILEGE: Sql =
-    Sql::from_static("SELECT has_table_privilege($1, $2::text::regclass, $3) AS granted");
+pub(crate) const HAS_TABLE_PRIVILEGE: Sql = Sql::from_static(
+    "SELECT pg_catalog.has_table_privilege($1::pg_catalog.name, \
+            $2::pg_catalog.text::pg_catalog.regclass::pg_catalog.oid, $3::pg_catalog.text) \
+       AS granted",
+);
 
 impl Privilege {
     /// The single privileges this one stands for (`ALL` is each table privilege).

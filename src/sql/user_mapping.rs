@@ -134,29 +134,35 @@ pub(crate) fn drop(role: &RoleSpec, server: &Ident, if_exists: bool) -> Sql {
 /// too, so "no options" and "hidden" are told apart here.
 pub(crate) const MAPPING_OPTION_NAMES: Sql = Sql::from_static(
     "SELECT CASE WHEN m.umoptions IS NOT NULL \
-                 THEN ARRAY(SELECT split_part(o, '=', 1) FROM unnest(m.umoptions) o)::text[] \
-                 WHEN (m.umuser <> 0 AND m.usename = current_user::text \
-                       AND (pg_catalog.pg_has_role(s.srvowner, 'USAGE') \
-                            OR pg_catalog.has_server_privilege(s.oid, 'USAGE'))) \
-                   OR (m.umuser = 0 AND pg_catalog.pg_has_role(s.srvowner, 'USAGE')) \
+                 THEN ARRAY(SELECT pg_catalog.split_part(o, '='::pg_catalog.text, 1) \
+                              FROM pg_catalog.unnest(m.umoptions) o)::pg_catalog.text[] \
+                 WHEN (m.umuser OPERATOR(pg_catalog.<>) 0 \
+                       AND m.usename OPERATOR(pg_catalog.=) current_user \
+                       AND (pg_catalog.pg_has_role(s.srvowner, 'USAGE'::pg_catalog.text) \
+                            OR pg_catalog.has_server_privilege(s.oid, 'USAGE'::pg_catalog.text))) \
+                   OR (m.umuser OPERATOR(pg_catalog.=) 0 \
+                       AND pg_catalog.pg_has_role(s.srvowner, 'USAGE'::pg_catalog.text)) \
                    OR (SELECT r.rolsuper FROM pg_catalog.pg_roles r \
-                        WHERE r.rolname = current_user) \
-                 THEN '{}'::text[] END AS option_names \
+                        WHERE r.rolname OPERATOR(pg_catalog.=) current_user) \
+                 THEN '{}'::pg_catalog.text[] END AS option_names \
        FROM pg_catalog.pg_user_mappings m \
-       JOIN pg_catalog.pg_foreign_server s ON s.oid = m.srvid \
-      WHERE m.srvname = $1 AND m.usename = $2",
+       JOIN pg_catalog.pg_foreign_server s ON s.oid OPERATOR(pg_catalog.=) m.srvid \
+      WHERE m.srvname OPERATOR(pg_catalog.=) $1::pg_catalog.name \
+        AND m.usename OPERATOR(pg_catalog.=) $2::pg_catalog.name",
 );
 
 /// The options (`key=value`, values included) of the current user's own mapping on server
 /// `$1`. Only for comparing with credentials the caller already holds.
 pub(crate) const CURRENT_USER_MAPPING_OPTIONS: Sql = Sql::from_static(
     "SELECT o AS option FROM pg_catalog.pg_user_mappings m, \
-            unnest(coalesce(m.umoptions, '{}')) o \
-      WHERE m.srvname = $1 AND m.usename = current_user::text",
+            pg_catalog.unnest(coalesce(m.umoptions, '{}')) o \
+      WHERE m.srvname OPERATOR(pg_catalog.=) $1::pg_catalog.name \
+        AND m.usename OPERATOR(pg_catalog.=) current_user",
 );
 
 /// The current user's name.
-pub(crate) const CURRENT_USER: Sql = Sql::from_static("SELECT current_user::text AS name");
+pub(crate) const CURRENT_USER: Sql =
+    Sql::from_static("SELECT current_user::pg_catalog.text AS name");
 
 #[cfg(test)]
 mod tests {

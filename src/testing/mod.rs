@@ -76,6 +76,7 @@
 
 mod cache;
 mod cluster;
+mod functions;
 mod install;
 mod leftovers;
 mod os_user;
@@ -86,6 +87,7 @@ mod timescaledb;
 
 pub use cache::CACHE_DIR_ENV;
 pub use cluster::{LocalCluster, LocalClusterBuilder};
+pub use functions::{called_functions, CalledFunction, FunctionHome, FunctionKind, LookAlike};
 pub use install::{PgInstall, PG_BINDIR_ENV};
 pub use scratch::SCRATCH_DIR_ENV;
 pub use server::{AdminModel, LocalServer, LocalServerBuilder};

@@ -14,6 +14,7 @@ mod connect;
 mod distributed;
 mod double_quote;
 mod heal;
+mod hijack;
 mod hostile;
 mod ingest;
 mod lifecycle;

@@ -1,5 +1,5 @@
 //! Tier 2, the version matrix: the smoke set on every multi-node release this crate's
-//! tests build (2.9.3, 2.11.2, 2.13.1), each a real 1 + 2 cluster on a private installation
+//! tests build (2.9.3, 2.11.2, 2.13.1), each a real cluster on a private installation
 //! with that release's own loader, and the extension updated across a cluster from 2.9.3
 //! through 2.11.2 to 2.13.1. The whole suite runs on the default release (2.13.1).
 //!
@@ -70,6 +70,12 @@ macro_rules! smoke {
             let Some(builder) = on($release) else { return };
             crate::operate::rotation(builder).await;
         }
+
+        #[tokio::test]
+        async fn no_planted_look_alike_runs() {
+            let Some(builder) = on($release) else { return };
+            crate::hijack::no_planted_function_runs(builder).await;
+        }
     };
 }
 
@@ -77,7 +83,7 @@ release!(v2_9_3, "2.9.3");
 release!(v2_11_2, "2.11.2");
 
 /// 2.13.1: the suite's own default release. Its cluster tests are the suite's
-/// (`multinode`, `cluster_code`, `heal`, `operate`), so only the release check is here
+/// (`multinode`, `cluster_code`, `heal`, `operate`, `hijack`), so only the release check is here
 /// unless the suite runs on another release.
 mod v2_13_1 {
     use super::*;
@@ -101,6 +107,7 @@ mod v2_13_1 {
         crate::multinode::how_to(on("2.13.1").unwrap()).await;
         crate::cluster_code::plan_apply_converge(on("2.13.1").unwrap()).await;
         crate::operate::rotation(on("2.13.1").unwrap()).await;
+        crate::hijack::no_planted_function_runs(on("2.13.1").unwrap()).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,7 +5,7 @@ use crate::error::{Error, Result};
 use crate::ident::Ident;
 use crate::node::access_node::AccessNode;
 use crate::server::Feature;
-use crate::sql::lifecycle::ALTER_DATA_NODE;
+use crate::sql::lifecycle::alter_data_node;
 
 /// A change to a data node's connection settings or availability with `alter_data_node`
 /// (TimescaleDB 2.9+). Settings left unset stay as they are; with none set, the call just
@@ -139,13 +139,13 @@ impl AlterDataNode {
             .as_ref()
             .map(|db| Ident::for_op(db.clone(), "database", OP, Some(node.as_str())))
             .transpose()?;
-        let session = node_session(an, OP, Feature::AlterDataNode, &node).await?;
+        let (session, schemas) = node_session(an, OP, Feature::AlterDataNode, &node).await?;
         let port = self.port.map(i32::from);
         let database = database.as_ref().map(Ident::as_str);
         let rows = session
             .query_multinode(
                 OP,
-                &ALTER_DATA_NODE,
+                &alter_data_node(&schemas),
                 &[
                     &node.as_str(),
                     &self.host,

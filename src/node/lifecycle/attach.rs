@@ -8,7 +8,7 @@ use crate::node::access_node::AccessNode;
 use crate::node::quote_guard::{self, CopyTo};
 use crate::server::Feature;
 use crate::sql::hypertable::TableName;
-use crate::sql::lifecycle::ATTACH_DATA_NODE;
+use crate::sql::lifecycle::attach_data_node;
 
 /// A data node to attach to a distributed hypertable with `attach_data_node`.
 ///
@@ -85,7 +85,7 @@ impl AttachDataNode {
     pub async fn run(self, an: &AccessNode) -> Result<AttachedDataNode> {
         const OP: &str = "attach data node";
         let node = data_node_name(&self.name, OP, an)?;
-        let session = node_session(an, OP, Feature::MultiNode, &node).await?;
+        let (session, schemas) = node_session(an, OP, Feature::MultiNode, &node).await?;
         // Attaching copies the table's definition to the node again, as it is now.
         quote_guard::check(
             &session,
@@ -99,7 +99,7 @@ impl AttachDataNode {
         let rows = session
             .query_multinode(
                 OP,
-                &ATTACH_DATA_NODE,
+                &attach_data_node(&schemas),
                 &[&node.as_str(), &table, &self.if_not_attached, &repartition],
             )
             .await?;

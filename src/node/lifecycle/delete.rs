@@ -8,7 +8,9 @@ use crate::error::{Error, Result};
 use crate::ident::Ident;
 use crate::node::access_node::AccessNode;
 use crate::server::Feature;
-use crate::sql::lifecycle::{delete_data_node, BEGIN, COMMIT, ROLLBACK, USER_MAPPINGS_OF_SERVER};
+use crate::sql::functions::Schemas;
+use crate::sql::lifecycle::{delete_data_node, USER_MAPPINGS_OF_SERVER};
+use crate::sql::session::{BEGIN, COMMIT, ROLLBACK};
 use crate::sql::user_mapping::{self, RoleSpec};
 
 /// A data node to remove from the access node with `delete_data_node`.
@@ -126,11 +128,12 @@ impl DeleteDataNode {
         } else {
             Feature::MultiNode
         };
-        let session = an.session_with(OP, feature).await?;
+        let (session, schemas) = an.session_with(OP, feature).await?;
         if !self.if_exists {
             check_node(&session, OP, &node).await?;
         }
         let call = DeleteCall {
+            schemas: &schemas,
             node: &node,
             if_exists: self.if_exists,
             force: self.force,
@@ -152,7 +155,7 @@ impl DeleteDataNode {
             let remote_drop = session
                 .query_multinode(
                     OP,
-                    &delete_data_node(true),
+                    &delete_data_node(&schemas, true),
                     &[
                         &node.as_str(),
                         &call.if_exists,
@@ -194,6 +197,7 @@ impl DeleteDataNode {
 
 /// The arguments of one `delete_data_node` call without `drop_database`.
 struct DeleteCall<'a> {
+    schemas: &'a Schemas,
     node: &'a Ident,
     if_exists: bool,
     force: bool,
@@ -223,7 +227,7 @@ impl DeleteCall<'_> {
             let rows = session
                 .query_multinode(
                     op,
-                    &delete_data_node(false),
+                    &delete_data_node(self.schemas, false),
                     &[
                         &self.node.as_str(),
                         &self.if_exists,

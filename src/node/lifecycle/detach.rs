@@ -108,7 +108,7 @@ impl DetachDataNode {
         } else {
             Feature::MultiNode
         };
-        let session = node_session(an, OP, feature, &node).await?;
+        let (session, schemas) = node_session(an, OP, feature, &node).await?;
         let table = self.hypertable.as_ref().map(TableName::regclass_text);
         let repartition = self.repartition.as_bool();
         let node_name = node.as_str();
@@ -123,7 +123,11 @@ impl DetachDataNode {
             params.push(&self.drop_remote_data);
         }
         let rows = session
-            .query_multinode(OP, &detach_data_node(self.drop_remote_data), &params)
+            .query_multinode(
+                OP,
+                &detach_data_node(&schemas, self.drop_remote_data),
+                &params,
+            )
             .await?;
         let detached = count(single(&session, OP, &rows, "detached")?);
         tracing::debug!(node = %node, detached, "data node detached");

@@ -25,6 +25,7 @@ use crate::connect::Session;
 use crate::error::{Error, Result};
 use crate::ident::Ident;
 use crate::server::Feature;
+use crate::sql::functions::Schemas;
 
 /// Whether the space partitions of the hypertables concerned follow the number of data nodes
 /// when a node is attached, detached or deleted.
@@ -51,16 +52,17 @@ pub(super) fn data_node_name(name: &str, op: &'static str, an: &AccessNode) -> R
 }
 
 /// A fresh session for `op` on an access node that has `feature`, once data node `node` is
-/// known to exist there (the error lists the ones that do).
+/// known to exist there (the error lists the ones that do), and the schemas of the server's
+/// TimescaleDB functions.
 pub(super) async fn node_session(
     an: &AccessNode,
     op: &'static str,
     feature: Feature,
     node: &Ident,
-) -> Result<SessionRef> {
-    let session = an.session_with(op, feature).await?;
+) -> Result<(SessionRef, Schemas)> {
+    let (session, schemas) = an.session_with(op, feature).await?;
     check_node(&session, op, node).await?;
-    Ok(session)
+    Ok((session, schemas))
 }
 
 /// Checks that data node `node` exists, before anything is sent (the error lists the ones

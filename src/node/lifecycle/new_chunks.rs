@@ -66,7 +66,7 @@ impl BlockNewChunks {
     pub async fn run(self, an: &AccessNode) -> Result<u32> {
         const OP: &str = "block new chunks";
         let node = data_node_name(&self.name, OP, an)?;
-        let session = node_session(an, OP, Feature::ExperimentalChunkOps, &node).await?;
+        let (session, _) = node_session(an, OP, Feature::ExperimentalChunkOps, &node).await?;
         let table = self.hypertable.as_ref().map(TableName::regclass_text);
         let rows = session
             .query_multinode(
@@ -116,7 +116,7 @@ impl AllowNewChunks {
     pub async fn run(self, an: &AccessNode) -> Result<u32> {
         const OP: &str = "allow new chunks";
         let node = data_node_name(&self.name, OP, an)?;
-        let session = node_session(an, OP, Feature::ExperimentalChunkOps, &node).await?;
+        let (session, _) = node_session(an, OP, Feature::ExperimentalChunkOps, &node).await?;
         let table = self.hypertable.as_ref().map(TableName::regclass_text);
         let rows = session
             .query_multinode(OP, &ALLOW_NEW_CHUNKS, &[&node.as_str(), &table])

@@ -5,7 +5,7 @@ use crate::ident::MAX_IDENT_BYTES;
 use crate::node::access_node::AccessNode;
 use crate::server::Feature;
 use crate::sql::hypertable::TableName;
-use crate::sql::lifecycle::{CREATE_DISTRIBUTED_RESTORE_POINT, SET_REPLICATION_FACTOR};
+use crate::sql::lifecycle::{create_distributed_restore_point, set_replication_factor};
 use crate::sql::server_info::ROLE_IS_SUPERUSER;
 
 /// One row of [`AccessNode::create_distributed_restore_point`]: the restore point on one node.
@@ -47,9 +47,13 @@ impl AccessNode {
                 format!("replication factor must be 1 to 32767, not {n}"),
             ));
         }
-        let session = self.session_with(OP, Feature::MultiNode).await?;
+        let (session, schemas) = self.session_with(OP, Feature::MultiNode).await?;
         session
-            .execute_multinode(OP, &SET_REPLICATION_FACTOR, &[&table.regclass_text(), &n])
+            .execute_multinode(
+                OP,
+                &set_replication_factor(&schemas),
+                &[&table.regclass_text(), &n],
+            )
             .await?;
         tracing::debug!(table = %table.name(), n, "replication factor set");
         Ok(())
@@ -92,7 +96,7 @@ impl AccessNode {
                 name.len()
             )));
         }
-        let session = self
+        let (session, schemas) = self
             .session_with(OP, Feature::DistributedRestorePoint)
             .await?;
         // TimescaleDB reserves it to superusers (a managed service's admin is not one):
@@ -109,7 +113,7 @@ impl AccessNode {
             });
         }
         let rows = session
-            .query_multinode(OP, &CREATE_DISTRIBUTED_RESTORE_POINT, &[&name])
+            .query_multinode(OP, &create_distributed_restore_point(&schemas), &[&name])
             .await?;
         let points = rows
             .iter()

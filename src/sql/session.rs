@@ -1,0 +1,36 @@
+//! Session set-up and transaction control.
+
+use super::Sql;
+
+/// Puts `pg_catalog` first in this session's search path, before the path the server gave
+/// it (the role's, the database's or the server's `search_path`), for sessions that run only
+/// the crate's own statements.
+///
+/// Those statements qualify every name anyway; this also covers what the crate cannot
+/// qualify: names resolved inside TimescaleDB's own code, and the statements
+/// `distributed_exec` and DDL propagation run on the data nodes, where TimescaleDB sets
+/// `search_path` to the access node's path followed by `pg_catalog` (so without this,
+/// `pg_catalog` comes last there). Everything else still resolves as the server's path
+/// says; the first schema for new objects becomes `pg_catalog`, where nothing can be
+/// created, so such sessions never create objects without naming their schema.
+pub(crate) const CATALOG_FIRST: Sql = Sql::from_static(
+    "SELECT pg_catalog.set_config('search_path'::pg_catalog.text, \
+            CASE WHEN pg_catalog.current_setting('search_path'::pg_catalog.text) \
+                      OPERATOR(pg_catalog.=) '' \
+                 THEN 'pg_catalog'::pg_catalog.text \
+                 ELSE 'pg_catalog, ' OPERATOR(pg_catalog.||) \
+                      pg_catalog.current_setting('search_path'::pg_catalog.text) END, \
+            false)",
+);
+
+/// Starts a transaction block.
+pub(crate) const BEGIN: Sql = Sql::from_static("BEGIN");
+
+/// Starts a read-only transaction block.
+pub(crate) const BEGIN_READ_ONLY: Sql = Sql::from_static("BEGIN READ ONLY");
+
+/// Commits the transaction block.
+pub(crate) const COMMIT: Sql = Sql::from_static("COMMIT");
+
+/// Rolls the transaction block back.
+pub(crate) const ROLLBACK: Sql = Sql::from_static("ROLLBACK");
