@@ -479,7 +479,9 @@ impl LocalServer {
         .database(database)
         .tls(TlsMode::Disable)
         .connect_timeout(Duration::from_secs(30));
-        Session::open(&bootstrap, op).await
+        // The server's own search path: the fixture creates extensions (in `public`, as a
+        // service's superuser would), and `superuser_client` runs the caller's SQL.
+        Session::open_as_configured(&bootstrap, op).await
     }
 }
 

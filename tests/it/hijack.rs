@@ -547,7 +547,8 @@ async fn assert_no_look_alike_ran(local: &LocalCluster) {
 /// The crate called every listed function, qualified as listed: its statements are in the
 /// servers' logs (`log_statement = all`), under its own application name.
 /// `add_data_node` is the exception: the crate turns statement logging off while it binds
-/// the password; the data nodes it added show that it ran.
+/// the password; the data nodes it added show that it ran. So is `substr`, called only in
+/// the block that ends a quieted secret.
 fn assert_each_function_was_called(local: &LocalCluster, api_schema: &str, caps: &Capabilities) {
     let quoted = format!("\"{}\"", api_schema.replace('"', "\"\""));
     let crate_lines: Vec<String> = local
@@ -564,6 +565,12 @@ fn assert_each_function_was_called(local: &LocalCluster, api_schema: &str, caps:
     for function in called_functions() {
         if function.name == "add_data_node" {
             assert_eq!(function.home, FunctionHome::Api);
+            continue;
+        }
+        // Called only in the block that ends a quieted secret (it reads back a data node's
+        // kept error), which the server does not log.
+        if function.name == "substr" {
+            assert_eq!(function.home, FunctionHome::PgCatalog);
             continue;
         }
         let call = format!("{}(", function.qualified(&quoted, caps.internal_schema()));

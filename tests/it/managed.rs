@@ -34,3 +34,23 @@ async fn a_password_rotation() {
     let Some(_) = tier2() else { return };
     crate::operate::rotation(managed()).await;
 }
+
+#[tokio::test]
+async fn the_admin_is_not_a_superuser_and_the_extension_is_in_public() {
+    let Some(_) = tier2() else { return };
+    let local = managed().data_nodes(1).start().await.unwrap();
+    for node in local.nodes() {
+        let info = timescaledb_multinode::ServerInfo::detect(&node.config())
+            .await
+            .unwrap();
+        assert!(!info.is_superuser, "{}", node.name());
+        assert!(info.timescaledb.is_some(), "{}", node.name());
+        assert_eq!(
+            info.timescaledb_schema.as_deref(),
+            Some("public"),
+            "{}",
+            node.name()
+        );
+    }
+    local.shutdown().await.unwrap();
+}
