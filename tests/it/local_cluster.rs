@@ -133,8 +133,9 @@ async fn a_server_left_by_a_killed_run_is_stopped_and_removed() {
     std::fs::write(root.join("owner"), format!("{gone} 1\n")).unwrap();
 
     let live = plain_server("alive").await;
-    let removed = LocalServer::remove_leftovers().unwrap();
-    assert!(removed >= 1, "removed {removed}");
+    // Another test process's first server start may have removed it already (each test
+    // runs in a process of its own under cargo-nextest): the end state is what counts.
+    LocalServer::remove_leftovers().unwrap();
     assert!(!root.exists(), "{} is still there", root.display());
     let err = config.connect().await.unwrap_err();
     assert!(err.is_unreachable(), "{err:?}");
