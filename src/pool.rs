@@ -7,8 +7,10 @@
 //! the caller doing anything.
 
 use std::ops::Deref;
+use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_postgres::Client;
 
 use crate::config::NodeConfig;
@@ -121,6 +123,9 @@ impl bb8::ManageConnection for NodeManager {
 #[derive(Debug, Clone)]
 pub struct NodePool {
     pool: bb8::Pool<NodeManager>,
+    /// One permit per connection the pool may hold, handed out first come, first served:
+    /// see [`NodePool::get`].
+    turns: Arc<Semaphore>,
     node: String,
     config: NodeConfig,
     path: SearchPath,
@@ -174,6 +179,7 @@ impl NodePool {
             });
         Ok(NodePool {
             pool,
+            turns: Arc::new(Semaphore::new(settings.max_size as usize)),
             node,
             config,
             path,
@@ -190,7 +196,40 @@ impl NodePool {
     /// connection is made here, where a node that is down or refuses the credentials says
     /// so at once; and a checkout that times out tries one connection itself, so the error
     /// is the real one.
+    ///
+    /// Callers are served in the order they asked. bb8 alone is not fair: a connection
+    /// coming back wakes one waiter, but any caller arriving meanwhile may take it first, so
+    /// under steady load a waiter can be overtaken again and again until its checkout times
+    /// out while connections are handed out all the time. So a caller first takes a turn
+    /// from a FIFO semaphore with one permit per connection the pool may hold, and keeps it
+    /// while it holds the connection: at most `max_size` callers are ever inside bb8, each
+    /// of them finds a connection, and everyone else waits in line. The checkout timeout
+    /// covers both waits.
     pub(crate) async fn get(&self, op: &'static str) -> Result<PooledClient<'_>> {
+        let deadline = tokio::time::Instant::now() + self.checkout_timeout;
+        let turn = match tokio::time::timeout_at(deadline, self.turns.clone().acquire_owned()).await
+        {
+            Ok(Ok(turn)) => turn,
+            // The semaphore is never closed; a timeout is the pool being busy.
+            Ok(Err(_)) | Err(_) => {
+                return Err(Error::PoolTimeout {
+                    op,
+                    node: self.node.clone(),
+                    after: self.checkout_timeout,
+                })
+            }
+        };
+        self.get_in_turn(op, deadline)
+            .await
+            .map(|conn| PooledClient { conn, _turn: turn })
+    }
+
+    /// [`NodePool::get`] once the caller holds a turn.
+    async fn get_in_turn(
+        &self,
+        op: &'static str,
+        deadline: tokio::time::Instant,
+    ) -> Result<bb8::PooledConnection<'_, NodeManager>> {
         let state = self.pool.state();
         if state.idle_connections == 0 && state.connections < self.max_size {
             let session = Session::open_with(&self.config, op, self.path).await?;
@@ -200,16 +239,16 @@ impl NodePool {
         // While bb8 waits, watch for the pool having nothing alive and nothing being made
         // (its idle connections were dead and its own attempts failed): then connect here,
         // to report the node's real error now instead of a timeout later.
-        let get = self.pool.get();
+        let get = tokio::time::timeout_at(deadline, self.pool.get());
         tokio::pin!(get);
         let mut probed = false;
         loop {
             tokio::select! {
                 result = &mut get => {
                     return match result {
-                        Ok(conn) => Ok(PooledClient(conn)),
-                        Err(bb8::RunError::User(e)) => Err(e),
-                        Err(bb8::RunError::TimedOut) => Err(Error::PoolTimeout {
+                        Ok(Ok(conn)) => Ok(conn),
+                        Ok(Err(bb8::RunError::User(e))) => Err(e),
+                        Ok(Err(bb8::RunError::TimedOut)) | Err(_) => Err(Error::PoolTimeout {
                             op,
                             node: self.node.clone(),
                             after: self.checkout_timeout,
@@ -249,11 +288,16 @@ impl NodePool {
 
 /// A pooled connection; it goes back to the pool when dropped. Derefs to the driver's
 /// [`Client`], whose statements run outside any transaction unless you start one.
-pub struct PooledClient<'a>(bb8::PooledConnection<'a, NodeManager>);
+pub struct PooledClient<'a> {
+    // Declared first, so dropped first: the connection is back in the pool before the turn
+    // lets the next caller in.
+    conn: bb8::PooledConnection<'a, NodeManager>,
+    _turn: OwnedSemaphorePermit,
+}
 
 impl PooledClient<'_> {
     pub(crate) fn session(&self) -> &Session {
-        &self.0
+        &self.conn
     }
 }
 
@@ -261,14 +305,14 @@ impl Deref for PooledClient<'_> {
     type Target = Client;
 
     fn deref(&self) -> &Client {
-        self.0.client()
+        self.conn.client()
     }
 }
 
 impl std::fmt::Debug for PooledClient<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PooledClient")
-            .field("node", &self.0.node())
+            .field("node", &self.conn.node())
             .finish()
     }
 }

@@ -202,3 +202,56 @@ async fn a_pool_reports_the_real_connect_error_at_once() {
     );
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn callers_are_served_in_the_order_they_asked() {
+    use std::future::{poll_fn, Future};
+    use std::sync::{Arc, Mutex};
+    use std::task::Poll;
+    use timescaledb_multinode::NodePool;
+
+    let server = plain_server("fifo").await;
+    let pool = NodePool::new(server.config(), &PoolConfig::default().max_size(1)).unwrap();
+    let held = pool.client().await.unwrap();
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let mut waiters = Vec::new();
+    for i in 0..6 {
+        let (pool, order) = (pool.clone(), order.clone());
+        let mut waiter = Box::pin(async move {
+            let client = pool.client().await.unwrap();
+            client.simple_query("SELECT 1").await.unwrap();
+            order.lock().unwrap().push(i);
+        });
+        // Polled once: it is now waiting in line, after the ones before it.
+        poll_fn(|cx| {
+            assert!(waiter.as_mut().poll(cx).is_pending());
+            Poll::Ready(())
+        })
+        .await;
+        waiters.push(waiter);
+    }
+    // A caller that comes later and asks again and again, polled before the others each
+    // time: it must not get in ahead of the six in line.
+    let barger = {
+        let (pool, order) = (pool.clone(), order.clone());
+        Box::pin(async move {
+            for _ in 0..20 {
+                let client = pool.client().await.unwrap();
+                client.simple_query("SELECT 1").await.unwrap();
+                order.lock().unwrap().push(99);
+            }
+        })
+    };
+    drop(held);
+    let mut all: Vec<std::pin::Pin<Box<dyn Future<Output = ()>>>> = vec![barger];
+    all.extend(
+        waiters
+            .into_iter()
+            .map(|w| w as std::pin::Pin<Box<dyn Future<Output = ()>>>),
+    );
+    futures_util::future::join_all(all).await;
+    let order = order.lock().unwrap().clone();
+    assert_eq!(order[..6], [0, 1, 2, 3, 4, 5], "{order:?}");
+    assert_eq!(order.len(), 26);
+    server.shutdown().await.unwrap();
+}
