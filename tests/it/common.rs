@@ -18,13 +18,7 @@ pub fn tier2() -> Option<Version> {
         },
         Err(e) => e.to_string(),
     };
-    if std::env::var("TSMN_REQUIRE_TIMESCALEDB").as_deref() == Ok("1") {
-        panic!("TSMN_REQUIRE_TIMESCALEDB=1, but tier 2 cannot run: {reason}");
-    }
-    SKIP_NOTICE.call_once(|| {
-        let _ = writeln!(std::io::stderr(), "tier 2 skipped: {reason}");
-    });
-    None
+    skip_or_fail(&SKIP_NOTICE, "tier 2", &reason)
 }
 
 /// Whether the version matrix can run here: it builds each TimescaleDB release from the
@@ -35,12 +29,21 @@ pub fn matrix() -> Option<std::path::PathBuf> {
     if let Some(sources) = PgInstall::timescaledb_sources() {
         return Some(sources);
     }
-    let reason = "TSMN_TIMESCALEDB_SOURCES (a directory of TimescaleDB source archives) is not set";
+    skip_or_fail(
+        &SKIP_NOTICE,
+        "version matrix",
+        "TSMN_TIMESCALEDB_SOURCES (a directory of TimescaleDB source archives) is not set",
+    )
+}
+
+/// Panics when `TSMN_REQUIRE_TIMESCALEDB=1`; otherwise prints `<what> skipped: <reason>` once
+/// (`notice` keeps it to one line per process) and returns `None`.
+fn skip_or_fail<T>(notice: &Once, what: &str, reason: &str) -> Option<T> {
     if std::env::var("TSMN_REQUIRE_TIMESCALEDB").as_deref() == Ok("1") {
-        panic!("TSMN_REQUIRE_TIMESCALEDB=1, but the version matrix cannot run: {reason}");
+        panic!("TSMN_REQUIRE_TIMESCALEDB=1, but {what} cannot run: {reason}");
     }
-    SKIP_NOTICE.call_once(|| {
-        let _ = writeln!(std::io::stderr(), "version matrix skipped: {reason}");
+    notice.call_once(|| {
+        let _ = writeln!(std::io::stderr(), "{what} skipped: {reason}");
     });
     None
 }
