@@ -111,9 +111,14 @@ impl Session {
         self.poisoned.load(Ordering::Relaxed)
     }
 
+    /// Marks the session unsafe to reuse: a pool closes it instead of handing it out again.
+    pub(crate) fn poison(&self) {
+        self.poisoned.store(true, Ordering::Relaxed);
+    }
+
     /// Classifies a multi-node error, poisoning the session when the access node's
     /// connection to a data node failed.
-    fn multinode_err(&self, op: &'static str, e: tokio_postgres::Error) -> Error {
+    pub(crate) fn multinode_err(&self, op: &'static str, e: tokio_postgres::Error) -> Error {
         let err = Error::from_access_node(op, &self.node, e);
         let data_node_link = matches!(
             err,

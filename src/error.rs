@@ -59,6 +59,20 @@ pub enum Error {
         after: std::time::Duration,
     },
 
+    /// An operation on a pooled session did not finish within its deadline (the pool's
+    /// statement timeout plus a grace period): the statement was cancelled on the server
+    /// and the session closed. Whether a write took effect is unknown unless the operation
+    /// says otherwise (an ingest that had not finished wrote nothing).
+    #[error("{op} on node {node}: did not finish within {after:?}; cancelled")]
+    Deadline {
+        /// What was being done.
+        op: &'static str,
+        /// The node the statement ran on.
+        node: String,
+        /// The deadline that passed.
+        after: std::time::Duration,
+    },
+
     /// No pooled connection became free within the pool's checkout timeout.
     #[error("{op} on node {node}: no pooled connection free after {after:?}")]
     PoolTimeout {
@@ -432,6 +446,7 @@ impl Error {
             | Error::ChannelBindingNotUsed { op, .. }
             | Error::ConnectionLost { op, .. }
             | Error::Timeout { op, .. }
+            | Error::Deadline { op, .. }
             | Error::DataNodeDown { op, .. }
             | Error::SecretWouldBeLogged { op, .. }
             | Error::PoolTimeout { op, .. }
@@ -457,6 +472,7 @@ impl Error {
             | Error::ChannelBindingNotUsed { node, .. }
             | Error::ConnectionLost { node, .. }
             | Error::Timeout { node, .. }
+            | Error::Deadline { node, .. }
             | Error::DataNodeDown { node, .. }
             | Error::SecretWouldBeLogged { node, .. }
             | Error::PoolTimeout { node, .. }
@@ -502,10 +518,20 @@ impl Error {
         self.as_db_error().map(DbError::code)
     }
 
-    /// True when a connect timeout expired.
+    /// True when a timeout expired: the connect timeout, the pool's checkout timeout, an
+    /// operation's deadline, or the server's statement or lock timeout (SQLSTATE 57014
+    /// `query_canceled`, 55P03 `lock_not_available`).
     pub fn is_timeout(&self) -> bool {
-        if matches!(self, Error::Timeout { .. } | Error::PoolTimeout { .. }) {
+        if matches!(
+            self,
+            Error::Timeout { .. } | Error::PoolTimeout { .. } | Error::Deadline { .. }
+        ) {
             return true;
+        }
+        if let Some(code) = self.code() {
+            if *code == SqlState::QUERY_CANCELED || *code == SqlState::LOCK_NOT_AVAILABLE {
+                return true;
+            }
         }
         match self.driver() {
             Some(source) => {

@@ -90,7 +90,7 @@ pub use cluster::{
 pub use config::{ChannelBinding, NodeConfig, TlsMode};
 pub use error::{Error, Result};
 pub use ident::{Ident, MAX_IDENT_BYTES};
-pub use node::{query_each, Ingest, NodeRows, STALE_RETRIES};
+pub use node::{query_each, Ingest, IngestedBatch, NodeRows, INGEST_RETRIES, STALE_RETRIES};
 pub use node::{
     update_extension, update_extensions, AccessNode, AddedDataNode, Bootstrap, ChunkInterval,
     CreatedHypertable, DataNode, DistributedExec, DistributedHypertable, DistributedRole,
@@ -100,7 +100,7 @@ pub use node::{
     AllowNewChunks, AlterDataNode, AlteredDataNode, AttachDataNode, AttachedDataNode,
     BlockNewChunks, DeleteDataNode, DeletedDataNode, DetachDataNode, Repartition, RestorePoint,
 };
-pub use pool::{NodePool, PoolConfig, PoolState, PooledClient};
+pub use pool::{CheckoutWaits, NodePool, PoolConfig, PoolState, PooledClient, CANCEL_GRACE};
 pub use secrecy::{ExposeSecret, SecretString};
 pub use secret_send::SecretLogging;
 pub use server::{Capabilities, Feature, License, NodeRole, ServerInfo};

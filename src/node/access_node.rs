@@ -14,6 +14,7 @@ use crate::sql::raw::RawSql;
 use crate::sql::status::{ping, HYPERTABLE_DATA_NODES};
 use crate::sql::Sql;
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use crate::server::{Capabilities, Feature, ServerInfo};
 use crate::sql::data_node::LIST_DATA_NODES;
@@ -21,6 +22,7 @@ use crate::sql::hypertable::{TableName, CHUNKS, HYPERTABLE, RESOLVE_TABLE};
 use crate::version::Version;
 
 use super::extension::{update_extension, ExtensionUpdate};
+use super::health::NodeHealth;
 
 /// How many times [`AccessNode::query`] and [`AccessNode::execute`] run a statement again
 /// after [`Error::is_stale_data_node_connection`].
@@ -76,6 +78,8 @@ pub struct AccessNode {
     pinned: Option<Arc<Session>>,
     /// What to do when a setting would record a secret this handle sends.
     secret_logging: SecretLogging,
+    /// Data-node health shared by the writes of this handle and its clones.
+    health: Arc<NodeHealth>,
 }
 
 /// What a handle learnt about its server once it saw multi-node there.
@@ -121,7 +125,35 @@ impl AccessNode {
             known: Arc::default(),
             pinned: None,
             secret_logging: SecretLogging::default(),
+            health: Arc::new(NodeHealth::new(Duration::ZERO)),
         })
+    }
+
+    /// How old a check that the data nodes answer may be for an ingest to rely on it
+    /// ([`AccessNode::ingest`]). Default: zero — every ingest relies only on a check that
+    /// started after it asked, as if it had pinged the nodes itself; concurrent ingests share
+    /// such checks, one at a time, instead of each sending its own. A longer age saves the
+    /// round trip for ingests that start within it of a check, and widens by as much the
+    /// window in which a node that just went down is written to (which can crash a
+    /// TimescaleDB 2.13 access node). Any error on the access node's link to a data node
+    /// forgets what was seen.
+    #[must_use]
+    pub fn node_check_max_age(mut self, max_age: Duration) -> Self {
+        self.health = Arc::new(NodeHealth::new(max_age));
+        self
+    }
+
+    /// The handle's [`AccessNode::node_check_max_age`].
+    pub fn get_node_check_max_age(&self) -> Duration {
+        self.health.max_age()
+    }
+
+    /// Notes the outcome of a multi-node statement on `session`: when it broke the access
+    /// node's link to a data node, what was seen of the data nodes is forgotten.
+    pub(crate) fn note_link(&self, session: &Session) {
+        if session.is_poisoned() {
+            self.health.forget();
+        }
     }
 
     /// What the operations of this handle that send a secret (adding a data node, user
@@ -165,6 +197,10 @@ impl AccessNode {
     /// dead cached connection to it before reconnecting
     /// ([`Error::is_stale_data_node_connection`]); such a statement, which did nothing, is
     /// run again (up to [`STALE_RETRIES`] times).
+    ///
+    /// The statement runs under the pool's statement and lock timeouts
+    /// ([`PoolConfig::statement_timeout`]); if the server does not answer by then, it is
+    /// cancelled and the session closed ([`Error::Deadline`]).
     pub async fn query(&self, sql: &RawSql, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
         const OP: &str = "query";
         let sql = Sql::vouched(sql);
@@ -173,7 +209,10 @@ impl AccessNode {
             // A fresh checkout each time: a session whose data-node connection failed is
             // poisoned and goes out of the pool with the dropped client.
             let client = self.pool.get(OP).await?;
-            let result = client.session().query_multinode(OP, &sql, params).await;
+            let result = client
+                .within(OP, client.session().query_multinode(OP, &sql, params))
+                .await;
+            self.note_link(client.session());
             if !retry_stale(&result, &mut attempt) {
                 return result;
             }
@@ -190,7 +229,10 @@ impl AccessNode {
             // A fresh checkout each time: a session whose data-node connection failed is
             // poisoned and goes out of the pool with the dropped client.
             let client = self.pool.get(OP).await?;
-            let result = client.session().execute_multinode(OP, &sql, params).await;
+            let result = client
+                .within(OP, client.session().execute_multinode(OP, &sql, params))
+                .await;
+            self.note_link(client.session());
             if !retry_stale(&result, &mut attempt) {
                 return result;
             }
@@ -275,7 +317,8 @@ impl AccessNode {
 
     /// Refuses with [`Error::DataNodeDown`] when a data node of the distributed hypertable
     /// `relation` (quoted name) does not answer; a table that is not a distributed
-    /// hypertable, or a server without multi-node, passes.
+    /// hypertable, or a server without multi-node, passes. The check is shared with the
+    /// handle's other callers (see [`AccessNode::node_check_max_age`]).
     pub(crate) async fn check_nodes_up(
         &self,
         session: &Session,
@@ -304,17 +347,20 @@ impl AccessNode {
         if nodes.is_empty() {
             return Ok(());
         }
-        let rows = session.query(op, &ping(&known.schemas), &[&nodes]).await?;
-        for row in &rows {
-            let up: bool = session.get(op, row, "up")?;
-            if !up {
-                return Err(Error::DataNodeDown {
-                    op,
-                    node: session.get(op, row, "node_name")?,
-                });
-            }
-        }
-        Ok(())
+        let ping = ping(&known.schemas);
+        self.health
+            .require_up(op, &nodes, |stale| async move {
+                let rows = session.query(op, &ping, &[&stale]).await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok((
+                            session.get(op, row, "node_name")?,
+                            session.get(op, row, "up")?,
+                        ))
+                    })
+                    .collect()
+            })
+            .await
     }
 
     /// The data nodes of this access node (like `\des+`), by name.

@@ -119,6 +119,7 @@ fn corpus() -> Vec<(&'static str, Sql)> {
         ("guard", quiet::guard(quiet::Carriage::Literal, false)),
         ("RESTORE", quiet::RESTORE),
         ("CATALOG_FIRST", session::CATALOG_FIRST),
+        ("SESSION_TIMEOUTS", session::SESSION_TIMEOUTS),
         ("BEGIN", session::BEGIN),
         ("BEGIN_READ_ONLY", session::BEGIN_READ_ONLY),
         ("COMMIT", session::COMMIT),

@@ -34,3 +34,13 @@ pub(crate) const COMMIT: Sql = Sql::from_static("COMMIT");
 
 /// Rolls the transaction block back.
 pub(crate) const ROLLBACK: Sql = Sql::from_static("ROLLBACK");
+
+/// Sets this session's `statement_timeout` (`$1`) and `lock_timeout` (`$2`), each a number
+/// of milliseconds as text, `0` for none: the bounds every statement on a pooled session
+/// runs under.
+pub(crate) const SESSION_TIMEOUTS: Sql = Sql::from_static(
+    "SELECT pg_catalog.set_config('statement_timeout'::pg_catalog.text, \
+                                  $1::pg_catalog.text, false), \
+            pg_catalog.set_config('lock_timeout'::pg_catalog.text, \
+                                  $2::pg_catalog.text, false)",
+);
