@@ -12,9 +12,9 @@
 use std::time::Duration;
 
 use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
 
 use super::access_node::AccessNode;
-use super::ingest::Ingest;
 use crate::error::{Error, Result};
 use crate::sql::hypertable::TableName;
 
@@ -57,27 +57,25 @@ fn passes(e: &Error) -> bool {
 }
 
 impl AccessNode {
-    /// Ingests one batch into `columns` of `table` (see [`AccessNode::ingest`]): `write`
-    /// writes the batch's rows into the [`Ingest`] it is given, and the COPY is finished.
-    /// When an attempt fails in a way that wrote nothing and may pass (a stale data-node
-    /// connection, a deadlock, a lock or statement timeout), the batch runs again on a fresh
-    /// session, up to [`INGEST_RETRIES`] more times, so `write` must write the same rows
-    /// each time. No row is ever written twice: an attempt whose outcome is unknown
-    /// (the connection lost while committing) is not retried.
+    /// Ingests one batch of `rows` into `columns` of `table` (see [`AccessNode::ingest`]),
+    /// each row one value per column. When an attempt fails in a way that wrote nothing and
+    /// may pass (a stale data-node connection, a deadlock, a lock or statement timeout, the
+    /// crate's deadline before the COPY was finished), the batch runs again on a fresh
+    /// session, up to [`INGEST_RETRIES`] more times. No row is ever written twice: an
+    /// attempt whose outcome is unknown (the connection lost while committing) is not
+    /// retried.
     ///
     /// ```no_run
     /// # async fn demo(an: &timescaledb_multinode::AccessNode) -> timescaledb_multinode::Result<()> {
+    /// use timescaledb_multinode::tokio_postgres::types::ToSql;
     /// use timescaledb_multinode::{Ident, TableName};
     ///
     /// let table = TableName::new(Ident::new("sensor_data")?);
-    /// let batch: Vec<(i32, f64)> = (0..1000).map(|i| (i % 10, 20.0)).collect();
+    /// let readings: Vec<(i32, f64)> = (0..1000).map(|i| (i % 10, 20.0)).collect();
+    /// let rows: Vec<[&(dyn ToSql + Sync); 2]> =
+    ///     readings.iter().map(|(id, t)| [id as _, t as _]).collect();
     /// let done = an
-    ///     .ingest_with_retry(&table, &["sensor_id", "temperature"], async |ingest| {
-    ///         for (id, t) in &batch {
-    ///             ingest.write(&[id, t]).await?;
-    ///         }
-    ///         Ok(())
-    ///     })
+    ///     .ingest_with_retry(&table, &["sensor_id", "temperature"], &rows)
     ///     .await?;
     /// assert_eq!(done.rows, 1000);
     /// # Ok(()) }
@@ -85,21 +83,21 @@ impl AccessNode {
     ///
     /// # Errors
     ///
-    /// As [`AccessNode::ingest`] and [`Ingest::finish`]; the last attempt's error when all
-    /// failed; an error `write` returns, at once (retried only if it is one of the above).
-    pub async fn ingest_with_retry<F>(
+    /// As [`AccessNode::ingest`], [`Ingest::write`] and [`Ingest::finish`]; the last
+    /// attempt's error when every attempt failed.
+    pub async fn ingest_with_retry<'v, R>(
         &self,
         table: &TableName,
         columns: &[&str],
-        mut write: F,
+        rows: &[R],
     ) -> Result<IngestedBatch>
     where
-        F: AsyncFnMut(&mut Ingest<'_>) -> Result<()>,
+        R: AsRef<[&'v (dyn ToSql + Sync)]> + Sync,
     {
         let mut attempts = 0;
         loop {
             attempts += 1;
-            match self.attempt(table, columns, &mut write).await {
+            match self.attempt(table, columns, rows).await {
                 Ok(rows) => return Ok(IngestedBatch { rows, attempts }),
                 Err(Failure::WroteNothing(e)) if passes(&e) && attempts <= INGEST_RETRIES => {
                     tracing::debug!(
@@ -115,21 +113,26 @@ impl AccessNode {
         }
     }
 
-    async fn attempt<F>(
+    async fn attempt<'v, R>(
         &self,
         table: &TableName,
         columns: &[&str],
-        write: &mut F,
+        rows: &[R],
     ) -> std::result::Result<u64, Failure>
     where
-        F: AsyncFnMut(&mut Ingest<'_>) -> Result<()>,
+        R: AsRef<[&'v (dyn ToSql + Sync)]> + Sync,
     {
         let mut ingest = self
             .ingest(table, columns)
             .await
             .map_err(Failure::WroteNothing)?;
         // Until the COPY is finished, nothing is written whatever fails.
-        write(&mut ingest).await.map_err(Failure::WroteNothing)?;
+        for row in rows {
+            ingest
+                .write(row.as_ref())
+                .await
+                .map_err(Failure::WroteNothing)?;
+        }
         ingest.finish().await.map_err(|e| {
             if e.code().is_some() {
                 // The server reported the COPY failed: rolled back.

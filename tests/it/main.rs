@@ -11,6 +11,7 @@ mod build;
 
 mod cluster_code;
 mod connect;
+mod deadlines;
 mod distributed;
 mod double_quote;
 mod heal;
