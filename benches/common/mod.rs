@@ -26,11 +26,17 @@ pub struct Bench {
 }
 
 pub async fn setup() -> Bench {
+    setup_with(100, &PoolConfig::default().max_size(4)).await
+}
+
+/// [`setup`] with `max_connections` on every server and the access node's pool settings.
+pub async fn setup_with(max_connections: u32, pool: &PoolConfig) -> Bench {
     let install = PgInstall::discover().expect("PostgreSQL server binaries");
     let multinode = install.multinode_support().is_ok();
     let cluster = LocalCluster::builder()
         .data_nodes(2)
         .install(install)
+        .setting("max_connections", max_connections.to_string())
         .start()
         .await
         .expect("local cluster");
@@ -40,7 +46,7 @@ pub async fn setup() -> Bench {
             .await
             .expect("extensions");
     }
-    let an = AccessNode::connect_with_pool(an_config, &PoolConfig::default().max_size(4))
+    let an = AccessNode::connect_with_pool(an_config, pool)
         .await
         .expect("access node");
     if multinode {

@@ -3,126 +3,142 @@
 //!
 //! TimescaleDB 2.13 crashes the access node (every session on it) when a distributed COPY
 //! or INSERT reaches a chunk with a replica on a data node that is down, so the crate pings
-//! a hypertable's data nodes (`ping_data_node`) before each ingest. Done by every caller,
-//! that check is a storm under load: with many tasks ingesting, most pooled sessions are
-//! busy pinging. So the check is shared:
+//! a hypertable's data nodes (`ping_data_node`) before each ingest. That function opens a
+//! new connection to the data node each time (a full login), so done by every caller it is
+//! a storm: with many tasks ingesting, most pooled sessions were busy pinging. So the check
+//! is shared, in rounds:
 //!
-//! - one check runs at a time per access-node handle, and callers that asked while it ran
-//!   wait for it and then use a result no older than they accept: by default one that
-//!   *started after they asked* ([`super::AccessNode::node_check_max_age`] is zero), which is
-//!   exactly the guarantee a check of their own would give, so concurrent callers share one
-//!   round of pings instead of each sending their own;
-//! - a node seen down is refused ([`crate::Error::DataNodeDown`]) until a later check sees it
-//!   up;
-//! - an error on the access node's link to a data node forgets everything seen, so the next
-//!   write checks again.
+//! - a round pings every data node of the access node at once, each from a session of its
+//!   own kept for that (outside the pool, so waiting for a round holds no pooled
+//!   connection), each ping bounded by [`PING_TIMEOUT`] (a node that does not answer in
+//!   time counts as down);
+//! - one round runs at a time; a caller uses a round no older than it accepts — by default
+//!   one that *started after it asked* ([`super::AccessNode::node_check_max_age`] is zero),
+//!   exactly the guarantee a check of its own would give — so all callers that asked while
+//!   one round ran share the next;
+//! - a node seen down is refused ([`crate::Error::DataNodeDown`]); an error on the access
+//!   node's link to a data node forgets the last round, so the next write checks again.
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Mutex;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::time::Instant;
 
 use crate::error::{Error, Result};
 
-/// What a check saw of one data node.
-#[derive(Debug, Clone, Copy)]
-struct Seen {
-    /// When the check that saw it started.
-    started: Instant,
-    up: bool,
-}
+/// How long one ping may take before its node counts as down.
+pub(crate) const PING_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Shared data-node health for one access-node handle (and its clones).
+/// What one round saw.
 #[derive(Debug)]
-pub(crate) struct NodeHealth {
-    max_age: Duration,
-    /// Held while a check runs: one at a time, waiters in line.
-    flight: tokio::sync::Mutex<()>,
-    seen: Mutex<HashMap<String, Seen>>,
+pub(crate) struct Round {
+    /// When it started.
+    started: Instant,
+    /// Every data node the access node had then, and whether it answered.
+    up: HashMap<String, bool>,
 }
 
-impl NodeHealth {
-    /// Health that accepts results of checks started at most `max_age` before a caller asked.
-    pub(crate) fn new(max_age: Duration) -> Self {
-        NodeHealth {
-            max_age,
-            flight: tokio::sync::Mutex::new(()),
-            seen: Mutex::new(HashMap::new()),
+impl Round {
+    /// A round that started at `started` and saw `up`.
+    pub(crate) fn new(started: Instant, up: impl IntoIterator<Item = (String, bool)>) -> Self {
+        Round {
+            started,
+            up: up.into_iter().collect(),
         }
     }
 
-    /// The accepted age.
-    pub(crate) fn max_age(&self) -> Duration {
-        self.max_age
-    }
-
-    fn seen(&self) -> std::sync::MutexGuard<'_, HashMap<String, Seen>> {
-        self.seen
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// Forgets what was seen: the next caller checks again.
-    pub(crate) fn forget(&self) {
-        self.seen().clear();
-    }
-
-    /// Fails with [`Error::DataNodeDown`] (for `op`) unless every node in `nodes` was seen
-    /// up by a check recent enough for a caller asking now; `check` pings the nodes given
-    /// and says which are up, and runs only when the known results are not recent enough.
-    pub(crate) async fn require_up<F, Fut>(
-        &self,
-        op: &'static str,
-        nodes: &[String],
-        check: F,
-    ) -> Result<()>
-    where
-        F: FnOnce(Vec<String>) -> Fut,
-        Fut: Future<Output = Result<Vec<(String, bool)>>>,
-    {
-        let asked = Instant::now();
-        let fresh = |seen: &Seen| seen.started + self.max_age >= asked;
-        let stale = |known: &HashMap<String, Seen>| -> Vec<String> {
-            nodes
-                .iter()
-                .filter(|n| !known.get(*n).is_some_and(fresh))
-                .cloned()
-                .collect()
-        };
-        if stale(&self.seen()).is_empty() {
-            return self.verdict(op, nodes);
-        }
-        let _flight = self.flight.lock().await;
-        // A check that ran while this caller waited may have answered already.
-        let stale = stale(&self.seen());
-        if !stale.is_empty() {
-            let started = Instant::now();
-            let results = check(stale).await?;
-            let mut known = self.seen();
-            for (node, up) in results {
-                known.insert(node, Seen { started, up });
-            }
-        }
-        self.verdict(op, nodes)
-    }
-
-    fn verdict(&self, op: &'static str, nodes: &[String]) -> Result<()> {
-        let known = self.seen();
+    /// Fails with [`Error::DataNodeDown`] (for `op`) when a node in `nodes` was seen down;
+    /// returns the nodes the round did not see (added since), for the caller to check.
+    pub(crate) fn verdict(&self, op: &'static str, nodes: &[String]) -> Result<Vec<String>> {
+        let mut unseen = Vec::new();
         for node in nodes {
-            match known.get(node) {
-                Some(seen) if seen.up => {}
-                // Down, or missing from the check's answer (not a data node any more).
-                _ => {
+            match self.up.get(node) {
+                Some(true) => {}
+                Some(false) => {
                     return Err(Error::DataNodeDown {
                         op,
                         node: node.clone(),
                     })
                 }
+                None => unseen.push(node.clone()),
             }
         }
-        Ok(())
+        Ok(unseen)
+    }
+}
+
+/// A round's work: given the state kept between rounds (the ping sessions), what every data
+/// node answered.
+pub(crate) type RoundFuture<'s> =
+    Pin<Box<dyn Future<Output = Result<Vec<(String, bool)>>> + Send + 's>>;
+
+/// Shared data-node health for one access-node handle (and its clones). `S` is what rounds
+/// keep between them (the ping sessions).
+#[derive(Debug)]
+pub(crate) struct NodeHealth<S> {
+    max_age: Duration,
+    /// Held while a round runs: one at a time, waiters in line.
+    flight: tokio::sync::Mutex<S>,
+    last: Mutex<Option<Arc<Round>>>,
+}
+
+impl<S: Default> NodeHealth<S> {
+    /// Health that accepts rounds started at most `max_age` before a caller asked.
+    pub(crate) fn new(max_age: Duration) -> Self {
+        NodeHealth {
+            max_age,
+            flight: tokio::sync::Mutex::new(S::default()),
+            last: Mutex::new(None),
+        }
+    }
+}
+
+impl<S> NodeHealth<S> {
+    /// The accepted age.
+    pub(crate) fn max_age(&self) -> Duration {
+        self.max_age
+    }
+
+    fn last(&self) -> std::sync::MutexGuard<'_, Option<Arc<Round>>> {
+        self.last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Forgets the last round: the next caller waits for a new one.
+    pub(crate) fn forget(&self) {
+        *self.last() = None;
+    }
+
+    /// The last round, if recent enough for a caller that asked at `asked`.
+    fn fresh(&self, asked: Instant) -> Option<Arc<Round>> {
+        self.last()
+            .as_ref()
+            .filter(|round| round.started + self.max_age >= asked)
+            .cloned()
+    }
+
+    /// A round recent enough for a caller that asked at `asked`: the last one, or the next
+    /// (run by this caller with `round` if no other caller runs it first).
+    pub(crate) async fn round_since<F>(&self, asked: Instant, round: F) -> Result<Arc<Round>>
+    where
+        F: for<'s> FnOnce(&'s mut S) -> RoundFuture<'s>,
+    {
+        if let Some(round) = self.fresh(asked) {
+            return Ok(round);
+        }
+        let mut state = self.flight.lock().await;
+        // A round that ran while this caller waited may do.
+        if let Some(round) = self.fresh(asked) {
+            return Ok(round);
+        }
+        let started = Instant::now();
+        let seen = Arc::new(Round::new(started, round(&mut state).await?));
+        *self.last() = Some(seen.clone());
+        Ok(seen)
     }
 }
 
@@ -130,102 +146,110 @@ impl NodeHealth {
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicU32, Ordering};
-    use std::sync::Arc;
+
+    type Health = NodeHealth<u32>;
 
     fn nodes() -> Vec<String> {
         vec!["dn1".to_owned(), "dn2".to_owned()]
     }
 
-    /// A check that takes a while and counts how often it ran.
-    async fn slow_check(
-        calls: &AtomicU32,
-        down: Option<&str>,
-        asked: Vec<String>,
-    ) -> Result<Vec<(String, bool)>> {
-        calls.fetch_add(1, Ordering::SeqCst);
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        Ok(asked
-            .into_iter()
-            .map(|n| {
-                let up = Some(n.as_str()) != down;
-                (n, up)
-            })
-            .collect())
+    /// A round that takes a while, counts itself, and sees `down` down.
+    fn slow_round<'s>(rounds: &'s mut u32, down: Option<&'static str>) -> RoundFuture<'s> {
+        Box::pin(async move {
+            *rounds += 1;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            Ok(nodes()
+                .into_iter()
+                .map(|n| {
+                    let up = Some(n.as_str()) != down;
+                    (n, up)
+                })
+                .collect())
+        })
     }
 
     #[tokio::test(start_paused = true)]
-    async fn concurrent_callers_share_checks_that_started_after_they_asked() {
-        let health = Arc::new(NodeHealth::new(Duration::ZERO));
-        let calls = Arc::new(AtomicU32::new(0));
+    async fn callers_share_rounds_that_started_after_they_asked() {
+        let health = Arc::new(Health::new(Duration::ZERO));
+        let done = Arc::new(AtomicU32::new(0));
         let mut tasks = Vec::new();
         for _ in 0..64 {
-            let (health, calls) = (health.clone(), calls.clone());
+            let (health, done) = (health.clone(), done.clone());
             tasks.push(tokio::spawn(async move {
-                health
-                    .require_up("ingest", &nodes(), |asked| slow_check(&calls, None, asked))
+                let asked = Instant::now();
+                let round = health
+                    .round_since(asked, |rounds| slow_round(rounds, None))
                     .await
+                    .unwrap();
+                // Never a round older than the question.
+                assert!(round.started >= asked);
+                round.verdict("ingest", &nodes()).unwrap();
+                done.fetch_add(1, Ordering::SeqCst);
             }));
         }
         for task in tasks {
-            task.await.unwrap().unwrap();
+            task.await.unwrap();
         }
-        // All 64 asked before the first check finished: that one, or at most one more
-        // that started after they all asked, answered every one of them.
-        assert!(calls.load(Ordering::SeqCst) <= 2, "{calls:?}");
-        // Later callers check again: nothing older than their question is accepted.
-        tokio::time::sleep(Duration::from_millis(1)).await;
-        health
-            .require_up("ingest", &nodes(), |asked| slow_check(&calls, None, asked))
-            .await
-            .unwrap();
-        assert!(calls.load(Ordering::SeqCst) <= 3, "{calls:?}");
+        assert_eq!(done.load(Ordering::SeqCst), 64);
+        // All 64 asked before the first round finished: that one, or the one after it,
+        // answered every one of them.
+        assert!(*health.flight.lock().await <= 2);
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_down_node_is_refused_and_a_max_age_saves_checks() {
-        let health = NodeHealth::new(Duration::from_secs(1));
-        let calls = AtomicU32::new(0);
-        let err = health
-            .require_up("ingest", &nodes(), |asked| {
-                slow_check(&calls, Some("dn2"), asked)
-            })
+    async fn a_down_node_is_refused_an_unseen_one_returned_and_max_age_saves_rounds() {
+        let health = Health::new(Duration::from_secs(1));
+        let round = health
+            .round_since(Instant::now(), |rounds| slow_round(rounds, Some("dn2")))
             .await
-            .unwrap_err();
+            .unwrap();
+        let err = round.verdict("ingest", &nodes()).unwrap_err();
         assert!(
             matches!(&err, Error::DataNodeDown { node, .. } if node == "dn2"),
             "{err:?}"
         );
-        // Within the max age the result is reused, down included.
-        let err = health
-            .require_up("ingest", &nodes(), |asked| slow_check(&calls, None, asked))
-            .await
-            .unwrap_err();
-        assert!(matches!(err, Error::DataNodeDown { .. }), "{err:?}");
-        assert_eq!(calls.load(Ordering::SeqCst), 1);
-        // After it, or once forgotten, a new check decides.
-        health.forget();
-        health
-            .require_up("ingest", &nodes(), |asked| slow_check(&calls, None, asked))
+        assert_eq!(
+            round
+                .verdict("ingest", &["dn1".into(), "dn3".into()])
+                .unwrap(),
+            ["dn3"]
+        );
+        // Within the max age the round is reused, down included.
+        let again = health
+            .round_since(Instant::now(), |rounds| slow_round(rounds, None))
             .await
             .unwrap();
-        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        assert!(again.verdict("ingest", &nodes()).is_err());
+        assert_eq!(*health.flight.lock().await, 1);
+        // Once forgotten (or older than the max age), a new round decides.
+        health.forget();
+        let fresh = health
+            .round_since(Instant::now(), |rounds| slow_round(rounds, None))
+            .await
+            .unwrap();
+        fresh.verdict("ingest", &nodes()).unwrap();
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        health
+            .round_since(Instant::now(), |rounds| slow_round(rounds, None))
+            .await
+            .unwrap();
+        assert_eq!(*health.flight.lock().await, 3);
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_failed_check_fails_the_caller_and_records_nothing() {
-        let health = NodeHealth::new(Duration::from_secs(60));
+    async fn a_failed_round_fails_its_caller_and_is_not_kept() {
+        let health = Health::new(Duration::from_secs(60));
         let err = health
-            .require_up("ingest", &nodes(), |_| async {
-                Err::<Vec<(String, bool)>, _>(Error::invalid("ingest", Some("an"), "boom"))
+            .round_since(Instant::now(), |_| {
+                Box::pin(async { Err(Error::invalid("ingest", Some("an"), "boom")) })
             })
             .await
             .unwrap_err();
         assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
-        let calls = AtomicU32::new(0);
         health
-            .require_up("ingest", &nodes(), |asked| slow_check(&calls, None, asked))
+            .round_since(Instant::now(), |rounds| slow_round(rounds, None))
             .await
             .unwrap();
-        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert_eq!(*health.flight.lock().await, 1);
     }
 }

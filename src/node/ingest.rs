@@ -7,7 +7,10 @@ use tokio::time::Instant;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
 
+use std::sync::Arc;
+
 use super::access_node::AccessNode;
+use super::health::Round;
 use crate::error::{Error, Result};
 use crate::ident::Ident;
 use crate::pool::PooledClient;
@@ -111,13 +114,23 @@ impl AccessNode {
             .iter()
             .map(|c| Ident::for_op(*c, "column", OP, Some(&node)))
             .collect::<Result<Vec<_>>>()?;
+        // The data-node check, when it can be made before a pooled connection is taken.
+        let asked = Instant::now();
+        let round = match check_nodes {
+            true => {
+                self.round_before_write(OP, &table.regclass_text(), asked)
+                    .await
+            }
+            false => None,
+        };
         let client = self.pool().get(OP).await?;
         let deadline = client.deadline();
+        let check = check_nodes.then_some((round, asked));
         let writer = client
             .until(
                 OP,
                 deadline,
-                self.begin_copy(&client, table, &idents, check_nodes),
+                self.begin_copy(&client, table, &idents, check),
             )
             .await
             .inspect_err(|_| self.note_link(client.session()))?;
@@ -142,7 +155,7 @@ impl AccessNode {
         client: &PooledClient<'_>,
         table: &TableName,
         idents: &[Ident],
-        check_nodes: bool,
+        check: Option<(Option<Arc<Round>>, Instant)>,
     ) -> Result<BinaryCopyInWriter> {
         let node = self.name();
         let session = client.session();
@@ -182,8 +195,9 @@ impl AccessNode {
             })?;
             types.push(ty);
         }
-        if check_nodes {
-            self.check_nodes_up(session, OP, &relation).await?;
+        if let Some((round, asked)) = check {
+            self.check_nodes_up(session, OP, &relation, round, asked)
+                .await?;
         }
         let sink = client
             .copy_in(copy_in_binary(table, idents).text())

@@ -17,6 +17,7 @@ mod per_node;
 mod quote_guard;
 mod role;
 mod user_mapping;
+mod write_guard;
 
 pub use access_node::{AccessNode, STALE_RETRIES};
 pub use data_node::{AddedDataNode, Bootstrap, DataNode};

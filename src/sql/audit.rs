@@ -129,6 +129,7 @@ fn corpus() -> Vec<(&'static str, Sql)> {
         ("ping", status::ping(&new)),
         ("ping", status::ping(&old)),
         ("HYPERTABLE_DATA_NODES", status::HYPERTABLE_DATA_NODES),
+        ("DATA_NODE_NAMES", status::DATA_NODE_NAMES),
         (
             "create",
             filled(&user_mapping::create(

@@ -48,3 +48,13 @@ pub(crate) const HYPERTABLE_DATA_NODES: Sql = Sql::from_static(
               pg_catalog.to_regclass($1::pg_catalog.text)::pg_catalog.oid \
         AND h.is_distributed",
 );
+
+/// The names of the access node's data nodes (its `timescaledb_fdw` foreign servers): a
+/// catalog read, cheaper than `timescaledb_information.data_nodes`.
+pub(crate) const DATA_NODE_NAMES: Sql = Sql::from_static(
+    "SELECT s.srvname::pg_catalog.text AS node_name \
+       FROM pg_catalog.pg_foreign_server s \
+       JOIN pg_catalog.pg_foreign_data_wrapper w ON w.oid OPERATOR(pg_catalog.=) s.srvfdw \
+      WHERE w.fdwname OPERATOR(pg_catalog.=) 'timescaledb_fdw' \
+      ORDER BY s.srvname",
+);

@@ -105,7 +105,10 @@ async fn a_server_that_stops_answering_is_cancelled_and_its_session_closed() {
     );
     assert!(err.is_timeout());
     // Not a timing assertion: the call returned, and not before its deadline.
-    assert!(waited >= Duration::from_secs(1) + CANCEL_GRACE, "{waited:?}");
+    assert!(
+        waited >= Duration::from_secs(1) + CANCEL_GRACE,
+        "{waited:?}"
+    );
 
     // The session was closed, not handed out again: the next statement gets a new backend.
     assert_eq!(an.pool_state().connections, 0, "{:?}", an.pool_state());
