@@ -319,6 +319,11 @@ impl AccessNode {
         Ok(known.schemas.clone())
     }
 
+    /// Whether the server was seen to run multi-node.
+    pub(crate) fn runs_multinode(&self) -> bool {
+        self.known.get().is_some()
+    }
+
     /// Before an ingest into `relation` (quoted name) takes a pooled connection: when the
     /// server is known to run multi-node and the table is not known to be plain, a round of
     /// pings recent enough for a caller that asked at `asked` (see
@@ -343,7 +348,8 @@ impl AccessNode {
 
     /// Refuses with [`Error::DataNodeDown`] when a data node of the distributed hypertable
     /// `relation` (quoted name) does not answer; a table that is not a distributed
-    /// hypertable, or a server without multi-node, passes. `round` is one from
+    /// hypertable, or a server without multi-node, passes. `nodes` are the table's data
+    /// nodes when the caller read them already. `round` is one from
     /// [`AccessNode::round_before_write`]; without one, one is waited for here. Nodes the
     /// round did not see (or all, when no round can be had) are pinged on `session`.
     pub(crate) async fn check_nodes_up(
@@ -351,6 +357,7 @@ impl AccessNode {
         session: &Session,
         op: &'static str,
         relation: &str,
+        nodes: Option<Vec<String>>,
         round: Option<Arc<Round>>,
         asked: Instant,
     ) -> Result<()> {
@@ -366,12 +373,15 @@ impl AccessNode {
                 }
             }
         };
-        let nodes: Vec<String> = match session
-            .query_opt(op, &HYPERTABLE_DATA_NODES, &[&relation])
-            .await?
-        {
-            Some(row) => session.get(op, &row, "data_nodes")?,
-            None => Vec::new(),
+        let nodes: Vec<String> = match nodes {
+            Some(nodes) => nodes,
+            None => match session
+                .query_opt(op, &HYPERTABLE_DATA_NODES, &[&relation])
+                .await?
+            {
+                Some(row) => session.get(op, &row, "data_nodes")?,
+                None => Vec::new(),
+            },
         };
         self.guard.note_table(relation, !nodes.is_empty());
         if nodes.is_empty() {

@@ -14,7 +14,7 @@ use super::health::Round;
 use crate::error::{Error, Result};
 use crate::ident::Ident;
 use crate::pool::PooledClient;
-use crate::sql::copy::{copy_in_binary, TABLE_COLUMNS};
+use crate::sql::copy::{copy_in_binary, INGEST_TARGET, TABLE_COLUMNS};
 use crate::sql::hypertable::TableName;
 
 pub(super) const OP: &str = "ingest";
@@ -160,7 +160,14 @@ impl AccessNode {
         let node = self.name();
         let session = client.session();
         let relation = table.regclass_text();
-        let rows = session.query(OP, &TABLE_COLUMNS, &[&relation]).await?;
+        // On a server known to run multi-node, the columns and the data nodes in one go.
+        let with_nodes = check.is_some() && self.runs_multinode();
+        let sql = if with_nodes {
+            &INGEST_TARGET
+        } else {
+            &TABLE_COLUMNS
+        };
+        let rows = session.query(OP, sql, &[&relation]).await?;
         if rows.is_empty() {
             return Err(Error::invalid(
                 OP,
@@ -196,7 +203,11 @@ impl AccessNode {
             types.push(ty);
         }
         if let Some((round, asked)) = check {
-            self.check_nodes_up(session, OP, &relation, round, asked)
+            let nodes = match with_nodes {
+                true => Some(session.get(OP, &rows[0], "data_nodes")?),
+                false => None,
+            };
+            self.check_nodes_up(session, OP, &relation, nodes, round, asked)
                 .await?;
         }
         let sink = client

@@ -45,6 +45,7 @@ fn corpus() -> Vec<(&'static str, Sql)> {
         ),
         ("copy_in_binary", copy::copy_in_binary(&table, &[id("a")])),
         ("TABLE_COLUMNS", copy::TABLE_COLUMNS),
+        ("INGEST_TARGET", copy::INGEST_TARGET),
         ("add_data_node", data_node::add_data_node(&new)),
         ("LIST_DATA_NODES", data_node::LIST_DATA_NODES),
         ("distributed_exec", data_node::distributed_exec(&new)),
