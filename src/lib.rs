@@ -61,6 +61,8 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs, missing_debug_implementations)]
 #![warn(rust_2018_idioms, unreachable_pub, unused_qualifications)]
+// docs.rs (nightly, `--cfg docsrs`): feature badges on every item gated by a feature, found
+// by rustdoc itself (`doc_cfg` took in the former `doc_auto_cfg`).
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod catalog;
