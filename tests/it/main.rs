@@ -13,6 +13,7 @@ mod cluster_code;
 mod connect;
 mod distributed;
 mod double_quote;
+mod fixtures;
 mod heal;
 mod hijack;
 mod hostile;
