@@ -32,7 +32,7 @@
 //!   where multi-node is not at hand, and fails the test under `TSMN_REQUIRE_TIMESCALEDB=1`
 //!   (set that in CI); [`skip_or_fail`] does the same for other needs;
 //! - a failing test's servers are stopped and their data directories and logs kept, the
-//!   paths printed to standard error; `TSMN_KEEP=1` or [`LocalClusterBuilder::keep`] keeps
+//!   paths printed with the test's failure; `TSMN_KEEP=1` or [`LocalClusterBuilder::keep`] keeps
 //!   them after a passing test too.
 //!
 //! ```no_run

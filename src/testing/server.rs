@@ -211,7 +211,8 @@ impl LocalServerBuilder {
 ///
 /// A server dropped while its thread panics (the test using it failed), or one asked to be
 /// kept ([`LocalServerBuilder::keep`], `TSMN_KEEP=1`), is stopped and its directory kept:
-/// standard error names the data directory and the server log (`server.log` beside it).
+/// standard error names the data directory and the server log (`server.log` beside it),
+/// for a failing test in that test's captured output, shown with its failure.
 /// Kept directories are never removed by [`LocalServer::remove_leftovers`]; delete them by
 /// hand.
 #[derive(Debug)]
@@ -388,7 +389,7 @@ impl LocalServer {
     pub async fn shutdown(mut self) -> Result<()> {
         let stopped = self.kill().await;
         if self.keep {
-            self.keep_files("asked to keep it");
+            self.keep_files("asked to keep it", false);
         } else if let Some(dir) = self.dir.take() {
             let path = dir.path().to_owned();
             dir.close().map_err(|e| io(&path, e))?;
@@ -397,19 +398,25 @@ impl LocalServer {
     }
 
     /// Keeps the server's directory, marked so that leftover removal leaves it alone, and
-    /// says where it is on standard error (past the test harness's capture).
-    fn keep_files(&mut self, why: &str) {
+    /// says where it is on standard error: for a failing test through the test harness's
+    /// capture, so it is shown with that test's failure; when asked, past it, so it is shown
+    /// for a passing test too.
+    fn keep_files(&mut self, why: &str, beside_the_failure: bool) {
         let Some(dir) = self.dir.take() else { return };
         let _ = std::fs::write(dir.path().join(leftovers::KEPT_FILE), why);
         let root = dir.keep();
-        let _ = writeln!(
-            std::io::stderr(),
+        let line = format!(
             "kept server {} ({why}): data directory {}, log {}; delete {} when done",
             self.name,
             self.data_dir.display(),
             self.log_path.display(),
             root.display(),
         );
+        if beside_the_failure {
+            eprintln!("{line}");
+        } else {
+            let _ = writeln!(std::io::stderr(), "{line}");
+        }
     }
 
     async fn start_on_free_port(&mut self, preferred: Option<u16>) -> Result<()> {
@@ -552,9 +559,9 @@ impl Drop for LocalServer {
                 .status();
         }
         if failed {
-            self.keep_files("dropped while its thread panicked: a failing test");
+            self.keep_files("dropped while its thread panicked: a failing test", true);
         } else if self.keep {
-            self.keep_files("asked to keep it");
+            self.keep_files("asked to keep it", false);
         }
     }
 }
