@@ -55,7 +55,7 @@ fn recent() -> SystemTime {
 
 /// Whether operation `i` of task `task` (of `tasks`) is a query; every task mixes both.
 fn is_query(task: usize, i: usize, tasks: usize) -> bool {
-    (task + i * tasks) % 2 == 0
+    (task + i * tasks).is_multiple_of(2)
 }
 
 const COUNT: &str = "SELECT count(*) FROM soak WHERE task = $1 AND time >= $2";

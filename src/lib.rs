@@ -42,12 +42,14 @@
 //! | feature | what it adds |
 //! |---|---|
 //! | `rustls` | TLS through rustls: [`TlsMode::Require`] and [`TlsMode::VerifyFull`], and so [`ChannelBinding::Require`] |
-//! | `testing` | `testing::LocalCluster`: real throwaway servers for tests (needs PostgreSQL server binaries) |
+//! | `serde` | [`Cluster`] specs read from TOML or JSON files (`Cluster::from_toml`, `Cluster::from_json`), passwords from the environment |
+//! | `testing` | `testing::LocalCluster`: real throwaway servers for tests, joined in one call, with the tier-2 skip helper (needs PostgreSQL server binaries) |
 //!
 //! # Security
 //!
 //! Passwords are [`SecretString`] from the caller to the wire: `Debug` shows `[REDACTED]`,
-//! there is no `Display`, no URL form, and errors never hold a password or SQL text. Role
+//! there is no `Display`, no URL form (a [`NodeConfig`] is read from a URL, never written to
+//! one), and errors never hold a password or SQL text. Role
 //! passwords are sent as SCRAM-SHA-256 verifiers, so the cleartext never reaches the server
 //! or its log. Every statement that carries a secret is sent one way (`secret_send`): the
 //! secret only as a bind parameter, after the session turned off the settings that would
@@ -61,6 +63,8 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs, missing_debug_implementations)]
 #![warn(rust_2018_idioms, unreachable_pub, unused_qualifications)]
+// docs.rs (nightly, `--cfg docsrs`): feature badges on every item gated by a feature, found
+// by rustdoc itself (`doc_cfg` took in the former `doc_auto_cfg`).
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod catalog;

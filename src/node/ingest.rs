@@ -267,7 +267,7 @@ impl Ingest<'_> {
             return Err(e);
         }
         self.rows += 1;
-        if self.every > 0 && self.rows % self.every == 0 {
+        if self.every > 0 && self.rows.is_multiple_of(self.every) {
             self.report();
         }
         Ok(())

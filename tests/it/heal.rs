@@ -5,21 +5,15 @@ use std::time::Duration;
 use timescaledb_multinode::testing::{LocalCluster, LocalClusterBuilder};
 use timescaledb_multinode::{query_each, AccessNode, Cluster, DistributedExec, NodeConfig, RawSql};
 
-use crate::common::{joined_cluster_from, tier2};
+use crate::common::tier2;
 
 async fn joined(builder: LocalClusterBuilder) -> (LocalCluster, Cluster, AccessNode) {
-    let (local, an) = joined_cluster_from(builder.data_nodes(2)).await;
-    let cluster = local
-        .data_nodes()
-        .iter()
-        .fold(Cluster::new(local.access_node_config()), |c, dn| {
-            c.data_node(dn.config())
-        });
+    let joined = builder.data_nodes(2).start_joined().await.unwrap();
     DistributedExec::new(RawSql::vouched("CREATE TABLE heal_t(i int)"))
-        .run(&an)
+        .run(&joined.access_node)
         .await
         .unwrap();
-    (local, cluster, an)
+    (joined.local, joined.cluster, joined.access_node)
 }
 
 async fn rows_on(configs: &[NodeConfig]) -> Vec<i64> {

@@ -14,6 +14,7 @@ mod connect;
 mod deadlines;
 mod distributed;
 mod double_quote;
+mod fixtures;
 mod heal;
 mod hijack;
 mod hostile;

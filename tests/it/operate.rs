@@ -7,17 +7,11 @@ use timescaledb_multinode::{
     UserMapping,
 };
 
-use crate::common::{joined_cluster_from, tier2};
+use crate::common::tier2;
 
 async fn joined(builder: LocalClusterBuilder) -> (LocalCluster, Cluster, AccessNode) {
-    let (local, an) = joined_cluster_from(builder.data_nodes(2)).await;
-    let cluster = local
-        .data_nodes()
-        .iter()
-        .fold(Cluster::new(local.access_node_config()), |c, dn| {
-            c.data_node(dn.config())
-        });
-    (local, cluster, an)
+    let joined = builder.data_nodes(2).start_joined().await.unwrap();
+    (joined.local, joined.cluster, joined.access_node)
 }
 
 #[tokio::test]
