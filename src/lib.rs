@@ -83,9 +83,9 @@ pub mod testing;
 
 pub use catalog::{ChunkInfo, DataNodeInfo, HypertableInfo};
 pub use cluster::{
-    AccessNodeLink, ApplyReport, Cluster, ClusterStatus, DataNodeStatus, HealReport, NodeHeal,
-    NodeStatus, Plan, PreparedTransaction, Rotation, RotationStep, Step, StepKind,
-    UnderReplicatedChunk, Unknown,
+    AccessNodeLink, ApplyReport, Cause, Cluster, ClusterStatus, DataNodeStatus, HealReport,
+    NodeHeal, NodeStatus, Plan, PreparedTransaction, Rotation, RotationStep, Step, StepKind,
+    UnderReplicatedChunk, Unknown, DEFAULT_NODE_DEADLINE,
 };
 pub use config::{ChannelBinding, NodeConfig, TlsMode};
 pub use error::{Error, Result};

@@ -119,6 +119,7 @@ fn corpus() -> Vec<(&'static str, Sql)> {
         ("guard", quiet::guard(quiet::Carriage::Literal, false)),
         ("RESTORE", quiet::RESTORE),
         ("CATALOG_FIRST", session::CATALOG_FIRST),
+        ("STATEMENT_TIMEOUT", session::STATEMENT_TIMEOUT),
         ("BEGIN", session::BEGIN),
         ("BEGIN_READ_ONLY", session::BEGIN_READ_ONLY),
         ("COMMIT", session::COMMIT),
