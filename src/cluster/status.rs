@@ -577,7 +577,9 @@ impl Cluster {
         match link(result, direct_cause) {
             // Without the extension the access node fails to set up its session on the
             // node; the node itself said why.
-            AccessNodeLink::Failed(e) if extension_missing => AccessNodeLink::ExtensionMissing(e),
+            AccessNodeLink::Failed(e) | AccessNodeLink::Down(e) if extension_missing => {
+                AccessNodeLink::ExtensionMissing(e)
+            }
             other => other,
         }
     }
