@@ -292,7 +292,7 @@ impl fmt::Display for NodeStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let info = match &self.server {
             Ok(info) => info,
-            Err(e) => return write!(f, "{} ({e})", Cause::of(e)),
+            Err(e) => return write!(f, "{}: {e}", Cause::of(e)),
         };
         write!(f, "up, PostgreSQL {}", info.postgres)?;
         match (info.timescaledb, info.timescaledb_default) {
@@ -749,6 +749,39 @@ mod tests {
             multinode_refusal(&server(Some("2.13.1"), "2.13.1", Some(License::Timescale))),
             None
         );
+    }
+
+    #[test]
+    fn versions_fit_by_timescaledbs_rule() {
+        let v = |s: &str| s.parse::<Version>().unwrap();
+        // A patch-level difference either way is no problem.
+        assert!(compatible(v("2.13.0"), v("2.13.1")));
+        assert!(compatible(v("2.13.1"), v("2.13.0")));
+        // A newer minor on the data node fits; an older one does not.
+        assert!(compatible(v("2.13.1"), v("2.11.2")));
+        assert!(!compatible(v("2.11.2"), v("2.13.1")));
+        // A newer major on the data node fits; an older one does not.
+        assert!(compatible(v("3.0.0"), v("2.13.1")));
+        assert!(!compatible(v("1.7.5"), v("2.0.0")));
+    }
+
+    #[test]
+    fn a_data_node_line_flags_what_breaks_writes() {
+        let mut info = server(Some("2.13.1"), "2.13.1", Some(License::Timescale));
+        info.max_prepared_transactions = 0;
+        let status = DataNodeStatus {
+            name: "dn1".into(),
+            direct: node(info),
+            link: AccessNodeLink::Ok,
+            available: Some(true),
+            version_ok: Some(false),
+            max_prepared_transactions: Some(0),
+            prepared_transactions: Ok(Vec::new()),
+        };
+        assert!(!status.is_healthy());
+        let text = status.to_string();
+        assert!(text.contains("TimescaleDB version incompatible"), "{text}");
+        assert!(text.contains("max_prepared_transactions = 0"), "{text}");
     }
 
     #[test]
