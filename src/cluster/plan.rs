@@ -463,6 +463,7 @@ impl Cluster {
 
     /// One session to data node `config`: what it runs or offers, and which of the spec's
     /// roles exist there.
+    ///
     /// Within the cluster's node deadline: a session cut off at the deadline is cancelled
     /// and never goes back to the pool.
     async fn check_data_node(&self, config: &NodeConfig) -> Result<NodeCheck> {
