@@ -1,13 +1,17 @@
-//! Tier 2: cluster status that tells the failures apart, and password rotation that
+//! Tier 2: cluster status that tells the failures apart (each cause, an incompatible
+//! version on the version matrix's installation), and password rotation that
 //! repairs a password changed behind the crate's back.
 
-use timescaledb_multinode::testing::{AdminModel, LocalCluster, LocalClusterBuilder, LocalServer};
+use timescaledb_multinode::testing::{
+    AdminModel, LocalCluster, LocalClusterBuilder, LocalServer, PgInstall,
+};
 use timescaledb_multinode::{
-    AccessNode, AccessNodeLink, Cause, Cluster, MappingChange, NodeConfig, RoleSpec, RotationStep,
-    SecretString, UserMapping,
+    update_extension, update_extensions, AccessNode, AccessNodeLink, Bootstrap, Cause, Cluster,
+    DataNode, MappingChange, NodeConfig, RoleSpec, RotationStep, SecretString, UserMapping,
+    Version,
 };
 
-use crate::common::{joined_cluster_from, tier2};
+use crate::common::{joined_cluster_from, matrix, tier2};
 
 async fn joined(builder: LocalClusterBuilder) -> (LocalCluster, Cluster, AccessNode) {
     let (local, an) = joined_cluster_from(builder.data_nodes(2)).await;
@@ -315,6 +319,83 @@ async fn status_tells_every_cause_apart(model: AdminModel) {
     let text = status.to_string();
     assert!(text.contains("max_prepared_transactions = 0"), "{text}");
     assert!(text.contains("TimescaleDB extension missing"), "{text}");
+
+    // dn1: TLS required by the crate and by the access node, and the server has none.
+    #[cfg(feature = "rustls")]
+    {
+        on_access_node(
+            &local,
+            "SELECT * FROM alter_data_node('dn1', database => 'tsdb')",
+        )
+        .await;
+        on_access_node(&local, "ALTER SERVER dn1 OPTIONS (ADD sslmode 'require')").await;
+        let status = cluster_with(
+            dn1.clone().tls(timescaledb_multinode::TlsMode::Require),
+            dn2.clone(),
+        )
+        .status()
+        .await;
+        let s1 = &status.data_nodes[0];
+        assert_eq!(s1.direct.cause(), Some(Cause::Tls), "{status}");
+        assert!(matches!(s1.link, AccessNodeLink::Tls(_)), "{status}");
+    }
+    local.shutdown().await.unwrap();
+}
+
+/// Data nodes left at 2.11.2 under an access node updated to 2.13.1 (the wrong order): the
+/// version is flagged by TimescaleDB's rule, and the access node's refusal (TS174) is
+/// named as such.
+#[tokio::test]
+async fn an_older_minor_on_the_data_nodes_is_named_incompatible() {
+    let Some(sources) = matrix() else { return };
+    let install = tokio::task::spawn_blocking(move || {
+        PgInstall::discover_binaries()?.with_timescaledb(sources, ["2.9.3", "2.11.2", "2.13.1"])
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let local = LocalCluster::builder()
+        .install(install)
+        .data_nodes(2)
+        .start()
+        .await
+        .unwrap();
+    let an_config = local.access_node_config();
+    let dn_configs = local.data_node_configs();
+    let older: Version = "2.11.2".parse().unwrap();
+    update_extensions(&an_config, &dn_configs, Some(older))
+        .await
+        .unwrap();
+    let an = AccessNode::connect(an_config.clone()).await.unwrap();
+    for dn in &dn_configs {
+        DataNode::from_config(dn)
+            .bootstrap(Bootstrap::ExistingDatabase)
+            .add(&an)
+            .await
+            .unwrap();
+    }
+    drop(an);
+    let cluster = dn_configs
+        .iter()
+        .fold(Cluster::new(an_config.clone()), |c, dn| {
+            c.data_node(dn.clone())
+        });
+    assert!(cluster.status().await.is_healthy());
+
+    update_extension(&an_config, Some("2.13.1".parse().unwrap()))
+        .await
+        .unwrap();
+    let status = cluster.status().await;
+    assert!(!status.is_healthy());
+    for dn in &status.data_nodes {
+        assert_eq!(dn.version_ok, Some(false), "{status}");
+        assert!(
+            matches!(dn.link, AccessNodeLink::ExtensionIncompatible(_)),
+            "{status}"
+        );
+    }
+    let text = status.to_string();
+    assert!(text.contains("TimescaleDB version incompatible"), "{text}");
     local.shutdown().await.unwrap();
 }
 
