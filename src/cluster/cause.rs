@@ -125,6 +125,8 @@ fn unreachable_cause(source: &tokio_postgres::Error) -> Cause {
 /// messages); when it matches nothing known (a server with translated messages, say), the
 /// caller falls back to what the node said when the crate connected directly.
 pub(crate) fn relayed_connect_cause(detail: &str) -> Option<Cause> {
+    // In order: the first that matches wins (older servers end a pg_hba.conf refusal with
+    // "SSL off", which is no TLS failure).
     const KNOWN: &[(&str, Cause)] = &[
         ("no password supplied", Cause::NoUserMapping),
         ("password authentication failed", Cause::WrongPassword),
