@@ -16,7 +16,7 @@ const GUARD: Duration = Duration::from_secs(300);
 
 /// The deadline the cluster gets: short enough for a quick test, long enough for a healthy
 /// node on a loaded machine.
-const DEADLINE: Duration = Duration::from_secs(8);
+const DEADLINE: Duration = Duration::from_secs(10);
 
 /// A port that accepts TCP connections and never reads or writes; the connections are
 /// held until the returned task is aborted.
