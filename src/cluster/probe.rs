@@ -3,10 +3,20 @@
 //!
 //! TimescaleDB (2.x) connects to a data node with no connect timeout: a data node that
 //! accepts the connection and never answers keeps the access node's backend waiting for
-//! good. A probe therefore runs under a deadline on both sides: the access-node session's
-//! `statement_timeout` is the time left (the server ends the statement itself), and when the
-//! deadline passes the client sends a cancel request (TimescaleDB waits for the data node
-//! in an interruptible wait, so the cancel ends it at once) and drops the session.
+//! good. In the 2.13 source, `remote_connection_open_session` (every statement's
+//! connection, `distributed_exec`, `remote_txn_heal_data_node`) passes "no timeout"; there
+//! is no setting for it; and a libpq `connect_timeout` option on the foreign server, which
+//! TimescaleDB would accept, does nothing, because TimescaleDB drives the connection itself
+//! (`PQconnectStartParams` and `PQconnectPoll`, for which libpq ignores `connect_timeout`).
+//! Only `ping_data_node` takes a timeout (2.11 has it, 2.9 not), and it says no more than true or
+//! false. But TimescaleDB waits for the data node in an interruptible wait
+//! (`WaitLatchOrSocket`, then `CHECK_FOR_INTERRUPTS`), so a statement timeout or a cancel
+//! request ends it.
+//!
+//! A probe therefore runs under a deadline on both sides: the access-node session's
+//! `statement_timeout` is the time left (the server ends the statement itself, even if the
+//! client is gone), and when the deadline passes the client sends a cancel request and
+//! drops the session.
 
 use super::cause::{relayed_connect_cause, Cause};
 use super::status::AccessNodeLink;
