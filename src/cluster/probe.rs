@@ -8,8 +8,8 @@
 //! is no setting for it; and a libpq `connect_timeout` option on the foreign server, which
 //! TimescaleDB would accept, does nothing, because TimescaleDB drives the connection itself
 //! (`PQconnectStartParams` and `PQconnectPoll`, for which libpq ignores `connect_timeout`).
-//! Only `ping_data_node` takes a timeout (2.11 has it, 2.9 not), and it says no more than true or
-//! false. But TimescaleDB waits for the data node in an interruptible wait
+//! Only `ping_data_node` takes a timeout (2.11 has it, 2.9 not), and it says no more than
+//! true or false. But TimescaleDB waits for the data node in an interruptible wait
 //! (`WaitLatchOrSocket`, then `CHECK_FOR_INTERRUPTS`), so a statement timeout or a cancel
 //! request ends it.
 //!
