@@ -48,7 +48,10 @@ pub enum Error {
     },
 
     /// A connection could not be established within the configured connect timeout (the
-    /// server accepted the TCP connection, or did not, but never finished the handshake).
+    /// server accepted the TCP connection, or did not, but never finished the handshake),
+    /// or a node's step did not finish within its deadline ([`crate::Cluster::node_deadline`];
+    /// `node` is then the node that did not answer, which may be a data node the access
+    /// node was waiting for).
     #[error("{op} on node {node}: timed out after {after:?}")]
     Timeout {
         /// What was being done.

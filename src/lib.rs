@@ -30,9 +30,10 @@
 //! | `error` | [`Error`]: one type, variants a caller can act on, node and operation named |
 //! | `ident` | [`Ident`]: validated identifiers (no NUL, ≤ 63 bytes) |
 //! | `config` | [`NodeConfig`], [`TlsMode`]: how to reach one node |
-//! | `connect`, `tls` | one unpooled session; notices to `tracing` |
+//! | `connect`, `tls` | one unpooled session; deadlines and cancel requests; notices to `tracing` |
 //! | `secret_send` | the one way a secret is sent, [`SecretLogging`]: nothing secret in logs, statistics views or errors |
 //! | `sql` | the only place SQL text is made (renderers, quoting through `postgres_protocol`) |
+//! | `cluster` | [`Cluster`]: plan / apply, status and its [`Cause`]s, heal and rotation, each node's step within [`Cluster::node_deadline`] |
 //! | `server` | [`ServerInfo`], [`Capabilities`], [`Feature`]: what a node runs and can do |
 //! | `version` | [`Version`], [`PgVersion`] |
 //! | `testing` | (feature `testing`) `LocalCluster` and `LocalServer` fixtures |
@@ -87,9 +88,9 @@ pub mod testing;
 
 pub use catalog::{ChunkInfo, DataNodeInfo, HypertableInfo};
 pub use cluster::{
-    AccessNodeLink, ApplyReport, Cluster, ClusterStatus, DataNodeStatus, HealReport, NodeHeal,
-    NodeStatus, Plan, PreparedTransaction, Rotation, RotationStep, Step, StepKind,
-    UnderReplicatedChunk, Unknown,
+    AccessNodeLink, ApplyReport, Cause, Cluster, ClusterStatus, DataNodeStatus, HealReport,
+    NodeHeal, NodeStatus, Plan, PreparedTransaction, Rotation, RotationStep, Step, StepKind,
+    UnderReplicatedChunk, Unknown, DEFAULT_NODE_DEADLINE,
 };
 pub use config::{ChannelBinding, NodeConfig, TlsMode};
 pub use error::{Error, Result};

@@ -121,6 +121,7 @@ fn corpus() -> Vec<(&'static str, Sql)> {
         ("RESTORE", quiet::RESTORE),
         ("CATALOG_FIRST", session::CATALOG_FIRST),
         ("SESSION_TIMEOUTS", session::SESSION_TIMEOUTS),
+        ("STATEMENT_TIMEOUT", session::STATEMENT_TIMEOUT),
         ("BEGIN", session::BEGIN),
         ("BEGIN_READ_ONLY", session::BEGIN_READ_ONLY),
         ("COMMIT", session::COMMIT),

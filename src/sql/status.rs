@@ -3,12 +3,16 @@
 use super::functions::Schemas;
 use super::Sql;
 
-/// TimescaleDB's prepared (two-phase) transactions on a data node: `ts-<...>` GIDs.
+/// TimescaleDB's prepared (two-phase) transactions on a data node (`ts-<...>` GIDs) in the
+/// session's database only: `pg_prepared_xacts` lists every database of the instance, and
+/// another database's transactions are neither this cluster's nor resolvable from it
+/// (TimescaleDB's own healing reads the view the same way).
 pub(crate) const PREPARED_TRANSACTIONS: Sql = Sql::from_static(
     "SELECT p.gid, p.prepared::pg_catalog.text AS prepared, p.owner::pg_catalog.text AS owner, \
             p.database::pg_catalog.text AS database \
        FROM pg_catalog.pg_prepared_xacts p \
       WHERE p.gid OPERATOR(pg_catalog.~~) 'ts-%' \
+        AND p.database OPERATOR(pg_catalog.=) pg_catalog.current_database() \
       ORDER BY p.prepared",
 );
 

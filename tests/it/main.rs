@@ -7,6 +7,7 @@
 
 mod common;
 
+mod bounded;
 mod build;
 
 mod cluster_code;
