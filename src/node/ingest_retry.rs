@@ -83,7 +83,7 @@ impl AccessNode {
     ///
     /// # Errors
     ///
-    /// As [`AccessNode::ingest`], [`Ingest::write`] and [`Ingest::finish`]; the last
+    /// As [`AccessNode::ingest`], [`crate::Ingest::write`] and [`crate::Ingest::finish`]; the last
     /// attempt's error when every attempt failed.
     pub async fn ingest_with_retry<'v, R>(
         &self,
