@@ -43,8 +43,43 @@
 //! | feature | what it adds |
 //! |---|---|
 //! | `rustls` | TLS through rustls: [`TlsMode::Require`] and [`TlsMode::VerifyFull`], and so [`ChannelBinding::Require`] |
-//! | `serde` | [`Cluster`] specs read from TOML or JSON files (`Cluster::from_toml`, `Cluster::from_json`), passwords from the environment |
+//! | `serde` | [`Cluster`] specs read from TOML or JSON files (`Cluster::from_toml`, `Cluster::from_json`), passwords from the environment; `Serialize` for the reports (see [Serialization](#serialization-feature-serde)) |
 //! | `testing` | `testing::LocalCluster`: real throwaway servers for tests, joined in one call, with the tier-2 skip helper (needs PostgreSQL server binaries) |
+//!
+//! # Serialization (feature `serde`)
+//!
+//! The reports serialize for tools that print JSON or keep a record ([`ClusterStatus`],
+//! [`HealReport`], [`Rotation`], [`ServerInfo`], the catalog rows, [`Error`]). The field
+//! names are part of the crate's interface and change only with a changelog note.
+//!
+//! Conventions:
+//!
+//! - Names are `snake_case`; enums without data serialize as a `snake_case` string
+//!   ([`crate::Cause`]: `"wrong_password"`, [`crate::NodeRole`]: `"access_node"`).
+//! - Versions are strings: `"2.13.1"` ([`crate::Version`]), `"15.20"`
+//!   ([`crate::PgVersion`]); a licence is `"timescale"`, `"apache"` or the setting's value.
+//! - A field that holds a `Result` in Rust is two fields: `x` (the value, or `null` when it
+//!   failed) and `x_error` (an error object, or `null` when it succeeded).
+//! - An [`crate::Error`] is an object `{"kind", "operation", "node", "message",
+//!   "sqlstate"}`: `kind` names the variant in `snake_case` (`"authentication_failed"`,
+//!   `"timeout"`, `"unreachable"`, ...), `node` and `sqlstate` may be `null`, and `message`
+//!   is the error's `Display` (which never holds a password or SQL text).
+//! - What a report's methods compute is included, so a reader needs no rules of its own:
+//!   `healthy` on a status, `clean` and `healed` on a heal report, `complete` on a rotation.
+//!
+//! | type | fields |
+//! |---|---|
+//! | [`crate::ClusterStatus`] | `healthy`, `access_node_name`, `access_node` (a node status), `data_nodes`, `under_replicated`, `under_replicated_error` |
+//! | [`crate::NodeStatus`] | `up`, `cause`, `server` ([`crate::ServerInfo`]), `server_error` |
+//! | [`crate::DataNodeStatus`] | `name`, `healthy`, `direct` (a node status), `link`, `available`, `version_ok`, `extension_missing`, `max_prepared_transactions`, `two_phase_commit_disabled`, `prepared_transactions`, `prepared_transactions_error` |
+//! | [`crate::AccessNodeLink`] | `state` (`ok`, `down`, `wrong_password`, `no_user_mapping`, `rejected_by_hba`, `unknown_role`, `unknown_database`, `tls`, `dns`, `extension_missing`, `extension_incompatible`, `not_added`, `not_checked`, `failed`), `cause`, `error`, `reason` (why it was not checked) |
+//! | [`crate::PreparedTransaction`] | `gid`, `prepared`, `owner`, `database` |
+//! | [`crate::UnderReplicatedChunk`] | `hypertable_schema`, `hypertable_name`, `chunk_schema`, `chunk_name`, `desired`, `actual`, `replica_nodes` |
+//! | [`crate::HealReport`] | `clean`, `healed`, `advanced_xid`, `nodes` |
+//! | [`crate::NodeHeal`] | `name`, `in_doubt_before`, `in_doubt_before_error`, `healed`, `healed_error`, `remote_txn_records_before`, `remote_txn_records_after` (`null`: not read), `in_doubt_after`, `in_doubt_after_error`, `other_owners` |
+//! | [`crate::Rotation`] | `data_node`, `complete`, `role_changed`, `mapping` (`created`, `updated`, `unchanged` or `null`), `verified`, `failure` (`{"step", "error"}` or `null`) |
+//! | [`crate::ServerInfo`] | its public fields, by their names |
+//! | [`crate::ChunkInfo`], [`crate::DataNodeInfo`], [`crate::HypertableInfo`] | their public fields, by their names |
 //!
 //! # Security
 //!
@@ -77,6 +112,8 @@ mod ident;
 mod node;
 mod pool;
 mod secret_send;
+#[cfg(feature = "serde")]
+mod serialize;
 mod server;
 mod sql;
 mod tls;

@@ -83,7 +83,8 @@ impl AccessNode {
     ///
     /// # Errors
     ///
-    /// As [`AccessNode::ingest`], [`Ingest::write`] and [`Ingest::finish`]; the last
+    /// As [`AccessNode::ingest`], [`Ingest::write`](super::Ingest::write) and
+    /// [`Ingest::finish`](super::Ingest::finish); the last
     /// attempt's error when every attempt failed.
     pub async fn ingest_with_retry<'v, R>(
         &self,
