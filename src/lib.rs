@@ -33,7 +33,7 @@
 //! | `connect`, `tls` | one unpooled session; deadlines and cancel requests; notices to `tracing` |
 //! | `secret_send` | the one way a secret is sent, [`SecretLogging`]: nothing secret in logs, statistics views or errors |
 //! | `sql` | the only place SQL text is made (renderers, quoting through `postgres_protocol`) |
-//! | `cluster` | [`Cluster`]: plan / apply, status and its [`Cause`]s, heal and rotation, each node's step within [`Cluster::node_deadline`] |
+//! | `cluster` | [`Cluster`]: plan / apply, status and its [`Cause`]s, heal and rotation, chunk placement, each node's step within [`Cluster::node_deadline`] |
 //! | `server` | [`ServerInfo`], [`Capabilities`], [`Feature`]: what a node runs and can do |
 //! | `version` | [`Version`], [`PgVersion`] |
 //! | `testing` | (feature `testing`) `LocalCluster` and `LocalServer` fixtures |
@@ -49,7 +49,8 @@
 //! # Serialization (feature `serde`)
 //!
 //! The reports serialize for tools that print JSON or keep a record ([`ClusterStatus`],
-//! [`HealReport`], [`Rotation`], [`ServerInfo`], the catalog rows, [`Error`]). The field
+//! [`HealReport`], [`Rotation`], [`ChunkPlacement`], [`ServerInfo`], the catalog rows,
+//! [`Error`]). The field
 //! names are part of the crate's interface and change only with a changelog note.
 //!
 //! Conventions:
@@ -78,6 +79,7 @@
 //! | [`crate::HealReport`] | `clean`, `healed`, `advanced_xid`, `nodes` |
 //! | [`crate::NodeHeal`] | `name`, `in_doubt_before`, `in_doubt_before_error`, `healed`, `healed_error`, `remote_txn_records_before`, `remote_txn_records_after` (`null`: not read), `in_doubt_after`, `in_doubt_after_error`, `other_owners` |
 //! | [`crate::Rotation`] | `data_node`, `complete`, `role_changed`, `mapping` (`created`, `updated`, `unchanged` or `null`), `verified`, `failure` (`{"step", "error"}` or `null`) |
+//! | [`crate::ChunkPlacement`] | `schema`, `table`, `data_nodes`, `chunks` ([`crate::ChunkInfo`]s), `rows` (per data node: `node`, `chunks` (`chunk_schema`, `chunk_name`, `rows`), `chunks_error`) |
 //! | [`crate::ServerInfo`] | its public fields, by their names |
 //! | [`crate::ChunkInfo`], [`crate::DataNodeInfo`], [`crate::HypertableInfo`] | their public fields, by their names |
 //!
@@ -125,9 +127,9 @@ pub mod testing;
 
 pub use catalog::{ChunkInfo, DataNodeInfo, HypertableInfo};
 pub use cluster::{
-    AccessNodeLink, ApplyReport, Cause, Cluster, ClusterStatus, DataNodeStatus, HealReport,
-    NodeHeal, NodeStatus, Plan, PreparedTransaction, Rotation, RotationStep, Step, StepKind,
-    UnderReplicatedChunk, Unknown, DEFAULT_NODE_DEADLINE,
+    AccessNodeLink, ApplyReport, Cause, ChunkPlacement, ChunkRows, Cluster, ClusterStatus,
+    DataNodeStatus, HealReport, NodeChunkRows, NodeHeal, NodeStatus, Plan, PreparedTransaction,
+    Rotation, RotationStep, Step, StepKind, UnderReplicatedChunk, Unknown, DEFAULT_NODE_DEADLINE,
 };
 pub use config::{ChannelBinding, NodeConfig, TlsMode};
 pub use error::{Error, Result};

@@ -488,7 +488,9 @@ impl AccessNode {
             .collect()
     }
 
-    async fn resolve(
+    /// The schema and name of `table` (resolved with the search path when unqualified), if
+    /// it exists.
+    pub(crate) async fn resolve(
         session: &Session,
         op: &'static str,
         table: &TableName,

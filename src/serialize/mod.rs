@@ -4,6 +4,7 @@
 
 mod error;
 mod heal;
+mod placement;
 mod scalar;
 mod status;
 

@@ -44,6 +44,7 @@ fn corpus() -> Vec<(&'static str, Sql)> {
             bootstrap::create_database(&id("db"), &id("admin")),
         ),
         ("copy_in_binary", copy::copy_in_binary(&table, &[id("a")])),
+        ("chunk_rows", hypertable::chunk_rows(&table)),
         ("TABLE_COLUMNS", copy::TABLE_COLUMNS),
         ("INGEST_TARGET", copy::INGEST_TARGET),
         ("add_data_node", data_node::add_data_node(&new)),

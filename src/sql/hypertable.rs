@@ -207,6 +207,22 @@ pub(crate) const CHUNKS: Sql = Sql::from_static(
       ORDER BY c.chunk_name",
 );
 
+/// Rows per chunk of `table` on the node it runs on (a data node's member hypertable: its
+/// own chunks only), counted exactly: `chunk_schema`, `chunk_name`, `rows`. One scan of the
+/// table; `table` should be schema-qualified (the crate's sessions search `pg_catalog` first).
+pub(crate) fn chunk_rows(table: &TableName) -> Sql {
+    Sql::rendered(format!(
+        "SELECT n.nspname::pg_catalog.text AS chunk_schema, \
+                c.relname::pg_catalog.text AS chunk_name, pg_catalog.count(*) AS rows \
+           FROM {} t \
+           JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) t.tableoid \
+           JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
+          GROUP BY n.nspname, c.relname \
+          ORDER BY c.relname",
+        table.regclass_text()
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
