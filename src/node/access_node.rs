@@ -19,7 +19,7 @@ use tokio::time::Instant;
 
 use crate::server::{Capabilities, Feature, ServerInfo};
 use crate::sql::data_node::LIST_DATA_NODES;
-use crate::sql::hypertable::{TableName, CHUNKS, HYPERTABLE, RESOLVE_TABLE};
+use crate::sql::hypertable::{TableName, CHUNKS, HYPERTABLE, HYPERTABLES, RESOLVE_TABLE};
 use crate::version::Version;
 
 use super::extension::{update_extension, ExtensionUpdate};
@@ -469,6 +469,17 @@ impl AccessNode {
             .await?;
         row.map(|row| HypertableInfo::from_row(&session, OP, &row))
             .transpose()
+    }
+
+    /// Every hypertable of the access node's database (distributed or not), by schema and
+    /// name.
+    pub async fn hypertables(&self) -> Result<Vec<HypertableInfo>> {
+        const OP: &str = "list hypertables";
+        let session = self.session(OP).await?;
+        let rows = session.query(OP, &HYPERTABLES, &[]).await?;
+        rows.iter()
+            .map(|row| HypertableInfo::from_row(&session, OP, row))
+            .collect()
     }
 
     /// The chunks of hypertable `table` and the data nodes that hold each.

@@ -62,6 +62,7 @@ fn corpus() -> Vec<(&'static str, Sql)> {
         ("REMOTE_TXN_COUNT", heal::REMOTE_TXN_COUNT),
         ("ADVANCE_XID", heal::ADVANCE_XID),
         ("HYPERTABLE", hypertable::HYPERTABLE),
+        ("HYPERTABLES", hypertable::HYPERTABLES),
         ("RESOLVE_TABLE", hypertable::RESOLVE_TABLE),
         ("COPIED_NAMES", hypertable::COPIED_NAMES),
         ("CHUNKS", hypertable::CHUNKS),

@@ -131,6 +131,17 @@ pub(crate) const HYPERTABLE: Sql = Sql::from_static(
         AND h.hypertable_name OPERATOR(pg_catalog.=) $2::pg_catalog.name",
 );
 
+/// Every hypertable of the database, by schema and name (columns as [`HYPERTABLE`]).
+pub(crate) const HYPERTABLES: Sql = Sql::from_static(
+    "SELECT h.hypertable_schema::pg_catalog.text AS hypertable_schema, \
+            h.hypertable_name::pg_catalog.text AS hypertable_name, \
+            h.num_chunks, h.is_distributed, \
+            h.replication_factor::pg_catalog.int4 AS replication_factor, \
+            coalesce(h.data_nodes, '{}')::pg_catalog.text[] AS data_nodes \
+       FROM timescaledb_information.hypertables h \
+      ORDER BY h.hypertable_schema, h.hypertable_name",
+);
+
 /// The schema and name a table name resolves to (`$1`, quoted text), or no row.
 pub(crate) const RESOLVE_TABLE: Sql = Sql::from_static(
     "SELECT n.nspname::pg_catalog.text AS schema, c.relname::pg_catalog.text AS name \
