@@ -32,15 +32,18 @@ pub struct ChunkPlacement {
 }
 
 impl ChunkPlacement {
-    /// The rows chunk `chunk` (its name) holds on data node `node`: `None` when the node
-    /// could not be read or holds no replica of it.
+    /// The rows chunk `chunk` (its name) holds on data node `node` (0 for a replica without
+    /// rows): `None` when the node could not be read or holds no replica of it.
     pub fn rows(&self, chunk: &str, node: &str) -> Option<i64> {
         let entry = self.rows.iter().find(|r| r.node == node)?;
-        let chunks = entry.chunks.as_ref().ok()?;
-        chunks
+        let counted = entry.chunks.as_ref().ok()?;
+        if let Some(c) = counted.iter().find(|c| c.chunk_name == chunk) {
+            return Some(c.rows);
+        }
+        self.chunks
             .iter()
-            .find(|c| c.chunk_name == chunk)
-            .map(|c| c.rows)
+            .any(|c| c.name == chunk && c.data_nodes.iter().any(|n| n == node))
+            .then_some(0)
     }
 }
 
@@ -50,8 +53,9 @@ impl ChunkPlacement {
 pub struct NodeChunkRows {
     /// The data node.
     pub node: String,
-    /// Its chunks of the hypertable with their row counts, or why they could not be read.
-    /// A chunk without rows on the node is listed with 0 when the node holds it.
+    /// Its chunks of the hypertable that hold rows, with their row counts, or why they could
+    /// not be read (a chunk without rows is not listed; [`ChunkPlacement::rows`] gives 0 for
+    /// it).
     pub chunks: Result<Vec<ChunkRows>>,
 }
 
