@@ -304,6 +304,24 @@ async fn cli(model: AdminModel) {
     );
     assert_eq!(dn1["direct"]["server_error"]["node"], "dn1");
     assert_eq!(dn1["direct"]["server_error"]["sqlstate"], "28P01");
+    // The chunk view still shows dn1's chunks, its rows unknown, and says why.
+    let (code, text) = run.human(&["chunks", "SPEC", "sensor_data"], &[]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("chunks, ? rows on 2 data nodes"), "{text}");
+    assert!(
+        text.contains("dn1: rows not read: chunk placement on node dn1: authentication failed"),
+        "{text}"
+    );
+    let total = text.lines().find(|l| l.starts_with("total")).unwrap();
+    assert_eq!(total.split_whitespace().nth(2), Some("?"), "{text}");
+    let (code, json) = run.json(&["chunks", "SPEC", "public.sensor_data"]);
+    assert_eq!(code, Some(0), "{json}");
+    assert_eq!(json[0]["rows"][0]["chunks"], Value::Null);
+    assert_eq!(
+        json[0]["rows"][0]["chunks_error"]["kind"],
+        "authentication_failed"
+    );
+    assert!(json[0]["rows"][1]["chunks"].is_array(), "{json}");
     run.dn1_password = "rotated dn1 password".to_owned();
     let (code, text) = run.human(&["status", "SPEC"], &[]);
     assert_eq!(code, Some(0), "{text}");
@@ -390,6 +408,14 @@ async fn chunks(run: &Run<'_>) {
         .collect();
     assert!(ranges.len() >= 6, "{text}");
     assert!(ranges.windows(2).all(|w| w[0] <= w[1]), "{text}");
+
+    // A table that is no hypertable is named.
+    let (code, missing) = run.run(&["chunks", "SPEC", "no_such_table"], &[]);
+    assert_eq!(code, Some(1), "{missing}");
+    assert!(
+        missing.contains("\"no_such_table\" is not a hypertable"),
+        "{missing}"
+    );
 
     // Without a table: every distributed hypertable; and the same in JSON.
     let (code, all) = run.human(&["chunks", "SPEC"], &[]);
