@@ -105,7 +105,7 @@ impl Run<'_> {
 /// No Rust debug form (`Some(true)`, `Ok(1)`, `Err(..)`, `[\"dn1\"]`-style vectors of
 /// options) and no terminal control sequence (the progress bars stay off a pipe).
 fn assert_readable(text: &str) {
-    for debug in ["Some(", "None", "Ok(", "Err(", "{ ", "\\\""] {
+    for debug in ["Some(", "None", "Ok(", "Err(", "{ ", "[\"", "\\\""] {
         assert!(!text.contains(debug), "{debug:?} in:\n{text}");
     }
     assert!(!text.contains('\x1b'), "a control sequence in:\n{text}");
