@@ -12,7 +12,8 @@
 //! The spec is TOML (or JSON, by the `.json` extension); passwords come from the
 //! environment variables it names (see `Cluster::from_toml`). Output is for people by
 //! default; `--json` prints one JSON document instead (the field names of the crate's
-//! `Serialize` impls; a plan as `{"converged", "steps", "unknown"}`). Progress bars go to
+//! `Serialize` impls; a plan as `{"converged", "steps", "unknown"}`; a failure of the crate
+//! as `{"error": {"kind", "operation", "node", "message", "sqlstate"}}`, exit status 1). Progress bars go to
 //! standard error, only when standard output is a terminal and `--json` is not given.
 //!
 //! Exit status: 0 when done and healthy / converged, 1 on an error, 2 when `plan` has steps
@@ -37,6 +38,13 @@ async fn main() -> ExitCode {
     match run(&args).await {
         Ok(code) => code,
         Err(e) => {
+            // With --json, a reader of standard output gets the crate's error as an object
+            // too: `{"error": {"kind", "operation", "node", "message", "sqlstate"}}`.
+            if args.iter().any(|a| a == "--json") {
+                if let Some(error) = e.downcast_ref::<timescaledb_multinode::Error>() {
+                    let _ = json::print(&serde_json::json!({ "error": error }));
+                }
+            }
             // Each message says what its source adds; print the chain once, outermost first.
             eprintln!("tsmn: {e}");
             let mut source = e.source();

@@ -417,6 +417,16 @@ async fn chunks(run: &Run<'_>) {
         "{missing}"
     );
 
+    let (code, error) = run.json(&["chunks", "SPEC", "no_such_table"]);
+    assert_eq!(code, Some(1), "{error}");
+    assert_eq!(
+        keys(&error["error"]),
+        ["kind", "message", "node", "operation", "sqlstate"]
+    );
+    assert_eq!(error["error"]["kind"], "invalid_input");
+    assert_eq!(error["error"]["node"], "an");
+    assert_eq!(error["error"]["operation"], "chunk placement");
+
     // Without a table: every distributed hypertable; and the same in JSON.
     let (code, all) = run.human(&["chunks", "SPEC"], &[]);
     assert_eq!(code, Some(0), "{all}");
