@@ -251,6 +251,34 @@ pub enum Error {
         setting: String,
     },
 
+    /// A migration's verification found that the target's rows of a time range differ from
+    /// the rows of that range's chunks on the data nodes (row count or checksum): the copy
+    /// is not exact. The chunks are named; nothing is repaired automatically.
+    #[error(
+        "{op} on node {node}: table {table}: the rows of chunk(s) {} differ: the data nodes \
+         have {source_rows} rows (checksum {source_checksum}), the target {target_rows} \
+         (checksum {target_checksum})",
+        chunks.join(", ")
+    )]
+    VerificationFailed {
+        /// What was being done.
+        op: &'static str,
+        /// The target node.
+        node: String,
+        /// The table, `"schema"."name"`.
+        table: String,
+        /// The chunks of the time range that differs.
+        chunks: Vec<String>,
+        /// Rows of those chunks on the data nodes.
+        source_rows: u64,
+        /// Their checksum on the data nodes.
+        source_checksum: String,
+        /// Rows of that range on the target.
+        target_rows: u64,
+        /// Their checksum on the target.
+        target_checksum: String,
+    },
+
     /// A driver error that is neither a server error nor a connection problem (for example a
     /// row that could not be decoded into the expected type).
     #[error("{op} on node {node}: client error")]
@@ -443,6 +471,7 @@ impl Error {
             | Error::NotFound { op, .. }
             | Error::NoUserMapping { op, .. }
             | Error::WouldLoseData { op, .. }
+            | Error::VerificationFailed { op, .. }
             | Error::Client { op, .. }
             | Error::Fixture { op, .. } => op,
         }
@@ -468,6 +497,7 @@ impl Error {
             | Error::NotFound { node, .. }
             | Error::NoUserMapping { node, .. }
             | Error::WouldLoseData { node, .. }
+            | Error::VerificationFailed { node, .. }
             | Error::Client { node, .. } => Some(node),
             Error::Fixture { .. } => None,
         }

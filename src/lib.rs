@@ -33,6 +33,7 @@
 //! | `connect`, `tls` | one unpooled session; notices to `tracing` |
 //! | `secret_send` | the one way a secret is sent, [`SecretLogging`]: nothing secret in logs, statistics views or errors |
 //! | `sql` | the only place SQL text is made (renderers, quoting through `postgres_protocol`) |
+//! | `migrate` | [`Migration`]: leaving multi-node, distributed hypertables to one node, resumable and verified |
 //! | `server` | [`ServerInfo`], [`Capabilities`], [`Feature`]: what a node runs and can do |
 //! | `version` | [`Version`], [`PgVersion`] |
 //! | `testing` | (feature `testing`) `LocalCluster` and `LocalServer` fixtures |
@@ -69,6 +70,7 @@ mod config;
 mod connect;
 mod error;
 mod ident;
+mod migrate;
 mod node;
 mod pool;
 mod secret_send;
@@ -90,6 +92,10 @@ pub use cluster::{
 pub use config::{ChannelBinding, NodeConfig, TlsMode};
 pub use error::{Error, Result};
 pub use ident::{Ident, MAX_IDENT_BYTES};
+pub use migrate::{
+    ChunkPlan, ChunkReport, Creation, Migration, MigrationEvent, MigrationPlan, MigrationReport,
+    RangeCheck, TablePlan, TableReport, TargetKind, DEFAULT_MIGRATION_CONCURRENCY,
+};
 pub use node::{query_each, Ingest, NodeRows, STALE_RETRIES};
 pub use node::{
     update_extension, update_extensions, AccessNode, AddedDataNode, Bootstrap, ChunkInterval,
