@@ -496,7 +496,11 @@ fn pausing(
     let m = m.on_event(move |e| {
         let _ = tx.send(e.clone());
         if pause_on(e) && !paused.swap(true, Ordering::SeqCst) {
-            let _ = wait.lock().unwrap().recv();
+            // The migrating task stands still here: its worker thread's other tasks (the
+            // connections' drivers among them) move to other threads meanwhile.
+            tokio::task::block_in_place(|| {
+                let _ = wait.lock().unwrap().recv();
+            });
         }
     });
     (m, Pause { events, go })
