@@ -101,7 +101,10 @@ pub struct Migration {
 impl std::fmt::Debug for Migration {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Migration")
-            .field("access_node", &self.cluster.access_node_config().node_name())
+            .field(
+                "access_node",
+                &self.cluster.access_node_config().node_name(),
+            )
             .field("target", &self.target.node_name())
             .field("tables", &self.tables)
             .field("concurrency", &self.concurrency)

@@ -313,10 +313,10 @@ pub(crate) async fn read(
         let mut grants = Vec::new();
         let mut grants_to_make = Vec::new();
         for g in &def.grants {
-            let to = g.grantee.as_ref().map_or_else(
-                || "PUBLIC".to_owned(),
-                |r| crate::sql::quote::ident(r),
-            );
+            let to = g
+                .grantee
+                .as_ref()
+                .map_or_else(|| "PUBLIC".to_owned(), |r| crate::sql::quote::ident(r));
             let text = format!("{} to {to}", g.privilege.keyword());
             let exists = match &g.grantee {
                 None => true,

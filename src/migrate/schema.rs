@@ -8,8 +8,8 @@ use crate::sql::functions::Schemas;
 use crate::sql::hypertable::{IntervalKind, TableName};
 use crate::sql::migrate_source::{COLUMNS, CONSTRAINTS, DIMENSIONS, GRANTS, INDEXES};
 use crate::sql::migrate_target::{
-    create_hypertable, create_schema, create_table, grant, server_index, ColumnDef,
-    TablePrivilege, RECORD_TABLE,
+    create_hypertable, create_schema, create_table, grant, server_index, ColumnDef, TablePrivilege,
+    RECORD_TABLE,
 };
 use crate::sql::session::{BEGIN, COMMIT, ROLLBACK};
 
@@ -84,7 +84,10 @@ impl TableDef {
     /// search path is empty.
     pub(crate) async fn read(an: &Session, name: TableName) -> Result<TableDef> {
         let node = an.node().to_owned();
-        let schema = name.schema().map(|s| s.as_str().to_owned()).unwrap_or_default();
+        let schema = name
+            .schema()
+            .map(|s| s.as_str().to_owned())
+            .unwrap_or_default();
         let relation = name.regclass_text();
         let mut not_carried = Vec::new();
         let mut blockers = Vec::new();

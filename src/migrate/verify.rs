@@ -171,7 +171,12 @@ async fn verify_range(
         source.rows += sum.rows;
         source.checksum += sum.checksum;
     }
-    let sql = range_checksum(&def.name, &def.all, &def.time.column, def.time.interval.kind());
+    let sql = range_checksum(
+        &def.name,
+        &def.all,
+        &def.time.column,
+        def.time.interval.kind(),
+    );
     let on_target = read_sum(target, &sql, &[&job.start, &job.end]).await?;
     let chunks: Vec<String> = job.chunks.iter().map(|(_, n, _)| n.clone()).collect();
     if on_target != source {

@@ -362,7 +362,11 @@ pub(crate) const CALLED: &[CalledFunction] = &[
         PgCatalog,
         "format_type",
         Function,
-        &[look_alike("oid, integer", "text", Some("NULL::oid, NULL::integer"))],
+        &[look_alike(
+            "oid, integer",
+            "text",
+            Some("NULL::oid, NULL::integer"),
+        )],
     ),
     called(
         PgCatalog,

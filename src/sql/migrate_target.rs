@@ -64,7 +64,10 @@ pub(crate) const RECORD_CHUNK: Sql = Sql::from_static(
 
 /// `CREATE SCHEMA IF NOT EXISTS <schema>`.
 pub(crate) fn create_schema(schema: &Ident) -> Sql {
-    Sql::rendered(format!("CREATE SCHEMA IF NOT EXISTS {}", quote::ident(schema)))
+    Sql::rendered(format!(
+        "CREATE SCHEMA IF NOT EXISTS {}",
+        quote::ident(schema)
+    ))
 }
 
 /// One column of a table to create: its name, and the rest of its definition as the source
@@ -249,7 +252,10 @@ mod tests {
             grant(TablePrivilege::Insert, &table, None, false).text(),
             "GRANT INSERT ON TABLE \"s\".\"t\" TO PUBLIC"
         );
-        assert_eq!(TablePrivilege::parse("TRIGGER"), Some(TablePrivilege::Trigger));
+        assert_eq!(
+            TablePrivilege::parse("TRIGGER"),
+            Some(TablePrivilege::Trigger)
+        );
         assert_eq!(TablePrivilege::parse("USAGE"), None);
     }
 }

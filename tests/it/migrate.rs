@@ -226,8 +226,7 @@ async fn assert_schema(target: &LocalServer) {
         2
     );
     assert_eq!(
-        count("SELECT count(*) FROM pg_indexes WHERE indexname = 'metrics_by_device'".into())
-            .await,
+        count("SELECT count(*) FROM pg_indexes WHERE indexname = 'metrics_by_device'".into()).await,
         1
     );
     let err = client
@@ -236,9 +235,7 @@ async fn assert_schema(target: &LocalServer) {
         .unwrap_err();
     assert_eq!(err.code().unwrap().code(), "23514", "{err}");
     let err = client
-        .batch_execute(
-            "INSERT INTO metrics_rf2 (time, device) VALUES ('2024-01-01', 1)",
-        )
+        .batch_execute("INSERT INTO metrics_rf2 (time, device) VALUES ('2024-01-01', 1)")
         .await
         .unwrap_err();
     assert_eq!(err.code().unwrap().code(), "23505", "{err}");
@@ -296,7 +293,9 @@ async fn timescaledb_target(name: &str) -> LocalServer {
     let server = LocalServer::builder(name).start().await.unwrap();
     let client = server.config().connect().await.unwrap();
     client
-        .batch_execute("SET client_min_messages = error; CREATE EXTENSION timescaledb; CREATE ROLE reader")
+        .batch_execute(
+            "SET client_min_messages = error; CREATE EXTENSION timescaledb; CREATE ROLE reader",
+        )
         .await
         .unwrap();
     server
@@ -338,7 +337,10 @@ async fn to_single_node_timescaledb_with_plan_and_report() {
             .any(|n| n.contains("\"only on the source\"")),
         "{plan}"
     );
-    assert!(types.not_carried.iter().any(|n| n.contains("space partitioning")));
+    assert!(types
+        .not_carried
+        .iter()
+        .any(|n| n.contains("space partitioning")));
     let shown = plan.to_string();
     assert!(shown.contains(HOSTILE_TABLE), "{shown}");
     // A plan writes nothing.
@@ -402,7 +404,9 @@ async fn to_single_node_timescaledb_with_plan_and_report() {
 
     // A row changed behind the migration's back: the chunk is named.
     client
-        .batch_execute("UPDATE metrics_rf2 SET value = value + 1 WHERE device = 3 AND time = '2024-01-02'")
+        .batch_execute(
+            "UPDATE metrics_rf2 SET value = value + 1 WHERE device = 3 AND time = '2024-01-02'",
+        )
         .await
         .unwrap();
     let err = m.run().await.unwrap_err();
@@ -410,7 +414,10 @@ async fn to_single_node_timescaledb_with_plan_and_report() {
         panic!("{err:?}")
     };
     assert_eq!(table, "\"public\".\"metrics_rf2\"");
-    assert!(chunks.iter().all(|c| c.starts_with("_dist_hyper_")), "{err}");
+    assert!(
+        chunks.iter().all(|c| c.starts_with("_dist_hyper_")),
+        "{err}"
+    );
     assert!(err.to_string().contains(&chunks[0]), "{err}");
     assert_eq!(err.node(), Some("target"));
 
@@ -434,7 +441,10 @@ async fn to_plain_postgresql() {
     let m = migration(&cluster, &target);
     let plan = m.plan().await.unwrap();
     assert_eq!(plan.target_kind, TargetKind::PostgreSql);
-    assert!(plan.tables.iter().all(|t| t.creation == Creation::PlainTable));
+    assert!(plan
+        .tables
+        .iter()
+        .all(|t| t.creation == Creation::PlainTable));
     let report = m.run().await.unwrap();
     assert_complete(&report);
     assert_same_rows(&local, &target).await;
@@ -460,7 +470,9 @@ async fn to_timescaledb_2_14() {
         .connect()
         .await
         .unwrap()
-        .batch_execute("SET client_min_messages = error; CREATE EXTENSION timescaledb; CREATE ROLE reader")
+        .batch_execute(
+            "SET client_min_messages = error; CREATE EXTENSION timescaledb; CREATE ROLE reader",
+        )
         .await
         .unwrap();
     let m = migration(&cluster, &target);
