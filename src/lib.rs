@@ -90,7 +90,7 @@ pub use cluster::{
     UnderReplicatedChunk, Unknown,
 };
 pub use config::{ChannelBinding, NodeConfig, TlsMode};
-pub use error::{Error, Result};
+pub use error::{Error, Mismatch, Result};
 pub use ident::{Ident, MAX_IDENT_BYTES};
 pub use migrate::{
     ChunkPlan, ChunkReport, Creation, Migration, MigrationEvent, MigrationPlan, MigrationReport,

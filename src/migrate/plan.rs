@@ -316,7 +316,7 @@ pub(crate) async fn read(
             let to = g
                 .grantee
                 .as_ref()
-                .map_or_else(|| "PUBLIC".to_owned(), |r| crate::sql::quote::ident(r));
+                .map_or_else(|| "PUBLIC".to_owned(), crate::sql::quote::ident);
             let text = format!("{} to {to}", g.privilege.keyword());
             let exists = match &g.grantee {
                 None => true,

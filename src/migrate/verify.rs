@@ -14,7 +14,7 @@ use super::report::RangeCheck;
 use crate::cluster::Cluster;
 use crate::config::NodeConfig;
 use crate::connect::Session;
-use crate::error::{Error, Result};
+use crate::error::{Error, Mismatch, Result};
 use crate::sql::hypertable::TableName;
 use crate::sql::migrate_source::STABLE_TEXT;
 use crate::sql::migrate_verify::{chunk_checksum, range_checksum};
@@ -183,12 +183,14 @@ async fn verify_range(
         return Err(Error::VerificationFailed {
             op: OP,
             node: target.node().to_owned(),
-            table: job.plan.table.clone(),
-            chunks,
-            source_rows: source.rows,
-            source_checksum: source.checksum.to_string(),
-            target_rows: on_target.rows,
-            target_checksum: on_target.checksum.to_string(),
+            mismatch: Box::new(Mismatch {
+                table: job.plan.table.clone(),
+                chunks,
+                source_rows: source.rows,
+                source_checksum: source.checksum.to_string(),
+                target_rows: on_target.rows,
+                target_checksum: on_target.checksum.to_string(),
+            }),
         });
     }
     Ok(RangeCheck {

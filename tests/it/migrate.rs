@@ -410,10 +410,14 @@ async fn to_single_node_timescaledb_with_plan_and_report() {
         .await
         .unwrap();
     let err = m.run().await.unwrap_err();
-    let Error::VerificationFailed { table, chunks, .. } = &err else {
+    let Error::VerificationFailed { mismatch, .. } = &err else {
         panic!("{err:?}")
     };
-    assert_eq!(table, "\"public\".\"metrics_rf2\"");
+    assert_eq!(mismatch.table, "\"public\".\"metrics_rf2\"");
+    assert_eq!(mismatch.source_rows, mismatch.target_rows);
+    assert_ne!(mismatch.source_checksum, mismatch.target_checksum);
+    let chunks = &mismatch.chunks;
+    assert_eq!(chunks.len(), 2, "{err}");
     assert!(
         chunks.iter().all(|c| c.starts_with("_dist_hyper_")),
         "{err}"
