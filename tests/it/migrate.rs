@@ -11,14 +11,14 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 
-use timescaledb_multinode::testing::{LocalCluster, LocalServer};
+use timescaledb_multinode::testing::{AdminModel, LocalCluster, LocalServer};
 use timescaledb_multinode::tokio_postgres::Client;
 use timescaledb_multinode::{
     Cluster, Creation, Error, Ident, Migration, MigrationEvent, MigrationReport, TableName,
     TargetKind,
 };
 
-use crate::common::{joined_cluster, matrix, plain_server, tier2};
+use crate::common::{joined_cluster_from, matrix, plain_server, tier2};
 
 const HOSTILE_SCHEMA: &str = "Schéma 'x' $$; --";
 const HOSTILE_TABLE: &str = "Sensor Data 'ü' 🚀 MiXeD";
@@ -47,7 +47,13 @@ fn quoted((schema, name): (&str, &str)) -> String {
 /// The source: a joined 1 + 2 cluster with the three tables and their rows, and the
 /// `Cluster` that knows every node.
 async fn source() -> (LocalCluster, Cluster) {
-    let (local, _an) = joined_cluster(2).await;
+    source_as(AdminModel::Superuser).await
+}
+
+/// [`source`] with `tsdbadmin` of the given kind on every node.
+async fn source_as(admin: AdminModel) -> (LocalCluster, Cluster) {
+    let (local, _an) =
+        joined_cluster_from(LocalCluster::builder().data_nodes(2).admin(admin)).await;
     // Roles and the hostile schema on every node (grants on a distributed table reach the
     // data nodes; its schema must exist there).
     for node in local.nodes() {
@@ -290,11 +296,22 @@ async fn hypertables_on(target: &LocalServer) -> Vec<(String, String)> {
 }
 
 async fn timescaledb_target(name: &str) -> LocalServer {
-    let server = LocalServer::builder(name).start().await.unwrap();
+    timescaledb_target_as(name, AdminModel::Superuser).await
+}
+
+/// A single-node TimescaleDB target whose `tsdbadmin` is of the given kind (the managed
+/// service's admin finds the extension created by a superuser).
+async fn timescaledb_target_as(name: &str, admin: AdminModel) -> LocalServer {
+    let server = LocalServer::builder(name)
+        .admin(admin)
+        .start()
+        .await
+        .unwrap();
     let client = server.config().connect().await.unwrap();
     client
         .batch_execute(
-            "SET client_min_messages = error; CREATE EXTENSION timescaledb; CREATE ROLE reader",
+            "SET client_min_messages = error; CREATE EXTENSION IF NOT EXISTS timescaledb; \
+             CREATE ROLE reader",
         )
         .await
         .unwrap();
@@ -425,6 +442,24 @@ async fn to_single_node_timescaledb_with_plan_and_report() {
     assert!(err.to_string().contains(&chunks[0]), "{err}");
     assert_eq!(err.node(), Some("target"));
 
+    target.shutdown().await.unwrap();
+    local.shutdown().await.unwrap();
+}
+
+/// The managed service's admin (not a superuser) on every node and on the target.
+#[tokio::test]
+async fn as_the_managed_service_admin() {
+    let Some(_) = tier2() else { return };
+    let (local, cluster) = source_as(AdminModel::ManagedService).await;
+    let target = timescaledb_target_as("target", AdminModel::ManagedService).await;
+    let m = migration(&cluster, &target);
+    let plan = m.plan().await.unwrap();
+    assert!(plan.blockers().is_empty(), "{plan}");
+    let report = m.run().await.unwrap();
+    assert_complete(&report);
+    assert_same_rows(&local, &target).await;
+    assert_schema(&target).await;
+    assert_eq!(hypertables_on(&target).await.len(), 3);
     target.shutdown().await.unwrap();
     local.shutdown().await.unwrap();
 }
