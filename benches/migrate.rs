@@ -3,9 +3,10 @@
 //! installation's own), all in the same run:
 //! - `Migration::run` (copy phase and verification timed apart),
 //! - the documented manual way: psql `\copy (SELECT ...) TO STDOUT` through the access node
-//!   piped into psql `\copy ... FROM STDIN` on the target (targets: copy ≤ 0.8× its time,
-//!   copy + verification ≤ 1.2×),
-//! - the target's own ingest limit: psql `\copy` of the same rows from a local CSV file.
+//!   piped into psql `\copy ... FROM STDIN` on the target, into a hypertable with the same
+//!   indexes as the source's (targets: copy ≤ 0.8× its time, copy + verification ≤ 1.2×),
+//! - the target's own ingest limit: psql `\copy` of the same rows from a local CSV file into
+//!   the same hypertable.
 //!
 //! Also printed: the peak memory of this process. Tier 2 only.
 //!
@@ -115,7 +116,8 @@ fn bench(c: &mut Criterion) {
                  DROP SCHEMA IF EXISTS _tsmn_migration CASCADE";
     let fresh_hypertable = format!(
         "{reset}; {TARGET_TABLE}; \
-         SELECT create_hypertable('sensor_data', 'time', chunk_time_interval => interval '7 days')"
+         SELECT create_hypertable('sensor_data', 'time', chunk_time_interval => interval '7 days'); \
+         CREATE INDEX ON sensor_data (sensor_id, time DESC)"
     );
 
     // The rows as a CSV file on the target's side, for its ingest limit.
@@ -235,7 +237,10 @@ fn bench(c: &mut Criterion) {
         ingest_limit.median(),
         "-",
     );
-    println!("PEAK MEMORY of the migrating process: {} (target <= 100 MB)", peak_rss());
+    println!(
+        "PEAK MEMORY of the migrating process: {} (target <= 100 MB)",
+        peak_rss()
+    );
     rt.block_on(async move {
         target.shutdown().await.unwrap();
         bench.cluster.shutdown().await.unwrap();

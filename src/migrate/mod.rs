@@ -57,7 +57,8 @@ pub const DEFAULT_MIGRATION_CONCURRENCY: usize = 2;
 ///    ([`Migration::concurrency`]), as a binary COPY byte stream forwarded to the target as
 ///    it arrives: memory stays bounded whatever the chunk size.
 /// 3. **Resumable.** Each chunk is one transaction on the target that also records it in
-///    the schema `_tsmn_migration`; after any failure (target restarted, a data node down,
+///    the schema `_tsmn_migration` (indexes other than constraints' are built once all
+///    chunks are in, also recorded); after any failure (target restarted, a data node down,
 ///    the task dropped), run it again: recorded chunks are skipped, a chunk that was half
 ///    written was rolled back and is copied again. No row is duplicated or skipped.
 /// 4. **Verified.** Every time range of every table, copied by this run or an earlier one:
@@ -296,12 +297,20 @@ impl Migration {
             &progress,
         )
         .await?;
-        let copy_time = copy_started.elapsed();
         for (job, chunk) in copied {
             if let Some(report) = reports.iter_mut().find(|r| r.table == job.display) {
                 report.chunks.push(chunk);
             }
         }
+
+        // The indexes, now that the rows are in (before the verification, whose range
+        // scans they serve).
+        let target = Session::open(&self.target, OP).await?;
+        for table in &plan.tables {
+            table.def.create_indexes(&target).await?;
+        }
+        drop(target);
+        let copy_time = copy_started.elapsed();
 
         let verify_started = Instant::now();
         let tables: Vec<&TablePlan> = plan.tables.iter().collect();

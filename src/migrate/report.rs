@@ -59,7 +59,7 @@ pub struct MigrationReport {
     pub target: String,
     /// The tables, in the order they were asked for.
     pub tables: Vec<TableReport>,
-    /// Time spent copying (all tables).
+    /// Time spent copying (all tables), building the indexes included.
     pub copy_time: Duration,
     /// Time spent verifying (all tables).
     pub verify_time: Duration,

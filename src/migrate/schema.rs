@@ -9,7 +9,7 @@ use crate::sql::hypertable::{IntervalKind, TableName};
 use crate::sql::migrate_source::{COLUMNS, CONSTRAINTS, DIMENSIONS, GRANTS, INDEXES};
 use crate::sql::migrate_target::{
     create_hypertable, create_schema, create_table, grant, server_index, ColumnDef, TablePrivilege,
-    RECORD_TABLE,
+    INDEXED, RECORD_INDEXED, RECORD_TABLE,
 };
 use crate::sql::session::{BEGIN, COMMIT, ROLLBACK};
 
@@ -253,8 +253,9 @@ impl TableDef {
     }
 
     /// Creates the table on the target in one transaction, with its row in the migration
-    /// state: as a hypertable when `timescaledb` has the extension's schemas, then its
-    /// indexes and the grants whose roles exist there (`grants`).
+    /// state: as a hypertable when `timescaledb` has the extension's schemas, with its
+    /// constraints and the grants whose roles exist there (`grants`). Its other indexes
+    /// come with [`TableDef::create_indexes`], once its rows are in.
     pub(crate) async fn create(
         &self,
         target: &Session,
@@ -289,11 +290,6 @@ impl TableDef {
                     }
                 };
             }
-            for index in &self.indexes {
-                target
-                    .execute_utility(OP, &server_index(index.clone()))
-                    .await?;
-            }
             for g in grants {
                 target
                     .execute_utility(
@@ -310,6 +306,38 @@ impl TableDef {
         }
         .await;
         match created {
+            Ok(()) => target.execute_utility(OP, &COMMIT).await,
+            Err(e) => {
+                let _ = target.execute_utility(OP, &ROLLBACK).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Builds the table's indexes (other than its constraints') on the target, unless the
+    /// migration state says they were: in one transaction with that record. Building them
+    /// once the rows are in costs less than keeping them up to date row by row.
+    pub(crate) async fn create_indexes(&self, target: &Session) -> Result<()> {
+        const OP: &str = "create indexes on migration target";
+        let (schema, table) = self.key();
+        let row = target.query_one(OP, &INDEXED, &[&schema, &table]).await?;
+        if target.get::<bool>(OP, &row, "indexed")? {
+            return Ok(());
+        }
+        target.execute_utility(OP, &BEGIN).await?;
+        let built = async {
+            for index in &self.indexes {
+                target
+                    .execute_utility(OP, &server_index(index.clone()))
+                    .await?;
+            }
+            target
+                .query(OP, &RECORD_INDEXED, &[&schema, &table])
+                .await?;
+            Ok::<_, Error>(())
+        }
+        .await;
+        match built {
             Ok(()) => target.execute_utility(OP, &COMMIT).await,
             Err(e) => {
                 let _ = target.execute_utility(OP, &ROLLBACK).await;

@@ -118,6 +118,49 @@ async fn verify_range(
     job: &RangeJob<'_>,
 ) -> Result<RangeCheck> {
     let def = &job.plan.def;
+    let sql = range_checksum(
+        &def.name,
+        &def.all,
+        &def.time.column,
+        def.time.interval.kind(),
+    );
+    // The target's side runs while the data nodes compute theirs.
+    let bounds: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&job.start, &job.end];
+    let (source, on_target) = tokio::join!(
+        source_sum(cluster, sources, job),
+        read_sum(target, &sql, &bounds)
+    );
+    let (source, on_target) = (source?, on_target?);
+    let chunks: Vec<String> = job.chunks.iter().map(|(_, n, _)| n.clone()).collect();
+    if on_target != source {
+        return Err(Error::VerificationFailed {
+            op: OP,
+            node: target.node().to_owned(),
+            mismatch: Box::new(Mismatch {
+                table: job.plan.table.clone(),
+                chunks,
+                source_rows: source.rows,
+                source_checksum: source.checksum.to_string(),
+                target_rows: on_target.rows,
+                target_checksum: on_target.checksum.to_string(),
+            }),
+        });
+    }
+    Ok(RangeCheck {
+        range_start: job.start.clone(),
+        range_end: job.end.clone(),
+        chunks,
+        rows: source.rows,
+        checksum: source.checksum.to_string(),
+    })
+}
+
+/// Row count and checksum of the range's chunks, each read from a replica that answers.
+async fn source_sum(
+    cluster: &Cluster,
+    sources: &mut HashMap<String, Session>,
+    job: &RangeJob<'_>,
+) -> Result<Sum> {
     let mut source = Sum {
         rows: 0,
         checksum: 0,
@@ -127,7 +170,7 @@ async fn verify_range(
             crate::ident::Ident::for_op(schema.as_str(), "chunk schema", OP, None)?,
             crate::ident::Ident::for_op(name.as_str(), "chunk", OP, None)?,
         );
-        let sql = chunk_checksum(&chunk, &def.all);
+        let sql = chunk_checksum(&chunk, &job.plan.def.all);
         let mut last = None;
         let mut sum = None;
         for node in nodes {
@@ -171,35 +214,7 @@ async fn verify_range(
         source.rows += sum.rows;
         source.checksum += sum.checksum;
     }
-    let sql = range_checksum(
-        &def.name,
-        &def.all,
-        &def.time.column,
-        def.time.interval.kind(),
-    );
-    let on_target = read_sum(target, &sql, &[&job.start, &job.end]).await?;
-    let chunks: Vec<String> = job.chunks.iter().map(|(_, n, _)| n.clone()).collect();
-    if on_target != source {
-        return Err(Error::VerificationFailed {
-            op: OP,
-            node: target.node().to_owned(),
-            mismatch: Box::new(Mismatch {
-                table: job.plan.table.clone(),
-                chunks,
-                source_rows: source.rows,
-                source_checksum: source.checksum.to_string(),
-                target_rows: on_target.rows,
-                target_checksum: on_target.checksum.to_string(),
-            }),
-        });
-    }
-    Ok(RangeCheck {
-        range_start: job.start.clone(),
-        range_end: job.end.clone(),
-        chunks,
-        rows: source.rows,
-        checksum: source.checksum.to_string(),
-    })
+    Ok(source)
 }
 
 async fn read_sum(

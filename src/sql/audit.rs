@@ -176,6 +176,8 @@ fn corpus() -> Vec<(&'static str, Sql)> {
         ("RECORD_TABLE", migrate_target::RECORD_TABLE),
         ("CHUNKS_RECORDED", migrate_target::CHUNKS_RECORDED),
         ("RECORD_CHUNK", migrate_target::RECORD_CHUNK),
+        ("INDEXED", migrate_target::INDEXED),
+        ("RECORD_INDEXED", migrate_target::RECORD_INDEXED),
         ("create_schema", migrate_target::create_schema(&id("s"))),
         (
             "create_table",

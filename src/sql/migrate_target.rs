@@ -24,7 +24,24 @@ pub(crate) const CREATE_STATE: Sql = Sql::from_static(
         chunk_name pg_catalog.text NOT NULL, source_node pg_catalog.text NOT NULL, \
         rows pg_catalog.int8 NOT NULL, bytes pg_catalog.int8 NOT NULL, \
         copied_at pg_catalog.timestamptz NOT NULL DEFAULT CURRENT_TIMESTAMP, \
-        PRIMARY KEY (table_schema, table_name, chunk_name))",
+        PRIMARY KEY (table_schema, table_name, chunk_name)); \
+     CREATE TABLE IF NOT EXISTS _tsmn_migration.indexed (\
+        table_schema pg_catalog.text NOT NULL, table_name pg_catalog.text NOT NULL, \
+        indexed_at pg_catalog.timestamptz NOT NULL DEFAULT CURRENT_TIMESTAMP, \
+        PRIMARY KEY (table_schema, table_name))",
+);
+
+/// Whether the indexes of table `$1` schema, `$2` name were built (they are built once its
+/// rows are in).
+pub(crate) const INDEXED: Sql = Sql::from_static(
+    "SELECT EXISTS (SELECT FROM _tsmn_migration.indexed i \
+                     WHERE i.table_schema OPERATOR(pg_catalog.=) $1::pg_catalog.text \
+                       AND i.table_name OPERATOR(pg_catalog.=) $2::pg_catalog.text) AS indexed",
+);
+
+/// Records the indexes of table `$1` schema, `$2` name as built.
+pub(crate) const RECORD_INDEXED: Sql = Sql::from_static(
+    "INSERT INTO _tsmn_migration.indexed VALUES ($1::pg_catalog.text, $2::pg_catalog.text)",
 );
 
 /// Whether the migration state exists on the target.
