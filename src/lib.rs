@@ -126,5 +126,8 @@ mod tests {
         assert::<crate::ServerInfo>();
         assert::<crate::Error>();
         assert::<crate::Ident>();
+        assert::<crate::Migration>();
+        assert::<crate::MigrationPlan>();
+        assert::<crate::MigrationReport>();
     }
 }

@@ -148,8 +148,10 @@ impl Migration {
         self
     }
 
-    /// Calls `f` with every [`MigrationEvent`] of a run, on the migrating task (the run
-    /// waits while it runs: keep it short).
+    /// Calls `f` with every [`MigrationEvent`] of a run, on the migrating task: the run
+    /// waits while it runs, so keep it short (send the event to a channel). A callback that
+    /// must wait (to pause the migration) should do so inside
+    /// `tokio::task::block_in_place`, so the connections' tasks keep running.
     pub fn on_event(mut self, f: impl Fn(&MigrationEvent) + Send + Sync + 'static) -> Self {
         self.listener = Some(Arc::new(f));
         self
