@@ -688,3 +688,106 @@ async fn task_dropped_mid_chunk_then_resumed() {
     target.shutdown().await.unwrap();
     local.shutdown().await.unwrap();
 }
+
+/// What forbids a migration is in the plan, and a run refuses it before writing anything:
+/// a column of a type that is not built in, a table of the same name already on the target.
+#[tokio::test]
+async fn blockers_stop_the_run_before_anything_is_written() {
+    let Some(_) = tier2() else { return };
+    let (local, _an) = joined_cluster_from(LocalCluster::builder().data_nodes(2)).await;
+    for node in local.nodes() {
+        node.config()
+            .connect()
+            .await
+            .unwrap()
+            .batch_execute("CREATE TYPE mood AS ENUM ('ok', 'meh')")
+            .await
+            .unwrap();
+    }
+    let an = local.access_node_config().connect().await.unwrap();
+    for statement in [
+        "SET client_min_messages = error",
+        "CREATE TABLE moods (time timestamptz NOT NULL, m mood)",
+        "SELECT create_distributed_hypertable('moods', 'time')",
+        "INSERT INTO moods VALUES ('2024-01-01', 'ok')",
+        "CREATE TABLE taken (time timestamptz NOT NULL, v int4)",
+        "SELECT create_distributed_hypertable('taken', 'time')",
+        "CREATE TABLE not_distributed (time timestamptz NOT NULL)",
+    ] {
+        an.batch_execute(statement).await.unwrap();
+    }
+    let mut cluster = Cluster::new(local.access_node_config());
+    for config in local.data_node_configs() {
+        cluster = cluster.data_node(config);
+    }
+    let target = plain_server("target").await;
+    let target_client = target.config().connect().await.unwrap();
+    target_client
+        .batch_execute("CREATE TABLE taken (x int)")
+        .await
+        .unwrap();
+    let table = |name: &str| TableName::new(Ident::new(name).unwrap());
+
+    let m = cluster
+        .migration(target.config())
+        .hypertable(table("moods"))
+        .hypertable(table("taken"));
+    let plan = m.plan().await.unwrap();
+    let blockers = plan.blockers();
+    assert_eq!(blockers.len(), 2, "{plan}");
+    assert!(
+        blockers[0].contains("\"m\"") && blockers[0].contains("mood"),
+        "{blockers:?}"
+    );
+    assert!(blockers[1].contains("already has a table"), "{blockers:?}");
+    let err = m.run().await.unwrap_err();
+    assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
+    assert!(err.to_string().contains("not built in"), "{err}");
+    let nothing: bool = target_client
+        .query_one(
+            "SELECT to_regnamespace('_tsmn_migration') IS NULL AND to_regclass('moods') IS NULL",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(nothing);
+
+    // Not distributed, missing, chosen twice, none at all: refused clearly.
+    for (m, expected) in [
+        (
+            cluster
+                .migration(target.config())
+                .hypertable(table("not_distributed")),
+            "is not a distributed hypertable",
+        ),
+        (
+            cluster
+                .migration(target.config())
+                .hypertable(table("missing")),
+            "does not exist",
+        ),
+        (
+            cluster
+                .migration(target.config())
+                .hypertable(table("taken"))
+                .hypertable(table("taken")),
+            "chosen twice",
+        ),
+        (cluster.migration(target.config()), "no hypertable chosen"),
+    ] {
+        let err = m.plan().await.unwrap_err();
+        assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
+        assert!(err.to_string().contains(expected), "{err}");
+    }
+    // A data node as the target is refused.
+    let err = cluster
+        .migration(local.data_node_configs()[0].clone())
+        .hypertable(table("taken"))
+        .plan()
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("single node"), "{err}");
+    target.shutdown().await.unwrap();
+    local.shutdown().await.unwrap();
+}
