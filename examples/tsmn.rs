@@ -127,6 +127,13 @@ async fn run(args: &[String]) -> Result<ExitCode, BoxError> {
                     node.remote_txn_records.0,
                     node.remote_txn_records.1
                 );
+                for other in &node.other_owners {
+                    println!(
+                        "{}: {} was prepared by role {}, which this role cannot finish: heal as \
+                         that role, or as a superuser",
+                        node.name, other.gid, other.owner
+                    );
+                }
             }
             println!(
                 "healed {} transactions; clean: {}",

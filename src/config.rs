@@ -3,7 +3,10 @@
 //! [`NodeConfig`] holds the password as a [`SecretString`]; its `Debug` output shows
 //! `[REDACTED]` in its place, and it has no `Display` and no URL form, so it cannot end up in
 //! a log by accident. The password is exposed once, when the driver's
-//! [`tokio_postgres::Config`] is built (whose own `Debug` redacts it too).
+//! [`tokio_postgres::Config`] is built (whose own `Debug` redacts it too). A `NodeConfig` can
+//! be read from a connection string, a URL or a driver config (`parse`), never written to one.
+
+mod parse;
 
 use std::time::Duration;
 

@@ -2,8 +2,9 @@
 //! classification, and forwarding the server's notices (TimescaleDB's 01P01 deprecation
 //! warnings among them) to `tracing`.
 
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_postgres::types::ToSql;
@@ -37,6 +38,8 @@ pub(crate) struct Session {
     /// node: TimescaleDB 2.13 can crash such a session on its next `distributed_exec`, so
     /// the pool must not hand it out again.
     poisoned: AtomicBool,
+    /// How to reach the server again, for a cancel request.
+    connector: Connector,
 }
 
 impl Session {
@@ -65,6 +68,7 @@ impl Session {
         let node = config.node_name();
         let connector = Connector::for_config(config, op)?;
         tracing::debug!(node = %node, tls = config.get_tls().as_str(), "connecting");
+        let for_cancel = connector.clone();
         let connecting = async {
             match connector {
                 Connector::Plain(tls) => driver
@@ -92,6 +96,7 @@ impl Session {
                 client,
                 node,
                 poisoned: AtomicBool::new(false),
+                connector: for_cancel,
             },
             Err(e) => return Err(Error::from_connect(op, &node, config.get_user(), e)),
         };
@@ -106,6 +111,59 @@ impl Session {
         &self.node
     }
 
+    /// Marks the session unfit for reuse: a pool discards it instead of handing it out
+    /// again (after a step was cut off at its deadline, the server may still be busy on it).
+    pub(crate) fn discard(&self) {
+        self.poisoned.store(true, Ordering::Relaxed);
+    }
+
+    /// Runs `work` on this session until `deadline`. When the deadline passes first, the
+    /// server is sent a cancel request for what the session runs (so the backend stops
+    /// waiting, on a data node that never answers, say), the session is marked for
+    /// [`Session::discard`], and [`Error::Timeout`] names `node` (the node that did not
+    /// answer, which may be a data node behind this access-node session).
+    pub(crate) async fn bounded<T>(
+        &self,
+        op: &'static str,
+        node: &str,
+        deadline: Deadline,
+        work: impl Future<Output = Result<T>>,
+    ) -> Result<T> {
+        match tokio::time::timeout_at(deadline.at, work).await {
+            Ok(result) => result,
+            Err(_) => {
+                self.discard();
+                self.cancel().await;
+                Err(Error::Timeout {
+                    op,
+                    node: node.to_owned(),
+                    after: deadline.after,
+                })
+            }
+        }
+    }
+
+    /// Sends the server a cancel request for the statement this session runs, if any (the
+    /// protocol's out-of-band request, over a connection of its own); bounded too, and only
+    /// traced when it fails: the session is given up anyway.
+    pub(crate) async fn cancel(&self) {
+        let token = self.client.cancel_token();
+        let sent = match self.connector.clone() {
+            Connector::Plain(tls) => {
+                tokio::time::timeout(CANCEL_TIMEOUT, token.cancel_query(tls)).await
+            }
+            #[cfg(feature = "rustls")]
+            Connector::Rustls(tls) => {
+                tokio::time::timeout(CANCEL_TIMEOUT, token.cancel_query(tls)).await
+            }
+        };
+        match sent {
+            Ok(Ok(())) => tracing::debug!(node = %self.node, "cancel request sent"),
+            Ok(Err(e)) => tracing::debug!(node = %self.node, error = %e, "cancel request failed"),
+            Err(_) => tracing::debug!(node = %self.node, "cancel request timed out"),
+        }
+    }
+
     /// Whether a failed data-node connection makes this session unsafe to reuse.
     pub(crate) fn is_poisoned(&self) -> bool {
         self.poisoned.load(Ordering::Relaxed)
@@ -113,7 +171,7 @@ impl Session {
 
     /// Classifies a multi-node error, poisoning the session when the access node's
     /// connection to a data node failed.
-    fn multinode_err(&self, op: &'static str, e: tokio_postgres::Error) -> Error {
+    pub(crate) fn multinode_err(&self, op: &'static str, e: tokio_postgres::Error) -> Error {
         let err = Error::from_access_node(op, &self.node, e);
         let data_node_link = matches!(
             err,
@@ -238,6 +296,54 @@ impl Session {
         column: &str,
     ) -> Result<T> {
         row.try_get(column).map_err(|e| self.err(op, e))
+    }
+}
+
+/// How long a cancel request may take before it is given up.
+const CANCEL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// When a bounded step must be done: a point in time, and the length it was given (for
+/// errors).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Deadline {
+    /// The point in time.
+    pub(crate) at: tokio::time::Instant,
+    /// How long from the start it was.
+    pub(crate) after: Duration,
+}
+
+impl Deadline {
+    /// `after` from now.
+    pub(crate) fn after(after: Duration) -> Deadline {
+        Deadline {
+            at: tokio::time::Instant::now() + after,
+            after,
+        }
+    }
+
+    /// The time left (zero once passed).
+    pub(crate) fn remaining(&self) -> Duration {
+        self.at
+            .saturating_duration_since(tokio::time::Instant::now())
+    }
+
+    /// Runs `work` (which holds no session to cancel: a connection attempt, say) until this
+    /// deadline; [`Error::Timeout`] naming `node` when it passes first.
+    pub(crate) async fn run<T>(
+        self,
+        op: &'static str,
+        node: &str,
+        work: impl Future<Output = Result<T>>,
+    ) -> Result<T> {
+        tokio::time::timeout_at(self.at, work)
+            .await
+            .unwrap_or_else(|_| {
+                Err(Error::Timeout {
+                    op,
+                    node: node.to_owned(),
+                    after: self.after,
+                })
+            })
     }
 }
 

@@ -48,7 +48,10 @@ pub enum Error {
     },
 
     /// A connection could not be established within the configured connect timeout (the
-    /// server accepted the TCP connection, or did not, but never finished the handshake).
+    /// server accepted the TCP connection, or did not, but never finished the handshake),
+    /// or a node's step did not finish within its deadline ([`crate::Cluster::node_deadline`];
+    /// `node` is then the node that did not answer, which may be a data node the access
+    /// node was waiting for).
     #[error("{op} on node {node}: timed out after {after:?}")]
     Timeout {
         /// What was being done.
@@ -56,6 +59,20 @@ pub enum Error {
         /// The node that did not answer in time.
         node: String,
         /// The timeout that expired.
+        after: std::time::Duration,
+    },
+
+    /// An operation on a pooled session did not finish within its deadline (the pool's
+    /// statement timeout plus a grace period): the statement was cancelled on the server
+    /// and the session closed. Whether a write took effect is unknown unless the operation
+    /// says otherwise (an ingest that had not finished wrote nothing).
+    #[error("{op} on node {node}: did not finish within {after:?}; cancelled")]
+    Deadline {
+        /// What was being done.
+        op: &'static str,
+        /// The node the statement ran on.
+        node: String,
+        /// The deadline that passed.
         after: std::time::Duration,
     },
 
@@ -445,6 +462,7 @@ impl Error {
             | Error::ChannelBindingNotUsed { op, .. }
             | Error::ConnectionLost { op, .. }
             | Error::Timeout { op, .. }
+            | Error::Deadline { op, .. }
             | Error::DataNodeDown { op, .. }
             | Error::SecretWouldBeLogged { op, .. }
             | Error::PoolTimeout { op, .. }
@@ -471,6 +489,7 @@ impl Error {
             | Error::ChannelBindingNotUsed { node, .. }
             | Error::ConnectionLost { node, .. }
             | Error::Timeout { node, .. }
+            | Error::Deadline { node, .. }
             | Error::DataNodeDown { node, .. }
             | Error::SecretWouldBeLogged { node, .. }
             | Error::PoolTimeout { node, .. }
@@ -517,10 +536,20 @@ impl Error {
         self.as_db_error().map(DbError::code)
     }
 
-    /// True when a connect timeout expired.
+    /// True when a timeout expired: the connect timeout, the pool's checkout timeout, an
+    /// operation's deadline, or the server's statement or lock timeout (SQLSTATE 57014
+    /// `query_canceled`, 55P03 `lock_not_available`).
     pub fn is_timeout(&self) -> bool {
-        if matches!(self, Error::Timeout { .. } | Error::PoolTimeout { .. }) {
+        if matches!(
+            self,
+            Error::Timeout { .. } | Error::PoolTimeout { .. } | Error::Deadline { .. }
+        ) {
             return true;
+        }
+        if let Some(code) = self.code() {
+            if *code == SqlState::QUERY_CANCELED || *code == SqlState::LOCK_NOT_AVAILABLE {
+                return true;
+            }
         }
         match self.driver() {
             Some(source) => {

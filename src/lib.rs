@@ -30,9 +30,10 @@
 //! | `error` | [`Error`]: one type, variants a caller can act on, node and operation named |
 //! | `ident` | [`Ident`]: validated identifiers (no NUL, ≤ 63 bytes) |
 //! | `config` | [`NodeConfig`], [`TlsMode`]: how to reach one node |
-//! | `connect`, `tls` | one unpooled session; notices to `tracing` |
+//! | `connect`, `tls` | one unpooled session; deadlines and cancel requests; notices to `tracing` |
 //! | `secret_send` | the one way a secret is sent, [`SecretLogging`]: nothing secret in logs, statistics views or errors |
 //! | `sql` | the only place SQL text is made (renderers, quoting through `postgres_protocol`) |
+//! | `cluster` | [`Cluster`]: plan / apply, status and its [`Cause`]s, heal and rotation, each node's step within [`Cluster::node_deadline`] |
 //! | `migrate` | [`Migration`]: leaving multi-node, distributed hypertables to one node, resumable and verified |
 //! | `server` | [`ServerInfo`], [`Capabilities`], [`Feature`]: what a node runs and can do |
 //! | `version` | [`Version`], [`PgVersion`] |
@@ -43,12 +44,14 @@
 //! | feature | what it adds |
 //! |---|---|
 //! | `rustls` | TLS through rustls: [`TlsMode::Require`] and [`TlsMode::VerifyFull`], and so [`ChannelBinding::Require`] |
-//! | `testing` | `testing::LocalCluster`: real throwaway servers for tests (needs PostgreSQL server binaries) |
+//! | `serde` | [`Cluster`] specs read from TOML or JSON files (`Cluster::from_toml`, `Cluster::from_json`), passwords from the environment |
+//! | `testing` | `testing::LocalCluster`: real throwaway servers for tests, joined in one call, with the tier-2 skip helper (needs PostgreSQL server binaries) |
 //!
 //! # Security
 //!
 //! Passwords are [`SecretString`] from the caller to the wire: `Debug` shows `[REDACTED]`,
-//! there is no `Display`, no URL form, and errors never hold a password or SQL text. Role
+//! there is no `Display`, no URL form (a [`NodeConfig`] is read from a URL, never written to
+//! one), and errors never hold a password or SQL text. Role
 //! passwords are sent as SCRAM-SHA-256 verifiers, so the cleartext never reaches the server
 //! or its log. Every statement that carries a secret is sent one way (`secret_send`): the
 //! secret only as a bind parameter, after the session turned off the settings that would
@@ -62,6 +65,8 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs, missing_debug_implementations)]
 #![warn(rust_2018_idioms, unreachable_pub, unused_qualifications)]
+// docs.rs (nightly, `--cfg docsrs`): feature badges on every item gated by a feature, found
+// by rustdoc itself (`doc_cfg` took in the former `doc_auto_cfg`).
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod catalog;
@@ -85,9 +90,9 @@ pub mod testing;
 
 pub use catalog::{ChunkInfo, DataNodeInfo, HypertableInfo};
 pub use cluster::{
-    AccessNodeLink, ApplyReport, Cluster, ClusterStatus, DataNodeStatus, HealReport, NodeHeal,
-    NodeStatus, Plan, PreparedTransaction, Rotation, RotationStep, Step, StepKind,
-    UnderReplicatedChunk, Unknown,
+    AccessNodeLink, ApplyReport, Cause, Cluster, ClusterStatus, DataNodeStatus, HealReport,
+    NodeHeal, NodeStatus, Plan, PreparedTransaction, Rotation, RotationStep, Step, StepKind,
+    UnderReplicatedChunk, Unknown, DEFAULT_NODE_DEADLINE,
 };
 pub use config::{ChannelBinding, NodeConfig, TlsMode};
 pub use error::{Error, Mismatch, Result};
@@ -96,7 +101,7 @@ pub use migrate::{
     ChunkPlan, ChunkReport, Creation, Migration, MigrationEvent, MigrationPlan, MigrationReport,
     RangeCheck, TablePlan, TableReport, TargetKind, DEFAULT_MIGRATION_CONCURRENCY,
 };
-pub use node::{query_each, Ingest, NodeRows, STALE_RETRIES};
+pub use node::{query_each, Ingest, IngestedBatch, NodeRows, INGEST_RETRIES, STALE_RETRIES};
 pub use node::{
     update_extension, update_extensions, AccessNode, AddedDataNode, Bootstrap, ChunkInterval,
     CreatedHypertable, DataNode, DistributedExec, DistributedHypertable, DistributedRole,
@@ -106,7 +111,7 @@ pub use node::{
     AllowNewChunks, AlterDataNode, AlteredDataNode, AttachDataNode, AttachedDataNode,
     BlockNewChunks, DeleteDataNode, DeletedDataNode, DetachDataNode, Repartition, RestorePoint,
 };
-pub use pool::{NodePool, PoolConfig, PoolState, PooledClient};
+pub use pool::{CheckoutWaits, NodePool, PoolConfig, PoolState, PooledClient, CANCEL_GRACE};
 pub use secrecy::{ExposeSecret, SecretString};
 pub use secret_send::SecretLogging;
 pub use server::{Capabilities, Feature, License, NodeRole, ServerInfo};

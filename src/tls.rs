@@ -11,13 +11,24 @@ use tokio_postgres::NoTls;
 use crate::config::{NodeConfig, TlsMode};
 use crate::error::Result;
 
-/// The connector for one connection attempt.
+/// The connector for one connection attempt (kept by a session for its cancel requests).
+#[derive(Clone)]
 pub(crate) enum Connector {
     /// No TLS.
     Plain(NoTls),
     /// rustls.
     #[cfg(feature = "rustls")]
     Rustls(tokio_postgres_rustls::MakeRustlsConnect),
+}
+
+impl std::fmt::Debug for Connector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Connector::Plain(_) => f.write_str("Connector::Plain"),
+            #[cfg(feature = "rustls")]
+            Connector::Rustls(_) => f.write_str("Connector::Rustls"),
+        }
+    }
 }
 
 impl Connector {

@@ -6,9 +6,7 @@
 use std::time::Duration;
 
 use timescaledb_multinode::testing::{LocalCluster, PgInstall};
-use timescaledb_multinode::{
-    update_extensions, AccessNode, Bootstrap, DataNode, PoolConfig, RawSql,
-};
+use timescaledb_multinode::{AccessNode, PoolConfig, RawSql};
 
 pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -26,32 +24,30 @@ pub struct Bench {
 }
 
 pub async fn setup() -> Bench {
+    setup_with(100, &PoolConfig::default().max_size(4)).await
+}
+
+/// [`setup`] with `max_connections` on every server and the access node's pool settings.
+pub async fn setup_with(max_connections: u32, pool: &PoolConfig) -> Bench {
     let install = PgInstall::discover().expect("PostgreSQL server binaries");
     let multinode = install.multinode_support().is_ok();
     let cluster = LocalCluster::builder()
         .data_nodes(2)
         .install(install)
+        .setting("max_connections", max_connections.to_string())
         .start()
         .await
         .expect("local cluster");
-    let an_config = cluster.access_node_config();
-    if multinode {
-        update_extensions(&an_config, &cluster.data_node_configs(), None)
+    let an = if multinode {
+        cluster
+            .join_with_pool(pool)
             .await
-            .expect("extensions");
-    }
-    let an = AccessNode::connect_with_pool(an_config, &PoolConfig::default().max_size(4))
-        .await
-        .expect("access node");
-    if multinode {
-        for dn in cluster.data_nodes() {
-            DataNode::from_config(&dn.config())
-                .bootstrap(Bootstrap::ExistingDatabase)
-                .add(&an)
-                .await
-                .expect("data node");
-        }
-    }
+            .expect("join the cluster")
+    } else {
+        AccessNode::connect_with_pool(cluster.access_node_config(), pool)
+            .await
+            .expect("access node")
+    };
     println!(
         "benchmark tier: {}",
         if multinode {

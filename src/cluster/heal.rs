@@ -3,20 +3,55 @@
 //! TimescaleDB commits distributed writes with two-phase commit. When a data node is lost
 //! between PREPARE and COMMIT PREPARED, the client still sees its COMMIT succeed, while the
 //! node keeps a prepared transaction whose rows are invisible and whose locks are held.
-//! Nothing resolves it automatically. [`Cluster::heal`] runs TimescaleDB's
-//! `remote_txn_heal_data_node` for every data node (outside any transaction block, with the
-//! foreign server's OID it wants), which commits what the access node committed and rolls
-//! back the rest; it also empties the access node's `remote_txn` records for the node, which
-//! otherwise grow forever.
+//! Nothing resolves it automatically. [`Cluster::heal`] reads each data node's prepared
+//! transactions of the cluster's database (directly, with the node's own credentials) and
+//! runs TimescaleDB's `remote_txn_heal_data_node` only for the nodes that list some
+//! (outside any transaction block, with the foreign server's OID it wants): it commits what
+//! the access node committed and rolls back the rest.
+//!
+//! # When heal is safe to run
+//!
+//! Run it when no distributed writes are running: after an incident (a data node or the
+//! access node lost during a commit), with writers stopped or paused. The reason is the
+//! server function's clean-up, read from the TimescaleDB 2.13 source
+//! (`remote_txn_heal_data_node`, `remote_txn_persistent_record_delete_for_data_node`):
+//! when the node lists nothing in doubt, or only what the call just resolved, it deletes
+//! *every* record of the node from the access node's `_timescaledb_catalog.remote_txn`
+//! (the record that says "the access node committed this transaction"), reading the table
+//! under a snapshot taken after it listed the node's prepared transactions. A distributed
+//! write that commits on the access node in between, and whose COMMIT PREPARED has not yet
+//! reached the node, loses its record; if that COMMIT PREPARED then fails (the node lost at
+//! that moment), the transaction stays prepared on the node with no record, and the next
+//! heal presumes it aborted and rolls it back on that node while the access node and the
+//! other data nodes committed it.
+//!
+//! The crate therefore never calls the function on a node with nothing in doubt (so a
+//! routine heal on a healthy cluster deletes nothing), and the window stays open only on
+//! nodes that do hold in-doubt transactions. The price: the `remote_txn` records of nodes
+//! with nothing in doubt are no longer emptied by heal (TimescaleDB never prunes them
+//! otherwise); they are small rows, one per node per distributed write.
+//!
+//! PostgreSQL lets only the role that prepared a transaction, or a superuser, finish it. A
+//! transaction prepared by another role (another access-node role writing through its own
+//! user mapping) cannot be resolved by this role: the report names it with its owner
+//! ([`NodeHeal::other_owners`]); run heal as that role, or resolve it as a superuser.
+//!
+//! Every node's work runs at the same time, each within the cluster's node deadline
+//! ([`Cluster::node_deadline`]); a node that does not answer gets an error entry (the
+//! access node's session towards it is cancelled and dropped), and the others are healed.
 
+use futures_util::future::join_all;
+
+use super::probe::{access_node_session, towards};
 use super::status::PreparedTransaction;
 use super::Cluster;
-use crate::connect::Session;
+use crate::connect::{Deadline, Session};
 use crate::error::{Error, Result};
 use crate::node::AccessNode;
 use crate::server::{Feature, ServerInfo};
 use crate::sql::functions::Schemas;
 use crate::sql::heal::{heal, ADVANCE_XID, REMOTE_TXN_COUNT};
+use crate::sql::server_info::ROLE_IS_SUPERUSER;
 use crate::sql::status::PREPARED_TRANSACTIONS;
 
 /// What [`Cluster::heal`] found and did on one data node.
@@ -25,22 +60,28 @@ use crate::sql::status::PREPARED_TRANSACTIONS;
 pub struct NodeHeal {
     /// The data node.
     pub name: String,
-    /// TimescaleDB's prepared transactions on the node before healing (`Err`: the node
-    /// could not be read directly).
+    /// TimescaleDB's prepared transactions of the cluster's database on the node before
+    /// healing (`Err`: the node could not be read directly; it is then not healed).
     pub in_doubt_before: Result<Vec<PreparedTransaction>>,
     /// How many the access node resolved (committed or rolled back), or why it could not.
+    /// `Ok(0)` without a call when nothing was in doubt.
     pub healed: Result<i32>,
-    /// The access node's two-phase-commit records for the node, before and after.
+    /// The access node's two-phase-commit records for the node, before and after (`-1`:
+    /// not read).
     pub remote_txn_records: (i64, i64),
     /// Prepared transactions still on the node afterwards.
     pub in_doubt_after: Result<Vec<PreparedTransaction>>,
+    /// Those of [`NodeHeal::in_doubt_after`] prepared by another role than the one the
+    /// access node logs in to the node as (which is not a superuser there): this role cannot
+    /// finish them. Each names its owner.
+    pub other_owners: Vec<PreparedTransaction>,
 }
 
 /// What [`Cluster::heal`] did.
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct HealReport {
-    /// One entry per data node the access node has.
+    /// One entry per data node: the cluster's, then any other the access node has.
     pub nodes: Vec<NodeHeal>,
     /// Whether an access-node transaction id was consumed to unblock healing (after an
     /// access-node crash the lost transaction's id counts as in progress until reused).
@@ -63,14 +104,75 @@ impl HealReport {
             .iter()
             .all(|n| n.healed.is_ok() && n.in_doubt_after.as_ref().is_ok_and(Vec::is_empty))
     }
+
+    /// Every node's error (reading it, healing it, reading it afterwards), not only the
+    /// first.
+    pub fn errors(&self) -> Vec<&Error> {
+        self.nodes
+            .iter()
+            .flat_map(|n| {
+                [
+                    n.in_doubt_before.as_ref().err(),
+                    n.healed.as_ref().err(),
+                    n.in_doubt_after.as_ref().err(),
+                ]
+            })
+            .flatten()
+            .collect()
+    }
 }
 
 const OP: &str = "heal two-phase commits";
 
+/// A node's prepared transactions, read directly, and who the crate logs in as there.
+struct InDoubt {
+    list: Vec<PreparedTransaction>,
+    role: String,
+    superuser: bool,
+}
+
+impl InDoubt {
+    /// Those this role cannot finish: another role's, unless this one is a superuser.
+    fn other_owners(&self) -> Vec<PreparedTransaction> {
+        if self.superuser {
+            return Vec::new();
+        }
+        self.list
+            .iter()
+            .filter(|t| t.owner != self.role)
+            .cloned()
+            .collect()
+    }
+
+    /// Whether something in doubt is this role's to finish.
+    fn has_own(&self) -> bool {
+        self.list
+            .iter()
+            .any(|t| self.superuser || t.owner == self.role)
+    }
+}
+
 impl Cluster {
-    /// Resolves in-doubt two-phase-commit transactions on every data node the access node
-    /// has, and reports what was there before and after. A data node that is down gets an
-    /// error entry; the others are healed.
+    /// Resolves in-doubt two-phase-commit transactions on the data nodes that hold some
+    /// (of the cluster's database), and reports what was there before and after. Nodes
+    /// with nothing in doubt are left alone. Every node's work runs at the same time; a
+    /// data node that is down, or does not answer within the node deadline
+    /// ([`Cluster::node_deadline`]), gets an error entry, and the others are healed. A
+    /// transaction prepared by another role, which this role cannot finish, is named with
+    /// its owner ([`NodeHeal::other_owners`]).
+    ///
+    /// # When it is safe to run
+    ///
+    /// When no distributed writes are running (after an incident, writers stopped). Where
+    /// a node holds in-doubt transactions, TimescaleDB's heal function ends by deleting
+    /// every access-node record (`_timescaledb_catalog.remote_txn`) of that node once it
+    /// resolved all it listed, reading the records after it listed the node's prepared
+    /// transactions: the record of a write that commits on the access node in between, and
+    /// whose COMMIT PREPARED has not reached the node yet, goes too; should that COMMIT
+    /// PREPARED then fail, a later heal would roll the write back on that node although the
+    /// access node committed it. The crate never calls the function on a node with nothing
+    /// in doubt, so a routine heal of a healthy cluster deletes nothing (and no longer
+    /// empties those nodes' records, which TimescaleDB keeps forever otherwise).
     ///
     /// After an access-node crash the heal function can return 0 while a node still holds
     /// prepared transactions (the lost transaction's id counts as in progress); then one
@@ -80,49 +182,121 @@ impl Cluster {
     ///
     /// When the access node cannot be reached or has no multi-node.
     pub async fn heal(&self) -> Result<HealReport> {
-        let an = AccessNode::connect(self.access_node.clone()).await?;
-        let session = an.session(OP).await?;
-        let info = ServerInfo::read(&session).await?;
-        info.require(OP, Feature::MultiNode)?;
+        let an_name = self.access_node.node_name();
+        let after = self.node_deadline;
+        let deadline = Deadline::after(after);
+        let session = deadline
+            .run(OP, &an_name, Session::open(&self.access_node, OP))
+            .await?;
+        let (info, names) = session
+            .bounded(OP, &an_name, deadline, async {
+                let info = ServerInfo::read(&session).await?;
+                info.require(OP, Feature::MultiNode)?;
+                let names: Vec<String> = AccessNode::list_data_nodes(&session, OP)
+                    .await?
+                    .into_iter()
+                    .map(|n| n.name)
+                    .collect();
+                Ok((info, names))
+            })
+            .await?;
         let schemas = info.schemas(OP)?;
-        let names: Vec<String> = AccessNode::list_data_nodes(&session, OP)
-            .await?
-            .into_iter()
-            .map(|n| n.name)
+        // The cluster's data nodes in order, then the access node's others.
+        let mut ordered: Vec<String> = self
+            .data_nodes
+            .iter()
+            .map(crate::config::NodeConfig::node_name)
+            .filter(|n| names.contains(n))
             .collect();
+        let others: Vec<String> = names
+            .iter()
+            .filter(|n| !ordered.contains(n))
+            .cloned()
+            .collect();
+        ordered.extend(others);
 
+        let before = join_all(ordered.iter().map(|name| self.in_doubt(name))).await;
+        let records_before = join_all(ordered.iter().map(|name| records(&session, name))).await;
+        let healed = join_all(
+            ordered
+                .iter()
+                .zip(&before)
+                .map(|(name, before)| self.heal_if_in_doubt(&schemas, name, before.as_ref())),
+        )
+        .await;
         let mut report = HealReport {
             nodes: Vec::new(),
             advanced_xid: false,
         };
-        for name in &names {
-            let before = self.in_doubt(name).await;
-            let records_before = records(&session, name).await.unwrap_or(-1);
-            let healed = heal_one(&session, &schemas, name).await;
+        let mut doubts = Vec::new();
+        for (((name, before), records), healed) in ordered
+            .into_iter()
+            .zip(before)
+            .zip(records_before)
+            .zip(healed)
+        {
+            let (in_doubt_before, doubt) = match before {
+                Ok(doubt) => (Ok(doubt.list.clone()), Some(doubt)),
+                Err(e) => (Err(e), None),
+            };
+            doubts.push(doubt);
             report.nodes.push(NodeHeal {
-                name: name.clone(),
-                in_doubt_before: before,
+                name,
+                in_doubt_before,
                 healed,
-                remote_txn_records: (records_before, -1),
+                remote_txn_records: (records.unwrap_or(-1), -1),
                 in_doubt_after: Ok(Vec::new()),
+                other_owners: Vec::new(),
             });
         }
         // Healing that found nothing to resolve while a node still lists prepared
-        // transactions: the access node's xid is stuck behind a crash. Consume one, heal again.
-        let stuck = |n: &NodeHeal| {
-            n.healed.as_ref().is_ok_and(|h| *h == 0)
-                && n.in_doubt_before.as_ref().is_ok_and(|v| !v.is_empty())
-        };
-        if report.nodes.iter().any(stuck) {
-            session.query_one(OP, &ADVANCE_XID, &[]).await?;
+        // transactions this role may finish: the access node's xid is stuck behind a crash.
+        // Consume one, heal again.
+        let stuck: Vec<usize> = report
+            .nodes
+            .iter()
+            .zip(&doubts)
+            .enumerate()
+            .filter(|(_, (n, doubt))| {
+                n.healed.as_ref().is_ok_and(|h| *h == 0)
+                    && doubt.as_ref().is_some_and(InDoubt::has_own)
+            })
+            .map(|(i, _)| i)
+            .collect();
+        if !stuck.is_empty() {
+            session
+                .bounded(
+                    OP,
+                    &an_name,
+                    Deadline::after(after),
+                    session.query_one(OP, &ADVANCE_XID, &[]),
+                )
+                .await?;
             report.advanced_xid = true;
-            for node in report.nodes.iter_mut().filter(|n| stuck(n)) {
-                node.healed = heal_one(&session, &schemas, &node.name).await;
+            let again = join_all(stuck.iter().map(|&i| {
+                let name = &report.nodes[i].name;
+                heal_one(&self.access_node, &schemas, name, Deadline::after(after))
+            }))
+            .await;
+            for (&i, healed) in stuck.iter().zip(again) {
+                report.nodes[i].healed = healed;
             }
         }
-        for node in &mut report.nodes {
-            node.remote_txn_records.1 = records(&session, &node.name).await.unwrap_or(-1);
-            node.in_doubt_after = self.in_doubt(&node.name).await;
+        let names: Vec<&str> = report.nodes.iter().map(|n| n.name.as_str()).collect();
+        let (records_after, after_lists) = tokio::join!(
+            join_all(names.iter().map(|name| records(&session, name))),
+            join_all(names.iter().map(|name| self.in_doubt(name))),
+        );
+        for ((node, records), doubt) in report.nodes.iter_mut().zip(records_after).zip(after_lists)
+        {
+            node.remote_txn_records.1 = records.unwrap_or(-1);
+            match doubt {
+                Ok(doubt) => {
+                    node.other_owners = doubt.other_owners();
+                    node.in_doubt_after = Ok(doubt.list);
+                }
+                Err(e) => node.in_doubt_after = Err(e),
+            }
         }
         tracing::debug!(
             healed = report.healed(),
@@ -132,29 +306,81 @@ impl Cluster {
         Ok(report)
     }
 
-    /// TimescaleDB's prepared transactions on data node `name`, read directly.
-    async fn in_doubt(&self, name: &str) -> Result<Vec<PreparedTransaction>> {
+    /// Runs the heal function for data node `name` when `before` lists something in doubt;
+    /// `Ok(0)` without a call when nothing is, the reading's error when it could not be
+    /// read (the node is not healed blind).
+    async fn heal_if_in_doubt(
+        &self,
+        schemas: &Schemas,
+        name: &str,
+        before: std::result::Result<&InDoubt, &Error>,
+    ) -> Result<i32> {
+        match before {
+            Ok(doubt) if doubt.list.is_empty() => Ok(0),
+            Ok(_) => {
+                heal_one(
+                    &self.access_node,
+                    schemas,
+                    name,
+                    Deadline::after(self.node_deadline),
+                )
+                .await
+            }
+            Err(e) => Err(Error::invalid(
+                OP,
+                Some(name),
+                format!("not healed: its prepared transactions could not be read: {e}"),
+            )),
+        }
+    }
+
+    /// TimescaleDB's prepared transactions of the node's database on data node `name`,
+    /// read directly within the node deadline, with who the crate logs in as there.
+    async fn in_doubt(&self, name: &str) -> Result<InDoubt> {
         let config = self.find(OP, name)?;
-        let session = Session::open(config, OP).await?;
-        let rows = session.query(OP, &PREPARED_TRANSACTIONS, &[]).await?;
-        rows.iter()
-            .map(|row| PreparedTransaction::from_row(&session, OP, row))
-            .collect()
+        let deadline = Deadline::after(self.node_deadline);
+        let session = deadline.run(OP, name, Session::open(config, OP)).await?;
+        session
+            .bounded(OP, name, deadline, async {
+                let rows = session.query(OP, &PREPARED_TRANSACTIONS, &[]).await?;
+                let list = rows
+                    .iter()
+                    .map(|row| PreparedTransaction::from_row(&session, OP, row))
+                    .collect::<Result<Vec<_>>>()?;
+                let row = session.query_one(OP, &ROLE_IS_SUPERUSER, &[]).await?;
+                Ok(InDoubt {
+                    list,
+                    role: session.get(OP, &row, "role")?,
+                    superuser: session.get(OP, &row, "superuser")?,
+                })
+            })
+            .await
     }
 }
 
-async fn heal_one(session: &Session, schemas: &Schemas, name: &str) -> Result<i32> {
-    let rows = session
-        .query_multinode(OP, &heal(schemas), &[&name])
-        .await?;
-    let row = rows.first().ok_or_else(|| {
-        Error::invalid(
-            OP,
-            Some(name),
-            "the access node has no foreign server of that name",
-        )
-    })?;
-    session.get(OP, row, "healed")
+/// `remote_txn_heal_data_node` for data node `name`, from a fresh access-node session
+/// bounded by `deadline` (cancelled and dropped when it passes).
+async fn heal_one(
+    access_node: &crate::config::NodeConfig,
+    schemas: &Schemas,
+    name: &str,
+    deadline: Deadline,
+) -> Result<i32> {
+    let session = access_node_session(access_node, OP, deadline).await?;
+    towards(&session, OP, name, deadline, async {
+        let rows = session
+            .query_multinode(OP, &heal(schemas), &[&name])
+            .await?;
+        let row = rows.first().ok_or_else(|| {
+            Error::invalid(
+                OP,
+                Some(name),
+                "the access node has no foreign server of that name",
+            )
+        })?;
+        session.get(OP, row, "healed")
+    })
+    .await
 }
 
 async fn records(session: &Session, name: &str) -> Result<i64> {

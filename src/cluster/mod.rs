@@ -2,14 +2,17 @@
 //! for the operations that need both sides (health, password rotation).
 
 mod apply;
+mod cause;
 mod heal;
 mod plan;
+mod probe;
 mod rotate;
 #[cfg(feature = "serde")]
 mod spec_file;
 mod status;
 
 pub use apply::ApplyReport;
+pub use cause::Cause;
 pub use heal::{HealReport, NodeHeal};
 pub use plan::{Plan, Step, StepKind, Unknown};
 pub use rotate::{Rotation, RotationStep};
@@ -20,6 +23,7 @@ pub use status::{
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use crate::config::NodeConfig;
 use crate::error::{Error, Result};
@@ -51,6 +55,8 @@ pub struct Cluster {
     roles: Vec<crate::node::DistributedRole>,
     /// What to do when a setting would record a secret the cluster's operations send.
     secret_logging: SecretLogging,
+    /// How long one node's step of status, plan or heal may take.
+    node_deadline: Duration,
     /// Small pools kept between calls (shared by clones), so a repeated `plan()` reuses
     /// warm sessions instead of opening one per node each time.
     pools: Arc<Pools>,
@@ -66,6 +72,9 @@ struct Pools {
 /// Connections each of a cluster's pools keeps at most (reads for plans only).
 const CLUSTER_POOL_SIZE: u32 = 2;
 
+/// The default of [`Cluster::node_deadline`].
+pub const DEFAULT_NODE_DEADLINE: Duration = Duration::from_secs(30);
+
 impl Cluster {
     /// A cluster with this access node and no data nodes yet.
     pub fn new(access_node: NodeConfig) -> Self {
@@ -75,8 +84,33 @@ impl Cluster {
             hypertables: Vec::new(),
             roles: Vec::new(),
             secret_logging: SecretLogging::default(),
+            node_deadline: DEFAULT_NODE_DEADLINE,
             pools: Arc::default(),
         }
+    }
+
+    /// How long one node's part of [`Cluster::status`], [`Cluster::plan`] and
+    /// [`Cluster::heal`] may take (default [`DEFAULT_NODE_DEADLINE`], 30 s): connecting to
+    /// the node, reading it, and each probe the access node makes of a data node. The nodes
+    /// are checked at the same time, so a whole call takes about one deadline per phase
+    /// however many nodes do not answer.
+    ///
+    /// When a step passes its deadline, it is reported as [`Error::Timeout`] naming the node
+    /// that did not answer (status and heal report it per node; plan lists it as unknown).
+    /// Work the access node does towards a data node is bounded on the server too: its
+    /// session gets the time left as `statement_timeout`, and when the deadline passes the
+    /// crate sends a cancel request and drops that session (TimescaleDB 2.x waits without
+    /// limit for a data node that accepts the connection and never answers: it has no
+    /// connect timeout for data nodes). A zero deadline makes every step time out.
+    #[must_use]
+    pub fn node_deadline(mut self, deadline: Duration) -> Self {
+        self.node_deadline = deadline;
+        self
+    }
+
+    /// The deadline of each node's step (see [`Cluster::node_deadline`]).
+    pub fn get_node_deadline(&self) -> Duration {
+        self.node_deadline
     }
 
     /// What the operations that send a secret ([`Cluster::apply`],

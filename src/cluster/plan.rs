@@ -5,17 +5,16 @@ use std::fmt;
 
 use futures_util::future::join_all;
 
+use super::probe::{link, probe_fresh};
 use super::status::AccessNodeLink;
 use super::Cluster;
 use crate::config::NodeConfig;
-use crate::connect::Session;
+use crate::connect::{Deadline, Session};
 use crate::error::{Error, Result};
 use crate::ident::Ident;
 use crate::node::{mapping_options, Mapping};
-use crate::node::{AccessNode, DistributedExec, DistributedHypertable, DistributedRole};
+use crate::node::{AccessNode, DistributedHypertable, DistributedRole};
 use crate::server::ServerInfo;
-use crate::sql::data_node::{distributed_exec, ROUND_TRIP};
-use crate::sql::functions::Schemas;
 use crate::sql::hypertable::{TableName, HYPERTABLE, RESOLVE_TABLE};
 use crate::sql::plan as show;
 use crate::sql::raw::RawSql;
@@ -215,7 +214,7 @@ impl Cluster {
         // One access-node session for the whole plan; the data nodes are checked at the same
         // time, each over one session of its own.
         let (an_client, dn_checks) = tokio::join!(
-            self.access_node_client(OP),
+            Deadline::after(self.node_deadline).run(OP, &an_name, self.access_node_client(OP)),
             join_all(self.data_nodes.iter().map(|dn| self.check_data_node(dn)))
         );
         let an_client = an_client?;
@@ -287,12 +286,37 @@ impl Cluster {
                 to_probe.push(known);
             }
         }
+        let deadline = self.node_deadline;
         let all_ok = match &an_schemas {
             _ if to_probe.is_empty() => true,
-            Some(schemas) => probe_fresh(&self.access_node, schemas, &to_probe)
-                .await
-                .is_ok(),
+            Some(schemas) => probe_fresh(
+                &self.access_node,
+                schemas,
+                &to_probe,
+                OP,
+                Deadline::after(deadline),
+            )
+            .await
+            .is_ok(),
             None => false,
+        };
+        // When the probe of them all failed, each on its own, all at once.
+        let mut links: Vec<(&str, AccessNodeLink)> = match &an_schemas {
+            Some(schemas) if !all_ok => {
+                join_all(to_probe.iter().map(|name| async move {
+                    let result = probe_fresh(
+                        &self.access_node,
+                        schemas,
+                        &[name],
+                        OP,
+                        Deadline::after(deadline),
+                    )
+                    .await;
+                    (*name, link(result, None))
+                }))
+                .await
+            }
+            _ => Vec::new(),
         };
         for dn in &self.data_nodes {
             let name = dn.node_name();
@@ -319,8 +343,11 @@ impl Cluster {
             if all_ok || !to_probe.contains(&name.as_str()) {
                 continue;
             }
-            let Some(schemas) = &an_schemas else { continue };
-            match link(probe_fresh(&self.access_node, schemas, &[name.as_str()]).await) {
+            let Some(at) = links.iter().position(|(n, _)| *n == name) else {
+                continue;
+            };
+            let (_, link) = links.swap_remove(at);
+            match link {
                 AccessNodeLink::Ok => {}
                 AccessNodeLink::NoUserMapping(_) | AccessNodeLink::WrongPassword(_) => {
                     plan.add_step(
@@ -331,10 +358,12 @@ impl Cluster {
                         "the access node cannot log in to the data node",
                     );
                 }
-                AccessNodeLink::Down(e) | AccessNodeLink::Failed(e) => {
-                    plan.add_unknown(&name, "the access node's link to the data node", e);
-                }
                 AccessNodeLink::NotAdded | AccessNodeLink::NotChecked(_) => {}
+                failed => {
+                    if let Some(e) = failed.into_error() {
+                        plan.add_unknown(&name, "the access node's link to the data node", e);
+                    }
+                }
             }
         }
 
@@ -434,18 +463,26 @@ impl Cluster {
 
     /// One session to data node `config`: what it runs or offers, and which of the spec's
     /// roles exist there.
+    ///
+    /// Within the cluster's node deadline: a session cut off at the deadline is cancelled
+    /// and never goes back to the pool.
     async fn check_data_node(&self, config: &NodeConfig) -> Result<NodeCheck> {
+        let name = config.node_name();
+        let deadline = Deadline::after(self.node_deadline);
         let pool = self.data_node_pool(config)?;
-        let client = pool.get(OP).await?;
+        let client = deadline.run(OP, &name, pool.get(OP)).await?;
         let session = client.session();
-        let server = ServerInfo::read_brief(session).await?;
-        let mut roles = Vec::new();
-        for role in &self.roles {
-            if role_exists(session, role.name()).await? {
-                roles.push(role.name().to_owned());
+        let check = async {
+            let server = ServerInfo::read_brief(session).await?;
+            let mut roles = Vec::new();
+            for role in &self.roles {
+                if role_exists(session, role.name()).await? {
+                    roles.push(role.name().to_owned());
+                }
             }
-        }
-        Ok(NodeCheck { server, roles })
+            Ok(NodeCheck { server, roles })
+        };
+        session.bounded(OP, &name, deadline, check).await
     }
 }
 
@@ -485,43 +522,6 @@ async fn mapping_matches(session: &Session, dn: &NodeConfig) -> Result<bool> {
 async fn session_user(session: &Session) -> Result<String> {
     let row = session.query_one(OP, &CURRENT_USER, &[]).await?;
     session.get(OP, &row, "name")
-}
-
-/// Runs `SELECT 1` on `nodes` from a fresh access-node session (autocommit, not in a
-/// transaction block). Always a session of its own: in TimescaleDB 2.13 a session whose
-/// connection to a data node failed crashes (signal 11) on its next `distributed_exec`.
-async fn probe_fresh(access_node: &NodeConfig, schemas: &Schemas, nodes: &[&str]) -> Result<()> {
-    let session = Session::open(access_node, OP).await?;
-    session
-        .execute_multinode(
-            OP,
-            &distributed_exec(schemas),
-            &[&ROUND_TRIP.text(), &nodes.to_vec(), &false],
-        )
-        .await
-        .map(|_| ())
-}
-
-/// The link a probe's outcome shows.
-fn link(result: Result<()>) -> AccessNodeLink {
-    match result {
-        Ok(()) => AccessNodeLink::Ok,
-        Err(e @ Error::NoUserMapping { .. }) => AccessNodeLink::NoUserMapping(e),
-        Err(e @ Error::AuthenticationFailed { .. }) => AccessNodeLink::WrongPassword(e),
-        Err(e @ Error::Unreachable { .. }) => AccessNodeLink::Down(e),
-        Err(e) => AccessNodeLink::Failed(e),
-    }
-}
-
-/// Whether the access node gets in to data node `name`, from a fresh session.
-pub(crate) async fn probe(an: &AccessNode, name: &str) -> AccessNodeLink {
-    link(
-        DistributedExec::new(RawSql::vouched(ROUND_TRIP.text()))
-            .data_nodes([name])
-            .non_transactional()
-            .run_fresh(an)
-            .await,
-    )
 }
 
 async fn resolve(session: &Session, table: &TableName) -> Result<Option<(String, String)>> {

@@ -11,6 +11,8 @@
 //! and the parser's description, never the input line that TOML's `Display` would quote.
 //!
 //! ```toml
+//! node_deadline_secs = 30   # optional: Cluster::node_deadline
+//!
 //! [access_node]
 //! name = "an"
 //! host = "10.0.0.10"
@@ -52,6 +54,8 @@ const OP: &str = "read cluster spec";
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SpecFile {
+    #[serde(default)]
+    node_deadline_secs: Option<u64>,
     access_node: NodeEntry,
     #[serde(default)]
     data_nodes: Vec<NodeEntry>,
@@ -466,6 +470,17 @@ impl SpecFile {
     fn into_cluster(self, secret: &dyn Fn(&str) -> Option<SecretString>) -> Result<Cluster> {
         let entry = Entry::new("access node", Some(&self.access_node.name), "access_node");
         let mut cluster = Cluster::new(self.access_node.into_config(&entry, secret)?);
+        match self.node_deadline_secs {
+            Some(0) => {
+                return Err(Error::invalid(
+                    OP,
+                    None,
+                    "field node_deadline_secs: must be greater than zero",
+                ))
+            }
+            Some(secs) => cluster = cluster.node_deadline(Duration::from_secs(secs)),
+            None => {}
+        }
         for (i, node) in self.data_nodes.into_iter().enumerate() {
             let entry = Entry::new("data node", Some(&node.name), &format!("data_nodes[{i}]"));
             cluster = cluster.data_node(node.into_config(&entry, secret)?);
@@ -589,6 +604,21 @@ mod tests {
         assert_eq!(cluster.data_node_configs()[0].get_port(), 5433);
         assert_eq!(cluster.data_node_configs()[0].get_user(), "tsdbadmin");
         assert!(!format!("{cluster:?}").contains("secret-of"));
+    }
+
+    #[test]
+    fn reads_the_node_deadline() {
+        let cluster = Cluster::from_toml_with(SPEC, secrets).unwrap();
+        assert_eq!(
+            cluster.get_node_deadline(),
+            crate::cluster::DEFAULT_NODE_DEADLINE
+        );
+        let text = format!("node_deadline_secs = 7\n{SPEC}");
+        let cluster = Cluster::from_toml_with(&text, secrets).unwrap();
+        assert_eq!(cluster.get_node_deadline(), Duration::from_secs(7));
+        let text = format!("node_deadline_secs = 0\n{SPEC}");
+        let err = Cluster::from_toml_with(&text, secrets).unwrap_err();
+        assert!(err.to_string().contains("node_deadline_secs"), "{err}");
     }
 
     #[test]

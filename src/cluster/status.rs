@@ -4,13 +4,16 @@ use std::fmt;
 
 use futures_util::future::join_all;
 
+use super::cause::Cause;
+use super::probe::{link, probe_fresh};
 use super::Cluster;
 use crate::catalog::DataNodeInfo;
 use crate::config::NodeConfig;
-use crate::connect::Session;
+use crate::connect::{Deadline, Session};
 use crate::error::{Error, Result};
 use crate::node::AccessNode;
 use crate::server::{Feature, ServerInfo};
+use crate::sql::functions::Schemas;
 use crate::sql::status::{PREPARED_TRANSACTIONS, UNDER_REPLICATED_CHUNKS};
 use crate::version::Version;
 
@@ -27,17 +30,24 @@ impl NodeStatus {
     pub fn is_up(&self) -> bool {
         self.server.is_ok()
     }
+
+    /// Why the node could not be read (down, timed out, refused by `pg_hba.conf`, unknown
+    /// role or database, TLS, DNS, wrong password, ...); `None` when it was read.
+    pub fn cause(&self) -> Option<Cause> {
+        self.server.as_ref().err().map(Cause::of)
+    }
 }
 
 /// Whether the access node can reach and log in to a data node (with the current role's
 /// user mapping). TimescaleDB's own `ping_data_node` says only true or false; this tells
-/// the cases apart.
+/// the cases apart ([`AccessNodeLink::cause`] gives the [`Cause`] of each failure).
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum AccessNodeLink {
     /// The access node runs statements on the node.
     Ok,
-    /// The node does not answer the access node.
+    /// The node does not answer the access node: connection refused, or no answer within
+    /// the cluster's node deadline ([`Error::is_timeout`] tells which).
     Down(Error),
     /// The node refuses the password in the access node's user mapping (changed on the data
     /// node, say): rotate it.
@@ -45,6 +55,22 @@ pub enum AccessNodeLink {
     /// The access node has no password for the node: no user mapping (with a password) for
     /// the current role.
     NoUserMapping(Error),
+    /// The node's `pg_hba.conf` has no entry for the access node's connection, or one that
+    /// rejects it.
+    RejectedByHba(Error),
+    /// The user the access node logs in as does not exist on the node (or may not log in).
+    UnknownRole(Error),
+    /// The node's database (the data node's `database`) does not exist.
+    UnknownDatabase(Error),
+    /// TLS between the access node and the node failed.
+    Tls(Error),
+    /// The access node cannot resolve the node's host name.
+    Dns(Error),
+    /// The node's database has no TimescaleDB extension.
+    ExtensionMissing(Error),
+    /// The node's TimescaleDB version does not fit the access node's (same major and a
+    /// minor at least the access node's, or a newer major).
+    ExtensionIncompatible(Error),
     /// The access node does not have this data node.
     NotAdded,
     /// Not checked, and why: the access node could not be read, cannot run multi-node
@@ -53,6 +79,81 @@ pub enum AccessNodeLink {
     NotChecked(String),
     /// Another failure.
     Failed(Error),
+}
+
+impl AccessNodeLink {
+    /// The link that fails for `cause`, with `error`.
+    pub(crate) fn from_cause(cause: Cause, error: Error) -> AccessNodeLink {
+        match cause {
+            Cause::Down | Cause::TimedOut => AccessNodeLink::Down(error),
+            Cause::WrongPassword => AccessNodeLink::WrongPassword(error),
+            Cause::NoUserMapping => AccessNodeLink::NoUserMapping(error),
+            Cause::RejectedByHba => AccessNodeLink::RejectedByHba(error),
+            Cause::UnknownRole => AccessNodeLink::UnknownRole(error),
+            Cause::UnknownDatabase => AccessNodeLink::UnknownDatabase(error),
+            Cause::Tls => AccessNodeLink::Tls(error),
+            Cause::Dns => AccessNodeLink::Dns(error),
+            Cause::ExtensionMissing => AccessNodeLink::ExtensionMissing(error),
+            Cause::ExtensionIncompatible => AccessNodeLink::ExtensionIncompatible(error),
+            Cause::AuthenticationFailed | Cause::Other => AccessNodeLink::Failed(error),
+        }
+    }
+
+    /// The error of a failed link (`None` for [`AccessNodeLink::Ok`],
+    /// [`AccessNodeLink::NotAdded`] and [`AccessNodeLink::NotChecked`]).
+    pub fn error(&self) -> Option<&Error> {
+        match self {
+            AccessNodeLink::Down(e)
+            | AccessNodeLink::WrongPassword(e)
+            | AccessNodeLink::NoUserMapping(e)
+            | AccessNodeLink::RejectedByHba(e)
+            | AccessNodeLink::UnknownRole(e)
+            | AccessNodeLink::UnknownDatabase(e)
+            | AccessNodeLink::Tls(e)
+            | AccessNodeLink::Dns(e)
+            | AccessNodeLink::ExtensionMissing(e)
+            | AccessNodeLink::ExtensionIncompatible(e)
+            | AccessNodeLink::Failed(e) => Some(e),
+            AccessNodeLink::Ok | AccessNodeLink::NotAdded | AccessNodeLink::NotChecked(_) => None,
+        }
+    }
+
+    /// The error of a failed link, owned.
+    pub(crate) fn into_error(self) -> Option<Error> {
+        match self {
+            AccessNodeLink::Down(e)
+            | AccessNodeLink::WrongPassword(e)
+            | AccessNodeLink::NoUserMapping(e)
+            | AccessNodeLink::RejectedByHba(e)
+            | AccessNodeLink::UnknownRole(e)
+            | AccessNodeLink::UnknownDatabase(e)
+            | AccessNodeLink::Tls(e)
+            | AccessNodeLink::Dns(e)
+            | AccessNodeLink::ExtensionMissing(e)
+            | AccessNodeLink::ExtensionIncompatible(e)
+            | AccessNodeLink::Failed(e) => Some(e),
+            AccessNodeLink::Ok | AccessNodeLink::NotAdded | AccessNodeLink::NotChecked(_) => None,
+        }
+    }
+
+    /// Why the link fails, when it does and was checked.
+    pub fn cause(&self) -> Option<Cause> {
+        let error = self.error()?;
+        Some(match self {
+            AccessNodeLink::Down(e) if e.is_timeout() => Cause::TimedOut,
+            AccessNodeLink::Down(_) => Cause::Down,
+            AccessNodeLink::WrongPassword(_) => Cause::WrongPassword,
+            AccessNodeLink::NoUserMapping(_) => Cause::NoUserMapping,
+            AccessNodeLink::RejectedByHba(_) => Cause::RejectedByHba,
+            AccessNodeLink::UnknownRole(_) => Cause::UnknownRole,
+            AccessNodeLink::UnknownDatabase(_) => Cause::UnknownDatabase,
+            AccessNodeLink::Tls(_) => Cause::Tls,
+            AccessNodeLink::Dns(_) => Cause::Dns,
+            AccessNodeLink::ExtensionMissing(_) => Cause::ExtensionMissing,
+            AccessNodeLink::ExtensionIncompatible(_) => Cause::ExtensionIncompatible,
+            _ => Cause::of(error),
+        })
+    }
 }
 
 /// A two-phase-commit transaction prepared on a data node and not yet resolved.
@@ -81,11 +182,46 @@ pub struct DataNodeStatus {
     pub link: AccessNodeLink,
     /// The access node's `available` flag for the node (`None`: not known).
     pub available: Option<bool>,
-    /// Whether the node's TimescaleDB version is at least the access node's (`None`: not
-    /// known).
+    /// Whether the node's TimescaleDB version fits the access node's by TimescaleDB's own
+    /// rule (the same major and a minor at least the access node's, or a newer major; a
+    /// patch-level difference does not matter). `None`: not known (a node not read, or
+    /// without the extension).
     pub version_ok: Option<bool>,
-    /// TimescaleDB's prepared transactions on the node (in doubt while they stay).
+    /// The node's `max_prepared_transactions` (`None`: not read). At 0 every distributed
+    /// write fails: TimescaleDB commits them with two-phase commit.
+    pub max_prepared_transactions: Option<i32>,
+    /// TimescaleDB's prepared transactions on the node, in the node's database (in doubt
+    /// while they stay; other databases' are not this cluster's).
     pub prepared_transactions: Result<Vec<PreparedTransaction>>,
+}
+
+impl DataNodeStatus {
+    /// Whether the node answered the crate but has no TimescaleDB extension created in its
+    /// database.
+    pub fn extension_missing(&self) -> bool {
+        self.direct
+            .server
+            .as_ref()
+            .is_ok_and(|info| info.timescaledb.is_none())
+    }
+
+    /// Whether the node is known to refuse every distributed write: its
+    /// `max_prepared_transactions` is 0.
+    pub fn two_phase_commit_disabled(&self) -> bool {
+        self.max_prepared_transactions == Some(0)
+    }
+
+    /// Whether this node is fine: up, linked, available, its version fits, two-phase commit
+    /// possible, nothing in doubt.
+    pub fn is_healthy(&self) -> bool {
+        self.direct.is_up()
+            && matches!(self.link, AccessNodeLink::Ok)
+            && self.available != Some(false)
+            && self.version_ok != Some(false)
+            && !self.extension_missing()
+            && !self.two_phase_commit_disabled()
+            && self.prepared_transactions.as_ref().is_ok_and(Vec::is_empty)
+    }
 }
 
 /// A chunk with fewer replicas than its hypertable's replication factor.
@@ -128,13 +264,7 @@ impl ClusterStatus {
     /// and nothing is in doubt or under-replicated.
     pub fn is_healthy(&self) -> bool {
         self.access_node.is_up()
-            && self.data_nodes.iter().all(|dn| {
-                dn.direct.is_up()
-                    && matches!(dn.link, AccessNodeLink::Ok)
-                    && dn.available != Some(false)
-                    && dn.version_ok != Some(false)
-                    && dn.prepared_transactions.as_ref().is_ok_and(Vec::is_empty)
-            })
+            && self.data_nodes.iter().all(DataNodeStatus::is_healthy)
             && self.under_replicated.as_ref().is_ok_and(Vec::is_empty)
     }
 }
@@ -162,7 +292,7 @@ impl fmt::Display for NodeStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let info = match &self.server {
             Ok(info) => info,
-            Err(e) => return write!(f, "{e}"),
+            Err(e) => return write!(f, "{}: {e}", Cause::of(e)),
         };
         write!(f, "up, PostgreSQL {}", info.postgres)?;
         match (info.timescaledb, info.timescaledb_default) {
@@ -192,7 +322,15 @@ impl fmt::Display for DataNodeStatus {
             self.name, self.direct, self.link
         )?;
         if self.version_ok == Some(false) {
-            f.write_str("; TimescaleDB older than the access node's")?;
+            f.write_str(
+                "; TimescaleDB version incompatible with the access node's (a data node needs \
+                 the same major version and at least the access node's minor)",
+            )?;
+        }
+        if self.two_phase_commit_disabled() {
+            f.write_str(
+                "; max_prepared_transactions = 0 (every distributed write fails: set it above 0)",
+            )?;
         }
         match self.available {
             Some(true) => f.write_str("; available: yes")?,
@@ -211,6 +349,9 @@ impl fmt::Display for AccessNodeLink {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             AccessNodeLink::Ok => f.write_str("ok"),
+            AccessNodeLink::Down(e) if e.is_timeout() => {
+                write!(f, "down, no answer within the deadline ({e})")
+            }
             AccessNodeLink::Down(e) => write!(f, "down ({e})"),
             AccessNodeLink::WrongPassword(e) => {
                 write!(f, "wrong password in the user mapping ({e})")
@@ -219,61 +360,106 @@ impl fmt::Display for AccessNodeLink {
             AccessNodeLink::NotAdded => f.write_str("not added"),
             AccessNodeLink::NotChecked(why) => write!(f, "not checked: {why}"),
             AccessNodeLink::Failed(e) => write!(f, "failed ({e})"),
+            other => {
+                let cause = other.cause().unwrap_or(Cause::Other);
+                match other.error() {
+                    Some(e) => write!(f, "{cause} ({e})"),
+                    None => write!(f, "{cause}"),
+                }
+            }
         }
     }
 }
 
 const OP: &str = "cluster status";
 
+/// A data node seen directly: what it runs, and its prepared transactions.
+type Direct = (NodeStatus, Result<Vec<PreparedTransaction>>);
+
+/// What the access node said about itself and its data nodes.
+struct AccessNodeView {
+    server: Result<ServerInfo>,
+    /// Its data nodes, or why they are not known (the links are not checked then).
+    registered: std::result::Result<Vec<DataNodeInfo>, String>,
+    /// The schemas of its TimescaleDB functions, for the probes.
+    schemas: Option<Schemas>,
+    under_replicated: Result<Vec<UnderReplicatedChunk>>,
+}
+
 impl Cluster {
-    /// Checks every node, concurrently, and reports; never fails because a node is down.
+    /// Checks every node and reports; never fails because a node is down, and returns
+    /// within about two node deadlines ([`Cluster::node_deadline`]) however many nodes do
+    /// not answer: the nodes are read directly at the same time as the access node, then
+    /// the access node's links to its data nodes are probed, all at once, each from a
+    /// session of its own that is cancelled and dropped at the deadline.
     pub async fn status(&self) -> ClusterStatus {
         let an_name = self.access_node.node_name();
-        let (an_server, data_nodes) = tokio::join!(
-            ServerInfo::detect(&self.access_node),
-            join_all(self.data_nodes.iter().map(direct_status))
+        let after = self.node_deadline;
+        let (directs, view) = tokio::join!(
+            join_all(
+                self.data_nodes
+                    .iter()
+                    .map(|config| direct_status(config, Deadline::after(after)))
+            ),
+            self.access_node_view(Deadline::after(after)),
         );
-        // Why the links cannot be checked, when they cannot.
-        let mut not_checked = String::new();
-        let an = match &an_server {
-            Err(e) => {
-                not_checked = format!("the access node could not be read: {e}");
-                None
+        let an_version = view.server.as_ref().ok().and_then(|i| i.timescaledb);
+
+        // Every data node: the spec's, in order, then any the access node has that the
+        // cluster was not given.
+        let mut names: Vec<(String, Option<Direct>)> = self
+            .data_nodes
+            .iter()
+            .map(NodeConfig::node_name)
+            .zip(directs.into_iter().map(Some))
+            .collect();
+        for extra in view.registered.iter().flatten() {
+            if !names.iter().any(|(n, _)| *n == extra.name) {
+                names.push((extra.name.clone(), None));
             }
-            Ok(info) => match multinode_refusal(info) {
-                Some(reason) => {
-                    not_checked = format!("the access node cannot run multi-node: {reason}");
-                    None
-                }
-                None => match AccessNode::connect(self.access_node.clone()).await {
-                    Ok(an) => Some(an),
-                    Err(e) => {
-                        not_checked = format!("the access node could not be used: {e}");
-                        None
-                    }
-                },
-            },
-        };
-        let registered = match &an {
-            Some(an) => match an.data_nodes().await {
-                Ok(nodes) => Some(nodes),
-                Err(e) => {
-                    not_checked = format!("the access node's data nodes could not be listed: {e}");
-                    None
-                }
-            },
-            None => None,
-        };
-        let an_version = an_server.as_ref().ok().and_then(|i| i.timescaledb);
-        let mut statuses = Vec::new();
-        for (config, (direct, prepared)) in self.data_nodes.iter().zip(data_nodes) {
-            let name = config.node_name();
-            let info = registered
+        }
+        let links = join_all(names.iter().map(|(name, direct)| {
+            let direct_cause = direct.as_ref().and_then(|(d, _)| d.cause());
+            let extension_missing = direct
                 .as_ref()
+                .is_some_and(|(d, _)| d.server.as_ref().is_ok_and(|i| i.timescaledb.is_none()));
+            self.link(
+                &view,
+                name,
+                direct_cause,
+                extension_missing,
+                Deadline::after(after),
+            )
+        }))
+        .await;
+
+        let mut statuses = Vec::new();
+        for ((name, direct), link) in names.into_iter().zip(links) {
+            let info = view
+                .registered
+                .as_ref()
+                .ok()
                 .and_then(|nodes| nodes.iter().find(|n| n.name == name));
-            let link = link(an.as_ref(), registered.as_deref(), &name, &not_checked).await;
+            let (direct, prepared) = direct.unwrap_or_else(|| {
+                let not_given = || {
+                    Error::invalid(
+                        OP,
+                        Some(&name),
+                        "the access node has this data node, but the cluster has no settings \
+                         for it",
+                    )
+                };
+                (
+                    NodeStatus {
+                        server: Err(not_given()),
+                    },
+                    Err(not_given()),
+                )
+            });
+            let read = direct.server.as_ref().ok();
             statuses.push(DataNodeStatus {
                 version_ok: version_ok(an_version, &direct),
+                max_prepared_transactions: read.map(|i| i.max_prepared_transactions),
                 available: info.map(|i| i.available),
                 name,
                 direct,
@@ -281,65 +467,141 @@ impl Cluster {
                 prepared_transactions: prepared,
             });
         }
-        // Data nodes the access node has that the cluster was not told about.
-        for extra in registered.iter().flatten() {
-            if statuses.iter().any(|s| s.name == extra.name) {
-                continue;
-            }
-            let not_given = || {
-                Error::invalid(
-                    OP,
-                    Some(&extra.name),
-                    "the access node has this data node, but the cluster has no settings for it",
-                )
-            };
-            statuses.push(DataNodeStatus {
-                name: extra.name.clone(),
-                direct: NodeStatus {
-                    server: Err(not_given()),
-                },
-                link: link(
-                    an.as_ref(),
-                    registered.as_deref(),
-                    &extra.name,
-                    &not_checked,
-                )
-                .await,
-                available: Some(extra.available),
-                version_ok: None,
-                prepared_transactions: Err(not_given()),
-            });
-        }
-        let under_replicated = match (&an, &an_server) {
-            (Some(an), Ok(info)) if info.supports(Feature::ChunkReplicationStatus) => {
-                under_replicated(an).await
-            }
-            (_, Err(e)) => Err(Error::UnsupportedServer {
-                op: OP,
-                node: an_name.clone(),
-                reason: format!("the access node could not be read: {e}"),
-            }),
-            _ => Ok(Vec::new()),
-        };
         ClusterStatus {
             access_node_name: an_name,
-            access_node: NodeStatus { server: an_server },
+            access_node: NodeStatus {
+                server: view.server,
+            },
             data_nodes: statuses,
+            under_replicated: view.under_replicated,
+        }
+    }
+
+    /// The access node's own part of the status, over one session, within `deadline`.
+    async fn access_node_view(&self, deadline: Deadline) -> AccessNodeView {
+        let an_name = self.access_node.node_name();
+        let session = deadline
+            .run(OP, &an_name, Session::open(&self.access_node, OP))
+            .await;
+        let session = match session {
+            Ok(session) => session,
+            Err(e) => {
+                let why = format!("the access node could not be read: {e}");
+                return AccessNodeView {
+                    under_replicated: Err(Error::UnsupportedServer {
+                        op: OP,
+                        node: an_name,
+                        reason: why.clone(),
+                    }),
+                    server: Err(e),
+                    registered: Err(why),
+                    schemas: None,
+                };
+            }
+        };
+        let server = session
+            .bounded(OP, &an_name, deadline, ServerInfo::read(&session))
+            .await;
+        let info = match &server {
+            Ok(info) => info,
+            Err(e) => {
+                let why = format!("the access node could not be read: {e}");
+                return AccessNodeView {
+                    under_replicated: Err(Error::UnsupportedServer {
+                        op: OP,
+                        node: an_name,
+                        reason: why.clone(),
+                    }),
+                    server,
+                    registered: Err(why),
+                    schemas: None,
+                };
+            }
+        };
+        if let Some(reason) = multinode_refusal(info) {
+            return AccessNodeView {
+                registered: Err(format!("the access node cannot run multi-node: {reason}")),
+                schemas: None,
+                under_replicated: Ok(Vec::new()),
+                server,
+            };
+        }
+        let schemas = info.schemas(OP).ok();
+        let registered = session
+            .bounded(
+                OP,
+                &an_name,
+                deadline,
+                AccessNode::list_data_nodes(&session, OP),
+            )
+            .await
+            .map_err(|e| format!("the access node's data nodes could not be listed: {e}"));
+        let under_replicated = if info.supports(Feature::ChunkReplicationStatus) {
+            session
+                .bounded(OP, &an_name, deadline, under_replicated(&session))
+                .await
+        } else {
+            Ok(Vec::new())
+        };
+        AccessNodeView {
+            server,
+            registered,
+            schemas,
             under_replicated,
+        }
+    }
+
+    /// The access node's link to data node `name`, probed from a fresh session within
+    /// `deadline`.
+    async fn link(
+        &self,
+        view: &AccessNodeView,
+        name: &str,
+        direct_cause: Option<Cause>,
+        extension_missing: bool,
+        deadline: Deadline,
+    ) -> AccessNodeLink {
+        let (registered, schemas) = match (&view.registered, &view.schemas) {
+            (Err(why), _) => return AccessNodeLink::NotChecked(why.clone()),
+            (Ok(_), None) => {
+                return AccessNodeLink::NotChecked(
+                    "the access node's TimescaleDB schemas are not known".to_owned(),
+                )
+            }
+            (Ok(registered), Some(schemas)) => (registered, schemas),
+        };
+        if !registered.iter().any(|n| n.name == name) {
+            return AccessNodeLink::NotAdded;
+        }
+        let result = probe_fresh(&self.access_node, schemas, &[name], OP, deadline).await;
+        match link(result, direct_cause) {
+            // Without the extension the access node fails to set up its session on the
+            // node; the node itself said why.
+            AccessNodeLink::Failed(e) | AccessNodeLink::Down(e) if extension_missing => {
+                AccessNodeLink::ExtensionMissing(e)
+            }
+            other => other,
         }
     }
 }
 
-async fn direct_status(config: &NodeConfig) -> (NodeStatus, Result<Vec<PreparedTransaction>>) {
-    let session = match Session::open(config, OP).await {
+/// The node seen directly, with its own credentials, within `deadline`; its prepared
+/// transactions too.
+async fn direct_status(config: &NodeConfig, deadline: Deadline) -> Direct {
+    let name = config.node_name();
+    let session = match deadline.run(OP, &name, Session::open(config, OP)).await {
         Ok(session) => session,
         Err(e) => {
-            let copy = Error::invalid(OP, Some(&config.node_name()), format!("not read: {e}"));
+            let copy = Error::invalid(OP, Some(&name), format!("not read: {e}"));
             return (NodeStatus { server: Err(e) }, Err(copy));
         }
     };
-    let server = ServerInfo::read(&session).await;
-    let prepared = prepared_transactions(&session).await;
+    let server = session
+        .bounded(OP, &name, deadline, ServerInfo::read(&session))
+        .await;
+    let prepared = session
+        .bounded(OP, &name, deadline, prepared_transactions(&session))
+        .await;
     (NodeStatus { server }, prepared)
 }
 
@@ -365,9 +627,20 @@ impl PreparedTransaction {
     }
 }
 
+/// Whether a data node's TimescaleDB fits the access node's, by TimescaleDB's own rule
+/// (`dist_util_is_compatible_version`): the same major and a minor at least the access
+/// node's, or a newer major. Patch levels are ignored.
+pub(crate) fn compatible(data_node: Version, access_node: Version) -> bool {
+    if data_node.major == access_node.major {
+        data_node.minor >= access_node.minor
+    } else {
+        data_node.major > access_node.major
+    }
+}
+
 fn version_ok(an: Option<Version>, direct: &NodeStatus) -> Option<bool> {
     let dn = direct.server.as_ref().ok()?.timescaledb?;
-    Some(dn >= an?)
+    Some(compatible(dn, an?))
 }
 
 /// Why the node `info` describes cannot take part in multi-node, if it cannot: from what
@@ -383,24 +656,7 @@ fn multinode_refusal(info: &ServerInfo) -> Option<String> {
     }
 }
 
-async fn link(
-    an: Option<&AccessNode>,
-    registered: Option<&[DataNodeInfo]>,
-    name: &str,
-    not_checked: &str,
-) -> AccessNodeLink {
-    let (Some(an), Some(registered)) = (an, registered) else {
-        return AccessNodeLink::NotChecked(not_checked.to_owned());
-    };
-    if !registered.iter().any(|n| n.name == name) {
-        return AccessNodeLink::NotAdded;
-    }
-    // A fresh session: pooled ones may keep a connection opened with an older password.
-    super::plan::probe(an, name).await
-}
-
-async fn under_replicated(an: &AccessNode) -> Result<Vec<UnderReplicatedChunk>> {
-    let session = an.session(OP).await?;
+async fn under_replicated(session: &Session) -> Result<Vec<UnderReplicatedChunk>> {
     let rows = session.query(OP, &UNDER_REPLICATED_CHUNKS, &[]).await?;
     rows.iter()
         .map(|row| {
@@ -496,6 +752,39 @@ mod tests {
     }
 
     #[test]
+    fn versions_fit_by_timescaledbs_rule() {
+        let v = |s: &str| s.parse::<Version>().unwrap();
+        // A patch-level difference either way is no problem.
+        assert!(compatible(v("2.13.0"), v("2.13.1")));
+        assert!(compatible(v("2.13.1"), v("2.13.0")));
+        // A newer minor on the data node fits; an older one does not.
+        assert!(compatible(v("2.13.1"), v("2.11.2")));
+        assert!(!compatible(v("2.11.2"), v("2.13.1")));
+        // A newer major on the data node fits; an older one does not.
+        assert!(compatible(v("3.0.0"), v("2.13.1")));
+        assert!(!compatible(v("1.7.5"), v("2.0.0")));
+    }
+
+    #[test]
+    fn a_data_node_line_flags_what_breaks_writes() {
+        let mut info = server(Some("2.13.1"), "2.13.1", Some(License::Timescale));
+        info.max_prepared_transactions = 0;
+        let status = DataNodeStatus {
+            name: "dn1".into(),
+            direct: node(info),
+            link: AccessNodeLink::Ok,
+            available: Some(true),
+            version_ok: Some(false),
+            max_prepared_transactions: Some(0),
+            prepared_transactions: Ok(Vec::new()),
+        };
+        assert!(!status.is_healthy());
+        let text = status.to_string();
+        assert!(text.contains("TimescaleDB version incompatible"), "{text}");
+        assert!(text.contains("max_prepared_transactions = 0"), "{text}");
+    }
+
+    #[test]
     fn a_data_node_line_shows_the_link_and_its_reason() {
         let status = DataNodeStatus {
             name: "dn1".into(),
@@ -505,6 +794,7 @@ mod tests {
             ),
             available: None,
             version_ok: None,
+            max_prepared_transactions: None,
             prepared_transactions: Ok(Vec::new()),
         };
         assert_eq!(

@@ -14,6 +14,8 @@ use crate::sql::raw::RawSql;
 use crate::sql::status::{ping, HYPERTABLE_DATA_NODES};
 use crate::sql::Sql;
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+use tokio::time::Instant;
 
 use crate::server::{Capabilities, Feature, ServerInfo};
 use crate::sql::data_node::LIST_DATA_NODES;
@@ -21,6 +23,8 @@ use crate::sql::hypertable::{TableName, CHUNKS, HYPERTABLE, RESOLVE_TABLE};
 use crate::version::Version;
 
 use super::extension::{update_extension, ExtensionUpdate};
+use super::health::Round;
+use super::write_guard::WriteGuard;
 
 /// How many times [`AccessNode::query`] and [`AccessNode::execute`] run a statement again
 /// after [`Error::is_stale_data_node_connection`].
@@ -76,6 +80,8 @@ pub struct AccessNode {
     pinned: Option<Arc<Session>>,
     /// What to do when a setting would record a secret this handle sends.
     secret_logging: SecretLogging,
+    /// The data-node check shared by the writes of this handle and its clones.
+    guard: Arc<WriteGuard>,
 }
 
 /// What a handle learnt about its server once it saw multi-node there.
@@ -121,7 +127,37 @@ impl AccessNode {
             known: Arc::default(),
             pinned: None,
             secret_logging: SecretLogging::default(),
+            guard: Arc::new(WriteGuard::new(Duration::ZERO)),
         })
+    }
+
+    /// How old a check that the data nodes answer may be for an ingest to rely on it
+    /// ([`AccessNode::ingest`]). Default: zero — every ingest relies only on a check that
+    /// started after it asked, as if it had pinged the nodes itself; concurrent ingests share
+    /// such checks, one at a time, instead of each sending its own. (TimescaleDB's
+    /// `ping_data_node` logs in to the data node anew each time, tens of milliseconds, so a
+    /// lone writer pays that per ingest.) A longer age saves the
+    /// round trip for ingests that start within it of a check, and widens by as much the
+    /// window in which a node that just went down is written to (which can crash a
+    /// TimescaleDB 2.13 access node). Any error on the access node's link to a data node
+    /// forgets what was seen.
+    #[must_use]
+    pub fn node_check_max_age(mut self, max_age: Duration) -> Self {
+        self.guard = Arc::new(WriteGuard::new(max_age));
+        self
+    }
+
+    /// The handle's [`AccessNode::node_check_max_age`].
+    pub fn get_node_check_max_age(&self) -> Duration {
+        self.guard.health.max_age()
+    }
+
+    /// Notes the outcome of a multi-node statement on `session`: when it broke the access
+    /// node's link to a data node, what was seen of the data nodes is forgotten.
+    pub(crate) fn note_link(&self, session: &Session) {
+        if session.is_poisoned() {
+            self.guard.health.forget();
+        }
     }
 
     /// What the operations of this handle that send a secret (adding a data node, user
@@ -165,6 +201,10 @@ impl AccessNode {
     /// dead cached connection to it before reconnecting
     /// ([`Error::is_stale_data_node_connection`]); such a statement, which did nothing, is
     /// run again (up to [`STALE_RETRIES`] times).
+    ///
+    /// The statement runs under the pool's statement and lock timeouts
+    /// ([`PoolConfig::statement_timeout`]); if the server does not answer by then, it is
+    /// cancelled and the session closed ([`Error::Deadline`]).
     pub async fn query(&self, sql: &RawSql, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
         const OP: &str = "query";
         let sql = Sql::vouched(sql);
@@ -173,7 +213,10 @@ impl AccessNode {
             // A fresh checkout each time: a session whose data-node connection failed is
             // poisoned and goes out of the pool with the dropped client.
             let client = self.pool.get(OP).await?;
-            let result = client.session().query_multinode(OP, &sql, params).await;
+            let result = client
+                .within(OP, client.session().query_multinode(OP, &sql, params))
+                .await;
+            self.note_link(client.session());
             if !retry_stale(&result, &mut attempt) {
                 return result;
             }
@@ -190,7 +233,10 @@ impl AccessNode {
             // A fresh checkout each time: a session whose data-node connection failed is
             // poisoned and goes out of the pool with the dropped client.
             let client = self.pool.get(OP).await?;
-            let result = client.session().execute_multinode(OP, &sql, params).await;
+            let result = client
+                .within(OP, client.session().execute_multinode(OP, &sql, params))
+                .await;
+            self.note_link(client.session());
             if !retry_stale(&result, &mut attempt) {
                 return result;
             }
@@ -273,14 +319,47 @@ impl AccessNode {
         Ok(known.schemas.clone())
     }
 
+    /// Whether the server was seen to run multi-node.
+    pub(crate) fn runs_multinode(&self) -> bool {
+        self.known.get().is_some()
+    }
+
+    /// Before an ingest into `relation` (quoted name) takes a pooled connection: when the
+    /// server is known to run multi-node and the table is not known to be plain, a round of
+    /// pings recent enough for a caller that asked at `asked` (see
+    /// [`AccessNode::node_check_max_age`]). `None` when there is none to wait for, or it
+    /// failed (the check is then made on the ingest's own session).
+    pub(crate) async fn round_before_write(
+        &self,
+        op: &'static str,
+        relation: &str,
+        asked: Instant,
+    ) -> Option<Arc<Round>> {
+        let known = self.known.get()?;
+        if self.guard.is_plain(relation) {
+            return None;
+        }
+        self.guard
+            .round_since(&self.config, &known.schemas, op, asked)
+            .await
+            .inspect_err(|e| tracing::debug!(error = %e, "data-node check round failed"))
+            .ok()
+    }
+
     /// Refuses with [`Error::DataNodeDown`] when a data node of the distributed hypertable
     /// `relation` (quoted name) does not answer; a table that is not a distributed
-    /// hypertable, or a server without multi-node, passes.
+    /// hypertable, or a server without multi-node, passes. `nodes` are the table's data
+    /// nodes when the caller read them already. `round` is one from
+    /// [`AccessNode::round_before_write`]; without one, one is waited for here. Nodes the
+    /// round did not see (or all, when no round can be had) are pinged on `session`.
     pub(crate) async fn check_nodes_up(
         &self,
         session: &Session,
         op: &'static str,
         relation: &str,
+        nodes: Option<Vec<String>>,
+        round: Option<Arc<Round>>,
+        asked: Instant,
     ) -> Result<()> {
         let known = match self.known.get() {
             Some(known) => known,
@@ -294,17 +373,39 @@ impl AccessNode {
                 }
             }
         };
-        let Some(row) = session
-            .query_opt(op, &HYPERTABLE_DATA_NODES, &[&relation])
-            .await?
-        else {
-            return Ok(());
+        let nodes: Vec<String> = match nodes {
+            Some(nodes) => nodes,
+            None => match session
+                .query_opt(op, &HYPERTABLE_DATA_NODES, &[&relation])
+                .await?
+            {
+                Some(row) => session.get(op, &row, "data_nodes")?,
+                None => Vec::new(),
+            },
         };
-        let nodes: Vec<String> = session.get(op, &row, "data_nodes")?;
+        self.guard.note_table(relation, !nodes.is_empty());
         if nodes.is_empty() {
             return Ok(());
         }
-        let rows = session.query(op, &ping(&known.schemas), &[&nodes]).await?;
+        let round = match round {
+            Some(round) => Ok(round),
+            None => {
+                self.guard
+                    .round_since(&self.config, &known.schemas, op, asked)
+                    .await
+            }
+        };
+        let unseen = match round {
+            Ok(round) => round.verdict(op, &nodes)?,
+            Err(e) => {
+                tracing::debug!(error = %e, "data-node check round failed; checking here");
+                nodes
+            }
+        };
+        if unseen.is_empty() {
+            return Ok(());
+        }
+        let rows = session.query(op, &ping(&known.schemas), &[&unseen]).await?;
         for row in &rows {
             let up: bool = session.get(op, row, "up")?;
             if !up {

@@ -82,7 +82,7 @@ impl DistributedExec {
     pub async fn run(self, an: &AccessNode) -> Result<()> {
         self.validate(an)?;
         let client = an.pool().get(OP).await?;
-        self.run_on(an, client.session()).await
+        client.within(OP, self.run_on(an, client.session())).await
     }
 
     /// Like [`DistributedExec::run`], on a fresh session instead of a pooled one (whose

@@ -3,17 +3,21 @@
 
 use std::pin::Pin;
 
+use tokio::time::Instant;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
 
+use std::sync::Arc;
+
 use super::access_node::AccessNode;
+use super::health::Round;
 use crate::error::{Error, Result};
 use crate::ident::Ident;
 use crate::pool::PooledClient;
-use crate::sql::copy::{copy_in_binary, TABLE_COLUMNS};
+use crate::sql::copy::{copy_in_binary, INGEST_TARGET, TABLE_COLUMNS};
 use crate::sql::hypertable::TableName;
 
-const OP: &str = "ingest";
+pub(super) const OP: &str = "ingest";
 
 /// A callback told how many rows were written so far.
 type Progress = Box<dyn FnMut(u64) + Send>;
@@ -42,6 +46,9 @@ pub struct Ingest<'a> {
     // Field order matters: the writer (holding the COPY sink) drops before the connection.
     writer: Pin<Box<BinaryCopyInWriter>>,
     client: PooledClient<'a>,
+    an: &'a AccessNode,
+    /// When the whole COPY must be over (the pool's statement timeout plus a grace period).
+    deadline: Option<Instant>,
     table: String,
     columns: Vec<String>,
     rows: u64,
@@ -66,7 +73,13 @@ impl AccessNode {
     /// For a distributed hypertable, every data node it is attached to is pinged first, and
     /// the write is refused with [`Error::DataNodeDown`] if one does not answer: TimescaleDB
     /// 2.13 crashes the access node (all its sessions) when a distributed write reaches a
-    /// chunk with a replica on a down node. [`AccessNode::ingest_unchecked`] skips the check.
+    /// chunk with a replica on a down node. Concurrent ingests share that check
+    /// ([`AccessNode::node_check_max_age`]); [`AccessNode::ingest_unchecked`] skips it.
+    ///
+    /// The whole ingest is one COPY statement, so it runs under the pool's statement timeout
+    /// ([`crate::PoolConfig::statement_timeout`]): split longer loads into batches. To have
+    /// a batch run again after a failure that wrote nothing, use
+    /// [`AccessNode::ingest_with_retry`].
     ///
     /// # Errors
     ///
@@ -101,10 +114,60 @@ impl AccessNode {
             .iter()
             .map(|c| Ident::for_op(*c, "column", OP, Some(&node)))
             .collect::<Result<Vec<_>>>()?;
+        // The data-node check, when it can be made before a pooled connection is taken.
+        let asked = Instant::now();
+        let round = match check_nodes {
+            true => {
+                self.round_before_write(OP, &table.regclass_text(), asked)
+                    .await
+            }
+            false => None,
+        };
         let client = self.pool().get(OP).await?;
+        let deadline = client.deadline();
+        let check = check_nodes.then_some((round, asked));
+        let writer = client
+            .until(
+                OP,
+                deadline,
+                self.begin_copy(&client, table, &idents, check),
+            )
+            .await
+            .inspect_err(|_| self.note_link(client.session()))?;
+        tracing::debug!(node = %node, table = %table.regclass_text(), "ingest started");
+        Ok(Ingest {
+            writer: Box::pin(writer),
+            client,
+            an: self,
+            deadline,
+            table: table.regclass_text(),
+            columns: columns.iter().map(|c| (*c).to_owned()).collect(),
+            rows: 0,
+            every: 0,
+            progress: None,
+        })
+    }
+
+    /// Checks the table, its columns and (with `check_nodes`) its data nodes, and starts the
+    /// COPY.
+    async fn begin_copy(
+        &self,
+        client: &PooledClient<'_>,
+        table: &TableName,
+        idents: &[Ident],
+        check: Option<(Option<Arc<Round>>, Instant)>,
+    ) -> Result<BinaryCopyInWriter> {
+        let node = self.name();
         let session = client.session();
         let relation = table.regclass_text();
-        let rows = session.query(OP, &TABLE_COLUMNS, &[&relation]).await?;
+        // On a server known to run multi-node, the columns and the data nodes in one go.
+        let with_nodes = check.is_some() && self.runs_multinode();
+        let sql = if with_nodes {
+            &INGEST_TARGET
+        } else {
+            &TABLE_COLUMNS
+        };
+        let rows = session.query(OP, sql, &[&relation]).await?;
         if rows.is_empty() {
             return Err(Error::invalid(
                 OP,
@@ -119,7 +182,7 @@ impl AccessNode {
             known.push((name, oid));
         }
         let mut types = Vec::with_capacity(idents.len());
-        for column in &idents {
+        for column in idents {
             let Some((_, oid)) = known.iter().find(|(name, _)| name == column.as_str()) else {
                 let names: Vec<&str> = known.iter().map(|(n, _)| n.as_str()).collect();
                 return Err(Error::invalid(
@@ -139,23 +202,19 @@ impl AccessNode {
             })?;
             types.push(ty);
         }
-        if check_nodes {
-            self.check_nodes_up(session, OP, &relation).await?;
+        if let Some((round, asked)) = check {
+            let nodes = match with_nodes {
+                true => Some(session.get(OP, &rows[0], "data_nodes")?),
+                false => None,
+            };
+            self.check_nodes_up(session, OP, &relation, nodes, round, asked)
+                .await?;
         }
         let sink = client
-            .copy_in(copy_in_binary(table, &idents).text())
+            .copy_in(copy_in_binary(table, idents).text())
             .await
-            .map_err(|e| Error::from_access_node(OP, &node, e))?;
-        tracing::debug!(node = %node, table = %relation, "ingest started");
-        Ok(Ingest {
-            writer: Box::pin(BinaryCopyInWriter::new(sink, &types)),
-            client,
-            table: relation,
-            columns: columns.iter().map(|c| (*c).to_owned()).collect(),
-            rows: 0,
-            every: 0,
-            progress: None,
-        })
+            .map_err(|e| session.multinode_err(OP, e))?;
+        Ok(BinaryCopyInWriter::new(sink, &types))
     }
 }
 
@@ -187,19 +246,28 @@ impl Ingest<'_> {
                 ),
             ));
         }
-        if let Err(e) = self.writer.as_mut().write(row).await {
-            let node = self.client.session().node().to_owned();
-            if e.as_db_error().is_none() && !e.is_closed() {
-                return Err(Error::invalid(
-                    OP,
-                    Some(&node),
-                    format!("row {}: {e}", self.rows + 1),
-                ));
-            }
-            return Err(Error::from_access_node(OP, &node, e));
+        let written = self
+            .client
+            .until(OP, self.deadline, async {
+                self.writer.as_mut().write(row).await.map_err(|e| {
+                    let session = self.client.session();
+                    if e.as_db_error().is_none() && !e.is_closed() {
+                        return Error::invalid(
+                            OP,
+                            Some(session.node()),
+                            format!("row {}: {e}", self.rows + 1),
+                        );
+                    }
+                    session.multinode_err(OP, e)
+                })
+            })
+            .await;
+        if let Err(e) = written {
+            self.an.note_link(self.client.session());
+            return Err(e);
         }
         self.rows += 1;
-        if self.every > 0 && self.rows % self.every == 0 {
+        if self.every > 0 && self.rows.is_multiple_of(self.every) {
             self.report();
         }
         Ok(())
@@ -218,14 +286,26 @@ impl Ingest<'_> {
     }
 
     /// Ends the COPY; the rows become visible. Returns the number of rows the server took.
+    ///
+    /// # Errors
+    ///
+    /// An error the server reported ([`Error::code`] is set) means the COPY was rolled back:
+    /// nothing was written. Without one (the connection was lost, or
+    /// [`Error::Deadline`] passed while the server was committing), whether the rows were
+    /// written is unknown; count them before writing them again.
     pub async fn finish(mut self) -> Result<u64> {
         let node = self.client.session().node().to_owned();
-        let rows = self
-            .writer
-            .as_mut()
-            .finish()
-            .await
-            .map_err(|e| Error::from_access_node(OP, &node, e))?;
+        let finished = self
+            .client
+            .until(OP, self.deadline, async {
+                self.writer
+                    .as_mut()
+                    .finish()
+                    .await
+                    .map_err(|e| self.client.session().multinode_err(OP, e))
+            })
+            .await;
+        let rows = finished.inspect_err(|_| self.an.note_link(self.client.session()))?;
         self.report();
         tracing::debug!(node = %node, table = %self.table, rows, "ingest finished");
         Ok(rows)

@@ -1,20 +1,23 @@
 //! The typed multi-node API: the access node, and the builders that act through it.
 //!
-//! Every operation opens its own session to the access node (a pool comes later), reads what
-//! the server runs, refuses clearly where the installed TimescaleDB lacks the feature, and
+//! Administrative operations open their own session to the access node, queries and writes
+//! use its pool; each reads what the server runs, refuses clearly where the installed TimescaleDB lacks the feature, and
 //! maps the server's answers to [`crate::Error`] variants that name the data node concerned.
 
 mod access_node;
 mod data_node;
 mod distributed_exec;
 mod extension;
+mod health;
 mod hypertable;
 mod ingest;
+mod ingest_retry;
 mod lifecycle;
 mod per_node;
 mod quote_guard;
 mod role;
 mod user_mapping;
+mod write_guard;
 
 pub use access_node::{AccessNode, STALE_RETRIES};
 pub use data_node::{AddedDataNode, Bootstrap, DataNode};
@@ -22,6 +25,7 @@ pub use distributed_exec::DistributedExec;
 pub use extension::{update_extension, update_extensions, ExtensionChange, ExtensionUpdate};
 pub use hypertable::{ChunkInterval, CreatedHypertable, DistributedHypertable};
 pub use ingest::Ingest;
+pub use ingest_retry::{IngestedBatch, INGEST_RETRIES};
 pub use lifecycle::{
     AllowNewChunks, AlterDataNode, AlteredDataNode, AttachDataNode, AttachedDataNode,
     BlockNewChunks, DeleteDataNode, DeletedDataNode, DetachDataNode, Repartition, RestorePoint,

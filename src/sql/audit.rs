@@ -45,6 +45,7 @@ fn corpus() -> Vec<(&'static str, Sql)> {
         ),
         ("copy_in_binary", copy::copy_in_binary(&table, &[id("a")])),
         ("TABLE_COLUMNS", copy::TABLE_COLUMNS),
+        ("INGEST_TARGET", copy::INGEST_TARGET),
         ("add_data_node", data_node::add_data_node(&new)),
         ("LIST_DATA_NODES", data_node::LIST_DATA_NODES),
         ("distributed_exec", data_node::distributed_exec(&new)),
@@ -119,6 +120,8 @@ fn corpus() -> Vec<(&'static str, Sql)> {
         ("guard", quiet::guard(quiet::Carriage::Literal, false)),
         ("RESTORE", quiet::RESTORE),
         ("CATALOG_FIRST", session::CATALOG_FIRST),
+        ("SESSION_TIMEOUTS", session::SESSION_TIMEOUTS),
+        ("STATEMENT_TIMEOUT", session::STATEMENT_TIMEOUT),
         ("BEGIN", session::BEGIN),
         ("BEGIN_READ_ONLY", session::BEGIN_READ_ONLY),
         ("COMMIT", session::COMMIT),
@@ -128,6 +131,7 @@ fn corpus() -> Vec<(&'static str, Sql)> {
         ("ping", status::ping(&new)),
         ("ping", status::ping(&old)),
         ("HYPERTABLE_DATA_NODES", status::HYPERTABLE_DATA_NODES),
+        ("DATA_NODE_NAMES", status::DATA_NODE_NAMES),
         (
             "create",
             filled(&user_mapping::create(

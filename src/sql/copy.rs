@@ -24,6 +24,21 @@ pub(crate) const TABLE_COLUMNS: Sql = Sql::from_static(
       ORDER BY a.attnum",
 );
 
+/// [`TABLE_COLUMNS`] with, on every row, the table's data nodes
+/// ([`super::status::HYPERTABLE_DATA_NODES`]): what an ingest needs to know, in one round
+/// trip, on a server with TimescaleDB.
+pub(crate) const INGEST_TARGET: Sql = Sql::from_static(concat!(
+    "SELECT a.attname::pg_catalog.text AS name, a.atttypid AS type_oid, n.data_nodes \
+       FROM pg_catalog.pg_attribute a \
+      CROSS JOIN (",
+    super::status::data_nodes_of_relation!(),
+    ") n \
+      WHERE a.attrelid OPERATOR(pg_catalog.=) \
+              pg_catalog.to_regclass($1::pg_catalog.text)::pg_catalog.oid \
+        AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped \
+      ORDER BY a.attnum"
+));
+
 #[cfg(test)]
 mod tests {
     use super::*;

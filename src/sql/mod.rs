@@ -17,6 +17,8 @@ use std::fmt;
 
 #[cfg(test)]
 mod audit;
+// Used by the `testing` fixtures; audited (src/sql/audit.rs) in every build.
+#[cfg_attr(not(feature = "testing"), allow(dead_code))]
 pub(crate) mod bootstrap;
 pub(crate) mod copy;
 pub(crate) mod data_node;

@@ -23,6 +23,14 @@ pub(crate) const CATALOG_FIRST: Sql = Sql::from_static(
             false)",
 );
 
+/// Sets this session's `statement_timeout` to `$1` (text such as `2500ms`), so the server
+/// itself ends a statement that passes its deadline (an access node waiting on a data node
+/// that never answers, say), even when the client's cancel request is lost.
+pub(crate) const STATEMENT_TIMEOUT: Sql = Sql::from_static(
+    "SELECT pg_catalog.set_config('statement_timeout'::pg_catalog.text, $1::pg_catalog.text, \
+            false)",
+);
+
 /// Starts a transaction block.
 pub(crate) const BEGIN: Sql = Sql::from_static("BEGIN");
 
@@ -34,3 +42,13 @@ pub(crate) const COMMIT: Sql = Sql::from_static("COMMIT");
 
 /// Rolls the transaction block back.
 pub(crate) const ROLLBACK: Sql = Sql::from_static("ROLLBACK");
+
+/// Sets this session's `statement_timeout` (`$1`) and `lock_timeout` (`$2`), each a number
+/// of milliseconds as text, `0` for none: the bounds every statement on a pooled session
+/// runs under.
+pub(crate) const SESSION_TIMEOUTS: Sql = Sql::from_static(
+    "SELECT pg_catalog.set_config('statement_timeout'::pg_catalog.text, \
+                                  $1::pg_catalog.text, false), \
+            pg_catalog.set_config('lock_timeout'::pg_catalog.text, \
+                                  $2::pg_catalog.text, false)",
+);

@@ -18,6 +18,7 @@ pub struct LocalClusterBuilder {
     timescaledb: bool,
     admin: AdminModel,
     settings: Vec<(String, String)>,
+    keep: bool,
 }
 
 impl LocalClusterBuilder {
@@ -60,6 +61,14 @@ impl LocalClusterBuilder {
         self
     }
 
+    /// Keeps every node's data directory and server log after shutdown (see
+    /// [`LocalServerBuilder::keep`]; `TSMN_KEEP=1` does the same). Default: false; the nodes
+    /// of a cluster dropped while its thread panics (a failing test) are kept either way.
+    pub fn keep(mut self, keep: bool) -> Self {
+        self.keep = keep;
+        self
+    }
+
     /// Starts every node, concurrently. If one fails, the others are shut down and the
     /// error (with that node's log tail) is returned.
     pub async fn start(self) -> Result<LocalCluster> {
@@ -72,7 +81,8 @@ impl LocalClusterBuilder {
             let mut builder: LocalServerBuilder = LocalServer::builder(name)
                 .install(install.clone())
                 .admin(self.admin)
-                .timescaledb(self.timescaledb);
+                .timescaledb(self.timescaledb)
+                .keep(self.keep);
             for (k, v) in &self.settings {
                 builder = builder.setting(k.clone(), v.clone());
             }
@@ -162,6 +172,7 @@ impl LocalCluster {
             timescaledb: true,
             admin: AdminModel::Superuser,
             settings: Vec::new(),
+            keep: false,
         }
     }
 
@@ -205,8 +216,9 @@ impl LocalCluster {
         self.multinode.as_ref().copied().map_err(String::as_str)
     }
 
-    /// Stops every node and deletes its files; the first error is returned after all nodes
-    /// were tried.
+    /// Stops every node and deletes its files (keeps them, for nodes to be kept: see
+    /// [`LocalClusterBuilder::keep`]); the first error is returned after all nodes were
+    /// tried.
     pub async fn shutdown(self) -> Result<()> {
         let mut result = Ok(());
         for server in std::iter::once(self.access_node).chain(self.data_nodes) {

@@ -5,8 +5,8 @@
 //! could shut its servers down leaves them running and their directories in place; the next
 //! run finds them (at its first server start, or through
 //! [`LocalServer::remove_leftovers`](super::LocalServer::remove_leftovers)), stops each
-//! server whose owner is gone and removes its directory. Servers of runs still alive are
-//! never touched.
+//! server whose owner is gone and removes its directory. Servers of runs still alive, and
+//! directories kept on purpose (a failing test's, or asked for), are never touched.
 
 use std::path::Path;
 use std::time::Duration;
@@ -16,6 +16,9 @@ use crate::error::{Error, Result};
 
 /// The file in a server's directory that names its owner.
 pub(crate) const OWNER_FILE: &str = "owner";
+/// The file in a server's directory that keeps it (a failing test's server, or one asked to
+/// be kept): never removed here.
+pub(crate) const KEPT_FILE: &str = "kept";
 /// The prefix of a server's directory name.
 pub(crate) const DIR_PREFIX: &str = "tsmn-";
 /// A directory without an owner file younger than this may still be being set up.
@@ -45,7 +48,11 @@ pub(crate) fn remove(scratch: &Path) -> Result<usize> {
         let name = entry.file_name().to_string_lossy().into_owned();
         let dir = entry.path();
         let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
-        if !is_dir || !name.starts_with(DIR_PREFIX) || !abandoned(&dir) {
+        if !is_dir
+            || !name.starts_with(DIR_PREFIX)
+            || dir.join(KEPT_FILE).exists()
+            || !abandoned(&dir)
+        {
             continue;
         }
         stop_server(&dir.join("data"));
@@ -151,11 +158,16 @@ mod tests {
         let stale = scratch.path().join("tsmn-stale-1");
         std::fs::create_dir(&stale).unwrap();
         std::fs::write(stale.join(OWNER_FILE), format!("{gone} 1\n")).unwrap();
+        // Kept on purpose (a failing test's server): never touched.
+        let kept = scratch.path().join("tsmn-kept-1");
+        std::fs::create_dir(&kept).unwrap();
+        std::fs::write(kept.join(OWNER_FILE), format!("{gone} 1\n")).unwrap();
+        std::fs::write(kept.join(KEPT_FILE), "a failing test").unwrap();
         // Someone else's name pattern: never touched.
         let other = scratch.path().join("other-dir");
         std::fs::create_dir(&other).unwrap();
 
         assert_eq!(remove(scratch.path()).unwrap(), 1);
-        assert!(mine.exists() && other.exists() && !stale.exists());
+        assert!(mine.exists() && other.exists() && kept.exists() && !stale.exists());
     }
 }

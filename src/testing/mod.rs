@@ -18,6 +18,41 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # In your own tests
+//!
+//! Add the crate with the feature to your dev-dependencies
+//! (`cargo add --dev timescaledb-multinode --features testing`), then:
+//!
+//! - [`LocalCluster::start_joined`] (or [`LocalClusterBuilder::start_joined`]): a cluster
+//!   whose data nodes are added to the access node with their user mappings, in one call,
+//!   with the pooled [`AccessNode`](crate::AccessNode) and the [`Cluster`](crate::Cluster)
+//!   for it ([`JoinedCluster`]);
+//! - [`tier2`]: start each test that needs TimescaleDB multi-node with
+//!   `let Some(_) = tier2() else { return };` it prints `tier 2 skipped: <reason>` once
+//!   where multi-node is not at hand, and fails the test under `TSMN_REQUIRE_TIMESCALEDB=1`
+//!   (set that in CI); [`skip_or_fail`] does the same for other needs;
+//! - a failing test's servers are stopped and their data directories and logs kept, the
+//!   paths printed with the test's failure; `TSMN_KEEP=1` or [`LocalClusterBuilder::keep`] keeps
+//!   them after a passing test too.
+//!
+//! ```no_run
+//! use timescaledb_multinode::testing::{tier2, LocalCluster};
+//! use timescaledb_multinode::RawSql;
+//!
+//! // #[tokio::test]
+//! async fn reads_back_what_it_wrote() {
+//!     let Some(_) = tier2() else { return };
+//!     let joined = LocalCluster::start_joined(2).await.unwrap();
+//!     let rows = joined
+//!         .access_node
+//!         .query(&RawSql::vouched("SELECT node_name FROM timescaledb_information.data_nodes"), &[])
+//!         .await
+//!         .unwrap();
+//!     assert_eq!(rows.len(), 2);
+//!     joined.shutdown().await.unwrap();
+//! }
+//! ```
+//!
 //! # Environment
 //!
 //! | variable | effect |
@@ -27,6 +62,8 @@
 //! | `TSMN_TIMESCALEDB_RELEASE` | the release [`PgInstall::discover`] builds and uses (default: an installed multi-node TimescaleDB, else 2.13.1) |
 //! | `TSMN_CACHE_DIR` | where `initdb` templates and TimescaleDB builds are kept (default: the system temporary directory) |
 //! | `TSMN_SCRATCH_DIR` | where servers' data directories go (default: `/dev/shm` when it has 2 GiB free, else the system temporary directory) |
+//! | `TSMN_REQUIRE_TIMESCALEDB` | `1`: [`tier2`] and [`skip_or_fail`] fail the test instead of skipping it |
+//! | `TSMN_KEEP` | `1`: keep every server's data directory and log after shutdown (a failing test's are kept anyway) |
 //!
 //! # TimescaleDB releases
 //!
@@ -78,10 +115,12 @@ mod cache;
 mod cluster;
 mod functions;
 mod install;
+mod joined;
 mod leftovers;
 mod os_user;
 mod scratch;
 mod server;
+mod skip;
 mod template;
 mod timescaledb;
 
@@ -89,8 +128,10 @@ pub use cache::CACHE_DIR_ENV;
 pub use cluster::{LocalCluster, LocalClusterBuilder};
 pub use functions::{called_functions, CalledFunction, FunctionHome, FunctionKind, LookAlike};
 pub use install::{PgInstall, PG_BINDIR_ENV};
+pub use joined::JoinedCluster;
 pub use scratch::SCRATCH_DIR_ENV;
-pub use server::{AdminModel, LocalServer, LocalServerBuilder};
+pub use server::{AdminModel, LocalServer, LocalServerBuilder, KEEP_ENV};
+pub use skip::{skip_or_fail, tier2, REQUIRE_TIMESCALEDB_ENV};
 pub use timescaledb::{
     DEFAULT_RELEASE as DEFAULT_TIMESCALEDB_RELEASE, RELEASE_ENV as TIMESCALEDB_RELEASE_ENV,
     SOURCES_ENV as TIMESCALEDB_SOURCES_ENV,

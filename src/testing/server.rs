@@ -1,7 +1,7 @@
 //! One throwaway PostgreSQL server: its own data directory, free loopback port, private
 //! Unix socket, SCRAM password authentication and an admin password of its own.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -20,6 +20,10 @@ use crate::ident::Ident;
 use crate::secret_send::{Quiet, SecretLogging};
 use crate::sql::quiet::Carriage;
 use crate::sql::{bootstrap, role};
+
+/// The environment variable that keeps every local server's data directory and log after
+/// it is shut down: `TSMN_KEEP=1` (see [`LocalServerBuilder::keep`]).
+pub const KEEP_ENV: &str = "TSMN_KEEP";
 
 /// How many ports are tried when the chosen one is taken before the server binds it.
 const PORT_ATTEMPTS: usize = 8;
@@ -49,6 +53,7 @@ pub struct LocalServerBuilder {
     settings: Vec<(String, String)>,
     files: Vec<(String, Vec<u8>)>,
     port: Option<u16>,
+    keep: bool,
 }
 
 /// Which kind of admin `tsdbadmin` is on a local server.
@@ -113,6 +118,15 @@ impl LocalServerBuilder {
         self
     }
 
+    /// Keeps the data directory and the server log after the server is shut down or
+    /// dropped (the server is stopped; the path is printed to standard error). Default:
+    /// false, unless `TSMN_KEEP=1` is set ([`KEEP_ENV`]); a server dropped while its thread
+    /// panics (a failing test) is kept either way.
+    pub fn keep(mut self, keep: bool) -> Self {
+        self.keep = keep;
+        self
+    }
+
     /// Starts the server.
     ///
     /// # Errors
@@ -174,6 +188,7 @@ impl LocalServerBuilder {
             admin: self.admin,
             settings: self.settings,
             running: false,
+            keep: self.keep || keep_requested(),
             dir: Some(dir),
         };
         server.start_on_free_port(self.port).await?;
@@ -191,6 +206,15 @@ impl LocalServerBuilder {
 /// database `tsdb`; [`LocalServer::config`] hands out the [`NodeConfig`] to reach it over TCP
 /// with SCRAM authentication. [`LocalServer::shutdown`] stops it and deletes its files;
 /// dropping it does the same, best-effort and blocking.
+///
+/// # Kept for a look afterwards
+///
+/// A server dropped while its thread panics (the test using it failed), or one asked to be
+/// kept ([`LocalServerBuilder::keep`], `TSMN_KEEP=1`), is stopped and its directory kept:
+/// standard error names the data directory and the server log (`server.log` beside it),
+/// for a failing test in that test's captured output, shown with its failure.
+/// Kept directories are never removed by [`LocalServer::remove_leftovers`]; delete them by
+/// hand.
 #[derive(Debug)]
 pub struct LocalServer {
     name: String,
@@ -205,6 +229,7 @@ pub struct LocalServer {
     admin: AdminModel,
     settings: Vec<(String, String)>,
     running: bool,
+    keep: bool,
     dir: Option<tempfile::TempDir>,
 }
 
@@ -222,6 +247,7 @@ impl LocalServer {
             settings: Vec::new(),
             files: Vec::new(),
             port: None,
+            keep: false,
         }
     }
 
@@ -351,14 +377,46 @@ impl LocalServer {
         }
     }
 
-    /// Stops the server and deletes its files (an immediate shutdown: nothing is kept).
+    /// Whether the server's directory is kept when it is shut down or dropped (see
+    /// [`LocalServerBuilder::keep`]).
+    pub fn is_kept(&self) -> bool {
+        self.keep
+    }
+
+    /// Stops the server and deletes its files (an immediate shutdown: nothing is kept), or,
+    /// when the server is to be kept ([`LocalServerBuilder::keep`], `TSMN_KEEP=1`), stops it
+    /// and keeps them.
     pub async fn shutdown(mut self) -> Result<()> {
         let stopped = self.kill().await;
-        if let Some(dir) = self.dir.take() {
+        if self.keep {
+            self.keep_files("asked to keep it", false);
+        } else if let Some(dir) = self.dir.take() {
             let path = dir.path().to_owned();
             dir.close().map_err(|e| io(&path, e))?;
         }
         stopped
+    }
+
+    /// Keeps the server's directory, marked so that leftover removal leaves it alone, and
+    /// says where it is on standard error: for a failing test through the test harness's
+    /// capture, so it is shown with that test's failure; when asked, past it, so it is shown
+    /// for a passing test too.
+    fn keep_files(&mut self, why: &str, beside_the_failure: bool) {
+        let Some(dir) = self.dir.take() else { return };
+        let _ = std::fs::write(dir.path().join(leftovers::KEPT_FILE), why);
+        let root = dir.keep();
+        let line = format!(
+            "kept server {} ({why}): data directory {}, log {}; delete {} when done",
+            self.name,
+            self.data_dir.display(),
+            self.log_path.display(),
+            root.display(),
+        );
+        if beside_the_failure {
+            eprintln!("{line}");
+        } else {
+            let _ = writeln!(std::io::stderr(), "{line}");
+        }
     }
 
     async fn start_on_free_port(&mut self, preferred: Option<u16>) -> Result<()> {
@@ -487,6 +545,7 @@ impl LocalServer {
 
 impl Drop for LocalServer {
     fn drop(&mut self) {
+        let failed = std::thread::panicking();
         if self.running {
             // Best effort: the async `shutdown` is the real way out.
             let _ = self
@@ -499,7 +558,17 @@ impl Drop for LocalServer {
                 .stderr(std::process::Stdio::null())
                 .status();
         }
+        if failed {
+            self.keep_files("dropped while its thread panicked: a failing test", true);
+        } else if self.keep {
+            self.keep_files("asked to keep it", false);
+        }
     }
+}
+
+/// Whether [`KEEP_ENV`] asks to keep every server's files.
+fn keep_requested() -> bool {
+    std::env::var(KEEP_ENV).as_deref() == Ok("1")
 }
 
 fn port_taken(log_tail: &str) -> bool {

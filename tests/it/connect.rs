@@ -148,3 +148,85 @@ async fn lost_connection_after_server_stop() {
     server.config().connect().await.unwrap();
     server.shutdown().await.unwrap();
 }
+
+/// Every byte of `s` that is not an unreserved URL character, percent-encoded.
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn connects_with_a_config_parsed_from_a_url_and_a_connection_string() {
+    let server = plain_server("an").await;
+    // A role whose password has every character a URL or a connection string treats
+    // specially.
+    const HOSTILE: &str = "p@ss:w/o%rd? #&='q' \\ \u{e9}";
+    let superuser = server.superuser_client("tsdb").await.unwrap();
+    let literal = HOSTILE.replace('\'', "''");
+    superuser
+        .batch_execute(&format!("CREATE ROLE app LOGIN PASSWORD '{literal}'"))
+        .await
+        .unwrap();
+    let port = server.port();
+
+    let url = format!(
+        "postgresql://app:{}@127.0.0.1:{port}/tsdb?sslmode=disable&application_name=from-url",
+        percent_encode(HOSTILE)
+    );
+    let quoted = HOSTILE.replace('\\', "\\\\").replace('\'', "\\'");
+    let keyword_value = format!(
+        "host=127.0.0.1 port={port} user=app password='{quoted}' dbname=tsdb \
+         sslmode=disable application_name=from-string"
+    );
+    let mut driver = timescaledb_multinode::tokio_postgres::Config::new();
+    driver
+        .host("127.0.0.1")
+        .port(port)
+        .user("app")
+        .password(HOSTILE)
+        .dbname("tsdb")
+        .application_name("from-driver");
+    let configs = [
+        ("from-url", url.parse::<NodeConfig>().unwrap()),
+        (
+            "from-string",
+            NodeConfig::from_connection_string(&keyword_value).unwrap(),
+        ),
+        (
+            "from-driver",
+            NodeConfig::try_from(&driver).unwrap().name("an"),
+        ),
+    ];
+    for (application, config) in configs {
+        assert!(!format!("{config:?}").contains("p@ss"));
+        let client = config.connect().await.unwrap();
+        let row = client
+            .query_one(
+                "SELECT current_user::text, current_setting('application_name')",
+                &[],
+            )
+            .await
+            .unwrap();
+        assert_eq!(row.get::<_, String>(0), "app");
+        assert_eq!(row.get::<_, String>(1), application);
+    }
+
+    // A wrong password: refused by the server, and the error shows neither password.
+    let wrong: NodeConfig = format!("postgresql://app:Wr0ng-{}@127.0.0.1:{port}/tsdb", "Secret")
+        .parse()
+        .unwrap();
+    let err = wrong.connect().await.unwrap_err();
+    assert!(err.is_authentication_failure(), "{err:?}");
+    let shown = format!("{err} {err:?}");
+    assert!(
+        !shown.contains("Wr0ng-Secret") && !shown.contains("p@ss"),
+        "{shown}"
+    );
+    server.shutdown().await.unwrap();
+}

@@ -2,24 +2,18 @@
 
 use std::time::Duration;
 
-use timescaledb_multinode::testing::{LocalCluster, LocalClusterBuilder};
+use timescaledb_multinode::testing::{AdminModel, LocalCluster, LocalClusterBuilder};
 use timescaledb_multinode::{query_each, AccessNode, Cluster, DistributedExec, NodeConfig, RawSql};
 
-use crate::common::{joined_cluster_from, tier2};
+use crate::common::tier2;
 
 async fn joined(builder: LocalClusterBuilder) -> (LocalCluster, Cluster, AccessNode) {
-    let (local, an) = joined_cluster_from(builder.data_nodes(2)).await;
-    let cluster = local
-        .data_nodes()
-        .iter()
-        .fold(Cluster::new(local.access_node_config()), |c, dn| {
-            c.data_node(dn.config())
-        });
+    let joined = builder.data_nodes(2).start_joined().await.unwrap();
     DistributedExec::new(RawSql::vouched("CREATE TABLE heal_t(i int)"))
-        .run(&an)
+        .run(&joined.access_node)
         .await
         .unwrap();
-    (local, cluster, an)
+    (joined.local, joined.cluster, joined.access_node)
 }
 
 async fn rows_on(configs: &[NodeConfig]) -> Vec<i64> {
@@ -112,10 +106,14 @@ pub async fn lost_between_prepare_and_commit(builder: LocalClusterBuilder) {
         [1, 1],
         "nothing lost, nothing duplicated"
     );
-    // The bookkeeping is emptied too.
-    for node in &report.nodes {
-        assert_eq!(node.remote_txn_records.1, 0, "{node:?}");
-    }
+    // The bookkeeping of the healed node is emptied too; the node with nothing in doubt
+    // is left alone (its records stay: heal deletes nothing there).
+    assert_eq!(report.nodes[0].remote_txn_records.1, 0, "{report:#?}");
+    assert!(report.nodes[1].in_doubt_before.as_ref().unwrap().is_empty());
+    assert_eq!(
+        report.nodes[1].remote_txn_records.0, report.nodes[1].remote_txn_records.1,
+        "{report:#?}"
+    );
     assert!(cluster.status().await.is_healthy());
     local.shutdown().await.unwrap();
 }
@@ -162,4 +160,151 @@ async fn heal_rolls_back_what_the_access_node_never_committed() {
     assert_eq!(again.healed(), 0);
     assert!(!again.advanced_xid);
     local.shutdown().await.unwrap();
+}
+
+/// A prepared transaction with a TimescaleDB-like id in another database of dn1's
+/// instance: not this cluster's. Status stays healthy, heal neither reports nor touches it,
+/// and heal on a cluster with nothing in doubt deletes none of the access node's records.
+#[tokio::test]
+async fn another_databases_prepared_transaction_is_not_in_doubt_here() {
+    let Some(_) = tier2() else { return };
+    let (local, cluster, _an) = joined(LocalCluster::builder()).await;
+    let dn1 = &local.data_nodes()[0];
+    dn1.superuser_client("tsdb")
+        .await
+        .unwrap()
+        .batch_execute("CREATE DATABASE other_app")
+        .await
+        .unwrap();
+    let other = dn1.superuser_client("other_app").await.unwrap();
+    other
+        .batch_execute(
+            "CREATE TABLE t(i int); BEGIN; INSERT INTO t VALUES (1); \
+             PREPARE TRANSACTION 'ts-1-999-1-1'",
+        )
+        .await
+        .unwrap();
+
+    let status = cluster.status().await;
+    assert!(status.is_healthy(), "{status}");
+    assert!(status.data_nodes[0]
+        .prepared_transactions
+        .as_ref()
+        .unwrap()
+        .is_empty());
+
+    let report = cluster.heal().await.unwrap();
+    assert!(report.is_clean(), "{report:#?}");
+    assert!(!report.advanced_xid, "{report:#?}");
+    for node in &report.nodes {
+        assert!(
+            node.in_doubt_before.as_ref().unwrap().is_empty(),
+            "{node:#?}"
+        );
+        assert_eq!(node.healed.as_ref().ok(), Some(&0), "{node:#?}");
+        // Nothing in doubt: the heal function was not called, so the records of earlier
+        // distributed writes (the table's creation) are still there.
+        assert!(node.remote_txn_records.0 > 0, "{node:#?}");
+        assert_eq!(
+            node.remote_txn_records.0, node.remote_txn_records.1,
+            "{node:#?}"
+        );
+    }
+    // The other database's transaction is untouched.
+    let left: i64 = other
+        .query_one(
+            "SELECT count(*) FROM pg_prepared_xacts WHERE gid = 'ts-1-999-1-1'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 1);
+    other
+        .batch_execute("ROLLBACK PREPARED 'ts-1-999-1-1'")
+        .await
+        .unwrap();
+    local.shutdown().await.unwrap();
+}
+
+/// A transaction in doubt on dn1 prepared by another role: the managed-service admin (not
+/// a superuser) cannot finish it, and heal names it with its owner; a superuser admin
+/// finishes it.
+async fn another_roles_transaction_is_named_with_its_owner(model: AdminModel) {
+    let (local, cluster, an) = joined(LocalCluster::builder().admin(model)).await;
+    let row = an
+        .query(
+            &RawSql::vouched(
+                "SELECT txid_current()::text, (SELECT oid FROM pg_foreign_server WHERE srvname = 'dn1')::int8, \
+                        (SELECT oid FROM pg_roles WHERE rolname = current_user)::int8",
+            ),
+            &[],
+        )
+        .await
+        .unwrap();
+    let gid = format!(
+        "ts-1-{}-{}-{}",
+        row[0].get::<_, String>(0),
+        row[0].get::<_, i64>(1),
+        row[0].get::<_, i64>(2)
+    );
+    let dn1 = local.data_nodes()[0]
+        .superuser_client("tsdb")
+        .await
+        .unwrap();
+    // (Its own statement: in one simple query the role would be created inside the
+    // prepared transaction.)
+    dn1.batch_execute("CREATE ROLE other_writer; GRANT INSERT ON heal_t TO other_writer")
+        .await
+        .unwrap();
+    dn1.batch_execute(&format!(
+        "BEGIN; SET LOCAL ROLE other_writer; INSERT INTO heal_t VALUES (9); \
+         PREPARE TRANSACTION '{gid}'"
+    ))
+    .await
+    .unwrap();
+
+    let report = cluster.heal().await.unwrap();
+    let node = &report.nodes[0];
+    assert_eq!(
+        node.in_doubt_before.as_ref().unwrap().len(),
+        1,
+        "{report:#?}"
+    );
+    assert!(!report.advanced_xid, "{report:#?}");
+    match model {
+        AdminModel::ManagedService => {
+            assert_eq!(node.healed.as_ref().ok(), Some(&0), "{report:#?}");
+            assert_eq!(node.other_owners.len(), 1, "{report:#?}");
+            assert_eq!(node.other_owners[0].owner, "other_writer");
+            assert_eq!(node.other_owners[0].gid, gid);
+            assert!(!report.is_clean());
+            dn1.batch_execute(&format!("ROLLBACK PREPARED '{gid}'"))
+                .await
+                .unwrap();
+        }
+        _ => {
+            assert_eq!(node.healed.as_ref().ok(), Some(&1), "{report:#?}");
+            assert!(node.other_owners.is_empty(), "{report:#?}");
+            assert!(report.is_clean(), "{report:#?}");
+        }
+    }
+    assert_eq!(rows_on(&local.data_node_configs()).await, [0, 0]);
+    local.shutdown().await.unwrap();
+}
+
+mod another_roles_transaction {
+    use super::*;
+
+    #[tokio::test]
+    async fn superuser() {
+        let Some(_) = tier2() else { return };
+        another_roles_transaction_is_named_with_its_owner(AdminModel::Superuser).await;
+    }
+
+    #[tokio::test]
+    async fn managed_service() {
+        let Some(_) = tier2() else { return };
+        another_roles_transaction_is_named_with_its_owner(AdminModel::ManagedService).await;
+    }
 }

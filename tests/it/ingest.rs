@@ -4,6 +4,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use timescaledb_multinode::tokio_postgres::types::ToSql;
 use timescaledb_multinode::{AccessNode, DistributedHypertable, Error, Ident, RawSql, TableName};
 
 use crate::common::{joined_cluster, plain_server, tier2};
@@ -176,4 +177,87 @@ async fn ingest_refuses_to_write_while_a_data_node_is_down() {
     ingest.finish().await.unwrap();
     assert_eq!(count(&an, "m").await, 101);
     cluster.shutdown().await.unwrap();
+}
+
+/// A batch whose COPY the server rolled back runs again, and its rows are written once.
+#[tokio::test]
+async fn a_batch_the_server_rolled_back_runs_again_and_is_written_once() {
+    let Some(_) = tier2() else { return };
+    let (cluster, an) = joined_cluster(2).await;
+    an.execute(
+        &RawSql::vouched("CREATE TABLE retry_me(time timestamptz NOT NULL, id int4 NOT NULL)"),
+        &[],
+    )
+    .await
+    .unwrap();
+    DistributedHypertable::new("retry_me", "time")
+        .partitioning_column("id")
+        .create(&an)
+        .await
+        .unwrap();
+    // Another session cancels the first attempt's COPY while it waits for its rows (the
+    // lock below holds it at its start): the server rolls the statement back (57014).
+    let holder = cluster.access_node_config().connect().await.unwrap();
+    holder
+        .batch_execute("BEGIN; LOCK TABLE retry_me IN SHARE MODE")
+        .await
+        .unwrap();
+    let canceller = {
+        let an = an.clone();
+        tokio::spawn(async move {
+            loop {
+                let cancelled = an
+                    .query(
+                        &RawSql::vouched(
+                            "SELECT pg_cancel_backend(pid) FROM pg_stat_activity \
+                              WHERE query LIKE 'COPY %retry_me%' AND wait_event_type = 'Lock'",
+                        ),
+                        &[],
+                    )
+                    .await
+                    .unwrap();
+                if !cancelled.is_empty() {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        })
+    };
+    let ingest = {
+        let an = an.clone();
+        tokio::spawn(async move {
+            let now = std::time::SystemTime::now();
+            let ids: Vec<i32> = (0..500).collect();
+            let rows: Vec<[&(dyn ToSql + Sync); 2]> =
+                ids.iter().map(|id| [&now as _, id as _]).collect();
+            an.ingest_with_retry(&table("retry_me"), &["time", "id"], &rows)
+                .await
+        })
+    };
+    canceller.await.unwrap();
+    holder.batch_execute("COMMIT").await.unwrap();
+    let done = ingest.await.unwrap().unwrap();
+    assert_eq!(done.attempts, 2, "{done:?}");
+    assert_eq!(done.rows, 500);
+    assert_eq!(count(&an, "retry_me").await, 500);
+    cluster.shutdown().await.unwrap();
+}
+
+/// A batch the server refuses for good is not retried, and nothing is written.
+#[tokio::test]
+async fn a_batch_that_fails_for_good_is_not_retried() {
+    let server = plain_server("an").await;
+    let an = AccessNode::connect(server.config()).await.unwrap();
+    an.execute(&RawSql::vouched("CREATE TABLE once(id int4 NOT NULL)"), &[])
+        .await
+        .unwrap();
+    // A NULL in a NOT NULL column: refused every time.
+    let rows: [[&(dyn ToSql + Sync); 1]; 2] = [[&1i32], [&None::<i32>]];
+    let err = an
+        .ingest_with_retry(&table("once"), &["id"], &rows)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code().map(|c| c.code()), Some("23502"), "{err:?}");
+    assert_eq!(count(&an, "once").await, 0);
+    server.shutdown().await.unwrap();
 }

@@ -7,12 +7,15 @@
 
 mod common;
 
+mod bounded;
 mod build;
 
 mod cluster_code;
 mod connect;
+mod deadlines;
 mod distributed;
 mod double_quote;
+mod fixtures;
 mod heal;
 mod hijack;
 mod hostile;

@@ -1,23 +1,21 @@
-//! Tier 2: cluster status that tells the failures apart, and password rotation that
+//! Tier 2: cluster status that tells the failures apart (each cause, an incompatible
+//! version on the version matrix's installation), and password rotation that
 //! repairs a password changed behind the crate's back.
 
-use timescaledb_multinode::testing::{LocalCluster, LocalClusterBuilder};
+use timescaledb_multinode::testing::{
+    AdminModel, LocalCluster, LocalClusterBuilder, LocalServer, PgInstall,
+};
 use timescaledb_multinode::{
-    AccessNode, AccessNodeLink, Cluster, MappingChange, RoleSpec, RotationStep, SecretString,
-    UserMapping,
+    update_extension, update_extensions, AccessNode, AccessNodeLink, Bootstrap, Cause, Cluster,
+    DataNode, MappingChange, NodeConfig, RoleSpec, RotationStep, SecretString, UserMapping,
+    Version,
 };
 
-use crate::common::{joined_cluster_from, tier2};
+use crate::common::{matrix, tier2};
 
 async fn joined(builder: LocalClusterBuilder) -> (LocalCluster, Cluster, AccessNode) {
-    let (local, an) = joined_cluster_from(builder.data_nodes(2)).await;
-    let cluster = local
-        .data_nodes()
-        .iter()
-        .fold(Cluster::new(local.access_node_config()), |c, dn| {
-            c.data_node(dn.config())
-        });
-    (local, cluster, an)
+    let joined = builder.data_nodes(2).start_joined().await.unwrap();
+    (joined.local, joined.cluster, joined.access_node)
 }
 
 #[tokio::test]
@@ -146,4 +144,267 @@ pub async fn rotation(builder: LocalClusterBuilder) {
         .unwrap_err();
     assert!(err.to_string().contains("non-empty"), "{err}");
     local.shutdown().await.unwrap();
+}
+
+/// Runs `sql` on the access node as the admin.
+async fn on_access_node(local: &LocalCluster, sql: &str) {
+    local
+        .access_node_config()
+        .connect()
+        .await
+        .unwrap()
+        .batch_execute(sql)
+        .await
+        .unwrap();
+}
+
+/// Rewrites `server`'s `pg_hba.conf` and reloads it; returns once a TCP login as the admin
+/// gives `wanted` (an error, or not), polled with a generous bound.
+async fn set_hba(server: &LocalServer, hba: &str, reject: bool) {
+    std::fs::write(server.data_dir().join("pg_hba.conf"), hba).unwrap();
+    server
+        .superuser_client("tsdb")
+        .await
+        .unwrap()
+        .batch_execute("SELECT pg_reload_conf()")
+        .await
+        .unwrap();
+    for _ in 0..600 {
+        if server.config().connect().await.is_err() == reject {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("pg_hba.conf reload not seen");
+}
+
+const HBA_OPEN: &str = "local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n\
+                        host all all ::1/128 scram-sha-256\n";
+const HBA_REJECT: &str = "local all all trust\nhost all all 127.0.0.1/32 reject\n\
+                          host all all ::1/128 reject\n";
+
+/// Status names the cause of each failure, directly and from the access node: an unknown
+/// database, a `pg_hba.conf` rejection, a host name that does not resolve, a role that may
+/// not log in, a database without the extension, and `max_prepared_transactions = 0`.
+async fn status_tells_every_cause_apart(model: AdminModel) {
+    let (mut local, _cluster, _an) = joined(LocalCluster::builder().admin(model)).await;
+    let dn1 = local.data_nodes()[0].config();
+    let dn2 = local.data_nodes()[1].config();
+    let an_config = local.access_node_config();
+    let cluster_with = |dn1: NodeConfig, dn2: NodeConfig| {
+        Cluster::new(an_config.clone())
+            .data_node(dn1)
+            .data_node(dn2)
+    };
+
+    // dn1: an unknown database, for the crate and for the access node. dn2: pg_hba.conf
+    // rejects every TCP login.
+    on_access_node(
+        &local,
+        "SELECT * FROM alter_data_node('dn1', database => 'nodb')",
+    )
+    .await;
+    set_hba(&local.data_nodes()[1], HBA_REJECT, true).await;
+    let status = cluster_with(dn1.clone().database("nodb"), dn2.clone())
+        .status()
+        .await;
+    assert!(!status.is_healthy());
+    let (s1, s2) = (&status.data_nodes[0], &status.data_nodes[1]);
+    assert_eq!(s1.direct.cause(), Some(Cause::UnknownDatabase), "{status}");
+    assert!(
+        matches!(s1.link, AccessNodeLink::UnknownDatabase(_)),
+        "{status}"
+    );
+    assert_eq!(s2.direct.cause(), Some(Cause::RejectedByHba), "{status}");
+    assert!(
+        matches!(s2.link, AccessNodeLink::RejectedByHba(_)),
+        "{status}"
+    );
+    let text = status.to_string();
+    assert!(text.contains("dn1: unknown database"), "{text}");
+    assert!(text.contains("dn2: refused by pg_hba.conf"), "{text}");
+    on_access_node(
+        &local,
+        "SELECT * FROM alter_data_node('dn1', database => 'tsdb')",
+    )
+    .await;
+    set_hba(&local.data_nodes()[1], HBA_OPEN, false).await;
+
+    // dn1: a host name that does not resolve (RFC 6761 reserves `.invalid`). dn2: a role
+    // that may not log in.
+    on_access_node(
+        &local,
+        "SELECT * FROM alter_data_node('dn1', host => 'nowhere.invalid')",
+    )
+    .await;
+    local.data_nodes()[1]
+        .superuser_client("tsdb")
+        .await
+        .unwrap()
+        .batch_execute("CREATE ROLE cannot_login NOLOGIN PASSWORD 'cannot-login-pw'")
+        .await
+        .unwrap();
+    let unresolved = NodeConfig::new(
+        "nowhere.invalid",
+        dn1.get_user(),
+        dn1.get_password().clone(),
+    )
+    .name("dn1")
+    .port(dn1.get_port())
+    .database(dn1.get_database());
+    let nologin = NodeConfig::new(
+        dn2.get_host(),
+        "cannot_login",
+        SecretString::from("cannot-login-pw"),
+    )
+    .name("dn2")
+    .port(dn2.get_port())
+    .database(dn2.get_database());
+    let status = cluster_with(unresolved, nologin).status().await;
+    let (s1, s2) = (&status.data_nodes[0], &status.data_nodes[1]);
+    assert_eq!(s1.direct.cause(), Some(Cause::Dns), "{status}");
+    assert!(matches!(s1.link, AccessNodeLink::Dns(_)), "{status}");
+    assert_eq!(s2.direct.cause(), Some(Cause::UnknownRole), "{status}");
+    assert!(matches!(s2.link, AccessNodeLink::Ok), "{status}");
+    on_access_node(
+        &local,
+        "SELECT * FROM alter_data_node('dn1', host => '127.0.0.1')",
+    )
+    .await;
+
+    // dn1: a database without the extension. dn2: max_prepared_transactions = 0.
+    local.data_nodes()[0]
+        .superuser_client("tsdb")
+        .await
+        .unwrap()
+        .batch_execute("CREATE DATABASE noext OWNER tsdbadmin")
+        .await
+        .unwrap();
+    on_access_node(
+        &local,
+        "SELECT * FROM alter_data_node('dn1', database => 'noext')",
+    )
+    .await;
+    local.data_nodes()[1]
+        .superuser_client("tsdb")
+        .await
+        .unwrap()
+        .batch_execute("ALTER SYSTEM SET max_prepared_transactions = 0")
+        .await
+        .unwrap();
+    local.data_nodes_mut()[1].stop().await.unwrap();
+    local.data_nodes_mut()[1].start().await.unwrap();
+    let status = cluster_with(dn1.clone().database("noext"), dn2.clone())
+        .status()
+        .await;
+    assert!(!status.is_healthy());
+    let (s1, s2) = (&status.data_nodes[0], &status.data_nodes[1]);
+    assert!(s1.direct.is_up() && s1.extension_missing(), "{status}");
+    assert!(
+        matches!(s1.link, AccessNodeLink::ExtensionMissing(_)),
+        "{status}"
+    );
+    assert_eq!(s2.max_prepared_transactions, Some(0), "{status}");
+    assert!(
+        s2.two_phase_commit_disabled() && !s2.is_healthy(),
+        "{status}"
+    );
+    assert!(matches!(s2.link, AccessNodeLink::Ok), "{status}");
+    let text = status.to_string();
+    assert!(text.contains("max_prepared_transactions = 0"), "{text}");
+    assert!(text.contains("TimescaleDB extension missing"), "{text}");
+
+    // dn1: TLS required by the crate and by the access node, and the server has none.
+    #[cfg(feature = "rustls")]
+    {
+        on_access_node(
+            &local,
+            "SELECT * FROM alter_data_node('dn1', database => 'tsdb')",
+        )
+        .await;
+        on_access_node(&local, "ALTER SERVER dn1 OPTIONS (ADD sslmode 'require')").await;
+        let status = cluster_with(
+            dn1.clone().tls(timescaledb_multinode::TlsMode::Require),
+            dn2.clone(),
+        )
+        .status()
+        .await;
+        let s1 = &status.data_nodes[0];
+        assert_eq!(s1.direct.cause(), Some(Cause::Tls), "{status}");
+        assert!(matches!(s1.link, AccessNodeLink::Tls(_)), "{status}");
+    }
+    local.shutdown().await.unwrap();
+}
+
+/// Data nodes left at 2.11.2 under an access node updated to 2.13.1 (the wrong order): the
+/// version is flagged by TimescaleDB's rule, and the access node's refusal (TS174) is
+/// named as such.
+#[tokio::test]
+async fn an_older_minor_on_the_data_nodes_is_named_incompatible() {
+    let Some(sources) = matrix() else { return };
+    let install = tokio::task::spawn_blocking(move || {
+        PgInstall::discover_binaries()?.with_timescaledb(sources, ["2.9.3", "2.11.2", "2.13.1"])
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let local = LocalCluster::builder()
+        .install(install)
+        .data_nodes(2)
+        .start()
+        .await
+        .unwrap();
+    let an_config = local.access_node_config();
+    let dn_configs = local.data_node_configs();
+    let older: Version = "2.11.2".parse().unwrap();
+    update_extensions(&an_config, &dn_configs, Some(older))
+        .await
+        .unwrap();
+    let an = AccessNode::connect(an_config.clone()).await.unwrap();
+    for dn in &dn_configs {
+        DataNode::from_config(dn)
+            .bootstrap(Bootstrap::ExistingDatabase)
+            .add(&an)
+            .await
+            .unwrap();
+    }
+    drop(an);
+    let cluster = dn_configs
+        .iter()
+        .fold(Cluster::new(an_config.clone()), |c, dn| {
+            c.data_node(dn.clone())
+        });
+    assert!(cluster.status().await.is_healthy());
+
+    update_extension(&an_config, Some("2.13.1".parse().unwrap()))
+        .await
+        .unwrap();
+    let status = cluster.status().await;
+    assert!(!status.is_healthy());
+    for dn in &status.data_nodes {
+        assert_eq!(dn.version_ok, Some(false), "{status}");
+        assert!(
+            matches!(dn.link, AccessNodeLink::ExtensionIncompatible(_)),
+            "{status}"
+        );
+    }
+    let text = status.to_string();
+    assert!(text.contains("TimescaleDB version incompatible"), "{text}");
+    local.shutdown().await.unwrap();
+}
+
+mod every_cause {
+    use super::*;
+
+    #[tokio::test]
+    async fn superuser() {
+        let Some(_) = tier2() else { return };
+        status_tells_every_cause_apart(AdminModel::Superuser).await;
+    }
+
+    #[tokio::test]
+    async fn managed_service() {
+        let Some(_) = tier2() else { return };
+        status_tells_every_cause_apart(AdminModel::ManagedService).await;
+    }
 }

@@ -5,6 +5,17 @@
 //! errors), through a bb8 connection manager of our own. A connection whose server went
 //! away is noticed when its driver task ends and is replaced at the next checkout, without
 //! the caller doing anything.
+//!
+//! Checkouts are served first come, first served, and their waits are recorded
+//! ([`NodePool::checkout_waits`]). Every pooled session runs under a statement timeout and a
+//! lock timeout, and the crate's operations on it under a deadline of their own
+//! ([`deadline`]).
+
+mod deadline;
+mod waits;
+
+pub use deadline::CANCEL_GRACE;
+pub use waits::CheckoutWaits;
 
 use std::ops::Deref;
 use std::sync::Arc;
@@ -16,6 +27,8 @@ use tokio_postgres::Client;
 use crate::config::NodeConfig;
 use crate::connect::{SearchPath, Session};
 use crate::error::{Error, Result};
+use crate::sql::session::SESSION_TIMEOUTS;
+use waits::WaitHistogram;
 
 /// Pool settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +38,8 @@ pub struct PoolConfig {
     checkout_timeout: Duration,
     idle_timeout: Option<Duration>,
     max_lifetime: Option<Duration>,
+    statement_timeout: Option<Duration>,
+    lock_timeout: Option<Duration>,
 }
 
 impl Default for PoolConfig {
@@ -35,6 +50,8 @@ impl Default for PoolConfig {
             checkout_timeout: Duration::from_secs(30),
             idle_timeout: Some(Duration::from_secs(600)),
             max_lifetime: Some(Duration::from_secs(1800)),
+            statement_timeout: Some(Duration::from_secs(300)),
+            lock_timeout: Some(Duration::from_secs(30)),
         }
     }
 }
@@ -81,17 +98,89 @@ impl PoolConfig {
         self
     }
 
+    /// The server's `statement_timeout` on every pooled session: a statement (a whole
+    /// ingest's COPY included) that runs longer is cancelled by the server. The crate's
+    /// operations on pooled sessions also give up themselves [`CANCEL_GRACE`] later,
+    /// cancelling the statement and closing the session, for when the server does not
+    /// answer at all. `None` leaves the server's setting and sets no deadline. Default:
+    /// 5 minutes.
+    ///
+    /// # Panics
+    ///
+    /// If the timeout is zero or 24 days or more (the server takes milliseconds in 31 bits).
+    #[must_use]
+    pub fn statement_timeout(mut self, timeout: Option<Duration>) -> Self {
+        assert_server_millis(timeout);
+        self.statement_timeout = timeout;
+        self
+    }
+
+    /// The server's `lock_timeout` on every pooled session: a statement waiting longer for
+    /// a lock on the node is cancelled. `None` leaves the server's setting. Default: 30 s.
+    ///
+    /// # Panics
+    ///
+    /// As [`PoolConfig::statement_timeout`].
+    #[must_use]
+    pub fn lock_timeout(mut self, timeout: Option<Duration>) -> Self {
+        assert_server_millis(timeout);
+        self.lock_timeout = timeout;
+        self
+    }
+
     /// The maximum number of connections.
     pub fn get_max_size(&self) -> u32 {
         self.max_size
     }
+
+    /// The statement timeout of pooled sessions.
+    pub fn get_statement_timeout(&self) -> Option<Duration> {
+        self.statement_timeout
+    }
+
+    /// The lock timeout of pooled sessions.
+    pub fn get_lock_timeout(&self) -> Option<Duration> {
+        self.lock_timeout
+    }
+}
+
+/// The server takes timeouts as milliseconds in a 31-bit integer; 0 means none.
+fn assert_server_millis(timeout: Option<Duration>) {
+    if let Some(t) = timeout {
+        assert!(
+            t.as_millis() >= 1 && t.as_millis() <= i32::MAX as u128,
+            "a server timeout is between 1 ms and 24 days, not {t:?}"
+        );
+    }
+}
+
+/// A server timeout as the text `set_config` takes: milliseconds, `0` for none.
+fn server_millis(timeout: Option<Duration>) -> String {
+    timeout.map_or(0, |t| t.as_millis()).to_string()
 }
 
 /// Makes the pool's connections.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct NodeManager {
     config: NodeConfig,
     path: SearchPath,
+    statement_timeout: Option<Duration>,
+    lock_timeout: Option<Duration>,
+}
+
+impl NodeManager {
+    /// A new session for the pool: connected, with the pool's timeouts set.
+    async fn open(&self, op: &'static str) -> Result<Session> {
+        let session = Session::open_with(&self.config, op, self.path).await?;
+        if self.statement_timeout.is_some() || self.lock_timeout.is_some() {
+            let statement = server_millis(self.statement_timeout);
+            let lock = server_millis(self.lock_timeout);
+            session
+                .query(op, &SESSION_TIMEOUTS, &[&statement, &lock])
+                .await?;
+        }
+        Ok(session)
+    }
 }
 
 impl bb8::ManageConnection for NodeManager {
@@ -99,7 +188,7 @@ impl bb8::ManageConnection for NodeManager {
     type Error = Error;
 
     async fn connect(&self) -> Result<Session> {
-        Session::open_with(&self.config, "open pooled connection", self.path).await
+        self.open("open pooled connection").await
     }
 
     async fn is_valid(&self, session: &mut Session) -> Result<()> {
@@ -123,12 +212,17 @@ impl bb8::ManageConnection for NodeManager {
 #[derive(Debug, Clone)]
 pub struct NodePool {
     pool: bb8::Pool<NodeManager>,
+    /// Opens connections where the pool's own callers need one at once (see
+    /// [`NodePool::get`]), as bb8 does.
+    opener: NodeManager,
+    /// How long checkouts waited.
+    waits: Arc<WaitHistogram>,
+    /// The deadline of an operation on a pooled session.
+    operation_deadline: Option<Duration>,
     /// One permit per connection the pool may hold, handed out first come, first served:
     /// see [`NodePool::get`].
     turns: Arc<Semaphore>,
     node: String,
-    config: NodeConfig,
-    path: SearchPath,
     max_size: u32,
     checkout_timeout: Duration,
 }
@@ -165,6 +259,12 @@ impl NodePool {
     ) -> Result<NodePool> {
         config.validate_for("create pool")?;
         let node = config.node_name();
+        let opener = NodeManager {
+            config: config.clone(),
+            path,
+            statement_timeout: settings.statement_timeout,
+            lock_timeout: settings.lock_timeout,
+        };
         let pool = bb8::Pool::builder()
             .max_size(settings.max_size)
             .min_idle(settings.min_idle)
@@ -173,16 +273,14 @@ impl NodePool {
             .max_lifetime(settings.max_lifetime)
             .test_on_check_out(true)
             .retry_connection(false)
-            .build_unchecked(NodeManager {
-                config: config.clone(),
-                path,
-            });
+            .build_unchecked(opener.clone());
         Ok(NodePool {
             pool,
+            opener,
+            waits: Arc::default(),
+            operation_deadline: settings.statement_timeout.map(|t| t + CANCEL_GRACE),
             turns: Arc::new(Semaphore::new(settings.max_size as usize)),
             node,
-            config,
-            path,
             max_size: settings.max_size,
             checkout_timeout: settings.checkout_timeout,
         })
@@ -204,9 +302,10 @@ impl NodePool {
     /// from a FIFO semaphore with one permit per connection the pool may hold, and keeps it
     /// while it holds the connection: at most `max_size` callers are ever inside bb8, each
     /// of them finds a connection, and everyone else waits in line. The checkout timeout
-    /// covers both waits.
+    /// covers both waits. The wait is recorded ([`NodePool::checkout_waits`]).
     pub(crate) async fn get(&self, op: &'static str) -> Result<PooledClient<'_>> {
-        let deadline = tokio::time::Instant::now() + self.checkout_timeout;
+        let asked = tokio::time::Instant::now();
+        let deadline = asked + self.checkout_timeout;
         let turn = match tokio::time::timeout_at(deadline, self.turns.clone().acquire_owned()).await
         {
             Ok(Ok(turn)) => turn,
@@ -219,9 +318,13 @@ impl NodePool {
                 })
             }
         };
-        self.get_in_turn(op, deadline)
-            .await
-            .map(|conn| PooledClient { conn, _turn: turn })
+        let conn = self.get_in_turn(op, deadline).await?;
+        self.waits.record(asked.elapsed());
+        Ok(PooledClient {
+            conn,
+            _turn: turn,
+            pool: self,
+        })
     }
 
     /// [`NodePool::get`] once the caller holds a turn.
@@ -232,7 +335,7 @@ impl NodePool {
     ) -> Result<bb8::PooledConnection<'_, NodeManager>> {
         let state = self.pool.state();
         if state.idle_connections == 0 && state.connections < self.max_size {
-            let session = Session::open_with(&self.config, op, self.path).await?;
+            let session = self.opener.open(op).await?;
             // Another task may have filled the pool meanwhile; then this one is dropped.
             let _ = self.pool.add(session);
         }
@@ -258,7 +361,7 @@ impl NodePool {
                 () = tokio::time::sleep(Duration::from_millis(100)), if !probed => {
                     if self.pool.state().connections == 0 {
                         probed = true;
-                        let session = Session::open_with(&self.config, op, self.path).await?;
+                        let session = self.opener.open(op).await?;
                         let _ = self.pool.add(session);
                     }
                 }
@@ -269,6 +372,18 @@ impl NodePool {
     /// A connection from the pool.
     pub async fn client(&self) -> Result<PooledClient<'_>> {
         self.get("check out connection").await
+    }
+
+    /// How long checkouts have waited for a connection since the pool was made: count,
+    /// median, 99th percentile and maximum, from the call to the connection in hand.
+    pub fn checkout_waits(&self) -> CheckoutWaits {
+        self.waits.snapshot()
+    }
+
+    /// The deadline of an operation on a pooled session: the statement timeout plus
+    /// [`CANCEL_GRACE`].
+    pub(crate) fn operation_deadline(&self) -> Option<Duration> {
+        self.operation_deadline
     }
 
     /// How many connections are open and idle.
@@ -293,6 +408,7 @@ pub struct PooledClient<'a> {
     // lets the next caller in.
     conn: bb8::PooledConnection<'a, NodeManager>,
     _turn: OwnedSemaphorePermit,
+    pool: &'a NodePool,
 }
 
 impl PooledClient<'_> {

@@ -1,0 +1,145 @@
+//! Tier 2: a data node that accepts TCP and never answers (a dropped firewall rule, a hung
+//! host) does not hang `Cluster::status`, `Cluster::heal` or `Cluster::plan`: each returns,
+//! names the node with a timeout, reports the other nodes as they are, and leaves no
+//! access-node backend waiting on the node.
+
+use std::time::Duration;
+
+use timescaledb_multinode::testing::LocalCluster;
+use timescaledb_multinode::{AccessNodeLink, Cause, Cluster, NodeConfig};
+use tokio::net::TcpListener;
+
+use crate::common::{joined_cluster_from, tier2};
+
+/// Turns a hang into a failure; generous, it is no timing assertion.
+const GUARD: Duration = Duration::from_secs(300);
+
+/// The deadline the cluster gets: short enough for a quick test, long enough for a healthy
+/// node on a loaded machine.
+const DEADLINE: Duration = Duration::from_secs(10);
+
+/// A port that accepts TCP connections and never reads or writes; the connections are
+/// held until the returned task is aborted.
+async fn black_hole() -> (u16, tokio::task::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    (port, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_black_holed_data_node_does_not_hang_status_heal_or_plan() {
+    let Some(_) = tier2() else { return };
+    let (local, _an) = joined_cluster_from(LocalCluster::builder().data_nodes(2)).await;
+    let (port, hole) = black_hole().await;
+
+    // The access node reaches dn2 at the black hole, and so does the crate.
+    let admin = local.access_node_config().connect().await.unwrap();
+    admin
+        .query(
+            "SELECT * FROM alter_data_node('dn2', port => $1)",
+            &[&i32::from(port)],
+        )
+        .await
+        .unwrap();
+    let dn2 = local.data_nodes()[1].config();
+    let dn2 = NodeConfig::new(dn2.get_host(), dn2.get_user(), dn2.get_password().clone())
+        .name("dn2")
+        .port(port)
+        .database(dn2.get_database());
+    let cluster = Cluster::new(local.access_node_config())
+        .data_node(local.data_nodes()[0].config())
+        .data_node(dn2)
+        .node_deadline(DEADLINE);
+
+    // status returns, names dn2 with a timeout, and reports dn1 as it is.
+    let status = tokio::time::timeout(GUARD, cluster.status())
+        .await
+        .expect("status hung on a black-holed data node");
+    assert!(!status.is_healthy());
+    assert!(status.access_node.is_up(), "{status}");
+    let dn1 = &status.data_nodes[0];
+    assert!(dn1.direct.is_up(), "{status}");
+    assert!(matches!(dn1.link, AccessNodeLink::Ok), "{status}");
+    let dn2 = &status.data_nodes[1];
+    assert_eq!(dn2.name, "dn2");
+    assert_eq!(dn2.direct.cause(), Some(Cause::TimedOut), "{status}");
+    let err = dn2.direct.server.as_ref().unwrap_err();
+    assert!(err.is_timeout() && err.node() == Some("dn2"), "{err:?}");
+    assert!(matches!(dn2.link, AccessNodeLink::Down(_)), "{status}");
+    assert_eq!(dn2.link.cause(), Some(Cause::TimedOut), "{status}");
+    assert_eq!(dn2.link.error().unwrap().node(), Some("dn2"), "{status}");
+    let text = status.to_string();
+    assert!(
+        text.contains("dn2: down (no answer within the deadline)"),
+        "{text}"
+    );
+
+    // heal returns: dn1 healed (nothing in doubt), dn2 an error naming it.
+    let report = tokio::time::timeout(GUARD, cluster.heal())
+        .await
+        .expect("heal hung on a black-holed data node")
+        .unwrap();
+    assert_eq!(report.nodes.len(), 2, "{report:#?}");
+    assert_eq!(
+        report.nodes[0].healed.as_ref().ok(),
+        Some(&0),
+        "{report:#?}"
+    );
+    let dn2 = &report.nodes[1];
+    assert!(
+        dn2.in_doubt_before.as_ref().unwrap_err().is_timeout(),
+        "{dn2:#?}"
+    );
+    assert!(dn2.healed.is_err(), "{dn2:#?}");
+    assert!(!report.is_clean());
+    assert!(
+        report.errors().iter().all(|e| e.node() == Some("dn2")),
+        "{report:#?}"
+    );
+
+    // plan returns, with what it could not check on dn2.
+    let plan = tokio::time::timeout(GUARD, cluster.plan())
+        .await
+        .expect("plan hung on a black-holed data node")
+        .unwrap();
+    assert!(
+        plan.unknown
+            .iter()
+            .any(|u| u.node == "dn2" && u.error.is_timeout()),
+        "{plan:#?}"
+    );
+
+    // No access-node backend is left waiting on dn2: the probes were cancelled on the
+    // server. Polled until true (the cancel is asynchronous), with a generous bound.
+    let mut waiting = -1;
+    for _ in 0..600 {
+        waiting = admin
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity \
+                  WHERE pid <> pg_backend_pid() AND state = 'active' \
+                    AND (query LIKE '%distributed_exec%' OR query LIKE '%remote_txn_heal%')",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get::<_, i64>(0);
+        if waiting == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        waiting, 0,
+        "access-node backends still wait on the black hole"
+    );
+
+    hole.abort();
+    drop(admin);
+    local.shutdown().await.unwrap();
+}
