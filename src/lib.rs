@@ -34,6 +34,7 @@
 //! | `secret_send` | the one way a secret is sent, [`SecretLogging`]: nothing secret in logs, statistics views or errors |
 //! | `sql` | the only place SQL text is made (renderers, quoting through `postgres_protocol`) |
 //! | `cluster` | [`Cluster`]: plan / apply, status and its [`Cause`]s, heal and rotation, chunk placement, each node's step within [`Cluster::node_deadline`] |
+//! | `migrate` | [`Migration`]: leaving multi-node, distributed hypertables to one node, resumable and verified |
 //! | `server` | [`ServerInfo`], [`Capabilities`], [`Feature`]: what a node runs and can do |
 //! | `version` | [`Version`], [`PgVersion`] |
 //! | `testing` | (feature `testing`) `LocalCluster` and `LocalServer` fixtures |
@@ -111,6 +112,7 @@ mod config;
 mod connect;
 mod error;
 mod ident;
+mod migrate;
 mod node;
 mod pool;
 mod secret_send;
@@ -132,8 +134,12 @@ pub use cluster::{
     Rotation, RotationStep, Step, StepKind, UnderReplicatedChunk, Unknown, DEFAULT_NODE_DEADLINE,
 };
 pub use config::{ChannelBinding, NodeConfig, TlsMode};
-pub use error::{Error, Result};
+pub use error::{Error, Mismatch, Result};
 pub use ident::{Ident, MAX_IDENT_BYTES};
+pub use migrate::{
+    ChunkPlan, ChunkReport, Creation, Migration, MigrationEvent, MigrationPlan, MigrationReport,
+    RangeCheck, TablePlan, TableReport, TargetKind, DEFAULT_MIGRATION_CONCURRENCY,
+};
 pub use node::{query_each, Ingest, IngestedBatch, NodeRows, INGEST_RETRIES, STALE_RETRIES};
 pub use node::{
     update_extension, update_extensions, AccessNode, AddedDataNode, Bootstrap, ChunkInterval,
@@ -164,5 +170,8 @@ mod tests {
         assert::<crate::ServerInfo>();
         assert::<crate::Error>();
         assert::<crate::Ident>();
+        assert::<crate::Migration>();
+        assert::<crate::MigrationPlan>();
+        assert::<crate::MigrationReport>();
     }
 }

@@ -43,6 +43,7 @@ fn kind(error: &Error) -> &'static str {
         Error::SecretWouldBeLogged { .. } => "secret_would_be_logged",
         Error::Client { .. } => "client",
         Error::Fixture { .. } => "fixture",
+        Error::VerificationFailed { .. } => "verification_failed",
     }
 }
 
