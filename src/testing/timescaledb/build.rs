@@ -115,12 +115,17 @@ fn build(
             return Ok(());
         }
         let text = std::fs::read_to_string(log_path).unwrap_or_default();
-        Err(fixture_with_log(
+        // A full disk fails the build as a missing tool would; say which it was.
+        let cause = if text.contains("No space left on device") {
+            format!("the disk under {} is full", work.display())
+        } else {
             format!(
-                "{what} of TimescaleDB {release} failed ({status}); the build needs the \
-                 Debian packages {}",
+                "the build needs the Debian packages {}",
                 build_packages(base.major())
-            ),
+            )
+        };
+        Err(fixture_with_log(
+            format!("{what} of TimescaleDB {release} failed ({status}); {cause}"),
             tail(&text, LOG_TAIL_LINES),
         ))
     };
