@@ -305,12 +305,14 @@ pub fn migration_report(report: &MigrationReport) -> String {
         let resumed = table.chunks.iter().filter(|c| c.resumed).count();
         let _ = writeln!(
             out,
-            "{}: {}{} copied now, {resumed} by an earlier run; {} rows verified in {}",
+            "{}: {}{} copied now, {resumed} by an earlier run; {} rows verified in {}; \
+             newest: {}",
             table.table,
             if table.created { "created; " } else { "" },
             count(table.chunks.len() - resumed, "chunk"),
             thousands(table.rows),
             count(table.ranges.len(), "time range"),
+            table.newest.as_deref().unwrap_or("no rows"),
         );
     }
     let _ = writeln!(

@@ -15,7 +15,7 @@
 //!                                 "range_end", "bytes", "copied", "compressed"}]}]}
 //! migrate:
 //!        {"target", "rows", "chunks_copied", "chunks_resumed", "copy_secs", "verify_secs",
-//!         "tables": [{"table", "created", "rows",
+//!         "tables": [{"table", "created", "rows", "newest",
 //!                     "chunks": [{"chunk", "source_node", "rows", "bytes", "resumed"}],
 //!                     "ranges": [{"range_start", "range_end", "chunks", "rows", "checksum"}]}]}
 //! ```
@@ -146,6 +146,7 @@ pub fn migration_report(report: &MigrationReport) -> Value {
             "table": t.table,
             "created": t.created,
             "rows": t.rows,
+            "newest": t.newest,
             "chunks": t.chunks.iter().map(|c| json!({
                 "chunk": c.chunk,
                 "source_node": c.source_node,

@@ -8,7 +8,7 @@
 //! cargo run --example tsmn -- chunks cluster.toml [table] [--json]
 //! TSMN_NEW_PASSWORD=... cargo run --example tsmn -- rotate cluster.toml dn1 [--json]
 //! TSMN_TARGET_PASSWORD=... cargo run --example tsmn -- migrate cluster.toml <target-url> \
-//!     [table ...] [--plan] [--concurrency=N] [--json]
+//!     [table ...] [--plan | --catch-up] [--concurrency=N] [--json]
 //! ```
 //!
 //! The spec is TOML (or JSON, by the `.json` extension); passwords come from the
@@ -67,7 +67,7 @@ fn usage() -> BoxError {
     "usage: tsmn <plan|apply|status|heal|chunks|rotate> <spec.toml|spec.json> \
      [table | data node] [--json]\n\
      \x20      tsmn migrate <spec.toml|spec.json> <target-url> [table ...] [--plan] \
-     [--concurrency=N] [--json]"
+     [--catch-up] [--concurrency=N] [--json]"
         .into()
 }
 
@@ -80,6 +80,7 @@ struct Args<'a> {
     rest: Vec<&'a str>,
     json: bool,
     plan: bool,
+    catch_up: bool,
     concurrency: Option<usize>,
 }
 
@@ -87,12 +88,14 @@ impl<'a> Args<'a> {
     fn parse(args: &'a [String]) -> Result<Self, BoxError> {
         let mut json = false;
         let mut plan = false;
+        let mut catch_up = false;
         let mut concurrency = None;
         let mut positional = Vec::new();
         for arg in args {
             match arg.as_str() {
                 "--json" => json = true,
                 "--plan" => plan = true,
+                "--catch-up" => catch_up = true,
                 flag if flag.starts_with("--concurrency=") => {
                     let n = &flag["--concurrency=".len()..];
                     concurrency = Some(
@@ -110,8 +113,8 @@ impl<'a> Args<'a> {
         };
         let rest: Vec<&str> = positional.collect();
         let migrate = command == "migrate";
-        if (!migrate && (rest.len() > 1 || plan || concurrency.is_some()))
-            || (migrate && rest.is_empty())
+        if (!migrate && (rest.len() > 1 || plan || catch_up || concurrency.is_some()))
+            || (migrate && (rest.is_empty() || (plan && catch_up)))
         {
             return Err(usage());
         }
@@ -122,6 +125,7 @@ impl<'a> Args<'a> {
             rest,
             json,
             plan,
+            catch_up,
             concurrency,
         })
     }
@@ -205,6 +209,7 @@ async fn run(args: &[String]) -> Result<ExitCode, BoxError> {
                 target: args.rest[0],
                 tables: &args.rest[1..],
                 plan_only: args.plan,
+                catch_up: args.catch_up,
                 concurrency: args.concurrency,
                 json: args.json,
             };

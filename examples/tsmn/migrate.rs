@@ -12,6 +12,9 @@
 //! variables it names. `--plan` shows what a run would do and writes nothing (exit 2 when
 //! something blocks the migration); `--concurrency=N` sets how many chunks are copied at
 //! once. A run stopped by anything is resumed by running the same command again.
+//! `--catch-up` is the final pass before the cut-over (`Migration::catch_up`): time ranges
+//! whose rows changed on the source since they were copied are copied again instead of
+//! failing the verification; the report gives each table's newest time on the target.
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -31,6 +34,7 @@ pub struct Request<'a> {
     pub target: &'a str,
     pub tables: &'a [&'a str],
     pub plan_only: bool,
+    pub catch_up: bool,
     pub concurrency: Option<usize>,
     pub json: bool,
 }
@@ -139,7 +143,11 @@ pub async fn run(
         }
         _ => {}
     });
-    let report = migration.run().await;
+    let report = if request.catch_up {
+        migration.catch_up().await
+    } else {
+        migration.run().await
+    };
     bar.finish_and_clear();
     let report = report?;
     if request.json {

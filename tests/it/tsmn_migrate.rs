@@ -1,7 +1,7 @@
 //! Tier 2: `tsmn migrate`, run as a program. A small distributed hypertable (replication
 //! factor 2) of a 1 + 2 cluster planned (for people and as JSON), then migrated to plain
-//! PostgreSQL with `--json`, then run again (everything resumed); the target's rows equal the
-//! source's, the output for people has no Rust debug form, and a password typed into the
+//! PostgreSQL with `--json`, then run again (everything resumed), then a row written to the
+//! source since copied by `--catch-up`; the target's rows equal the source's, the output for people has no Rust debug form, and a password typed into the
 //! target URL is refused without being repeated.
 
 use std::path::{Path, PathBuf};
@@ -194,6 +194,7 @@ async fn migrate(model: AdminModel) {
     let table = &report["tables"][0];
     assert_eq!(table["created"], true, "{report}");
     assert_eq!(table["rows"], ROWS, "{report}");
+    assert_eq!(table["newest"], "2024-01-03 23:50:00+00", "{report}");
     let chunk_rows: i64 = table["chunks"]
         .as_array()
         .unwrap()
@@ -214,9 +215,22 @@ async fn migrate(model: AdminModel) {
     assert_readable(&format!("{stdout}{stderr}"));
     assert!(
         stdout.contains(&format!("{} rows verified", thousands(ROWS)))
-            && stdout.contains("0 chunks copied now"),
+            && stdout.contains("0 chunks copied now")
+            && stdout.contains("newest: 2024-01-03 23:50:00+00"),
         "{stdout}"
     );
+    assert_eq!(fingerprint(target.config()).await, source);
+
+    // A row written since, into a range already copied: the final pass copies it.
+    an.batch_execute("INSERT INTO metrics VALUES ('2024-01-02 00:05', 7, 7.5)")
+        .await
+        .unwrap();
+    let (code, stdout, stderr) = run(&[&url, "metrics", "--catch-up", "--json"]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    let report = json(&stdout, &stderr);
+    assert_eq!(report["rows"], ROWS + 1, "{report}");
+    assert!(report["chunks_copied"].as_u64().unwrap() >= 1, "{report}");
+    let source = fingerprint(local.access_node_config()).await;
     assert_eq!(fingerprint(target.config()).await, source);
 
     target.shutdown().await.unwrap();
