@@ -3,8 +3,8 @@
 use std::fmt::Write;
 
 use timescaledb_multinode::{
-    ClusterStatus, HealReport, MappingChange, NodeHeal, Plan, Rotation, RotationStep, Step,
-    StepKind,
+    ClusterStatus, Creation, HealReport, MappingChange, MigrationPlan, MigrationReport, NodeHeal,
+    Plan, Rotation, RotationStep, Step, StepKind, TargetKind,
 };
 
 /// `add data node dn1 on an`, `create extension timescaledb on dn1`.
@@ -217,4 +217,140 @@ fn list(names: &[String]) -> String {
     } else {
         names.join(", ")
     }
+}
+
+/// What a migration would do: the target, then per table how it is created, its columns,
+/// constraints, indexes and grants, what is not carried over, what blocks it, and its
+/// chunks (time range, data nodes, size, whether an earlier run copied it); then the total
+/// and `ready: yes` or `ready: no`.
+pub fn migration_plan(plan: &MigrationPlan) -> String {
+    let mut out = String::new();
+    let kind = match plan.target_kind {
+        TargetKind::TimescaleDb(version) => format!("TimescaleDB {version}"),
+        TargetKind::PostgreSql => "PostgreSQL without TimescaleDB".to_owned(),
+        _ => "an unknown server".to_owned(),
+    };
+    let _ = writeln!(out, "migration to {} ({kind})", plan.target);
+    let mut bytes = 0;
+    for table in &plan.tables {
+        let how = match &table.creation {
+            Creation::Hypertable {
+                time_column,
+                chunk_interval,
+            } => format!("create a hypertable on {time_column}, chunks of {chunk_interval}"),
+            Creation::PlainTable => "create a plain table".to_owned(),
+            Creation::AlreadyCreated => "created by an earlier run".to_owned(),
+            _ => "create".to_owned(),
+        };
+        let _ = writeln!(out, "\n{}: {how}", table.table);
+        for (label, items) in [
+            ("column", &table.columns),
+            ("constraint", &table.constraints),
+            ("index", &table.indexes),
+            ("grant", &table.grants),
+        ] {
+            for item in items {
+                let _ = writeln!(out, "  {label}: {item}");
+            }
+        }
+        for item in &table.not_carried {
+            let _ = writeln!(out, "  not carried over: {item}");
+        }
+        for item in &table.blockers {
+            let _ = writeln!(out, "  blocked: {item}");
+        }
+        let _ = writeln!(
+            out,
+            "  {} of {} to copy ({})",
+            table.chunks_to_copy(),
+            count(table.chunks.len(), "chunk"),
+            self::bytes(table.bytes_to_copy())
+        );
+        for chunk in &table.chunks {
+            let _ = writeln!(
+                out,
+                "    {} {} .. {} on {}, {}{}{}",
+                chunk.name,
+                chunk.range_start,
+                chunk.range_end,
+                list(&chunk.data_nodes),
+                chunk
+                    .bytes
+                    .map_or_else(|| "size unknown".to_owned(), self::bytes),
+                if chunk.compressed { ", compressed" } else { "" },
+                if chunk.copied {
+                    ", copied by an earlier run"
+                } else {
+                    ""
+                }
+            );
+        }
+        bytes += table.bytes_to_copy();
+    }
+    let _ = writeln!(
+        out,
+        "\n{} to copy ({}); ready: {}",
+        count(plan.chunks_to_copy(), "chunk"),
+        self::bytes(bytes),
+        yes_no(plan.blockers().is_empty())
+    );
+    out
+}
+
+/// What a migration did: per table whether it was created, its chunks (copied now, by an
+/// earlier run) and its verified rows; then the totals and the time of each phase.
+pub fn migration_report(report: &MigrationReport) -> String {
+    let mut out = format!("migrated to {}\n", report.target);
+    for table in &report.tables {
+        let resumed = table.chunks.iter().filter(|c| c.resumed).count();
+        let _ = writeln!(
+            out,
+            "{}: {}{} copied now, {resumed} by an earlier run; {} rows verified in {}; \
+             newest: {}",
+            table.table,
+            if table.created { "created; " } else { "" },
+            count(table.chunks.len() - resumed, "chunk"),
+            thousands(table.rows),
+            count(table.ranges.len(), "time range"),
+            table.newest.as_deref().unwrap_or("no rows"),
+        );
+    }
+    let _ = writeln!(
+        out,
+        "{} rows verified; {} copied now, {} by an earlier run; copy {:.2} s, verification {:.2} s",
+        thousands(report.rows()),
+        count(report.chunks_copied(), "chunk"),
+        report.chunks_resumed(),
+        report.copy_time.as_secs_f64(),
+        report.verify_time.as_secs_f64()
+    );
+    out
+}
+
+/// `12,345`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
+}
+
+/// `512 B`, `1.5 kB`, `12.0 MB`, `3.2 GB` (powers of 1000).
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["kB", "MB", "GB", "TB"];
+    if n < 1000 {
+        return format!("{n} B");
+    }
+    let mut value = n as f64 / 1000.0;
+    let mut unit = 0;
+    while value >= 1000.0 && unit + 1 < UNITS.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
 }

@@ -6,14 +6,32 @@
 //!         "steps": [{"kind", "node", "target", "why", "sql"}],
 //!         "unknown": [{"node", "what", "error": {"kind", "operation", "node", "message", "sqlstate"}}]}
 //! apply: {"applied": [{"kind", "node", "target", "why", "sql"}]}
+//! migrate --plan:
+//!        {"target", "target_kind": {"kind", "version"}, "ready", "blockers", "chunks_to_copy",
+//!         "tables": [{"table", "creation": {"kind", "time_column", "chunk_interval"},
+//!                     "columns", "constraints", "indexes", "grants", "not_carried",
+//!                     "blockers", "chunks_to_copy", "bytes_to_copy",
+//!                     "chunks": [{"schema", "name", "data_nodes", "range_start",
+//!                                 "range_end", "bytes", "copied", "compressed"}]}]}
+//! migrate:
+//!        {"target", "rows", "chunks_copied", "chunks_resumed", "copy_secs", "verify_secs",
+//!         "tables": [{"table", "created", "rows", "newest",
+//!                     "chunks": [{"chunk", "source_node", "rows", "bytes", "resumed"}],
+//!                     "ranges": [{"range_start", "range_end", "chunks", "rows", "checksum"}]}]}
 //! ```
+//!
+//! A migration's `target_kind.kind` is `timescaledb` (with its `version`) or `postgresql`
+//! (`version` null); `creation.kind` is `hypertable`, `plain_table` or `already_created`
+//! (the last two with a null time column and interval).
 //!
 //! `kind` is `create_extension`, `add_data_node`, `user_mapping`, `create_table`,
 //! `distribute_table` or `apply_role`; `sql` has its secrets replaced by `[REDACTED]`.
 
 use serde::Serialize;
 use serde_json::{json, Value};
-use timescaledb_multinode::{ApplyReport, Plan, Step, StepKind};
+use timescaledb_multinode::{
+    ApplyReport, Creation, MigrationPlan, MigrationReport, Plan, Step, StepKind, TargetKind,
+};
 
 use crate::BoxError;
 
@@ -61,4 +79,88 @@ fn kind(kind: &StepKind) -> &'static str {
         StepKind::ApplyRole => "apply_role",
         _ => "other",
     }
+}
+
+/// A migration's plan as JSON.
+pub fn migration_plan(plan: &MigrationPlan) -> Value {
+    let (kind, version) = match plan.target_kind {
+        TargetKind::TimescaleDb(version) => ("timescaledb", Some(version.to_string())),
+        TargetKind::PostgreSql => ("postgresql", None),
+        _ => ("other", None),
+    };
+    json!({
+        "target": plan.target,
+        "target_kind": {"kind": kind, "version": version},
+        "ready": plan.blockers().is_empty(),
+        "blockers": plan.blockers(),
+        "chunks_to_copy": plan.chunks_to_copy(),
+        "tables": plan.tables.iter().map(|t| {
+            let (kind, time_column, chunk_interval) = match &t.creation {
+                Creation::Hypertable { time_column, chunk_interval } => {
+                    ("hypertable", Some(time_column), Some(chunk_interval))
+                }
+                Creation::PlainTable => ("plain_table", None, None),
+                Creation::AlreadyCreated => ("already_created", None, None),
+                _ => ("other", None, None),
+            };
+            json!({
+                "table": t.table,
+                "creation": {
+                    "kind": kind,
+                    "time_column": time_column,
+                    "chunk_interval": chunk_interval,
+                },
+                "columns": t.columns,
+                "constraints": t.constraints,
+                "indexes": t.indexes,
+                "grants": t.grants,
+                "not_carried": t.not_carried,
+                "blockers": t.blockers,
+                "chunks_to_copy": t.chunks_to_copy(),
+                "bytes_to_copy": t.bytes_to_copy(),
+                "chunks": t.chunks.iter().map(|c| json!({
+                    "schema": c.schema,
+                    "name": c.name,
+                    "data_nodes": c.data_nodes,
+                    "range_start": c.range_start,
+                    "range_end": c.range_end,
+                    "bytes": c.bytes,
+                    "copied": c.copied,
+                    "compressed": c.compressed,
+                })).collect::<Vec<_>>(),
+            })
+        }).collect::<Vec<_>>(),
+    })
+}
+
+/// What a migration did, as JSON.
+pub fn migration_report(report: &MigrationReport) -> Value {
+    json!({
+        "target": report.target,
+        "rows": report.rows(),
+        "chunks_copied": report.chunks_copied(),
+        "chunks_resumed": report.chunks_resumed(),
+        "copy_secs": report.copy_time.as_secs_f64(),
+        "verify_secs": report.verify_time.as_secs_f64(),
+        "tables": report.tables.iter().map(|t| json!({
+            "table": t.table,
+            "created": t.created,
+            "rows": t.rows,
+            "newest": t.newest,
+            "chunks": t.chunks.iter().map(|c| json!({
+                "chunk": c.chunk,
+                "source_node": c.source_node,
+                "rows": c.rows,
+                "bytes": c.bytes,
+                "resumed": c.resumed,
+            })).collect::<Vec<_>>(),
+            "ranges": t.ranges.iter().map(|r| json!({
+                "range_start": r.range_start,
+                "range_end": r.range_end,
+                "chunks": r.chunks,
+                "rows": r.rows,
+                "checksum": r.checksum,
+            })).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+    })
 }

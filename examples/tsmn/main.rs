@@ -7,6 +7,8 @@
 //! cargo run --example tsmn -- heal   cluster.toml [--json]
 //! cargo run --example tsmn -- chunks cluster.toml [table] [--json]
 //! TSMN_NEW_PASSWORD=... cargo run --example tsmn -- rotate cluster.toml dn1 [--json]
+//! TSMN_TARGET_PASSWORD=... cargo run --example tsmn -- migrate cluster.toml <target-url> \
+//!     [table ...] [--plan | --catch-up] [--concurrency=N] [--json]
 //! ```
 //!
 //! The spec is TOML (or JSON, by the `.json` extension); passwords come from the
@@ -16,12 +18,16 @@
 //! as `{"error": {"kind", "operation", "node", "message", "sqlstate"}}`, exit status 1). Progress bars go to
 //! standard error, only when standard output is a terminal and `--json` is not given.
 //!
-//! Exit status: 0 when done and healthy / converged, 1 on an error, 2 when `plan` has steps
-//! or `status` is unhealthy.
+//! `migrate` moves distributed hypertables (every one when none is named) to the target, a
+//! `postgresql://` URL or connection string without a password (see `migrate.rs`).
+//!
+//! Exit status: 0 when done and healthy / converged, 1 on an error, 2 when `plan` has steps,
+//! `status` is unhealthy or `migrate --plan` is blocked.
 
 mod chunks;
 mod human;
 mod json;
+mod migrate;
 mod progress;
 
 use std::process::ExitCode;
@@ -59,40 +65,78 @@ async fn main() -> ExitCode {
 
 fn usage() -> BoxError {
     "usage: tsmn <plan|apply|status|heal|chunks|rotate> <spec.toml|spec.json> \
-     [table | data node] [--json]"
+     [table | data node] [--json]\n\
+     \x20      tsmn migrate <spec.toml|spec.json> <target-url> [table ...] [--plan] \
+     [--catch-up] [--concurrency=N] [--json]"
         .into()
 }
 
-/// The command line: the command, the spec file, an optional argument, and `--json`.
+/// The command line: the command, the spec file, the other arguments (one at most, but
+/// for `migrate`), and the flags.
 struct Args<'a> {
     command: &'a str,
     spec: &'a str,
     extra: Option<&'a str>,
+    rest: Vec<&'a str>,
     json: bool,
+    plan: bool,
+    catch_up: bool,
+    concurrency: Option<usize>,
 }
 
 impl<'a> Args<'a> {
     fn parse(args: &'a [String]) -> Result<Self, BoxError> {
-        let json = args.iter().any(|a| a == "--json");
-        let mut positional = args.iter().filter(|a| *a != "--json").map(String::as_str);
+        let mut json = false;
+        let mut plan = false;
+        let mut catch_up = false;
+        let mut concurrency = None;
+        let mut positional = Vec::new();
+        for arg in args {
+            match arg.as_str() {
+                "--json" => json = true,
+                "--plan" => plan = true,
+                "--catch-up" => catch_up = true,
+                flag if flag.starts_with("--concurrency=") => {
+                    let n = &flag["--concurrency=".len()..];
+                    concurrency = Some(
+                        n.parse()
+                            .map_err(|_| format!("--concurrency takes a number, not '{n}'"))?,
+                    );
+                }
+                flag if flag.starts_with("--") => return Err(usage()),
+                _ => positional.push(arg.as_str()),
+            }
+        }
+        let mut positional = positional.into_iter();
         let (Some(command), Some(spec)) = (positional.next(), positional.next()) else {
             return Err(usage());
         };
-        let extra = positional.next();
-        if positional.next().is_some() {
+        let rest: Vec<&str> = positional.collect();
+        let migrate = command == "migrate";
+        if (!migrate && (rest.len() > 1 || plan || catch_up || concurrency.is_some()))
+            || (migrate && (rest.is_empty() || (plan && catch_up)))
+        {
             return Err(usage());
         }
         Ok(Args {
             command,
             spec,
-            extra,
+            extra: rest.first().copied(),
+            rest,
             json,
+            plan,
+            catch_up,
+            concurrency,
         })
     }
 }
 
 async fn run(args: &[String]) -> Result<ExitCode, BoxError> {
     let args = Args::parse(args)?;
+    if args.command == "migrate" {
+        // Checked before the spec is read: a password typed into the target is refused first.
+        migrate::target(args.rest[0])?;
+    }
     let text = std::fs::read_to_string(args.spec).map_err(|e| format!("{}: {e}", args.spec))?;
     let cluster = if args.spec.ends_with(".json") {
         Cluster::from_json(&text)?
@@ -160,6 +204,17 @@ async fn run(args: &[String]) -> Result<ExitCode, BoxError> {
             Ok(ExitCode::SUCCESS)
         }
         "chunks" => chunks::run(&cluster, args.extra, args.json, &progress).await,
+        "migrate" => {
+            let request = migrate::Request {
+                target: args.rest[0],
+                tables: &args.rest[1..],
+                plan_only: args.plan,
+                catch_up: args.catch_up,
+                concurrency: args.concurrency,
+                json: args.json,
+            };
+            migrate::run(&cluster, request, &progress).await
+        }
         "rotate" => {
             let node = args.extra.ok_or_else(usage)?;
             let password = std::env::var("TSMN_NEW_PASSWORD")

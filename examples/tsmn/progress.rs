@@ -12,7 +12,8 @@ pub struct Progress {
 }
 
 /// One bar or spinner; lines printed through it appear above it, or on standard output
-/// when it is hidden.
+/// when it is hidden. A clone draws the same bar.
+#[derive(Clone)]
 pub struct Bar {
     bar: ProgressBar,
     shown: bool,
@@ -48,6 +49,19 @@ impl Progress {
         bar
     }
 
+    /// A bar of chunks copied out of their total (set as the events tell it), with rows,
+    /// bytes and rate as its message.
+    pub fn chunks(&self) -> Bar {
+        let bar = self.bar(ProgressBar::new(0));
+        bar.bar.set_style(
+            ProgressStyle::with_template("[{bar:30}] {pos}/{len} chunks {elapsed} {wide_msg}")
+                .expect("a valid template")
+                .progress_chars("=> "),
+        );
+        bar.bar.enable_steady_tick(Duration::from_millis(200));
+        bar
+    }
+
     fn bar(&self, bar: ProgressBar) -> Bar {
         Bar {
             bar: if self.shown {
@@ -64,6 +78,16 @@ impl Bar {
     /// Sets the bar's message.
     pub fn set_message(&self, message: String) {
         self.bar.set_message(message);
+    }
+
+    /// Sets the bar's length.
+    pub fn set_length(&self, n: u64) {
+        self.bar.set_length(n);
+    }
+
+    /// Sets the bar's position.
+    pub fn set_position(&self, n: u64) {
+        self.bar.set_position(n);
     }
 
     /// Advances the bar.

@@ -22,9 +22,10 @@ use crate::connect::Session;
 use crate::error::{Error, Result};
 use crate::ident::Ident;
 use crate::sql::copy::copy_in_binary;
+use crate::sql::hypertable::IntervalKind;
 use crate::sql::hypertable::TableName;
 use crate::sql::migrate_source::copy_out_binary;
-use crate::sql::migrate_target::RECORD_CHUNK;
+use crate::sql::migrate_target::{delete_range, FORGET_CHUNKS, RECORD_CHUNK};
 use crate::sql::session::{BEGIN, COMMIT, ROLLBACK};
 
 const OP: &str = "copy chunk";
@@ -188,54 +189,10 @@ async fn copy_from(
     let (Some(src), Some(dst)) = (sessions.sources.get(&node), sessions.target.as_ref()) else {
         unreachable!("both sessions were just opened");
     };
-    let target_err = |e| Failure::Target(Error::from_statement(OP, dst.node(), e));
-
     dst.execute_utility(OP, &BEGIN)
         .await
         .map_err(Failure::Target)?;
-    let copied = async {
-        let sink = dst
-            .client()
-            .copy_in(copy_in_binary(&job.table.table, &job.table.columns).text())
-            .await
-            .map_err(target_err)?;
-        let mut sink = pin!(sink);
-        let stream = src
-            .client()
-            .copy_out(copy_out_binary(&job.chunk, &job.table.columns).text())
-            .map_err(|e| Failure::Source(Error::from_statement(OP, src.node(), e)))
-            .await?;
-        let mut stream = pin!(stream);
-        let mut bytes = 0u64;
-        let mut started = false;
-        while let Some(data) = stream.next().await {
-            let data =
-                data.map_err(|e| Failure::Source(Error::from_statement(OP, src.node(), e)))?;
-            bytes += data.len() as u64;
-            sink.feed(data).await.map_err(target_err)?;
-            if !started {
-                started = true;
-                progress.emit(MigrationEvent::ChunkStarted {
-                    table: job.table.display.clone(),
-                    chunk: job.name().to_owned(),
-                    node: node.clone(),
-                });
-            }
-        }
-        let rows = sink.as_mut().finish().await.map_err(target_err)?;
-        let (schema, table) = &job.table.key;
-        let rows_i64 = i64::try_from(rows).unwrap_or(i64::MAX);
-        let bytes_i64 = i64::try_from(bytes).unwrap_or(i64::MAX);
-        dst.query(
-            OP,
-            &RECORD_CHUNK,
-            &[schema, table, &job.name(), &node, &rows_i64, &bytes_i64],
-        )
-        .await
-        .map_err(Failure::Target)?;
-        Ok((rows, bytes))
-    }
-    .await;
+    let copied = copy_into(src, dst, job, &node, progress).await;
     match copied {
         Ok(done) => {
             dst.execute_utility(OP, &COMMIT)
@@ -254,6 +211,161 @@ async fn copy_from(
                 });
             }
             Err(failure)
+        }
+    }
+}
+
+/// Copies the chunk from `src` into the transaction open on `dst`, and records it there.
+async fn copy_into(
+    src: &Session,
+    dst: &Session,
+    job: &ChunkJob,
+    node: &str,
+    progress: &Progress,
+) -> std::result::Result<(u64, u64), Failure> {
+    let target_err = |e| Failure::Target(Error::from_statement(OP, dst.node(), e));
+    let sink = dst
+        .client()
+        .copy_in(copy_in_binary(&job.table.table, &job.table.columns).text())
+        .await
+        .map_err(target_err)?;
+    let mut sink = pin!(sink);
+    let stream = src
+        .client()
+        .copy_out(copy_out_binary(&job.chunk, &job.table.columns).text())
+        .map_err(|e| Failure::Source(Error::from_statement(OP, src.node(), e)))
+        .await?;
+    let mut stream = pin!(stream);
+    let mut bytes = 0u64;
+    let mut started = false;
+    while let Some(data) = stream.next().await {
+        let data = data.map_err(|e| Failure::Source(Error::from_statement(OP, src.node(), e)))?;
+        bytes += data.len() as u64;
+        sink.feed(data).await.map_err(target_err)?;
+        if !started {
+            started = true;
+            progress.emit(MigrationEvent::ChunkStarted {
+                table: job.table.display.clone(),
+                chunk: job.name().to_owned(),
+                node: node.to_owned(),
+            });
+        }
+    }
+    let rows = sink.as_mut().finish().await.map_err(target_err)?;
+    let (schema, table) = &job.table.key;
+    let rows_i64 = i64::try_from(rows).unwrap_or(i64::MAX);
+    let bytes_i64 = i64::try_from(bytes).unwrap_or(i64::MAX);
+    dst.query(
+        OP,
+        &RECORD_CHUNK,
+        &[schema, table, &job.name(), &node, &rows_i64, &bytes_i64],
+    )
+    .await
+    .map_err(Failure::Target)?;
+    Ok((rows, bytes))
+}
+
+/// One time range of a table whose rows changed on the source since it was copied.
+#[derive(Debug)]
+pub(crate) struct RangeJob {
+    pub(crate) table: Arc<TableJob>,
+    pub(crate) time_column: Ident,
+    pub(crate) bounds: IntervalKind,
+    pub(crate) start: String,
+    pub(crate) end: String,
+    /// Every chunk of the range (several with space partitioning).
+    pub(crate) chunks: Vec<ChunkJob>,
+}
+
+/// Replaces a range on the target in one transaction: its rows deleted, its chunks
+/// forgotten in the state, each chunk copied again and recorded. Any failure rolls the
+/// whole range back (the range still differs, and the next catch-up replaces it).
+pub(crate) async fn replace_range(
+    cluster: &Cluster,
+    target: &NodeConfig,
+    range: &RangeJob,
+    progress: &Progress,
+) -> Result<Vec<ChunkReport>> {
+    let dst = Session::open(target, OP).await?;
+    dst.execute_utility(OP, &BEGIN).await?;
+    let replaced = async {
+        let (schema, table) = &range.table.key;
+        dst.query(
+            OP,
+            &delete_range(&range.table.table, &range.time_column, range.bounds),
+            &[&range.start, &range.end],
+        )
+        .await?;
+        let names: Vec<String> = range.chunks.iter().map(|c| c.name().to_owned()).collect();
+        dst.query(OP, &FORGET_CHUNKS, &[schema, table, &names])
+            .await?;
+        let mut reports = Vec::with_capacity(range.chunks.len());
+        for job in &range.chunks {
+            let mut last = None;
+            let mut done = None;
+            for node in &job.nodes {
+                let Ok(config) = cluster.find(OP, node) else {
+                    continue;
+                };
+                let src = match Session::open(config, OP).await {
+                    Ok(src) => src,
+                    Err(e) => {
+                        last = Some(e);
+                        continue;
+                    }
+                };
+                // Once rows went in, the transaction cannot take another replica's.
+                let (rows, bytes) =
+                    copy_into(&src, &dst, job, node, progress)
+                        .await
+                        .map_err(|f| match f {
+                            Failure::Source(e) | Failure::Target(e) => e,
+                        })?;
+                done = Some(ChunkReport {
+                    chunk: job.name().to_owned(),
+                    source_node: node.clone(),
+                    rows,
+                    bytes,
+                    resumed: false,
+                });
+                break;
+            }
+            let Some(report) = done else {
+                return Err(last.unwrap_or_else(|| {
+                    Error::invalid(
+                        OP,
+                        None,
+                        format!(
+                            "chunk {} of {}: the cluster has settings for none of its data \
+                             nodes",
+                            job.name(),
+                            job.table.display
+                        ),
+                    )
+                }));
+            };
+            reports.push(report);
+        }
+        Ok::<_, Error>(reports)
+    }
+    .await;
+    match replaced {
+        Ok(reports) => {
+            dst.execute_utility(OP, &COMMIT).await?;
+            for r in &reports {
+                progress.copied(
+                    &range.table.display,
+                    &r.chunk,
+                    &r.source_node,
+                    r.rows,
+                    r.bytes,
+                );
+            }
+            Ok(reports)
+        }
+        Err(e) => {
+            let _ = dst.execute_utility(OP, &ROLLBACK).await;
+            Err(e)
         }
     }
 }

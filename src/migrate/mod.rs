@@ -27,7 +27,7 @@ use std::time::Instant;
 
 use tracing::Instrument;
 
-use self::copy::{ChunkJob, TableJob};
+use self::copy::{ChunkJob, RangeJob, TableJob};
 use self::progress::{Listener, Progress};
 use crate::cluster::Cluster;
 use crate::config::NodeConfig;
@@ -35,7 +35,8 @@ use crate::connect::Session;
 use crate::error::{Error, Result};
 use crate::ident::Ident;
 use crate::sql::hypertable::TableName;
-use crate::sql::migrate_target::{CHUNKS_RECORDED, CREATE_STATE};
+use crate::sql::migrate_source::STABLE_TEXT;
+use crate::sql::migrate_target::{newest, CHUNKS_RECORDED, CREATE_STATE};
 
 /// Default number of chunks copied (and ranges verified) at once.
 pub const DEFAULT_MIGRATION_CONCURRENCY: usize = 2;
@@ -65,6 +66,9 @@ pub const DEFAULT_MIGRATION_CONCURRENCY: usize = 2;
 ///    row count and an order-independent checksum of the rows on the data nodes against
 ///    the target's rows in that range. A difference is [`Error::VerificationFailed`],
 ///    naming the chunks.
+/// 5. **Cut-over.** [`Migration::catch_up`] copies again the ranges whose rows changed on
+///    the source since they were copied; [`TableReport::newest`] says how current the
+///    target is.
 ///
 /// Progress goes to the callback of [`Migration::on_event`] and to `tracing` (span
 /// `migrate`, one `migrate chunk` span per chunk).
@@ -183,10 +187,30 @@ impl Migration {
     /// node is back: the work done so far is kept).
     pub async fn run(&self) -> Result<MigrationReport> {
         let span = tracing::info_span!("migrate", target = %self.target.node_name());
-        self.run_inner().instrument(span).await
+        self.run_inner(false).instrument(span).await
     }
 
-    async fn run_inner(&self) -> Result<MigrationReport> {
+    /// The final short pass before the cut-over: [`Migration::run`], except that a time
+    /// range whose rows changed on the source since it was copied (rows written after the
+    /// copy started) is copied again instead of failing the verification. Chunks that
+    /// appeared since are copied like any chunk not yet copied. Each changed range is
+    /// replaced on the target in one transaction (its rows deleted, its chunks copied again
+    /// and recorded), then verified again; a failure rolls that range back, and running it
+    /// again continues. [`TableReport::newest`] says how current each table is.
+    ///
+    /// Rows written to the source while it runs may be left for the next pass; stop the
+    /// writers for the last one.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`Migration::run`]; [`Error::VerificationFailed`] when a range still
+    /// differs after it was copied again (it was written to meanwhile: run it again).
+    pub async fn catch_up(&self) -> Result<MigrationReport> {
+        let span = tracing::info_span!("migrate catch-up", target = %self.target.node_name());
+        self.run_inner(true).instrument(span).await
+    }
+
+    async fn run_inner(&self, catch_up: bool) -> Result<MigrationReport> {
         const OP: &str = "migrate";
         let plan = self.plan().await?;
         let blockers = plan.blockers();
@@ -202,6 +226,7 @@ impl Migration {
         target.execute_utility(OP, &CREATE_STATE).await?;
 
         let mut reports = Vec::with_capacity(plan.tables.len());
+        let mut table_jobs = Vec::with_capacity(plan.tables.len());
         let mut jobs = Vec::new();
         let mut jobs_total = 0;
         for table in &plan.tables {
@@ -224,6 +249,7 @@ impl Migration {
                 key: (schema.clone(), name.clone()),
                 columns: table.def.copied.clone(),
             });
+            table_jobs.push(job.clone());
             // What earlier runs copied (also for a table the plan saw as new: the state is
             // the truth once the table exists).
             let mut chunks = Vec::new();
@@ -269,6 +295,7 @@ impl Migration {
                 chunks,
                 ranges: Vec::new(),
                 rows: 0,
+                newest: None,
             });
         }
         drop(target);
@@ -316,14 +343,36 @@ impl Migration {
 
         let verify_started = Instant::now();
         let tables: Vec<&TablePlan> = plan.tables.iter().collect();
-        let checks = verify::verify_all(
+        let (mut checks, stale) = verify::verify_all(
             &self.cluster,
             &self.target,
             &tables,
             self.concurrency,
             &progress,
+            None,
+            catch_up,
         )
         .await?;
+        if !stale.is_empty() {
+            let replaced = self
+                .replace_stale(&plan, &table_jobs, &stale, &mut reports)
+                .await?;
+            let only: Vec<(String, String)> = stale
+                .iter()
+                .map(|r| (r.table.clone(), r.start.clone()))
+                .collect();
+            let (again, _) = verify::verify_all(
+                &self.cluster,
+                &self.target,
+                &tables,
+                self.concurrency,
+                &replaced,
+                Some(&only),
+                false,
+            )
+            .await?;
+            checks.extend(again);
+        }
         let verify_time = verify_started.elapsed();
         for (table, check) in checks {
             if let Some(report) = reports.iter_mut().find(|r| r.table == table) {
@@ -338,6 +387,15 @@ impl Migration {
                 .ranges
                 .sort_by_key(|r| r.chunks.first().and_then(|c| order(c)));
         }
+        let target = Session::open(&self.target, OP).await?;
+        target.execute_utility(OP, &STABLE_TEXT).await?;
+        for (report, table) in reports.iter_mut().zip(&plan.tables) {
+            let sql = newest(&table.def.name, &table.def.time.column);
+            if let Some(row) = target.query_opt(OP, &sql, &[]).await? {
+                report.newest = target.get(OP, &row, "newest")?;
+            }
+        }
+        drop(target);
         tracing::info!(
             tables = reports.len(),
             copy_ms = copy_time.as_millis() as u64,
@@ -350,5 +408,57 @@ impl Migration {
             copy_time,
             verify_time,
         })
+    }
+
+    /// Copies the `stale` ranges again, each in one target transaction, and puts their new
+    /// chunk reports in `reports`; returns the progress of that pass.
+    async fn replace_stale(
+        &self,
+        plan: &MigrationPlan,
+        table_jobs: &[Arc<TableJob>],
+        stale: &[verify::Stale],
+        reports: &mut [TableReport],
+    ) -> Result<Progress> {
+        const OP: &str = "catch up migration";
+        let total = stale.iter().map(|r| r.chunks.len()).sum();
+        let progress = Progress::new(self.listener.clone(), total);
+        for range in stale {
+            let (Some(table), Some(job)) = (
+                plan.tables.iter().find(|t| t.table == range.table),
+                table_jobs.iter().find(|j| j.display == range.table),
+            ) else {
+                continue;
+            };
+            let mut chunks = Vec::with_capacity(range.chunks.len());
+            for (schema, name, nodes) in &range.chunks {
+                chunks.push(ChunkJob {
+                    table: job.clone(),
+                    chunk: TableName::qualified(
+                        Ident::for_op(schema.as_str(), "chunk schema", OP, None)?,
+                        Ident::for_op(name.as_str(), "chunk", OP, None)?,
+                    ),
+                    nodes: nodes.clone(),
+                });
+            }
+            let range_job = RangeJob {
+                table: job.clone(),
+                time_column: table.def.time.column.clone(),
+                bounds: table.def.time.interval.kind(),
+                start: range.start.clone(),
+                end: range.end.clone(),
+                chunks,
+            };
+            tracing::info!(table = %range.table, start = %range.start, end = %range.end,
+                           "copying a changed range again");
+            let copied =
+                copy::replace_range(&self.cluster, &self.target, &range_job, &progress).await?;
+            if let Some(report) = reports.iter_mut().find(|r| r.table == range.table) {
+                report
+                    .chunks
+                    .retain(|c| !copied.iter().any(|n| n.chunk == c.chunk));
+                report.chunks.extend(copied);
+            }
+        }
+        Ok(progress)
     }
 }

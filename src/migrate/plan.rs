@@ -377,8 +377,8 @@ pub(crate) async fn read(
                 .any(|n| cluster.find(OP, n.as_str()).is_ok())
             {
                 blockers.push(format!(
-                    "chunk {name} is on {data_nodes:?}, and the cluster has settings for none \
-                     of them"
+                    "chunk {name} is on {}, and the cluster has settings for none of them",
+                    data_nodes.join(", ")
                 ));
             }
             let compressed: Option<bool> = an.get(OP, &row, "is_compressed")?;

@@ -49,6 +49,10 @@ pub struct TableReport {
     pub ranges: Vec<RangeCheck>,
     /// Its rows on the target, verified.
     pub rows: u64,
+    /// How current the target is: the newest value of the time column on the target once
+    /// verified (UTC for time columns), which the source had too; `None` when empty. Rows
+    /// the source got since are for [`super::Migration::catch_up`].
+    pub newest: Option<String>,
 }
 
 /// What a [`super::Migration`] run did.

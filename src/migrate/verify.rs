@@ -37,14 +37,29 @@ struct Sum {
     checksum: i128,
 }
 
-/// Verifies every range of `tables`, `concurrency` ranges at once.
+/// A time range whose rows differ between the source and the target.
+#[derive(Debug, Clone)]
+pub(crate) struct Stale {
+    /// The table, `"schema"."name"`.
+    pub(crate) table: String,
+    pub(crate) start: String,
+    pub(crate) end: String,
+    /// The chunks of the range: schema, name, replicas.
+    pub(crate) chunks: Vec<(String, String, Vec<String>)>,
+}
+
+/// Verifies the ranges of `tables` (only those of `only`, as (table, range start), when
+/// given), `concurrency` ranges at once. With `collect`, a range that differs is returned
+/// as [`Stale`] instead of failing.
 pub(crate) async fn verify_all(
     cluster: &Cluster,
     target: &NodeConfig,
     tables: &[&TablePlan],
     concurrency: usize,
     progress: &Progress,
-) -> Result<Vec<(String, RangeCheck)>> {
+    only: Option<&[(String, String)]>,
+    collect: bool,
+) -> Result<(Vec<(String, RangeCheck)>, Vec<Stale>)> {
     let mut jobs = Vec::new();
     for plan in tables {
         let mut index: HashMap<(String, String), usize> = HashMap::new();
@@ -66,7 +81,12 @@ pub(crate) async fn verify_all(
                 chunk.data_nodes.clone(),
             ));
         }
-        jobs.extend(ranges);
+        jobs.extend(ranges.into_iter().filter(|r| {
+            only.is_none_or(|only| {
+                only.iter()
+                    .any(|(t, start)| *t == r.plan.table && *start == r.start)
+            })
+        }));
     }
     let workers = concurrency.clamp(1, jobs.len().max(1));
     let queue = Mutex::new(jobs.into_iter().collect::<VecDeque<_>>());
@@ -82,6 +102,7 @@ pub(crate) async fn verify_all(
             let mut target_session: Option<Session> = None;
             let mut sources: HashMap<String, Session> = HashMap::new();
             let mut done = Vec::new();
+            let mut stale = Vec::new();
             while let Some(job) = next() {
                 if target_session.is_none() {
                     target_session = Some(stable_session(target).await?);
@@ -89,7 +110,18 @@ pub(crate) async fn verify_all(
                 let Some(t) = target_session.as_ref() else {
                     unreachable!("just opened");
                 };
-                let check = verify_range(cluster, t, &mut sources, &job).await?;
+                let check = match verify_range(cluster, t, &mut sources, &job).await {
+                    Err(Error::VerificationFailed { .. }) if collect => {
+                        stale.push(Stale {
+                            table: job.plan.table.clone(),
+                            start: job.start.clone(),
+                            end: job.end.clone(),
+                            chunks: job.chunks.clone(),
+                        });
+                        continue;
+                    }
+                    other => other?,
+                };
                 progress.emit(MigrationEvent::RangeVerified {
                     table: job.plan.table.clone(),
                     chunks: check.chunks.clone(),
@@ -97,11 +129,17 @@ pub(crate) async fn verify_all(
                 });
                 done.push((job.plan.table.clone(), check));
             }
-            Ok::<_, Error>(done)
+            Ok::<_, Error>((done, stale))
         }
     };
     let results = futures_util::future::try_join_all((0..workers).map(run_worker)).await?;
-    Ok(results.into_iter().flatten().collect())
+    let mut checks = Vec::new();
+    let mut stale = Vec::new();
+    for (c, s) in results {
+        checks.extend(c);
+        stale.extend(s);
+    }
+    Ok((checks, stale))
 }
 
 /// A session whose values print the same as on the other side.

@@ -182,6 +182,7 @@ fn corpus() -> Vec<(&'static str, Sql)> {
         ("RECORD_TABLE", migrate_target::RECORD_TABLE),
         ("CHUNKS_RECORDED", migrate_target::CHUNKS_RECORDED),
         ("RECORD_CHUNK", migrate_target::RECORD_CHUNK),
+        ("FORGET_CHUNKS", migrate_target::FORGET_CHUNKS),
         ("INDEXED", migrate_target::INDEXED),
         ("RECORD_INDEXED", migrate_target::RECORD_INDEXED),
         ("create_schema", migrate_target::create_schema(&id("s"))),
@@ -237,6 +238,15 @@ fn corpus() -> Vec<(&'static str, Sql)> {
             "range_checksum",
             migrate_verify::range_checksum(&table, &[id("a")], &id("a"), IntervalKind::Integer),
         ),
+        (
+            "delete_range",
+            migrate_target::delete_range(&table, &id("a"), IntervalKind::Interval),
+        ),
+        (
+            "delete_range",
+            migrate_target::delete_range(&table, &id("a"), IntervalKind::Integer),
+        ),
+        ("newest", migrate_target::newest(&table, &id("a"))),
     ];
     if let Some(template) = user_mapping::alter(
         &RoleSpec::Named(id("r")),

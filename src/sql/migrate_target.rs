@@ -79,6 +79,40 @@ pub(crate) const RECORD_CHUNK: Sql = Sql::from_static(
              $4::pg_catalog.text, $5::pg_catalog.int8, $6::pg_catalog.int8)",
 );
 
+/// Forgets chunks `$3` of table `$1` schema, `$2` name in the migration state (their range
+/// is being copied again, in the same transaction).
+pub(crate) const FORGET_CHUNKS: Sql = Sql::from_static(
+    "DELETE FROM _tsmn_migration.chunks c \
+      WHERE c.table_schema OPERATOR(pg_catalog.=) $1::pg_catalog.text \
+        AND c.table_name OPERATOR(pg_catalog.=) $2::pg_catalog.text \
+        AND c.chunk_name OPERATOR(pg_catalog.=) ANY ($3::pg_catalog.text[])",
+);
+
+/// Deletes the rows of `table` whose `time_column` is in [`$1`, `$2`): bounds as
+/// [`super::migrate_verify::range_checksum`] takes them.
+pub(crate) fn delete_range(table: &TableName, time_column: &Ident, bounds: IntervalKind) -> Sql {
+    let ty = match bounds {
+        IntervalKind::Interval => "pg_catalog.timestamptz",
+        IntervalKind::Integer => "pg_catalog.int8",
+    };
+    let time = quote::ident(time_column);
+    Sql::rendered(format!(
+        "DELETE FROM {} WHERE {time} OPERATOR(pg_catalog.>=) $1::pg_catalog.text::{ty} \
+            AND {time} OPERATOR(pg_catalog.<) $2::pg_catalog.text::{ty}",
+        table.regclass_text()
+    ))
+}
+
+/// The newest value of `time_column` in `table`, as text (`newest`; no row when empty).
+pub(crate) fn newest(table: &TableName, time_column: &Ident) -> Sql {
+    let time = quote::ident(time_column);
+    Sql::rendered(format!(
+        "SELECT {time}::pg_catalog.text AS newest FROM {} \
+          WHERE {time} IS NOT NULL ORDER BY {time} DESC LIMIT 1",
+        table.regclass_text()
+    ))
+}
+
 /// `CREATE SCHEMA IF NOT EXISTS <schema>`.
 pub(crate) fn create_schema(schema: &Ident) -> Sql {
     Sql::rendered(format!(

@@ -39,4 +39,5 @@ mod tier2;
 #[cfg(feature = "rustls")]
 mod tls;
 mod tsmn;
+mod tsmn_migrate;
 mod user_mapping;

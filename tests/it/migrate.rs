@@ -791,3 +791,105 @@ async fn blockers_stop_the_run_before_anything_is_written() {
     target.shutdown().await.unwrap();
     local.shutdown().await.unwrap();
 }
+
+/// The cut-over pass: rows written to the source after a first run (into ranges already
+/// copied, into new chunks, and an update) make `run` fail its verification, naming the
+/// range; `catch_up` copies those ranges again and the new chunks, and then every table's
+/// row count and checksum equal the source's; a second `catch_up` copies nothing. Then
+/// changed rows again and a `catch_up` dropped in the middle of a range: the target keeps
+/// the range as it was (one transaction), and the next `catch_up` finishes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn catch_up_copies_rows_written_after_the_first_run() {
+    let Some(_) = tier2() else { return };
+    let (local, cluster) = source().await;
+    let target = timescaledb_target("target").await;
+    let m = migration(&cluster, &target);
+    let first = m.run().await.unwrap();
+    assert_complete(&first);
+    assert_eq!(
+        first.tables[0].newest.as_deref(),
+        Some("2024-01-03 23:50:00+00"),
+        "{first:#?}"
+    );
+    assert_eq!(
+        first.tables[1].newest.as_deref(),
+        Some("1199"),
+        "{first:#?}"
+    );
+
+    let an = local.access_node_config().connect().await.unwrap();
+    let hostile = quoted(tables()[1]);
+    for statement in [
+        // Into a range already copied, into a new chunk, and a changed row.
+        "INSERT INTO metrics_rf2 VALUES ('2024-01-02 05:05', 1, 1.5, 'late'), \
+                                        ('2024-01-10 00:00', 2, 2.5, 'new')"
+            .to_owned(),
+        "UPDATE metrics_rf2 SET note = 'changed' \
+          WHERE device = 3 AND time = '2024-01-01 00:00'"
+            .to_owned(),
+        format!(
+            "INSERT INTO {hostile} SELECT i, i / 7.0, 'late ''' || i FROM generate_series(1200, 1299) i"
+        ),
+    ] {
+        an.batch_execute(&statement).await.unwrap();
+    }
+    let expected = fingerprints(&an).await;
+    assert_eq!(expected[0].0, 432 * 4 + 2);
+    assert_eq!(expected[1].0, 1300);
+
+    match m.run().await {
+        Err(Error::VerificationFailed { mismatch, .. }) => {
+            assert!(
+                [quoted(tables()[0]), quoted(tables()[1])].contains(&mismatch.table),
+                "{mismatch:?}"
+            );
+        }
+        other => panic!("expected a verification failure, got {other:?}"),
+    }
+
+    let report = m.catch_up().await.unwrap();
+    assert_eq!(report.rows(), 432 * 4 + 2 + 1300 + 1500, "{report:#?}");
+    assert!(report.chunks_copied() > 0, "{report:#?}");
+    assert_eq!(
+        report.tables[0].newest.as_deref(),
+        Some("2024-01-10 00:00:00+00"),
+        "{report:#?}"
+    );
+    assert_eq!(
+        report.tables[1].newest.as_deref(),
+        Some("1299"),
+        "{report:#?}"
+    );
+    for table in &report.tables {
+        let chunk_rows: u64 = table.chunks.iter().map(|c| c.rows).sum();
+        assert_eq!(chunk_rows, table.rows, "{table:#?}");
+    }
+    let on_target = target.config().connect().await.unwrap();
+    assert_eq!(fingerprints(&on_target).await, expected);
+
+    // Nothing changed since: nothing is copied again.
+    let again = m.catch_up().await.unwrap();
+    assert_eq!(again.chunks_copied(), 0, "{again:#?}");
+    assert_eq!(fingerprints(&on_target).await, expected);
+
+    // Changed rows in ranges already copied; the pass dropped while it copies a range.
+    for statement in [
+        "UPDATE metrics_rf2 SET value = 99 WHERE time = '2024-01-03 00:00'",
+        "UPDATE \"Many Types\" SET t = 'changed' WHERE device = 1",
+    ] {
+        an.batch_execute(statement).await.unwrap();
+    }
+    let changed = fingerprints(&an).await;
+    let (paused, mut pause) = pausing(migration(&cluster, &target), chunk_started);
+    let pass = tokio::spawn(async move { paused.catch_up().await });
+    pause.paused(chunk_started).await;
+    pass.abort();
+    pause.resume();
+    assert!(pass.await.unwrap_err().is_cancelled());
+    assert_eq!(fingerprints(&on_target).await, expected);
+    let report = m.catch_up().await.unwrap();
+    assert!(report.chunks_copied() >= 2, "{report:#?}");
+    assert_eq!(fingerprints(&on_target).await, changed);
+    target.shutdown().await.unwrap();
+    local.shutdown().await.unwrap();
+}
