@@ -88,9 +88,9 @@ pub mod testing;
 
 pub use catalog::{ChunkInfo, DataNodeInfo, HypertableInfo};
 pub use cluster::{
-    AccessNodeLink, ApplyReport, Cause, Cluster, ClusterStatus, DataNodeStatus, HealReport,
-    NodeHeal, NodeStatus, Plan, PreparedTransaction, Rotation, RotationStep, Step, StepKind,
-    UnderReplicatedChunk, Unknown, DEFAULT_NODE_DEADLINE,
+    AccessNodeLink, ApplyReport, Cause, Cluster, ClusterStatus, Conflict, DataNodeStatus,
+    HealReport, NodeHeal, NodeStatus, Plan, PreparedTransaction, Prune, Rotation, RotationStep,
+    Step, StepKind, UnderReplicatedChunk, Unknown, DEFAULT_NODE_DEADLINE,
 };
 pub use config::{ChannelBinding, NodeConfig, TlsMode};
 pub use error::{Error, Result};
