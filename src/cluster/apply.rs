@@ -154,7 +154,7 @@ impl Cluster {
                 Ok(()) => report.applied.push(step),
                 Err(e) => {
                     // A step on the access node towards a data node fails that data node's
-                    // later steps; the access node's own failures fail all of its steps.
+                    // later steps; other steps fail their node's.
                     let node = match step.kind {
                         StepKind::AddDataNode | StepKind::AlterDataNode | StepKind::UserMapping => {
                             step.target.clone()
@@ -162,6 +162,11 @@ impl Cluster {
                         _ => step.node.clone(),
                     };
                     failed.push(node);
+                    // The node the error names failed too (the access node refusing to
+                    // send a secret fails each of its later steps the same way).
+                    if let Some(named) = e.node() {
+                        failed.push(named.to_owned());
+                    }
                     errors.push(e);
                 }
             }

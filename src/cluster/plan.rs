@@ -2,6 +2,7 @@
 //! would make them equal. A plan changes nothing.
 
 use std::fmt;
+use std::time::Duration;
 
 use futures_util::future::join_all;
 
@@ -20,8 +21,10 @@ use crate::server::ServerInfo;
 use crate::sql::hypertable::{TableName, HYPERTABLE, RESOLVE_TABLE};
 use crate::sql::plan as show;
 use crate::sql::raw::RawSql;
-use crate::sql::role::{grant_on_table, HAS_TABLE_PRIVILEGE, ROLE_EXISTS};
-use crate::sql::user_mapping::{RoleSpec, CURRENT_USER, CURRENT_USER_MAPPING_OPTIONS};
+use crate::sql::role::{grant_on_table, HAS_TABLE_PRIVILEGE, ROLE_LOGIN};
+use crate::sql::user_mapping::{
+    RoleSpec, CURRENT_USER, CURRENT_USER_MAPPING_OPTIONS, MAPPING_REMOTE_USER,
+};
 use crate::version::Version;
 use secrecy::{ExposeSecret, SecretString};
 
@@ -518,7 +521,7 @@ impl Cluster {
         // 1. The extension, on the data nodes first, at the access node's version when it
         //    has one (a data node must run the same major and at least its minor).
         let mut reachable = Vec::new();
-        let mut roles_on_node: Vec<(String, Vec<String>)> = Vec::new();
+        let mut roles_on_node: Vec<(String, Vec<(String, bool)>)> = Vec::new();
         for (dn, check) in self.data_nodes.iter().zip(dn_checks) {
             let name = dn.node_name();
             match check {
@@ -612,15 +615,18 @@ impl Cluster {
         // from us (its settings') needs no probe: the access node logs in with them. The
         // rest are probed, together first, one by one only when that fails.
         let mut to_probe: Vec<String> = Vec::new();
+        let mut wrong_user: Vec<(String, String)> = Vec::new();
         for dn in &self.data_nodes {
             let name = dn.node_name();
-            if !is_registered(&name) {
+            if !is_registered(&name) || !reachable.contains(&name) {
                 continue;
             }
-            let matches = reachable.contains(&name) && mapping_matches(session, dn).await?;
-            plan.observe(format!("mapping of {name} matches: {matches}"));
-            if reachable.contains(&name) && !matches {
-                to_probe.push(name);
+            let check = mapping_check(session, dn).await?;
+            plan.observe(format!("mapping of {name}: {check:?}"));
+            match check {
+                MappingCheck::Matches => {}
+                MappingCheck::WrongUser(user) => wrong_user.push((name, user)),
+                MappingCheck::Probe => to_probe.push(name),
             }
         }
         let to_probe: Vec<&str> = to_probe.iter().map(String::as_str).collect();
@@ -720,6 +726,20 @@ impl Cluster {
                         ),
                     );
                 }
+            }
+            if let Some((_, user)) = wrong_user.iter().find(|(n, _)| *n == name) {
+                plan.add_step(
+                    StepKind::UserMapping,
+                    &an_name,
+                    &name,
+                    show::user_mapping(&RoleSpec::CurrentUser, &id, dn.get_user()),
+                    &format!(
+                        "the access node's user mapping logs in as {user:?}, the spec's user \
+                         is {:?}",
+                        dn.get_user()
+                    ),
+                );
+                continue;
             }
             if all_ok || !to_probe.contains(&name.as_str()) {
                 continue;
@@ -863,17 +883,60 @@ impl Cluster {
             };
             let id = Ident::for_op(role.name(), "role", OP, Some(&an_name))?;
             let mut missing = Vec::new();
-            let on_access_node = role_exists(session, role.name()).await?;
-            if !on_access_node {
-                missing.push(format!("the role is missing on {an_name}"));
+            let an_login = role_login(session, role.name()).await?;
+            let on_access_node = an_login.is_some();
+            match an_login {
+                None => missing.push(format!("the role is missing on {an_name}")),
+                Some(false) => missing.push(format!("the role may not log in on {an_name}")),
+                Some(true) => {}
             }
             for node in &nodes {
-                if !has_mapping(session, node, role.name()).await? {
-                    missing.push(format!("no user mapping with a password on {node}"));
+                match mapping_state(session, node, role.name()).await? {
+                    RoleMapping::Missing => {
+                        missing.push(format!("no user mapping with a password on {node}"))
+                    }
+                    RoleMapping::WrongUser(user) => missing.push(format!(
+                        "the user mapping on {node} logs in as {user:?}, not as the role"
+                    )),
+                    RoleMapping::Ok => {}
                 }
                 if let Some((_, roles)) = roles_on_node.iter().find(|(n, _)| n == node) {
-                    if !roles.iter().any(|r| r == role.name()) {
-                        missing.push(format!("the role is missing on {node}"));
+                    match roles.iter().find(|(r, _)| r == role.name()) {
+                        None => missing.push(format!("the role is missing on {node}")),
+                        Some((_, false)) => {
+                            missing.push(format!("the role may not log in on {node}"))
+                        }
+                        Some((_, true)) => {}
+                    }
+                }
+            }
+            // The password: where the role exists and may log in, a login with the spec's
+            // password, on every node at once; refused (28P01) means another password.
+            if missing.is_empty() {
+                let mut logins = vec![(
+                    an_name.clone(),
+                    self.access_node
+                        .as_user(role.name(), role.password().clone()),
+                )];
+                for dn in self
+                    .data_nodes
+                    .iter()
+                    .filter(|d| nodes.contains(&d.node_name()))
+                {
+                    if reachable.contains(&dn.node_name()) {
+                        logins.push((
+                            dn.node_name(),
+                            dn.as_user(role.name(), role.data_node_password_or_default().clone()),
+                        ));
+                    }
+                }
+                let refused = join_all(logins.into_iter().map(|(node, config)| async move {
+                    (node, password_refused(config, deadline).await)
+                }))
+                .await;
+                for (node, refused) in refused {
+                    if refused {
+                        missing.push(format!("the role's password on {node} is not the spec's"));
                     }
                 }
             }
@@ -949,8 +1012,8 @@ impl Cluster {
             let server = ServerInfo::read_brief(session).await?;
             let mut roles = Vec::new();
             for role in &self.roles {
-                if role_exists(session, role.name()).await? {
-                    roles.push(role.name().to_owned());
+                if let Some(can_login) = role_login(session, role.name()).await? {
+                    roles.push((role.name().to_owned(), can_login));
                 }
             }
             Ok(NodeCheck { server, roles })
@@ -963,13 +1026,23 @@ impl Cluster {
 struct NodeCheck {
     /// What the node runs (brief: versions, licence, preloading).
     server: ServerInfo,
-    roles: Vec<String>,
+    /// The spec's roles that exist there, and whether each may log in.
+    roles: Vec<(String, bool)>,
 }
 
-/// Whether the access node's mapping for data node `dn` (current user) holds exactly the
-/// user and password of `dn`'s settings. The values are compared here and dropped; they are
-/// never logged or returned.
-async fn mapping_matches(session: &Session, dn: &NodeConfig) -> Result<bool> {
+/// What the access node's mapping for data node `dn` (current user) holds, against `dn`'s
+/// settings. The values are compared here and dropped; no password is logged or returned.
+#[derive(Debug, PartialEq, Eq)]
+enum MappingCheck {
+    /// Exactly the user and password of the settings.
+    Matches,
+    /// A mapping that logs in as another user than the settings' (its name).
+    WrongUser(String),
+    /// No mapping, or another password: only a probe tells whether it works.
+    Probe,
+}
+
+async fn mapping_check(session: &Session, dn: &NodeConfig) -> Result<MappingCheck> {
     let rows = session
         .query(OP, &CURRENT_USER_MAPPING_OPTIONS, &[&dn.node_name()])
         .await?;
@@ -983,13 +1056,23 @@ async fn mapping_matches(session: &Session, dn: &NodeConfig) -> Result<bool> {
             _ => {}
         }
     }
-    let user_ok = user
-        .as_deref()
-        .unwrap_or(session_user(session).await?.as_str())
-        == dn.get_user();
-    let password_ok =
-        password.is_some_and(|p| p.expose_secret() == dn.get_password().expose_secret());
-    Ok(user_ok && password_ok)
+    if rows.is_empty() {
+        return Ok(MappingCheck::Probe);
+    }
+    let user = match user {
+        Some(user) => user,
+        None => session_user(session).await?,
+    };
+    if user != dn.get_user() {
+        return Ok(MappingCheck::WrongUser(user));
+    }
+    Ok(
+        if password.is_some_and(|p| p.expose_secret() == dn.get_password().expose_secret()) {
+            MappingCheck::Matches
+        } else {
+            MappingCheck::Probe
+        },
+    )
 }
 
 async fn session_user(session: &Session) -> Result<String> {
@@ -1010,19 +1093,65 @@ async fn resolve(session: &Session, table: &TableName) -> Result<Option<(String,
     .transpose()
 }
 
-async fn role_exists(session: &Session, role: &str) -> Result<bool> {
-    let row = session.query_one(OP, &ROLE_EXISTS, &[&role]).await?;
-    session.get(OP, &row, "exists")
+/// Whether `role` exists (`None`: no), and whether it may log in.
+async fn role_login(session: &Session, role: &str) -> Result<Option<bool>> {
+    session
+        .query_opt(OP, &ROLE_LOGIN, &[&role])
+        .await?
+        .map(|row| session.get(OP, &row, "can_login"))
+        .transpose()
 }
 
-/// Whether `role` has a mapping with a password on `server`. A mapping whose options this
-/// role may not read (another role's, seen by a non-superuser) counts as having one: its
-/// password cannot be checked without reading it.
-async fn has_mapping(session: &Session, server: &str, role: &str) -> Result<bool> {
+/// The remote user of `role`'s mapping on `server`, when the mapping names one this role
+/// may read.
+async fn mapping_remote_user(
+    session: &Session,
+    server: &str,
+    role: &str,
+) -> Result<Option<String>> {
+    Ok(session
+        .query_opt(OP, &MAPPING_REMOTE_USER, &[&server, &role])
+        .await?
+        .map(|row| session.get::<Option<String>>(OP, &row, "remote_user"))
+        .transpose()?
+        .flatten())
+}
+
+/// Whether `config` (a role's login on one node) is refused for its password (28P01); the
+/// server checks the password, the crate reads no secret back. Any other outcome (in, a
+/// `pg_hba.conf` refusal, no answer) says nothing about the password.
+async fn password_refused(config: NodeConfig, deadline: Duration) -> bool {
+    let node = config.node_name();
+    match Deadline::after(deadline)
+        .run(OP, &node, Session::open(&config, OP))
+        .await
+    {
+        Ok(_) => false,
+        Err(e) => e.code().is_some_and(|c| c.code() == "28P01"),
+    }
+}
+
+/// What `role`'s mapping on `server` looks like to the plan.
+enum RoleMapping {
+    /// None, or one without a password.
+    Missing,
+    /// One that logs in as another user than the role (its name).
+    WrongUser(String),
+    /// One with a password, logging in as the role (or with options this role may not
+    /// read: another role's, seen by a non-superuser; its password cannot be checked
+    /// without reading it).
+    Ok,
+}
+
+async fn mapping_state(session: &Session, server: &str, role: &str) -> Result<RoleMapping> {
     Ok(match mapping_options(session, OP, server, role).await? {
-        Mapping::Absent => false,
-        Mapping::Hidden => true,
-        Mapping::Options(names) => names.iter().any(|o| o == "password"),
+        Mapping::Absent => RoleMapping::Missing,
+        Mapping::Hidden => RoleMapping::Ok,
+        Mapping::Options(names) if !names.iter().any(|o| o == "password") => RoleMapping::Missing,
+        Mapping::Options(_) => match mapping_remote_user(session, server, role).await? {
+            Some(user) if user != role => RoleMapping::WrongUser(user),
+            _ => RoleMapping::Ok,
+        },
     })
 }
 

@@ -97,6 +97,16 @@ impl DistributedRole {
         self.data_nodes.as_deref()
     }
 
+    /// The role's password on the access node.
+    pub(crate) fn password(&self) -> &SecretString {
+        &self.password
+    }
+
+    /// The role's password on the data nodes.
+    pub(crate) fn data_node_password_or_default(&self) -> &SecretString {
+        self.data_node_password.as_ref().unwrap_or(&self.password)
+    }
+
     /// The grants, as (privileges, table).
     pub fn grants(&self) -> &[(Vec<Privilege>, String)] {
         &self.grants

@@ -106,6 +106,12 @@ pub(crate) const ROLE_EXISTS: Sql = Sql::from_static(
                      WHERE r.rolname OPERATOR(pg_catalog.=) $1::pg_catalog.name) AS exists",
 );
 
+/// Whether role `$1` may log in: one row when it exists, column `can_login`.
+pub(crate) const ROLE_LOGIN: Sql = Sql::from_static(
+    "SELECT r.rolcanlogin AS can_login FROM pg_catalog.pg_roles r \
+      WHERE r.rolname OPERATOR(pg_catalog.=) $1::pg_catalog.name",
+);
+
 /// Whether role `$1` has privilege `$3` on table `$2` (a quoted name, as text).
 pub(crate) const HAS_TABLE_PRIVILEGE: Sql = Sql::from_static(
     "SELECT pg_catalog.has_table_privilege($1::pg_catalog.name, \

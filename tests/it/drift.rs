@@ -329,6 +329,97 @@ async fn bad_input_is_refused_before_anything_is_sent() {
     local.shutdown().await.unwrap();
 }
 
+/// A role that may no longer log in, a role whose password changed, a mapping to another
+/// remote user (the admin's, and with a superuser admin the role's): all were reported
+/// converged. The password is checked by logging in with the spec's, never read back.
+async fn role_and_mapping_drift_is_repaired(admin: AdminModel) {
+    let local = LocalCluster::builder()
+        .data_nodes(2)
+        .admin(admin)
+        .start()
+        .await
+        .unwrap();
+    let cluster = spec(&local, 2).role(role());
+    cluster.apply().await.unwrap();
+    assert!(cluster.plan().await.unwrap().is_converged());
+
+    let an = local.access_node_config().connect().await.unwrap();
+    an.batch_execute("ALTER ROLE mn_user1 PASSWORD 'changed behind the spec'")
+        .await
+        .unwrap();
+    let dn2 = local.data_nodes()[1].config().connect().await.unwrap();
+    dn2.batch_execute("ALTER ROLE mn_user1 NOLOGIN")
+        .await
+        .unwrap();
+    an.batch_execute(
+        "ALTER USER MAPPING FOR CURRENT_USER SERVER dn1 OPTIONS (SET user 'mn_user1')",
+    )
+    .await
+    .unwrap();
+    let superuser = admin == AdminModel::Superuser;
+    if superuser {
+        an.batch_execute("ALTER USER MAPPING FOR mn_user1 SERVER dn2 OPTIONS (SET user 'nobody')")
+            .await
+            .unwrap();
+    }
+
+    let plan = cluster.plan().await.unwrap();
+    assert_eq!(
+        kinds(&plan),
+        [StepKind::UserMapping, StepKind::ApplyRole],
+        "{plan}"
+    );
+    assert_eq!(plan.steps[0].target, "dn1");
+    assert!(
+        plan.steps[0].why.contains("logs in as \"mn_user1\""),
+        "{plan}"
+    );
+    let why = &plan.steps[1].why;
+    assert!(why.contains("may not log in on dn2"), "{plan}");
+    assert_eq!(why.contains("logs in as \"nobody\""), superuser, "{plan}");
+    assert!(!plan.to_string().contains("changed behind the spec"));
+    cluster.apply().await.unwrap();
+    let plan = cluster.plan().await.unwrap();
+    assert!(plan.is_converged(), "{plan}");
+
+    // Only the password drifted: found by logging in with the spec's.
+    an.batch_execute("ALTER ROLE mn_user1 PASSWORD 'changed behind the spec'")
+        .await
+        .unwrap();
+    let plan = cluster.plan().await.unwrap();
+    assert_eq!(kinds(&plan), [StepKind::ApplyRole], "{plan}");
+    assert!(
+        plan.steps[0]
+            .why
+            .contains("password on an is not the spec's"),
+        "{plan}"
+    );
+    cluster.apply().await.unwrap();
+    assert!(cluster.plan().await.unwrap().is_converged());
+    assert!(cluster.status().await.is_healthy());
+    local.shutdown().await.unwrap();
+}
+
+/// When several nodes fail, every node's error comes back, not only the first.
+#[tokio::test]
+async fn every_nodes_error_is_reported() {
+    let Some(_) = tier2() else { return };
+    let mut local = LocalCluster::start(2).await.unwrap();
+    let cluster = spec(&local, 2);
+    for dn in local.data_nodes_mut() {
+        dn.stop().await.unwrap();
+    }
+    let err = cluster.apply().await.unwrap_err();
+    let Error::Several { errors, .. } = &err else {
+        panic!("{err:?}");
+    };
+    let nodes: Vec<Option<&str>> = errors.iter().map(Error::node).collect();
+    assert_eq!(nodes, [Some("dn1"), Some("dn2")], "{err}");
+    assert!(errors.iter().all(Error::is_unreachable), "{err:?}");
+    assert!(err.to_string().contains("2 errors"), "{err}");
+    local.shutdown().await.unwrap();
+}
+
 macro_rules! as_both_admins {
     ($($name:ident),* $(,)?) => {
         $(
@@ -351,4 +442,7 @@ macro_rules! as_both_admins {
     };
 }
 
-as_both_admins!(a_role_added_after_its_table_is_planned);
+as_both_admins!(
+    a_role_added_after_its_table_is_planned,
+    role_and_mapping_drift_is_repaired,
+);
