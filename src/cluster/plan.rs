@@ -1170,3 +1170,100 @@ async fn has_privilege(
         .await?;
     session.get(OP, &row, "granted")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(name: &str, user: &str) -> NodeConfig {
+        NodeConfig::new("127.0.0.1", user, SecretString::from("pw")).name(name)
+    }
+
+    fn step(kind: StepKind) -> Step {
+        let mut plan = Plan::default();
+        plan.add_step(kind, "an", "dn1", "SELECT 1".to_owned(), "why");
+        plan.steps.remove(0)
+    }
+
+    #[test]
+    fn roles_named_like_a_login_user_and_unknown_routes_are_refused() {
+        let cluster = Cluster::new(node("an", "tsdbadmin")).data_node(node("dn1", "dn_user"));
+        for (role, says) in [
+            ("tsdbadmin", "admin user"),
+            ("dn_user", "data node \"dn1\""),
+        ] {
+            let err = cluster
+                .clone()
+                .role(DistributedRole::new(role, SecretString::from("x")))
+                .validate_spec(OP)
+                .unwrap_err();
+            assert!(err.to_string().contains(says), "{err}");
+        }
+        let err = cluster
+            .clone()
+            .access_node_route("dn2", "h", 1)
+            .validate_spec(OP)
+            .unwrap_err();
+        assert!(err.to_string().contains("dn2"), "{err}");
+        let err = cluster
+            .clone()
+            .access_node_route("dn1", "h", 0)
+            .validate_spec(OP)
+            .unwrap_err();
+        assert!(err.to_string().contains("port"), "{err}");
+        cluster
+            .access_node_route("dn1", "h", 1)
+            .validate_spec(OP)
+            .unwrap();
+    }
+
+    #[test]
+    fn the_fingerprint_covers_what_was_read_and_the_steps() {
+        let mut a = Plan::default();
+        a.observe("registered dn1 port 5432".to_owned());
+        a.seal();
+        let mut b = Plan::default();
+        b.observe("registered dn1 port 5433".to_owned());
+        b.seal();
+        assert_ne!(a.fingerprint, b.fingerprint);
+        let mut c = Plan::default();
+        c.observe("registered dn1 port 5432".to_owned());
+        c.steps.push(step(StepKind::AlterDataNode));
+        c.seal();
+        assert_ne!(a.fingerprint, c.fingerprint);
+        assert_eq!(a.fingerprint.len(), 64);
+    }
+
+    #[test]
+    fn destructive_steps_are_shown_as_such() {
+        let mut s = step(StepKind::DeleteDataNode);
+        s.destructive = true;
+        assert!(
+            s.to_string().starts_with("DESTRUCTIVE DeleteDataNode dn1"),
+            "{s}"
+        );
+    }
+
+    #[cfg(feature = "serde")]
+    #[test]
+    fn a_plan_round_trips_through_json_unless_it_has_unknowns() {
+        let mut plan = Plan::default();
+        let mut s = step(StepKind::CreateExtension);
+        s.extension_version = Some(Version::new(2, 11, 2));
+        plan.steps.push(s);
+        plan.add_conflict("an", "\"t\"", "a reason".to_owned());
+        plan.seal();
+        let json = serde_json::to_string(&plan).unwrap();
+        assert!(json.contains("\"extension_version\":\"2.11.2\""), "{json}");
+        let back: Plan = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.steps, plan.steps);
+        assert_eq!(back.conflicts, plan.conflicts);
+        assert_eq!(back.fingerprint, plan.fingerprint);
+
+        plan.add_unknown("dn2", "everything", Error::invalid(OP, Some("dn2"), "down"));
+        let json = serde_json::to_string(&plan).unwrap();
+        assert!(json.contains("\"node\":\"dn2\""), "{json}");
+        let err = serde_json::from_str::<Plan>(&json).unwrap_err();
+        assert!(err.to_string().contains("cannot be applied"), "{err}");
+    }
+}

@@ -24,6 +24,9 @@
 //! name = "dn1"
 //! host = "10.0.0.11"
 //! password_env = "TSMN_PASSWORD_DN1"
+//! # optional: how the access node reaches it, when not as the client does
+//! access_node_host = "dn1.cluster.internal"
+//! access_node_port = 5432
 //!
 //! [[hypertables]]
 //! create_table = "CREATE TABLE sensor_data (time timestamptz NOT NULL, sensor_id int NOT NULL, temperature float8)"
@@ -83,6 +86,12 @@ struct NodeEntry {
     tls: Option<String>,
     #[serde(default)]
     connect_timeout_secs: Option<u64>,
+    /// A data node's host as the access node reaches it, when not `host`.
+    #[serde(default)]
+    access_node_host: Option<String>,
+    /// A data node's port as the access node reaches it, when not `port`.
+    #[serde(default)]
+    access_node_port: Option<u16>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -469,6 +478,14 @@ impl NodeEntry {
 impl SpecFile {
     fn into_cluster(self, secret: &dyn Fn(&str) -> Option<SecretString>) -> Result<Cluster> {
         let entry = Entry::new("access node", Some(&self.access_node.name), "access_node");
+        if self.access_node.access_node_host.is_some()
+            || self.access_node.access_node_port.is_some()
+        {
+            return Err(entry.error(
+                "access_node_host",
+                "only a data node has an address as the access node sees it",
+            ));
+        }
         let mut cluster = Cluster::new(self.access_node.into_config(&entry, secret)?);
         match self.node_deadline_secs {
             Some(0) => {
@@ -483,7 +500,18 @@ impl SpecFile {
         }
         for (i, node) in self.data_nodes.into_iter().enumerate() {
             let entry = Entry::new("data node", Some(&node.name), &format!("data_nodes[{i}]"));
+            let route = match (&node.access_node_host, node.access_node_port) {
+                (None, None) => None,
+                (host, port) => Some((
+                    host.clone().unwrap_or_else(|| node.host.clone()),
+                    port.unwrap_or(node.port),
+                )),
+            };
+            let name = node.name.clone();
             cluster = cluster.data_node(node.into_config(&entry, secret)?);
+            if let Some((host, port)) = route {
+                cluster = cluster.access_node_route(name, host, port);
+            }
         }
         for ht in self.hypertables {
             let mut builder = DistributedHypertable::new(ht.table, ht.time_column);
@@ -604,6 +632,27 @@ mod tests {
         assert_eq!(cluster.data_node_configs()[0].get_port(), 5433);
         assert_eq!(cluster.data_node_configs()[0].get_user(), "tsdbadmin");
         assert!(!format!("{cluster:?}").contains("secret-of"));
+    }
+
+    #[test]
+    fn reads_the_access_nodes_address_of_a_data_node() {
+        let text = SPEC.replace(
+            "port = 5433\n",
+            "port = 5433\n        access_node_host = \"dn1.internal\"\n",
+        );
+        let cluster = Cluster::from_toml_with(&text, secrets).unwrap();
+        let dn1 = &cluster.data_node_configs()[0];
+        assert_eq!(cluster.seen_by_access_node(dn1), ("dn1.internal", 5433));
+        assert_eq!(dn1.get_host(), "127.0.0.1");
+        let cluster = Cluster::from_toml_with(SPEC, secrets).unwrap();
+        let dn1 = &cluster.data_node_configs()[0];
+        assert_eq!(cluster.seen_by_access_node(dn1), ("127.0.0.1", 5433));
+        let text = SPEC.replace(
+            "port = 5432\n",
+            "port = 5432\n        access_node_port = 1\n",
+        );
+        let err = Cluster::from_toml_with(&text, secrets).unwrap_err();
+        assert!(err.to_string().contains("only a data node"), "{err}");
     }
 
     #[test]
