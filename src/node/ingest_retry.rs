@@ -83,8 +83,9 @@ impl AccessNode {
     ///
     /// # Errors
     ///
-    /// As [`AccessNode::ingest`], [`Ingest::write`] and [`Ingest::finish`]; the last
-    /// attempt's error when every attempt failed.
+    /// As [`AccessNode::ingest`], [`Ingest::write`](crate::Ingest::write) and
+    /// [`Ingest::finish`](crate::Ingest::finish); the last attempt's error when every
+    /// attempt failed.
     pub async fn ingest_with_retry<'v, R>(
         &self,
         table: &TableName,
