@@ -99,7 +99,7 @@ pub use node::{query_each, Ingest, IngestedBatch, NodeRows, INGEST_RETRIES, STAL
 pub use node::{
     update_extension, update_extensions, AccessNode, AddedDataNode, Bootstrap, ChunkInterval,
     CreatedHypertable, DataNode, DistributedExec, DistributedHypertable, DistributedRole,
-    ExtensionChange, ExtensionUpdate, MappingChange, UserMapping,
+    ExtensionChange, ExtensionUpdate, GrantOn, MappingChange, UserMapping,
 };
 pub use node::{
     AllowNewChunks, AlterDataNode, AlteredDataNode, AttachDataNode, AttachedDataNode,

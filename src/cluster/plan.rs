@@ -15,13 +15,16 @@ use crate::connect::{Deadline, Session};
 use crate::error::{Error, Result};
 use crate::ident::Ident;
 use crate::node::{mapping_options, Mapping};
-use crate::node::{AccessNode, DistributedHypertable, DistributedRole};
+use crate::node::{AccessNode, DistributedHypertable, DistributedRole, GrantOn};
 use crate::server::Feature;
 use crate::server::ServerInfo;
 use crate::sql::hypertable::{TableName, HYPERTABLE, RESOLVE_TABLE};
 use crate::sql::plan as show;
 use crate::sql::raw::RawSql;
-use crate::sql::role::{grant_on_table, HAS_TABLE_PRIVILEGE, ROLE_LOGIN};
+use crate::sql::role::{
+    default_privileges, grant_on_all_tables, grant_on_table, HAS_TABLE_PRIVILEGE, ROLE_LOGIN,
+    SCHEMA_GRANT_STATE,
+};
 use crate::sql::user_mapping::{
     RoleSpec, CURRENT_USER, CURRENT_USER_MAPPING_OPTIONS, MAPPING_REMOTE_USER,
 };
@@ -522,6 +525,7 @@ impl Cluster {
         //    has one (a data node must run the same major and at least its minor).
         let mut reachable = Vec::new();
         let mut roles_on_node: Vec<(String, Vec<(String, bool)>)> = Vec::new();
+        let mut grant_gaps: Vec<(String, Vec<(String, String)>)> = Vec::new();
         for (dn, check) in self.data_nodes.iter().zip(dn_checks) {
             let name = dn.node_name();
             match check {
@@ -563,6 +567,7 @@ impl Cluster {
                         }
                     }
                     roles_on_node.push((name.clone(), check.roles));
+                    grant_gaps.push((name.clone(), check.grant_gaps));
                     reachable.push(name);
                 }
                 Err(e) => plan.add_unknown(&name, "extension, data-node and role state", e),
@@ -941,16 +946,47 @@ impl Cluster {
                 }
             }
             let mut grants = Vec::new();
-            for (privileges, table) in role.grants() {
-                let table_name =
-                    TableName::new(Ident::for_op(table.clone(), "table", OP, Some(&an_name))?);
+            for (privileges, on) in role.grants() {
+                let shown = on.describe();
+                let Some(table_name) = on.table_name(OP, Some(&an_name))? else {
+                    let GrantOn::AllTablesInSchema(schema) = on else {
+                        continue;
+                    };
+                    let schema_id = Ident::for_op(schema.clone(), "schema", OP, Some(&an_name))?;
+                    for sql in [
+                        grant_on_all_tables(privileges, &schema_id, &id),
+                        default_privileges(privileges, &schema_id, &id),
+                    ] {
+                        grants.push(sql.text().to_owned());
+                    }
+                    if on_access_node {
+                        for single in privileges.iter().flat_map(|p| p.expanded()) {
+                            missing.extend(
+                                schema_grant_gaps(session, schema, role.name(), single)
+                                    .await?
+                                    .into_iter()
+                                    .map(|gap| format!("{gap} on {an_name}")),
+                            );
+                        }
+                    }
+                    for node in &nodes {
+                        if let Some((_, gaps)) = grant_gaps.iter().find(|(n, _)| n == node) {
+                            missing.extend(
+                                gaps.iter()
+                                    .filter(|(r, _)| r == role.name())
+                                    .map(|(_, gap)| format!("{gap} on {node}")),
+                            );
+                        }
+                    }
+                    continue;
+                };
                 grants.push(
                     grant_on_table(privileges, &table_name, &id)
                         .text()
                         .to_owned(),
                 );
                 if resolve(session, &table_name).await?.is_none() {
-                    missing.push(format!("table {table} for the grant does not exist yet"));
+                    missing.push(format!("table {shown} for the grant does not exist yet"));
                     continue;
                 }
                 for privilege in privileges {
@@ -960,7 +996,7 @@ impl Cluster {
                         if !on_access_node
                             || !has_privilege(session, role.name(), &table_name, single).await?
                         {
-                            missing.push(format!("{single} on {table} is not granted"));
+                            missing.push(format!("{single} on {shown} is not granted"));
                         }
                     }
                 }
@@ -1011,12 +1047,28 @@ impl Cluster {
         let check = async {
             let server = ServerInfo::read_brief(session).await?;
             let mut roles = Vec::new();
+            let mut grant_gaps = Vec::new();
             for role in &self.roles {
-                if let Some(can_login) = role_login(session, role.name()).await? {
-                    roles.push((role.name().to_owned(), can_login));
+                let Some(can_login) = role_login(session, role.name()).await? else {
+                    continue;
+                };
+                roles.push((role.name().to_owned(), can_login));
+                for (privileges, on) in role.grants() {
+                    let GrantOn::AllTablesInSchema(schema) = on else {
+                        continue;
+                    };
+                    for single in privileges.iter().flat_map(|p| p.expanded()) {
+                        for gap in schema_grant_gaps(session, schema, role.name(), single).await? {
+                            grant_gaps.push((role.name().to_owned(), gap));
+                        }
+                    }
                 }
             }
-            Ok(NodeCheck { server, roles })
+            Ok(NodeCheck {
+                server,
+                roles,
+                grant_gaps,
+            })
         };
         session.bounded(OP, &name, deadline, check).await
     }
@@ -1028,6 +1080,8 @@ struct NodeCheck {
     server: ServerInfo,
     /// The spec's roles that exist there, and whether each may log in.
     roles: Vec<(String, bool)>,
+    /// What the roles' grants on all tables of a schema lack there: (role, what).
+    grant_gaps: Vec<(String, String)>,
 }
 
 /// What the access node's mapping for data node `dn` (current user) holds, against `dn`'s
@@ -1153,6 +1207,34 @@ async fn mapping_state(session: &Session, server: &str, role: &str) -> Result<Ro
             _ => RoleMapping::Ok,
         },
     })
+}
+
+/// What `role`'s grant of `privilege` on all tables of `schema` lacks on this node: tables
+/// without it, and the default privilege for new tables. A missing schema lacks the default
+/// privilege (applying the grant then fails, naming the schema).
+async fn schema_grant_gaps(
+    session: &Session,
+    schema: &str,
+    role: &str,
+    privilege: &str,
+) -> Result<Vec<String>> {
+    let row = session
+        .query_one(OP, &SCHEMA_GRANT_STATE, &[&schema, &role, &privilege])
+        .await?;
+    let lacking: i64 = session.get(OP, &row, "lacking")?;
+    let by_default: bool = session.get(OP, &row, "by_default")?;
+    let mut gaps = Vec::new();
+    if lacking > 0 {
+        gaps.push(format!(
+            "{privilege} on {lacking} table(s) of schema {schema} is not granted"
+        ));
+    }
+    if !by_default {
+        gaps.push(format!(
+            "{privilege} on new tables of schema {schema} is not granted by default"
+        ));
+    }
+    Ok(gaps)
 }
 
 async fn has_privilege(

@@ -37,7 +37,10 @@
 //! [[roles]]
 //! name = "mn_user1"
 //! password_env = "TSMN_PASSWORD_MN_USER1"
-//! grants = [{ privileges = ["select"], table = "sensor_data" }]
+//! grants = [
+//!     { privileges = ["select"], table = "sensor_data" },              # schema = "..." optional
+//!     { privileges = ["select"], all_tables_in_schema = "reports" },   # and later tables too
+//! ]
 //! ```
 
 use std::time::Duration;
@@ -132,7 +135,12 @@ struct RoleEntry {
 #[serde(deny_unknown_fields)]
 struct GrantEntry {
     privileges: Vec<String>,
-    table: String,
+    #[serde(default)]
+    table: Option<String>,
+    #[serde(default)]
+    schema: Option<String>,
+    #[serde(default)]
+    all_tables_in_schema: Option<String>,
 }
 
 /// A field that names where a password comes from. It takes any value, so that reading the
@@ -564,7 +572,22 @@ impl SpecFile {
                     .iter()
                     .map(|p| parse_privilege(&entry, &field, p))
                     .collect::<Result<Vec<_>>>()?;
-                builder = builder.grant(privileges, grant.table);
+                builder = match (grant.table, grant.schema, grant.all_tables_in_schema) {
+                    (Some(table), None, None) => builder.grant(privileges, table),
+                    (Some(table), Some(schema), None) => {
+                        builder.grant_in_schema(privileges, schema, table)
+                    }
+                    (None, None, Some(schema)) => {
+                        builder.grant_on_all_tables_in_schema(privileges, schema)
+                    }
+                    _ => {
+                        return Err(entry.error(
+                            &format!("grants[{g}]"),
+                            "give either table (and optionally schema) or \
+                             all_tables_in_schema",
+                        ))
+                    }
+                };
             }
             cluster = cluster.role(builder);
         }
@@ -712,6 +735,15 @@ mod tests {
         let text = SPEC.replace("\"insert\"", "\"fly\"");
         let err = Cluster::from_toml_with(&text, secrets).unwrap_err();
         assert!(err.to_string().contains("fly"), "{err}");
+        let text = SPEC.replace(
+            "table = \"t\" }",
+            "table = \"t\", all_tables_in_schema = \"s\" }",
+        );
+        let err = Cluster::from_toml_with(&text, secrets).unwrap_err();
+        assert!(err.to_string().contains("grants[0]: give either"), "{err}");
+        let text = SPEC.replace("table = \"t\" }", "all_tables_in_schema = \"s\" }");
+        let cluster = Cluster::from_toml_with(&text, secrets).unwrap();
+        assert!(format!("{cluster:?}").contains("AllTablesInSchema(\"s\")"));
         let err = Cluster::from_toml_with("[access_node]\nname = 1", secrets).unwrap_err();
         assert!(
             err.to_string().contains(

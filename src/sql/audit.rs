@@ -96,6 +96,15 @@ fn corpus() -> Vec<(&'static str, Sql)> {
         ),
         ("ROLE_EXISTS", role::ROLE_EXISTS),
         ("ROLE_LOGIN", role::ROLE_LOGIN),
+        ("SCHEMA_GRANT_STATE", role::SCHEMA_GRANT_STATE),
+        (
+            "grant_on_all_tables",
+            role::grant_on_all_tables(&[Privilege::Select], &id("s"), &id("r")),
+        ),
+        (
+            "default_privileges",
+            role::default_privileges(&[Privilege::Select], &id("s"), &id("r")),
+        ),
         ("HAS_TABLE_PRIVILEGE", role::HAS_TABLE_PRIVILEGE),
         ("SERVER_INFO", server_info::SERVER_INFO),
         ("SERVER_INFO_BRIEF", server_info::SERVER_INFO_BRIEF),

@@ -420,6 +420,87 @@ async fn every_nodes_error_is_reported() {
     local.shutdown().await.unwrap();
 }
 
+/// Grants on all tables of a schema, with default privileges so later tables follow, on the
+/// access node and every data node, as the how-to gives its extra user; a grant on a table
+/// of another schema; a grant revoked on one data node is noticed there.
+async fn grants_on_all_tables_of_a_schema_on_every_node(admin: AdminModel) {
+    let local = LocalCluster::builder()
+        .data_nodes(2)
+        .admin(admin)
+        .start()
+        .await
+        .unwrap();
+    spec(&local, 2).apply().await.unwrap();
+    let an = local.access_node_config().connect().await.unwrap();
+    an.batch_execute("CREATE SCHEMA reports; CREATE TABLE reports.daily(day date)")
+        .await
+        .unwrap();
+    let cluster = spec(&local, 2).role(
+        DistributedRole::new("mn_user1", SecretString::from("mn_user1 spec pw"))
+            .grant_on_all_tables_in_schema([Privilege::Select], "public")
+            .grant_in_schema([Privilege::Select], "reports", "daily"),
+    );
+    let plan = cluster.plan().await.unwrap();
+    assert_eq!(kinds(&plan), [StepKind::ApplyRole], "{plan}");
+    assert!(
+        plan.steps[0].sql.contains("ON ALL TABLES IN SCHEMA"),
+        "{plan}"
+    );
+    assert!(
+        plan.steps[0].sql.contains("ALTER DEFAULT PRIVILEGES"),
+        "{plan}"
+    );
+    cluster.apply().await.unwrap();
+    let plan = cluster.plan().await.unwrap();
+    assert!(plan.is_converged(), "{plan}");
+
+    // A table made later by the admin follows, on every node, without another apply.
+    an.batch_execute(
+        "CREATE TABLE later(time timestamptz NOT NULL, id int NOT NULL); \
+         SELECT public.create_distributed_hypertable('later', 'time'); \
+         INSERT INTO later VALUES ('2024-01-01', 1), ('2024-06-01', 2)",
+    )
+    .await
+    .unwrap();
+    assert!(cluster.plan().await.unwrap().is_converged());
+    let as_user = NodeConfig::new(
+        "127.0.0.1",
+        "mn_user1",
+        SecretString::from("mn_user1 spec pw"),
+    )
+    .port(local.access_node().port())
+    .database("tsdb");
+    let count: i64 = as_user
+        .connect()
+        .await
+        .unwrap()
+        .query_one("SELECT count(*) FROM later", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(count, 2);
+
+    // Revoked behind the spec's back on one data node: noticed there, and granted again.
+    let dn1 = local.data_nodes()[0].config().connect().await.unwrap();
+    dn1.batch_execute(
+        "SET timescaledb.enable_client_ddl_on_data_nodes = true; \
+         REVOKE SELECT ON sensor_data FROM mn_user1",
+    )
+    .await
+    .unwrap();
+    let plan = cluster.plan().await.unwrap();
+    assert_eq!(kinds(&plan), [StepKind::ApplyRole], "{plan}");
+    assert!(
+        plan.steps[0]
+            .why
+            .contains("SELECT on 1 table(s) of schema public is not granted on dn1"),
+        "{plan}"
+    );
+    cluster.apply().await.unwrap();
+    assert!(cluster.plan().await.unwrap().is_converged());
+    local.shutdown().await.unwrap();
+}
+
 macro_rules! as_both_admins {
     ($($name:ident),* $(,)?) => {
         $(
@@ -445,4 +526,5 @@ macro_rules! as_both_admins {
 as_both_admins!(
     a_role_added_after_its_table_is_planned,
     role_and_mapping_drift_is_repaired,
+    grants_on_all_tables_of_a_schema_on_every_node,
 );
