@@ -55,6 +55,8 @@ pub struct Cluster {
     roles: Vec<crate::node::DistributedRole>,
     /// Whether plans may include destructive steps.
     prune: Prune,
+    /// Whether plans check each role's password by logging in with it.
+    role_password_check: bool,
     /// Data nodes the access node reaches at another address than the client: (name, host,
     /// port).
     routes: Vec<(String, String, u16)>,
@@ -89,6 +91,7 @@ impl Cluster {
             hypertables: Vec::new(),
             roles: Vec::new(),
             prune: Prune::Off,
+            role_password_check: true,
             routes: Vec::new(),
             secret_logging: SecretLogging::default(),
             node_deadline: DEFAULT_NODE_DEADLINE,
@@ -169,6 +172,19 @@ impl Cluster {
     #[must_use]
     pub fn prune(mut self, prune: Prune) -> Self {
         self.prune = prune;
+        self
+    }
+
+    /// Whether [`Cluster::plan`] checks each role's password (default true): where the role
+    /// exists and may log in, the plan logs in as it with the spec's password on every node
+    /// at once, and a refusal (28P01) plans the role again. The server checks the password;
+    /// nothing secret is read back. Each check is a login on each node per plan (a SCRAM
+    /// exchange on both sides), and a refused one is logged by the server and may count
+    /// towards a lockout policy: turn it off where that matters more than noticing a
+    /// password changed behind the spec's back.
+    #[must_use]
+    pub fn check_role_passwords(mut self, check: bool) -> Self {
+        self.role_password_check = check;
         self
     }
 

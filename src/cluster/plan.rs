@@ -917,7 +917,7 @@ impl Cluster {
             }
             // The password: where the role exists and may log in, a login with the spec's
             // password, on every node at once; refused (28P01) means another password.
-            if missing.is_empty() {
+            if missing.is_empty() && self.role_password_check {
                 let mut logins = vec![(
                     an_name.clone(),
                     self.access_node
