@@ -169,11 +169,6 @@ impl Session {
         self.poisoned.load(Ordering::Relaxed)
     }
 
-    /// Marks the session unsafe to reuse: a pool closes it instead of handing it out again.
-    pub(crate) fn poison(&self) {
-        self.poisoned.store(true, Ordering::Relaxed);
-    }
-
     /// Classifies a multi-node error, poisoning the session when the access node's
     /// connection to a data node failed.
     pub(crate) fn multinode_err(&self, op: &'static str, e: tokio_postgres::Error) -> Error {

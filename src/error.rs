@@ -268,6 +268,19 @@ pub enum Error {
         setting: String,
     },
 
+    /// A migration's verification found that the target's rows of a time range differ from
+    /// the rows of that range's chunks on the data nodes (row count or checksum): the copy
+    /// is not exact. The chunks are named; nothing is repaired automatically.
+    #[error("{op} on node {node}: {mismatch}")]
+    VerificationFailed {
+        /// What was being done.
+        op: &'static str,
+        /// The target node.
+        node: String,
+        /// The table, the chunks and both sides' counts and checksums.
+        mismatch: Box<Mismatch>,
+    },
+
     /// A driver error that is neither a server error nor a connection problem (for example a
     /// row that could not be decoded into the expected type).
     #[error("{op} on node {node}: client error")]
@@ -496,6 +509,7 @@ impl Error {
             | Error::NotFound { op, .. }
             | Error::NoUserMapping { op, .. }
             | Error::WouldLoseData { op, .. }
+            | Error::VerificationFailed { op, .. }
             | Error::Client { op, .. }
             | Error::Conflict { op, .. }
             | Error::StalePlan { op, .. }
@@ -525,6 +539,7 @@ impl Error {
             | Error::NotFound { node, .. }
             | Error::NoUserMapping { node, .. }
             | Error::WouldLoseData { node, .. }
+            | Error::VerificationFailed { node, .. }
             | Error::Client { node, .. }
             | Error::Conflict { node, .. }
             | Error::StalePlan { node, .. } => Some(node),
@@ -780,5 +795,39 @@ mod tests {
         };
         assert!(e.to_string().contains("FATAL: boom"));
         assert_eq!(e.server_log_tail(), Some("FATAL: boom"));
+    }
+}
+
+/// What a migration's verification found different ([`Error::VerificationFailed`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Mismatch {
+    /// The table, `"schema"."name"`.
+    pub table: String,
+    /// The chunks of the time range that differs.
+    pub chunks: Vec<String>,
+    /// Rows of those chunks on the data nodes.
+    pub source_rows: u64,
+    /// Their checksum on the data nodes.
+    pub source_checksum: String,
+    /// Rows of that range on the target.
+    pub target_rows: u64,
+    /// Their checksum on the target.
+    pub target_checksum: String,
+}
+
+impl std::fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "table {}: the rows of chunk(s) {} differ: the data nodes have {} rows \
+             (checksum {}), the target {} (checksum {})",
+            self.table,
+            self.chunks.join(", "),
+            self.source_rows,
+            self.source_checksum,
+            self.target_rows,
+            self.target_checksum
+        )
     }
 }

@@ -33,7 +33,8 @@
 //! | `connect`, `tls` | one unpooled session; deadlines and cancel requests; notices to `tracing` |
 //! | `secret_send` | the one way a secret is sent, [`SecretLogging`]: nothing secret in logs, statistics views or errors |
 //! | `sql` | the only place SQL text is made (renderers, quoting through `postgres_protocol`) |
-//! | `cluster` | [`Cluster`]: plan / apply, status and its [`Cause`]s, heal and rotation, each node's step within [`Cluster::node_deadline`] |
+//! | `cluster` | [`Cluster`]: plan / apply, status and its [`Cause`]s, heal and rotation, chunk placement, each node's step within [`Cluster::node_deadline`] |
+//! | `migrate` | [`Migration`]: leaving multi-node, distributed hypertables to one node, resumable and verified |
 //! | `server` | [`ServerInfo`], [`Capabilities`], [`Feature`]: what a node runs and can do |
 //! | `version` | [`Version`], [`PgVersion`] |
 //! | `testing` | (feature `testing`) `LocalCluster` and `LocalServer` fixtures |
@@ -43,8 +44,45 @@
 //! | feature | what it adds |
 //! |---|---|
 //! | `rustls` | TLS through rustls: [`TlsMode::Require`] and [`TlsMode::VerifyFull`], and so [`ChannelBinding::Require`] |
-//! | `serde` | [`Cluster`] specs read from TOML or JSON files (`Cluster::from_toml`, `Cluster::from_json`), passwords from the environment |
+//! | `serde` | [`Cluster`] specs read from TOML or JSON files (`Cluster::from_toml`, `Cluster::from_json`), passwords from the environment; `Serialize` for the reports (see [Serialization](#serialization-feature-serde)) |
 //! | `testing` | `testing::LocalCluster`: real throwaway servers for tests, joined in one call, with the tier-2 skip helper (needs PostgreSQL server binaries) |
+//!
+//! # Serialization (feature `serde`)
+//!
+//! The reports serialize for tools that print JSON or keep a record ([`ClusterStatus`],
+//! [`HealReport`], [`Rotation`], [`ChunkPlacement`], [`ServerInfo`], the catalog rows,
+//! [`Error`]). The field
+//! names are part of the crate's interface and change only with a changelog note.
+//!
+//! Conventions:
+//!
+//! - Names are `snake_case`; enums without data serialize as a `snake_case` string
+//!   ([`crate::Cause`]: `"wrong_password"`, [`crate::NodeRole`]: `"access_node"`).
+//! - Versions are strings: `"2.13.1"` ([`crate::Version`]), `"15.20"`
+//!   ([`crate::PgVersion`]); a licence is `"timescale"`, `"apache"` or the setting's value.
+//! - A field that holds a `Result` in Rust is two fields: `x` (the value, or `null` when it
+//!   failed) and `x_error` (an error object, or `null` when it succeeded).
+//! - An [`crate::Error`] is an object `{"kind", "operation", "node", "message",
+//!   "sqlstate"}`: `kind` names the variant in `snake_case` (`"authentication_failed"`,
+//!   `"timeout"`, `"unreachable"`, ...), `node` and `sqlstate` may be `null`, and `message`
+//!   is the error's `Display` (which never holds a password or SQL text).
+//! - What a report's methods compute is included, so a reader needs no rules of its own:
+//!   `healthy` on a status, `clean` and `healed` on a heal report, `complete` on a rotation.
+//!
+//! | type | fields |
+//! |---|---|
+//! | [`crate::ClusterStatus`] | `healthy`, `access_node_name`, `access_node` (a node status), `data_nodes`, `under_replicated`, `under_replicated_error` |
+//! | [`crate::NodeStatus`] | `up`, `cause`, `server` ([`crate::ServerInfo`]), `server_error` |
+//! | [`crate::DataNodeStatus`] | `name`, `healthy`, `direct` (a node status), `link`, `available`, `version_ok`, `extension_missing`, `max_prepared_transactions`, `two_phase_commit_disabled`, `prepared_transactions`, `prepared_transactions_error` |
+//! | [`crate::AccessNodeLink`] | `state` (`ok`, `down`, `wrong_password`, `no_user_mapping`, `rejected_by_hba`, `unknown_role`, `unknown_database`, `tls`, `dns`, `extension_missing`, `extension_incompatible`, `not_added`, `not_checked`, `failed`), `cause`, `error`, `reason` (why it was not checked) |
+//! | [`crate::PreparedTransaction`] | `gid`, `prepared`, `owner`, `database` |
+//! | [`crate::UnderReplicatedChunk`] | `hypertable_schema`, `hypertable_name`, `chunk_schema`, `chunk_name`, `desired`, `actual`, `replica_nodes` |
+//! | [`crate::HealReport`] | `clean`, `healed`, `advanced_xid`, `nodes` |
+//! | [`crate::NodeHeal`] | `name`, `in_doubt_before`, `in_doubt_before_error`, `healed`, `healed_error`, `remote_txn_records_before`, `remote_txn_records_after` (`null`: not read), `in_doubt_after`, `in_doubt_after_error`, `other_owners` |
+//! | [`crate::Rotation`] | `data_node`, `complete`, `role_changed`, `mapping` (`created`, `updated`, `unchanged` or `null`), `verified`, `failure` (`{"step", "error"}` or `null`) |
+//! | [`crate::ChunkPlacement`] | `schema`, `table`, `data_nodes`, `chunks` ([`crate::ChunkInfo`]s), `rows` (per data node: `node`, `chunks` (`chunk_schema`, `chunk_name`, `rows`), `chunks_error`) |
+//! | [`crate::ServerInfo`] | its public fields, by their names |
+//! | [`crate::ChunkInfo`], [`crate::DataNodeInfo`], [`crate::HypertableInfo`] | their public fields, by their names |
 //!
 //! # Security
 //!
@@ -74,9 +112,12 @@ mod config;
 mod connect;
 mod error;
 mod ident;
+mod migrate;
 mod node;
 mod pool;
 mod secret_send;
+#[cfg(feature = "serde")]
+mod serialize;
 mod server;
 mod sql;
 mod tls;
@@ -88,13 +129,18 @@ pub mod testing;
 
 pub use catalog::{ChunkInfo, DataNodeInfo, HypertableInfo};
 pub use cluster::{
-    AccessNodeLink, ApplyReport, Cause, Cluster, ClusterStatus, Conflict, DataNodeStatus,
-    HealReport, NodeHeal, NodeStatus, Plan, PreparedTransaction, Prune, Rotation, RotationStep,
-    Step, StepKind, UnderReplicatedChunk, Unknown, DEFAULT_NODE_DEADLINE,
+    AccessNodeLink, ApplyReport, Cause, ChunkPlacement, ChunkRows, Cluster, ClusterStatus,
+    Conflict, DataNodeStatus, HealReport, NodeChunkRows, NodeHeal, NodeStatus, Plan,
+    PreparedTransaction, Prune, Rotation, RotationStep, Step, StepKind, UnderReplicatedChunk,
+    Unknown, DEFAULT_NODE_DEADLINE,
 };
 pub use config::{ChannelBinding, NodeConfig, TlsMode};
-pub use error::{Error, Result};
+pub use error::{Error, Mismatch, Result};
 pub use ident::{Ident, MAX_IDENT_BYTES};
+pub use migrate::{
+    ChunkPlan, ChunkReport, Creation, Migration, MigrationEvent, MigrationPlan, MigrationReport,
+    RangeCheck, TablePlan, TableReport, TargetKind, DEFAULT_MIGRATION_CONCURRENCY,
+};
 pub use node::{query_each, Ingest, IngestedBatch, NodeRows, INGEST_RETRIES, STALE_RETRIES};
 pub use node::{
     update_extension, update_extensions, AccessNode, AddedDataNode, Bootstrap, ChunkInterval,
@@ -125,5 +171,8 @@ mod tests {
         assert::<crate::ServerInfo>();
         assert::<crate::Error>();
         assert::<crate::Ident>();
+        assert::<crate::Migration>();
+        assert::<crate::MigrationPlan>();
+        assert::<crate::MigrationReport>();
     }
 }

@@ -6,6 +6,7 @@ use crate::connect::Session;
 use crate::error::Result;
 
 /// One chunk of a hypertable and the data nodes that hold it.
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ChunkInfo {

@@ -9,6 +9,7 @@ use crate::error::Result;
 ///
 /// Only the known foreign-server options are kept; any other option (the view shows every
 /// option, even a `password` someone added with `ALTER SERVER`) is dropped, never stored.
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct DataNodeInfo {

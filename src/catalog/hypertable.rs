@@ -6,6 +6,7 @@ use crate::connect::Session;
 use crate::error::Result;
 
 /// A hypertable as the access node describes it.
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct HypertableInfo {

@@ -11,6 +11,11 @@ use crate::error::Error;
 ///
 /// Read from the SQLSTATE and the server's structured fields (the reporting routine), not
 /// from message text, where the server gives them; see [`Cause::of`].
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(rename_all = "snake_case")
+)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Cause {

@@ -4,6 +4,7 @@
 mod apply;
 mod cause;
 mod heal;
+mod placement;
 mod plan;
 mod probe;
 mod rotate;
@@ -14,6 +15,7 @@ mod status;
 pub use apply::ApplyReport;
 pub use cause::Cause;
 pub use heal::{HealReport, NodeHeal};
+pub use placement::{ChunkPlacement, ChunkRows, NodeChunkRows};
 pub use plan::{Conflict, Plan, Prune, Step, StepKind, Unknown};
 pub use rotate::{Rotation, RotationStep};
 pub use status::{

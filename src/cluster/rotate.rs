@@ -16,6 +16,11 @@ use crate::sql::role::{alter_role_password, verifier};
 use crate::sql::user_mapping::RoleSpec;
 
 /// A step of [`Cluster::rotate_password`].
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(rename_all = "snake_case")
+)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RotationStep {

@@ -157,6 +157,7 @@ impl AccessNodeLink {
 }
 
 /// A two-phase-commit transaction prepared on a data node and not yet resolved.
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct PreparedTransaction {
@@ -225,6 +226,7 @@ impl DataNodeStatus {
 }
 
 /// A chunk with fewer replicas than its hypertable's replication factor.
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct UnderReplicatedChunk {

@@ -19,7 +19,7 @@ use tokio::time::Instant;
 
 use crate::server::{Capabilities, Feature, ServerInfo};
 use crate::sql::data_node::LIST_DATA_NODES;
-use crate::sql::hypertable::{TableName, CHUNKS, HYPERTABLE, RESOLVE_TABLE};
+use crate::sql::hypertable::{TableName, CHUNKS, HYPERTABLE, HYPERTABLES, RESOLVE_TABLE};
 use crate::version::Version;
 
 use super::extension::{update_extension, ExtensionUpdate};
@@ -471,6 +471,17 @@ impl AccessNode {
             .transpose()
     }
 
+    /// Every hypertable of the access node's database (distributed or not), by schema and
+    /// name.
+    pub async fn hypertables(&self) -> Result<Vec<HypertableInfo>> {
+        const OP: &str = "list hypertables";
+        let session = self.session(OP).await?;
+        let rows = session.query(OP, &HYPERTABLES, &[]).await?;
+        rows.iter()
+            .map(|row| HypertableInfo::from_row(&session, OP, row))
+            .collect()
+    }
+
     /// The chunks of hypertable `table` and the data nodes that hold each.
     pub async fn chunks(&self, table: &TableName) -> Result<Vec<ChunkInfo>> {
         const OP: &str = "list chunks";
@@ -488,7 +499,9 @@ impl AccessNode {
             .collect()
     }
 
-    async fn resolve(
+    /// The schema and name of `table` (resolved with the search path when unqualified), if
+    /// it exists.
+    pub(crate) async fn resolve(
         session: &Session,
         op: &'static str,
         table: &TableName,

@@ -13,6 +13,11 @@ use crate::sql::user_mapping::{
 };
 
 /// What [`UserMapping::ensure`] did.
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(rename_all = "snake_case")
+)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum MappingChange {

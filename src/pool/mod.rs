@@ -223,7 +223,6 @@ pub struct NodePool {
     /// see [`NodePool::get`].
     turns: Arc<Semaphore>,
     node: String,
-    config: NodeConfig,
     max_size: u32,
     checkout_timeout: Duration,
 }
@@ -282,7 +281,6 @@ impl NodePool {
             operation_deadline: settings.statement_timeout.map(|t| t + CANCEL_GRACE),
             turns: Arc::new(Semaphore::new(settings.max_size as usize)),
             node,
-            config,
             max_size: settings.max_size,
             checkout_timeout: settings.checkout_timeout,
         })
@@ -386,11 +384,6 @@ impl NodePool {
     /// [`CANCEL_GRACE`].
     pub(crate) fn operation_deadline(&self) -> Option<Duration> {
         self.operation_deadline
-    }
-
-    /// The node's connection settings.
-    pub(crate) fn config(&self) -> &NodeConfig {
-        &self.config
     }
 
     /// How many connections are open and idle.

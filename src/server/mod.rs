@@ -45,6 +45,11 @@ impl License {
 }
 
 /// A node's place in a multi-node cluster.
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(rename_all = "snake_case")
+)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum NodeRole {
@@ -57,6 +62,7 @@ pub enum NodeRole {
 }
 
 /// What one node runs, read over one connection by [`ServerInfo::detect`].
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ServerInfo {

@@ -329,7 +329,85 @@ pub(crate) const CALLED: &[CalledFunction] = &[
             Some("NULL, NULL"),
         )],
     ),
+    called(
+        Api,
+        "create_hypertable",
+        Function,
+        &[look_alike(
+            // The relation stays `regclass` (the crate cast it), the name becomes `text`.
+            "relation regclass, time_column_name text, partitioning_column text DEFAULT NULL, \
+             number_partitions integer DEFAULT NULL, associated_schema_name name DEFAULT NULL, \
+             associated_table_prefix name DEFAULT NULL, \
+             chunk_time_interval anyelement DEFAULT NULL::bigint, \
+             create_default_indexes boolean DEFAULT true, if_not_exists boolean DEFAULT false",
+            "TABLE(hypertable_id integer, schema_name name, table_name name, created boolean)",
+            Some(
+                "NULL::regclass, NULL, chunk_time_interval => NULL::interval, \
+                 create_default_indexes => NULL",
+            ),
+        )],
+    ),
     // PostgreSQL's built-ins.
+    called(
+        PgCatalog,
+        "aclexplode",
+        Function,
+        &[look_alike(
+            "aclitem[]",
+            "TABLE(grantor oid, grantee oid, privilege_type text, is_grantable boolean)",
+            Some("NULL::aclitem[]"),
+        )],
+    ),
+    called(
+        PgCatalog,
+        "format_type",
+        Function,
+        &[look_alike(
+            "oid, integer",
+            "text",
+            Some("NULL::oid, NULL::integer"),
+        )],
+    ),
+    called(
+        PgCatalog,
+        "hashtextextended",
+        Function,
+        &[look_alike("text, bigint", "bigint", Some("NULL::text, 0"))],
+    ),
+    called(
+        PgCatalog,
+        "pg_get_constraintdef",
+        Function,
+        &[look_alike("oid", "text", Some("NULL::oid"))],
+    ),
+    called(
+        PgCatalog,
+        "pg_get_expr",
+        Function,
+        &[look_alike(
+            "pg_node_tree, oid",
+            "text",
+            Some("NULL::pg_node_tree, NULL::oid"),
+        )],
+    ),
+    called(
+        PgCatalog,
+        "pg_get_indexdef",
+        Function,
+        &[look_alike("oid", "text", Some("NULL::oid"))],
+    ),
+    called(
+        PgCatalog,
+        "pg_total_relation_size",
+        Function,
+        &[look_alike("regclass", "bigint", Some("NULL::regclass"))],
+    ),
+    called(
+        PgCatalog,
+        "sum",
+        Aggregate,
+        &[look_alike("bigint", "", Some("1::bigint"))],
+    ),
     called(
         PgCatalog,
         "count",

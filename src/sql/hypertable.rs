@@ -131,6 +131,17 @@ pub(crate) const HYPERTABLE: Sql = Sql::from_static(
         AND h.hypertable_name OPERATOR(pg_catalog.=) $2::pg_catalog.name",
 );
 
+/// Every hypertable of the database, by schema and name (columns as [`HYPERTABLE`]).
+pub(crate) const HYPERTABLES: Sql = Sql::from_static(
+    "SELECT h.hypertable_schema::pg_catalog.text AS hypertable_schema, \
+            h.hypertable_name::pg_catalog.text AS hypertable_name, \
+            h.num_chunks, h.is_distributed, \
+            h.replication_factor::pg_catalog.int4 AS replication_factor, \
+            coalesce(h.data_nodes, '{}')::pg_catalog.text[] AS data_nodes \
+       FROM timescaledb_information.hypertables h \
+      ORDER BY h.hypertable_schema, h.hypertable_name",
+);
+
 /// The schema and name a table name resolves to (`$1`, quoted text), or no row.
 pub(crate) const RESOLVE_TABLE: Sql = Sql::from_static(
     "SELECT n.nspname::pg_catalog.text AS schema, c.relname::pg_catalog.text AS name \
@@ -206,6 +217,22 @@ pub(crate) const CHUNKS: Sql = Sql::from_static(
         AND c.hypertable_name OPERATOR(pg_catalog.=) $2::pg_catalog.name \
       ORDER BY c.chunk_name",
 );
+
+/// Rows per chunk of `table` on the node it runs on (a data node's member hypertable: its
+/// own chunks only), counted exactly: `chunk_schema`, `chunk_name`, `rows`. One scan of the
+/// table; `table` should be schema-qualified (the crate's sessions search `pg_catalog` first).
+pub(crate) fn chunk_rows(table: &TableName) -> Sql {
+    Sql::rendered(format!(
+        "SELECT n.nspname::pg_catalog.text AS chunk_schema, \
+                c.relname::pg_catalog.text AS chunk_name, pg_catalog.count(*) AS rows \
+           FROM {} t \
+           JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) t.tableoid \
+           JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
+          GROUP BY n.nspname, c.relname \
+          ORDER BY c.relname",
+        table.regclass_text()
+    ))
+}
 
 #[cfg(test)]
 mod tests {

@@ -77,10 +77,12 @@ pub(crate) fn distribute(
 }
 
 pub(crate) fn role(role: &Ident, nodes: &[String], grants: &[String]) -> String {
+    let names: Vec<String> = nodes.iter().map(|n| quote::ident_str(n)).collect();
     let mut text = format!(
         "CREATE ROLE {} LOGIN PASSWORD {REDACTED} (or ALTER ROLE) on the access node and, \
-         through distributed_exec, on {nodes:?}; ",
-        quote::ident(role)
+         through distributed_exec, on {}; ",
+        quote::ident(role),
+        names.join(", ")
     );
     for node in nodes {
         text.push_str(&format!(

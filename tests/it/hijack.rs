@@ -10,7 +10,8 @@
 //! records that it ran in a table and a sequence the role owns. The databases' search path lists `public`
 //! before `pg_catalog`, so that even the exact copies would win an unqualified call. The
 //! test first shows that each look-alike wins the call shape the crate used to send, then
-//! runs the how-to, the `Cluster` operations and the data-node lifecycle through the crate,
+//! runs the how-to, the `Cluster` operations, the data-node lifecycle and a migration off
+//! multi-node (to a single node planted the same way) through the crate,
 //! and shows that none of the look-alikes ran, that the crate really called each listed
 //! function, and that no password is anywhere the role can read.
 
@@ -143,12 +144,44 @@ pub async fn no_planted_function_runs(builder: LocalClusterBuilder) {
         }
     };
     assert!(cluster.status().await.is_healthy());
+    let target = migrate_off(&local, &cluster).await;
 
     assert_no_look_alike_ran(&local).await;
-    assert_each_function_was_called(&local, &api_schema, &Capabilities::of(version));
+    assert_no_look_alike_ran_on(&target).await;
+    assert_each_function_was_called(&local, &target, &api_schema, &Capabilities::of(version));
     assert_data_nodes_got_catalog_first(&local);
     assert_no_password_readable(&local).await;
+    target.shutdown().await.unwrap();
     local.shutdown().await.unwrap();
+}
+
+/// Leaving multi-node: `sensor_data` migrated to a single TimescaleDB node of the same
+/// installation, whose database is as hostile as the cluster's (the look-alikes planted
+/// once the extension is there). Returns the target.
+async fn migrate_off(local: &LocalCluster, cluster: &Cluster) -> LocalServer {
+    let target = LocalServer::builder("target")
+        .install(local.access_node().install().clone())
+        .setting("log_statement", "all")
+        .setting("log_line_prefix", "%m [%p] [%a] ")
+        .start()
+        .await
+        .unwrap();
+    admin(&target)
+        .await
+        .batch_execute("SET client_min_messages = error; CREATE EXTENSION timescaledb")
+        .await
+        .unwrap();
+    hostile_database(&target).await;
+    plant(&target).await;
+    let report = cluster
+        .migration(target.config())
+        .hypertable(table("sensor_data"))
+        .run()
+        .await;
+    assert_no_look_alike_ran_on(&target).await;
+    let report = report.unwrap();
+    assert!(report.rows() > 0, "{report:#?}");
+    target
 }
 
 fn spec(local: &LocalCluster) -> Cluster {
@@ -253,16 +286,20 @@ fn plant_statements(name: &str, kind: FunctionKind, i: usize, look: &LookAlike) 
             look.params
         )],
         FunctionKind::Aggregate => {
-            assert_eq!(look.params, "*", "only aggregates over rows are called");
+            // Over rows (`count(*)`) or over one column (`sum(bigint)`).
             let step = format!("hijack_{name}_step");
+            let (input, step_params) = match look.params {
+                "*" => ("*".to_owned(), "state int8".to_owned()),
+                column => (column.to_owned(), format!("state int8, v {column}")),
+            };
             vec![
                 format!(
-                    "CREATE FUNCTION public.{step}(state int8) RETURNS int8 {options} AS $body$ \
-                     BEGIN {record} RETURN state OPERATOR(pg_catalog.+) 1; END $body$"
+                    "CREATE FUNCTION public.{step}({step_params}) RETURNS int8 {options} \
+                     AS $body$ BEGIN {record} RETURN state OPERATOR(pg_catalog.+) 1; END $body$"
                 ),
                 format!(
-                    "CREATE AGGREGATE public.{name}(*) (SFUNC = public.{step}, STYPE = int8, \
-                     INITCOND = '0')"
+                    "CREATE AGGREGATE public.{name}({input}) (SFUNC = public.{step}, \
+                     STYPE = int8, INITCOND = '0')"
                 ),
             ]
         }
@@ -515,6 +552,13 @@ async fn operate(local: &LocalCluster, mut cluster: Cluster) -> Cluster {
 /// No look-alike ran on any node: the record table is empty and the sequence untouched.
 async fn assert_no_look_alike_ran(local: &LocalCluster) {
     for node in local.nodes() {
+        assert_no_look_alike_ran_on(node).await;
+    }
+}
+
+/// No look-alike ran on `node`.
+async fn assert_no_look_alike_ran_on(node: &LocalServer) {
+    {
         let client = admin(node).await;
         let rows = client
             .query(
@@ -550,10 +594,16 @@ async fn assert_no_look_alike_ran(local: &LocalCluster) {
 /// `add_data_node` is the exception: the crate turns statement logging off while it binds
 /// the password; the data nodes it added show that it ran. So is `substr`, called only in
 /// the block that ends a quieted secret.
-fn assert_each_function_was_called(local: &LocalCluster, api_schema: &str, caps: &Capabilities) {
+fn assert_each_function_was_called(
+    local: &LocalCluster,
+    target: &LocalServer,
+    api_schema: &str,
+    caps: &Capabilities,
+) {
     let quoted = format!("\"{}\"", api_schema.replace('"', "\"\""));
     let crate_lines: Vec<String> = local
         .nodes()
+        .chain(std::iter::once(target))
         .flat_map(|n| {
             n.log()
                 .lines()

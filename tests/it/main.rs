@@ -25,6 +25,7 @@ mod lifecycle;
 mod local_cluster;
 mod managed;
 mod matrix;
+mod migrate;
 mod multinode;
 mod notices;
 mod operate;

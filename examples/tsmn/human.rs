@@ -1,0 +1,232 @@
+//! Output for people: whole sentences and `yes` / `no`, never a Rust debug form.
+
+use std::fmt::Write;
+
+use timescaledb_multinode::{
+    ClusterStatus, HealReport, MappingChange, NodeHeal, Plan, Rotation, RotationStep, Step,
+    StepKind,
+};
+
+/// `add data node dn1 on an`, `create extension timescaledb on dn1`.
+pub fn step_line(step: &Step) -> String {
+    match step.kind {
+        StepKind::CreateExtension => format!("create extension timescaledb on {}", step.node),
+        _ => format!("{} {} on {}", kind(&step.kind), step.target, step.node),
+    }
+}
+
+/// What a step does, in words.
+pub fn kind(kind: &StepKind) -> &'static str {
+    match kind {
+        StepKind::CreateExtension => "create extension",
+        StepKind::AddDataNode => "add data node",
+        StepKind::UserMapping => "user mapping for",
+        StepKind::CreateTable => "create table",
+        StepKind::DistributeTable => "distribute table",
+        StepKind::ApplyRole => "apply role",
+        StepKind::AlterDataNode => "alter data node",
+        StepKind::AttachDataNode => "attach a data node to",
+        StepKind::SetReplicationFactor => "set the replication factor of",
+        StepKind::DetachDataNode => "DESTRUCTIVE: detach a data node from",
+        StepKind::DeleteDataNode => "DESTRUCTIVE: delete data node",
+        _ => "step",
+    }
+}
+
+/// The steps, numbered, each with why and its SQL (secrets redacted); what could not be
+/// checked; then whether the cluster has converged.
+pub fn plan(plan: &Plan) -> String {
+    let mut out = String::new();
+    for (i, step) in plan.steps.iter().enumerate() {
+        let _ = writeln!(out, "{:>2}. {}", i + 1, step_line(step));
+        let _ = writeln!(out, "    why: {}", step.why);
+        let _ = writeln!(out, "    sql: {}", step.sql);
+    }
+    for conflict in &plan.conflicts {
+        let _ = writeln!(
+            out,
+            "conflict: {} on {}: {}",
+            conflict.target, conflict.node, conflict.reason
+        );
+    }
+    for unknown in &plan.unknown {
+        let _ = writeln!(
+            out,
+            "not checked: {} on {}: {}",
+            unknown.what, unknown.node, unknown.error
+        );
+    }
+    if plan.is_converged() {
+        out += "converged: nothing to do\n";
+    } else {
+        let _ = writeln!(
+            out,
+            "{} to do{}",
+            count(plan.steps.len(), "step"),
+            if plan.unknown.is_empty() {
+                String::new()
+            } else {
+                format!(", {} not checked", plan.unknown.len())
+            }
+        );
+    }
+    out
+}
+
+/// One line per node (what it runs, why it cannot take part when it cannot, the link from
+/// the access node), the in-doubt transactions and under-replicated chunks, then `healthy:
+/// yes` or `healthy: no`.
+pub fn status(status: &ClusterStatus) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "access node {}: {}",
+        status.access_node_name, status.access_node
+    );
+    for dn in &status.data_nodes {
+        let _ = writeln!(out, "data node {dn}");
+        for txn in dn.prepared_transactions.iter().flatten() {
+            let _ = writeln!(
+                out,
+                "  in doubt: {} (prepared {} by {})",
+                txn.gid, txn.prepared, txn.owner
+            );
+        }
+        if let Err(e) = &dn.prepared_transactions {
+            if dn.direct.is_up() {
+                let _ = writeln!(out, "  in-doubt transactions not read: {e}");
+            }
+        }
+    }
+    match &status.under_replicated {
+        Ok(chunks) => {
+            let _ = writeln!(out, "under-replicated chunks: {}", chunks.len());
+            for c in chunks {
+                let _ = writeln!(
+                    out,
+                    "  {}.{} chunk {}: {} of {} replicas (on {})",
+                    c.hypertable_schema,
+                    c.hypertable_name,
+                    c.chunk_name,
+                    c.actual,
+                    c.desired,
+                    list(&c.replica_nodes)
+                );
+            }
+        }
+        Err(e) => {
+            let _ = writeln!(out, "under-replicated chunks: not read: {e}");
+        }
+    }
+    let _ = writeln!(out, "healthy: {}", yes_no(status.is_healthy()));
+    out
+}
+
+/// One line per data node, the transactions of other roles, then the total and `clean:
+/// yes` or `clean: no`.
+pub fn heal(report: &HealReport) -> String {
+    let mut out = String::new();
+    for node in &report.nodes {
+        let _ = writeln!(out, "{}: {}", node.name, heal_line(node));
+        for other in &node.other_owners {
+            let _ = writeln!(
+                out,
+                "{}: {} was prepared by role {}, which this role cannot finish: heal as that \
+                 role, or as a superuser",
+                node.name, other.gid, other.owner
+            );
+        }
+    }
+    if report.advanced_xid {
+        out += "an access-node transaction id was used up to unblock healing\n";
+    }
+    let _ = writeln!(
+        out,
+        "healed {}; clean: {}",
+        count(report.healed() as usize, "transaction"),
+        yes_no(report.is_clean())
+    );
+    out
+}
+
+fn heal_line(node: &NodeHeal) -> String {
+    let before = match &node.in_doubt_before {
+        Ok(list) => format!("{} in doubt", list.len()),
+        Err(e) => return format!("not read ({e}); not healed"),
+    };
+    let healed = match &node.healed {
+        Ok(n) => format!("healed {n}"),
+        Err(e) => format!("not healed ({e})"),
+    };
+    let records = match node.remote_txn_records {
+        (b, a) if b >= 0 && a >= 0 => format!("access-node 2PC records {b} -> {a}"),
+        _ => "access-node 2PC records not read".to_owned(),
+    };
+    let after = match &node.in_doubt_after {
+        Ok(list) => format!("{} left", list.len()),
+        Err(e) => format!("afterwards not read ({e})"),
+    };
+    format!("{before}, {healed}, {after}; {records}")
+}
+
+/// `dn1: role password changed: yes, user mapping: updated, verified: yes`, and the step
+/// that failed, if one did.
+pub fn rotation(rotation: &Rotation) -> String {
+    let mapping = match rotation.mapping {
+        Some(MappingChange::Created) => "created",
+        Some(MappingChange::Updated) => "updated",
+        Some(MappingChange::Unchanged) => "unchanged",
+        Some(_) => "changed",
+        None => "not reached",
+    };
+    let mut out = format!(
+        "{}: role password changed: {}, user mapping: {mapping}, verified: {}\n",
+        rotation.data_node,
+        yes_no(rotation.role_changed),
+        yes_no(rotation.verified)
+    );
+    match &rotation.failure {
+        Some((step, e)) => {
+            let step = match step {
+                RotationStep::DataNodeRole => "the data node's role",
+                RotationStep::UserMapping => "the user mapping",
+                RotationStep::RoundTrip => "the round trip",
+                _ => "a step",
+            };
+            let _ = writeln!(out, "failed at {step}: {e}; run it again to finish");
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "now update the password variable of {} for the spec",
+                rotation.data_node
+            );
+        }
+    }
+    out
+}
+
+pub fn yes_no(value: bool) -> &'static str {
+    if value {
+        "yes"
+    } else {
+        "no"
+    }
+}
+
+/// `1 step`, `3 steps`.
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+fn list(names: &[String]) -> String {
+    if names.is_empty() {
+        "none".to_owned()
+    } else {
+        names.join(", ")
+    }
+}
