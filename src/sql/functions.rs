@@ -534,16 +534,6 @@ pub(crate) const CALLED: &[CalledFunction] = &[
     ),
     called(
         PgCatalog,
-        "aclexplode",
-        Function,
-        &[look_alike(
-            "aclitem[]",
-            "TABLE(grantor oid, grantee oid, privilege_type text, is_grantable boolean)",
-            Some("NULL::aclitem[]"),
-        )],
-    ),
-    called(
-        PgCatalog,
         "unnest",
         Function,
         &[
