@@ -12,9 +12,9 @@
 //! The spec is TOML (or JSON, by the `.json` extension); passwords come from the
 //! environment variables it names (see `Cluster::from_toml`). Output is for people by
 //! default; `--json` prints one JSON document instead (the field names of the crate's
-//! `Serialize` impls; a plan as `{"converged", "steps", "unknown"}`; a failure of the crate
-//! as `{"error": {"kind", "operation", "node", "message", "sqlstate"}}`, exit status 1). Progress bars go to
-//! standard error, only when standard output is a terminal and `--json` is not given.
+//! `Serialize` impls; a plan as `{"converged", "steps", "unknown", "conflicts",
+//! "fingerprint"}`; a failure of the crate as `{"error": {"kind", "operation", "node",
+//! "message", "sqlstate"}}`, exit status 1). Progress bars go to standard error, only when standard output is a terminal and `--json` is not given.
 //!
 //! Exit status: 0 when done and healthy / converged, 1 on an error, 2 when `plan` has steps
 //! or `status` is unhealthy.
