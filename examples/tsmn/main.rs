@@ -14,7 +14,8 @@
 //! default; `--json` prints one JSON document instead (the field names of the crate's
 //! `Serialize` impls; a plan as `{"converged", "steps", "unknown", "conflicts",
 //! "fingerprint"}`; a failure of the crate as `{"error": {"kind", "operation", "node",
-//! "message", "sqlstate"}}`, exit status 1). Progress bars go to standard error, only when standard output is a terminal and `--json` is not given.
+//! "message", "sqlstate"}}`, exit status 1). Progress bars go to standard error, only when
+//! standard output is a terminal and `--json` is not given.
 //!
 //! Exit status: 0 when done and healthy / converged, 1 on an error, 2 when `plan` has steps
 //! or `status` is unhealthy.
