@@ -135,6 +135,15 @@ impl NodeConfig {
         }
     }
 
+    /// The same node, database and settings, logging in as `user` with `password`.
+    pub(crate) fn as_user(&self, user: &str, password: SecretString) -> NodeConfig {
+        let mut config = self.clone();
+        config.database = Some(self.get_database().to_owned());
+        config.user = user.to_owned();
+        config.password = password;
+        config
+    }
+
     /// The name this node goes by in errors and traces (for a data node, use its data-node
     /// name). Default: `host:port`.
     #[must_use]

@@ -294,6 +294,41 @@ pub enum Error {
         source: tokio_postgres::Error,
     },
 
+    /// The live cluster has something the spec contradicts and that cannot be changed in
+    /// place (a table that is a hypertable but not a distributed one, a data node registered
+    /// at another address on a server without `alter_data_node`, ...). Nothing was changed;
+    /// the reason says what to do by hand.
+    #[error("{op} on node {node}: conflict: {reason}")]
+    Conflict {
+        /// What was being done.
+        op: &'static str,
+        /// The node where the conflict is (the first, when there are several).
+        node: String,
+        /// What conflicts, and why it cannot be changed in place (every conflict).
+        reason: String,
+    },
+
+    /// An approved plan was not applied: the cluster (or the spec) changed since the plan
+    /// was made. Plan again and approve the new plan.
+    #[error("{op} on node {node}: the plan is out of date: {reason}")]
+    StalePlan {
+        /// What was being done.
+        op: &'static str,
+        /// The access node.
+        node: String,
+        /// What differs.
+        reason: String,
+    },
+
+    /// Several nodes failed in one operation; each error names its node.
+    #[error("{op}: {} errors: {}", errors.len(), list_errors(errors))]
+    Several {
+        /// What was being done.
+        op: &'static str,
+        /// Every error, in the order they happened.
+        errors: Vec<Error>,
+    },
+
     /// A local test cluster (feature `testing`) could not be set up or torn down.
     #[error("{op}: {reason}{}", log_suffix(log_tail.as_deref()))]
     Fixture {
@@ -476,6 +511,9 @@ impl Error {
             | Error::WouldLoseData { op, .. }
             | Error::VerificationFailed { op, .. }
             | Error::Client { op, .. }
+            | Error::Conflict { op, .. }
+            | Error::StalePlan { op, .. }
+            | Error::Several { op, .. }
             | Error::Fixture { op, .. } => op,
         }
     }
@@ -502,7 +540,10 @@ impl Error {
             | Error::NoUserMapping { node, .. }
             | Error::WouldLoseData { node, .. }
             | Error::VerificationFailed { node, .. }
-            | Error::Client { node, .. } => Some(node),
+            | Error::Client { node, .. }
+            | Error::Conflict { node, .. }
+            | Error::StalePlan { node, .. } => Some(node),
+            Error::Several { errors, .. } => errors.first().and_then(Error::node),
             Error::Fixture { .. } => None,
         }
     }
@@ -682,6 +723,14 @@ fn db_summary(err: &tokio_postgres::Error) -> String {
         Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
         None => err.to_string(),
     }
+}
+
+fn list_errors(errors: &[Error]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn on_node(node: Option<&str>) -> String {

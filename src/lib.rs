@@ -130,8 +130,9 @@ pub mod testing;
 pub use catalog::{ChunkInfo, DataNodeInfo, HypertableInfo};
 pub use cluster::{
     AccessNodeLink, ApplyReport, Cause, ChunkPlacement, ChunkRows, Cluster, ClusterStatus,
-    DataNodeStatus, HealReport, NodeChunkRows, NodeHeal, NodeStatus, Plan, PreparedTransaction,
-    Rotation, RotationStep, Step, StepKind, UnderReplicatedChunk, Unknown, DEFAULT_NODE_DEADLINE,
+    Conflict, DataNodeStatus, HealReport, NodeChunkRows, NodeHeal, NodeStatus, Plan,
+    PreparedTransaction, Prune, Rotation, RotationStep, Step, StepKind, UnderReplicatedChunk,
+    Unknown, DEFAULT_NODE_DEADLINE,
 };
 pub use config::{ChannelBinding, NodeConfig, TlsMode};
 pub use error::{Error, Mismatch, Result};
@@ -144,7 +145,7 @@ pub use node::{query_each, Ingest, IngestedBatch, NodeRows, INGEST_RETRIES, STAL
 pub use node::{
     update_extension, update_extensions, AccessNode, AddedDataNode, Bootstrap, ChunkInterval,
     CreatedHypertable, DataNode, DistributedExec, DistributedHypertable, DistributedRole,
-    ExtensionChange, ExtensionUpdate, MappingChange, UserMapping,
+    ExtensionChange, ExtensionUpdate, GrantOn, MappingChange, UserMapping,
 };
 pub use node::{
     AllowNewChunks, AlterDataNode, AlteredDataNode, AttachDataNode, AttachedDataNode,

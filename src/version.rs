@@ -57,6 +57,31 @@ impl FromStr for Version {
     }
 }
 
+/// An optional [`Version`] as text (`"2.13.1"`) in serialized forms.
+#[cfg(feature = "serde")]
+pub(crate) mod serde_option_text {
+    use super::Version;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(crate) fn serialize<S: Serializer>(v: &Option<Version>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(v) => s.serialize_some(&v.to_string()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Version>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|t| {
+                t.parse::<Version>()
+                    .map_err(|_| serde::de::Error::custom(format!("{t:?} is not a version")))
+            })
+            .transpose()
+    }
+}
+
 /// A PostgreSQL server version, from `server_version_num` (`150020` is 15.20).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PgVersion {

@@ -24,6 +24,11 @@ pub fn kind(kind: &StepKind) -> &'static str {
         StepKind::CreateTable => "create table",
         StepKind::DistributeTable => "distribute table",
         StepKind::ApplyRole => "apply role",
+        StepKind::AlterDataNode => "alter data node",
+        StepKind::AttachDataNode => "attach a data node to",
+        StepKind::SetReplicationFactor => "set the replication factor of",
+        StepKind::DetachDataNode => "DESTRUCTIVE: detach a data node from",
+        StepKind::DeleteDataNode => "DESTRUCTIVE: delete data node",
         _ => "step",
     }
 }
@@ -36,6 +41,13 @@ pub fn plan(plan: &Plan) -> String {
         let _ = writeln!(out, "{:>2}. {}", i + 1, step_line(step));
         let _ = writeln!(out, "    why: {}", step.why);
         let _ = writeln!(out, "    sql: {}", step.sql);
+    }
+    for conflict in &plan.conflicts {
+        let _ = writeln!(
+            out,
+            "conflict: {} on {}: {}",
+            conflict.target, conflict.node, conflict.reason
+        );
     }
     for unknown in &plan.unknown {
         let _ = writeln!(

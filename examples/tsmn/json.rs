@@ -4,7 +4,8 @@
 //! ```text
 //! plan:  {"converged": bool,
 //!         "steps": [{"kind", "node", "target", "why", "sql"}],
-//!         "unknown": [{"node", "what", "error": {"kind", "operation", "node", "message", "sqlstate"}}]}
+//!         "unknown": [{"node", "what", "error": {"kind", "operation", "node", "message", "sqlstate"}}],
+//!         "conflicts": [{"node", "target", "reason"}], "fingerprint": "..."}
 //! apply: {"applied": [{"kind", "node", "target", "why", "sql"}]}
 //! migrate --plan:
 //!        {"target", "target_kind": {"kind", "version"}, "ready", "blockers", "chunks_to_copy",
@@ -24,8 +25,10 @@
 //! (`version` null); `creation.kind` is `hypertable`, `plain_table` or `already_created`
 //! (the last two with a null time column and interval).
 //!
-//! `kind` is `create_extension`, `add_data_node`, `user_mapping`, `create_table`,
-//! `distribute_table` or `apply_role`; `sql` has its secrets replaced by `[REDACTED]`.
+//! `kind` is `create_extension`, `add_data_node`, `alter_data_node`, `user_mapping`,
+//! `create_table`, `distribute_table`, `attach_data_node`, `set_replication_factor`,
+//! `apply_role`, `detach_data_node` or `delete_data_node`; `sql` has its secrets replaced
+//! by `[REDACTED]`.
 
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -51,6 +54,8 @@ pub fn plan(plan: &Plan) -> Value {
             .iter()
             .map(|u| json!({"node": u.node, "what": u.what, "error": u.error}))
             .collect::<Vec<_>>(),
+        "conflicts": plan.conflicts,
+        "fingerprint": plan.fingerprint,
     })
 }
 
@@ -77,6 +82,11 @@ fn kind(kind: &StepKind) -> &'static str {
         StepKind::CreateTable => "create_table",
         StepKind::DistributeTable => "distribute_table",
         StepKind::ApplyRole => "apply_role",
+        StepKind::AlterDataNode => "alter_data_node",
+        StepKind::AttachDataNode => "attach_data_node",
+        StepKind::SetReplicationFactor => "set_replication_factor",
+        StepKind::DetachDataNode => "detach_data_node",
+        StepKind::DeleteDataNode => "delete_data_node",
         _ => "other",
     }
 }

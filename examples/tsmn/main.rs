@@ -14,9 +14,10 @@
 //! The spec is TOML (or JSON, by the `.json` extension); passwords come from the
 //! environment variables it names (see `Cluster::from_toml`). Output is for people by
 //! default; `--json` prints one JSON document instead (the field names of the crate's
-//! `Serialize` impls; a plan as `{"converged", "steps", "unknown"}`; a failure of the crate
-//! as `{"error": {"kind", "operation", "node", "message", "sqlstate"}}`, exit status 1). Progress bars go to
-//! standard error, only when standard output is a terminal and `--json` is not given.
+//! `Serialize` impls; a plan as `{"converged", "steps", "unknown", "conflicts",
+//! "fingerprint"}`; a failure of the crate as `{"error": {"kind", "operation", "node",
+//! "message", "sqlstate"}}`, exit status 1). Progress bars go to standard error, only when
+//! standard output is a terminal and `--json` is not given.
 //!
 //! `migrate` moves distributed hypertables (every one when none is named) to the target, a
 //! `postgresql://` URL or connection string without a password (see `migrate.rs`).

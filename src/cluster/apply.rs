@@ -1,10 +1,14 @@
 //! Running a plan: idempotent (a converged cluster gets no mutating statement) and
 //! resumable (after a failure halfway, the next run finishes the job).
 
-use super::plan::{HypertableSpec, Plan, Step, StepKind};
+use super::plan::{HypertableSpec, Plan, Prune, Step, StepKind};
 use super::Cluster;
 use crate::error::{Error, Result};
-use crate::node::{update_extension, AccessNode, Bootstrap, DataNode, MappingChange, UserMapping};
+use crate::node::{
+    update_extension, AccessNode, AlterDataNode, AttachDataNode, Bootstrap, DataNode,
+    DeleteDataNode, DetachDataNode, MappingChange, UserMapping,
+};
+use crate::sql::hypertable::TableName;
 use crate::sql::user_mapping::RoleSpec;
 
 /// What [`Cluster::apply`] did.
@@ -22,14 +26,19 @@ impl Cluster {
     ///
     /// The plan's checks come first: when a node cannot run multi-node (see
     /// [`Cluster::plan`]) it returns that [`Error::UnsupportedServer`] before sending any
-    /// statement that changes a node.
+    /// statement that changes a node; when the plan has conflicts (something the server
+    /// cannot change in place), it returns [`Error::Conflict`] listing them all, and runs
+    /// nothing.
     ///
-    /// On a converged cluster it sends no mutating statement. When a step fails, or a node
-    /// could not be checked, it stops with an error naming the node; the steps already run
-    /// stay done, and the next `apply` (which plans again) finishes the job without
-    /// repeating them. While a data node is unreachable, only the steps of the other nodes'
-    /// extensions and data-node registrations run: tables, distribution and roles wait,
-    /// so that nothing is distributed over fewer nodes than the spec names.
+    /// On a converged cluster it sends no mutating statement. When a step fails, the steps
+    /// of other nodes still run (the steps of the cluster as a whole, and later steps of
+    /// the failed node, do not), and every error comes back: the node's own error when there
+    /// is one, else [`Error::Several`] with each. The same for nodes that could not be
+    /// checked. The steps already run stay done, and the next `apply` (which plans again)
+    /// finishes the job without repeating them. While a data node is unreachable, only the
+    /// steps of the other nodes' extensions and data-node registrations run: tables,
+    /// distribution and roles wait, so that nothing is distributed over fewer nodes than the
+    /// spec names.
     pub async fn apply(&self) -> Result<ApplyReport> {
         self.apply_with_progress(|_| {}).await
     }
@@ -38,32 +47,135 @@ impl Cluster {
     /// debug level).
     pub async fn apply_with_progress(
         &self,
-        mut progress: impl FnMut(&Step) + Send,
+        progress: impl FnMut(&Step) + Send,
     ) -> Result<ApplyReport> {
         let plan: Plan = self.plan().await?;
+        self.run_plan(plan, progress).await
+    }
+
+    /// Applies `approved`, a plan shown and approved earlier (perhaps read back from JSON),
+    /// exactly: it plans again first and refuses with [`Error::StalePlan`] unless the new
+    /// plan's [`Plan::fingerprint`] is the approved one's, that is, unless the cluster (as
+    /// the plan read it) and the spec are as they were. Then it runs the approved steps as
+    /// [`Cluster::apply`] does.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for a plan with unknowns (it could not check every node, so
+    /// it cannot be approved); [`Error::StalePlan`]; [`Error::Conflict`]; then as
+    /// [`Cluster::apply`].
+    pub async fn apply_plan(&self, approved: &Plan) -> Result<ApplyReport> {
+        self.apply_plan_with_progress(approved, |_| {}).await
+    }
+
+    /// [`Cluster::apply_plan`], calling `progress` before each step.
+    pub async fn apply_plan_with_progress(
+        &self,
+        approved: &Plan,
+        progress: impl FnMut(&Step) + Send,
+    ) -> Result<ApplyReport> {
+        let an = self.access_node.node_name();
+        if !approved.unknown.is_empty() {
+            return Err(Error::invalid(
+                OP,
+                Some(&an),
+                "the plan could not check every node, so it cannot be approved; plan again \
+                 when every node answers",
+            ));
+        }
+        let now = self.plan().await?;
+        if now.fingerprint != approved.fingerprint {
+            let reason = if now.steps != approved.steps || now.conflicts != approved.conflicts {
+                format!(
+                    "it would now run {} step(s) and report {} conflict(s), not the approved \
+                     {} and {}",
+                    now.steps.len(),
+                    now.conflicts.len(),
+                    approved.steps.len(),
+                    approved.conflicts.len()
+                )
+            } else {
+                "the cluster changed since the plan was made".to_owned()
+            };
+            return Err(Error::StalePlan {
+                op: OP,
+                node: an,
+                reason,
+            });
+        }
+        let plan = Plan {
+            steps: approved.steps.clone(),
+            unknown: now.unknown,
+            conflicts: approved.conflicts.clone(),
+            ..Plan::default()
+        };
+        self.run_plan(plan, progress).await
+    }
+
+    async fn run_plan(
+        &self,
+        plan: Plan,
+        mut progress: impl FnMut(&Step) + Send,
+    ) -> Result<ApplyReport> {
+        if let Some(first) = plan.conflicts.first() {
+            return Err(Error::Conflict {
+                op: OP,
+                node: first.node.clone(),
+                reason: plan
+                    .conflicts
+                    .iter()
+                    .map(|c| format!("{}: {}", c.target, c.reason))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            });
+        }
         let mut report = ApplyReport {
             applied: Vec::new(),
         };
-        let blocked = !plan.unknown.is_empty();
+        let mut errors: Vec<Error> = Vec::new();
+        let mut failed: Vec<String> = Vec::new();
+        for unknown in plan.unknown {
+            if !failed.contains(&unknown.node) {
+                failed.push(unknown.node);
+                errors.push(unknown.error);
+            }
+        }
         let mut an: Option<AccessNode> = None;
         for step in plan.steps {
-            let cluster_wide = matches!(
-                step.kind,
-                StepKind::CreateTable | StepKind::DistributeTable | StepKind::ApplyRole
-            );
-            if blocked && cluster_wide {
+            if !errors.is_empty() && step.kind.is_cluster_wide() {
+                continue;
+            }
+            if failed.contains(&step.node) || failed.contains(&step.target) {
                 continue;
             }
             progress(&step);
             tracing::debug!(kind = ?step.kind, node = %step.node, target = %step.target, "apply step");
-            self.run_step(&step, &mut an).await?;
-            report.applied.push(step);
+            match self.run_step(&step, &mut an).await {
+                Ok(()) => report.applied.push(step),
+                Err(e) => {
+                    // A step on the access node towards a data node fails that data node's
+                    // later steps; other steps fail their node's.
+                    let node = match step.kind {
+                        StepKind::AddDataNode | StepKind::AlterDataNode | StepKind::UserMapping => {
+                            step.target.clone()
+                        }
+                        _ => step.node.clone(),
+                    };
+                    failed.push(node);
+                    // The node the error names failed too (the access node refusing to
+                    // send a secret fails each of its later steps the same way).
+                    if let Some(named) = e.node() {
+                        failed.push(named.to_owned());
+                    }
+                    errors.push(e);
+                }
+            }
         }
-        if let Some(unknown) = plan.unknown.into_iter().next() {
-            // The node's own error (unreachable, wrong password, ...) names it.
-            return Err(unknown.error);
+        match errors.len() {
+            0 => Ok(report),
+            1 => Err(errors.pop().expect("one error")),
+            _ => Err(Error::Several { op: OP, errors }),
         }
-        Ok(report)
     }
 
     async fn access_node<'a>(&self, an: &'a mut Option<AccessNode>) -> Result<&'a AccessNode> {
@@ -90,6 +202,13 @@ impl Cluster {
             .ok_or_else(|| Error::invalid(OP, None, "the plan names an unknown table"))
     }
 
+    /// The data node a table step names.
+    fn step_data_node(step: &Step) -> Result<&str> {
+        step.data_node
+            .as_deref()
+            .ok_or_else(|| Error::invalid(OP, None, "the plan's step names no data node"))
+    }
+
     async fn run_step(&self, step: &Step, an: &mut Option<AccessNode>) -> Result<()> {
         match step.kind {
             StepKind::CreateExtension => {
@@ -98,15 +217,29 @@ impl Cluster {
                 } else {
                     self.find(OP, &step.node)?
                 };
-                update_extension(config, None).await?;
+                update_extension(config, step.extension_version).await?;
             }
             StepKind::AddDataNode => {
                 let config = self.find(OP, &step.target)?.clone();
+                let (host, port) = self.seen_by_access_node(&config);
                 let an = self.access_node(an).await?;
                 DataNode::from_config(&config)
+                    .host(host)
+                    .port(port)
                     .bootstrap(Bootstrap::ExistingDatabase)
                     .if_not_exists()
                     .add(an)
+                    .await?;
+            }
+            StepKind::AlterDataNode => {
+                let config = self.find(OP, &step.target)?.clone();
+                let (host, port) = self.seen_by_access_node(&config);
+                let an = self.access_node(an).await?;
+                AlterDataNode::new(step.target.clone())
+                    .host(host)
+                    .port(port)
+                    .database(config.get_database())
+                    .run(an)
                     .await?;
             }
             StepKind::UserMapping => {
@@ -128,7 +261,39 @@ impl Cluster {
             StepKind::DistributeTable => {
                 let spec = self.hypertable_spec(&step.target)?;
                 let an = self.access_node(an).await?;
-                spec.hypertable.clone().if_not_exists().create(an).await?;
+                let created = spec.hypertable.clone().if_not_exists().create(an).await?;
+                if !created.created {
+                    // Not "succeeded": the table was a hypertable already, and TimescaleDB
+                    // only noticed. The next plan says whether it is a distributed one.
+                    return Err(Error::Conflict {
+                        op: OP,
+                        node: self.access_node.node_name(),
+                        reason: format!(
+                            "{}: the table became a hypertable before it could be \
+                             distributed; plan again",
+                            step.target
+                        ),
+                    });
+                }
+            }
+            StepKind::AttachDataNode => {
+                let spec = self.hypertable_spec(&step.target)?;
+                let table = spec.hypertable.table_name()?;
+                let dn = Self::step_data_node(step)?;
+                let an = self.access_node(an).await?;
+                AttachDataNode::new(dn, table)
+                    .if_not_attached()
+                    .run(an)
+                    .await?;
+            }
+            StepKind::SetReplicationFactor => {
+                let spec = self.hypertable_spec(&step.target)?;
+                let table = spec.hypertable.table_name()?;
+                let n = spec.hypertable.get_replication_factor().ok_or_else(|| {
+                    Error::invalid(OP, None, "the spec gives this table no replication factor")
+                })?;
+                let an = self.access_node(an).await?;
+                an.set_replication_factor(&table, n).await?;
             }
             StepKind::ApplyRole => {
                 let role = self
@@ -145,7 +310,44 @@ impl Cluster {
                 }
                 role.apply(an).await?;
             }
+            StepKind::DetachDataNode => {
+                self.check_destructive(step)?;
+                let table = self.pruned_table(&step.target)?;
+                let dn = Self::step_data_node(step)?;
+                let an = self.access_node(an).await?;
+                let mut detach = DetachDataNode::new(dn).hypertable(table).if_attached();
+                if self.prune == Prune::DropData {
+                    detach = detach.drop_remote_data();
+                }
+                detach.run(an).await?;
+            }
+            StepKind::DeleteDataNode => {
+                self.check_destructive(step)?;
+                let an = self.access_node(an).await?;
+                let mut delete = DeleteDataNode::new(step.target.clone()).if_exists();
+                if self.prune == Prune::DropData {
+                    delete = delete.drop_database();
+                }
+                delete.run(an).await?;
+            }
         }
         Ok(())
+    }
+
+    /// A destructive step runs only in prune mode, and only marked as such.
+    fn check_destructive(&self, step: &Step) -> Result<()> {
+        if self.prune == Prune::Off || !step.destructive {
+            return Err(Error::invalid(
+                OP,
+                Some(&step.node),
+                "a destructive step runs only in prune mode (Cluster::prune)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The table a prune step names (a spec table).
+    fn pruned_table(&self, target: &str) -> Result<TableName> {
+        self.hypertable_spec(target)?.hypertable.table_name()
     }
 }

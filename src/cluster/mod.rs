@@ -16,7 +16,7 @@ pub use apply::ApplyReport;
 pub use cause::Cause;
 pub use heal::{HealReport, NodeHeal};
 pub use placement::{ChunkPlacement, ChunkRows, NodeChunkRows};
-pub use plan::{Plan, Step, StepKind, Unknown};
+pub use plan::{Conflict, Plan, Prune, Step, StepKind, Unknown};
 pub use rotate::{Rotation, RotationStep};
 pub use status::{
     AccessNodeLink, ClusterStatus, DataNodeStatus, NodeStatus, PreparedTransaction,
@@ -55,6 +55,13 @@ pub struct Cluster {
     data_nodes: Vec<NodeConfig>,
     hypertables: Vec<plan::HypertableSpec>,
     roles: Vec<crate::node::DistributedRole>,
+    /// Whether plans may include destructive steps.
+    prune: Prune,
+    /// Whether plans check each role's password by logging in with it.
+    role_password_check: bool,
+    /// Data nodes the access node reaches at another address than the client: (name, host,
+    /// port).
+    routes: Vec<(String, String, u16)>,
     /// What to do when a setting would record a secret the cluster's operations send.
     secret_logging: SecretLogging,
     /// How long one node's step of status, plan or heal may take.
@@ -85,6 +92,9 @@ impl Cluster {
             data_nodes: Vec::new(),
             hypertables: Vec::new(),
             roles: Vec::new(),
+            prune: Prune::Off,
+            role_password_check: true,
+            routes: Vec::new(),
             secret_logging: SecretLogging::default(),
             node_deadline: DEFAULT_NODE_DEADLINE,
             pools: Arc::default(),
@@ -157,6 +167,55 @@ impl Cluster {
         )?;
         pools.insert(config.node_name(), pool.clone());
         Ok(pool)
+    }
+
+    /// Whether [`Cluster::plan`] may plan destructive steps (default [`Prune::Off`]): see
+    /// [`Prune`]. Every such step is marked [`Step::destructive`].
+    #[must_use]
+    pub fn prune(mut self, prune: Prune) -> Self {
+        self.prune = prune;
+        self
+    }
+
+    /// Whether [`Cluster::plan`] checks each role's password (default true): where the role
+    /// exists and may log in, the plan logs in as it with the spec's password on every node
+    /// at once, and a refusal (28P01) plans the role again. The server checks the password;
+    /// nothing secret is read back. Each check is a login on each node per plan (a SCRAM
+    /// exchange on both sides), and a refused one is logged by the server and may count
+    /// towards a lockout policy: turn it off where that matters more than noticing a
+    /// password changed behind the spec's back.
+    #[must_use]
+    pub fn check_role_passwords(mut self, check: bool) -> Self {
+        self.role_password_check = check;
+        self
+    }
+
+    /// The host and port the access node uses to reach data node `name`, when they differ
+    /// from the ones the client uses (its [`NodeConfig`]): with NAT, Kubernetes services or
+    /// a cloud's private network the access node may know the data node under another
+    /// name. `add_data_node` and `alter_data_node` get this address, and a data node
+    /// registered at another one is drift; the client's settings are still used to connect
+    /// to the data node directly.
+    #[must_use]
+    pub fn access_node_route(
+        mut self,
+        name: impl Into<String>,
+        host: impl Into<String>,
+        port: u16,
+    ) -> Self {
+        let name = name.into();
+        self.routes.retain(|(n, _, _)| *n != name);
+        self.routes.push((name, host.into(), port));
+        self
+    }
+
+    /// The host and port the access node uses for data node `config`.
+    pub(crate) fn seen_by_access_node<'a>(&'a self, config: &'a NodeConfig) -> (&'a str, u16) {
+        let name = config.node_name();
+        match self.routes.iter().find(|(n, _, _)| *n == name) {
+            Some((_, host, port)) => (host, *port),
+            None => (config.get_host(), config.get_port()),
+        }
     }
 
     /// Adds a data node's settings.

@@ -2,24 +2,33 @@
 //! would make them equal. A plan changes nothing.
 
 use std::fmt;
+use std::time::Duration;
 
 use futures_util::future::join_all;
 
 use super::probe::{link, probe_fresh};
 use super::status::AccessNodeLink;
 use super::Cluster;
+use crate::catalog::{DataNodeInfo, HypertableInfo};
 use crate::config::NodeConfig;
 use crate::connect::{Deadline, Session};
 use crate::error::{Error, Result};
 use crate::ident::Ident;
 use crate::node::{mapping_options, Mapping};
-use crate::node::{AccessNode, DistributedHypertable, DistributedRole};
+use crate::node::{AccessNode, DistributedHypertable, DistributedRole, GrantOn};
+use crate::server::Feature;
 use crate::server::ServerInfo;
 use crate::sql::hypertable::{TableName, HYPERTABLE, RESOLVE_TABLE};
 use crate::sql::plan as show;
 use crate::sql::raw::RawSql;
-use crate::sql::role::{grant_on_table, HAS_TABLE_PRIVILEGE, ROLE_EXISTS};
-use crate::sql::user_mapping::{RoleSpec, CURRENT_USER, CURRENT_USER_MAPPING_OPTIONS};
+use crate::sql::role::{
+    default_privileges, grant_on_all_tables, grant_on_table, HAS_TABLE_PRIVILEGE, ROLE_LOGIN,
+    SCHEMA_GRANT_STATE,
+};
+use crate::sql::user_mapping::{
+    RoleSpec, CURRENT_USER, CURRENT_USER_MAPPING_OPTIONS, MAPPING_REMOTE_USER,
+};
+use crate::version::Version;
 use secrecy::{ExposeSecret, SecretString};
 
 /// A distributed hypertable the cluster should have: the table's definition (run when the
@@ -32,24 +41,55 @@ pub(crate) struct HypertableSpec {
 
 /// What a step does.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub enum StepKind {
-    /// Create the TimescaleDB extension on a node.
+    /// Create the TimescaleDB extension on a node (on a data node, at the access node's
+    /// version when the access node has it: [`Step::extension_version`]).
     CreateExtension,
     /// Add a data node (with its user mapping, then a round trip).
     AddDataNode,
+    /// Point a registered data node at the host, port and database of the spec
+    /// (`alter_data_node`, TimescaleDB 2.9+).
+    AlterDataNode,
     /// Create or update the access node's user mapping for a data node.
     UserMapping,
     /// Create a table (from its definition in the spec).
     CreateTable,
     /// Distribute a table as a hypertable.
     DistributeTable,
+    /// Attach a data node of the spec to a distributed hypertable it is not attached to
+    /// (`attach_data_node`; [`Step::data_node`] names it).
+    AttachDataNode,
+    /// Set a distributed hypertable's replication factor to the spec's
+    /// (`set_replication_factor`; existing chunks are not copied).
+    SetReplicationFactor,
     /// Create or update a distributed role, its mappings and grants.
     ApplyRole,
+    /// Prune mode only, destructive: detach a data node from a hypertable the spec does not
+    /// place on it ([`Step::data_node`] names it).
+    DetachDataNode,
+    /// Prune mode only, destructive: delete a data node the spec does not have.
+    DeleteDataNode,
+}
+
+impl StepKind {
+    /// Whether the step acts on the cluster as a whole (tables, distribution, roles) rather
+    /// than on one node: such steps wait until every node could be checked.
+    pub(crate) fn is_cluster_wide(&self) -> bool {
+        !matches!(
+            self,
+            StepKind::CreateExtension
+                | StepKind::AddDataNode
+                | StepKind::AlterDataNode
+                | StepKind::UserMapping
+        )
+    }
 }
 
 /// One step of a [`Plan`].
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct Step {
     /// What it does.
@@ -62,15 +102,33 @@ pub struct Step {
     pub sql: String,
     /// Why it is needed.
     pub why: String,
+    /// The data node a table step concerns ([`StepKind::AttachDataNode`],
+    /// [`StepKind::DetachDataNode`]).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub data_node: Option<String>,
+    /// The version a [`StepKind::CreateExtension`] step creates (`None`: the server's
+    /// default).
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, with = "crate::version::serde_option_text")
+    )]
+    pub extension_version: Option<Version>,
+    /// Whether the step destroys something (prune mode only): a data node deleted or
+    /// detached, and with [`Prune::DropData`] the data it holds.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub destructive: bool,
 }
 
 impl fmt::Display for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{:?} {} on {}: {} -- {}",
-            self.kind, self.target, self.node, self.why, self.sql
-        )
+        if self.destructive {
+            f.write_str("DESTRUCTIVE ")?;
+        }
+        write!(f, "{:?} {}", self.kind, self.target)?;
+        if let Some(dn) = &self.data_node {
+            write!(f, " ({dn})")?;
+        }
+        write!(f, " on {}: {} -- {}", self.node, self.why, self.sql)
     }
 }
 
@@ -86,21 +144,157 @@ pub struct Unknown {
     pub error: Error,
 }
 
+/// Something the live cluster has that contradicts the spec and that the server cannot
+/// change in place. No step is planned for it; it is resolved by hand (the reason says
+/// how), and until then the plan is not converged and [`Cluster::apply`] refuses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
+pub struct Conflict {
+    /// The node where it is.
+    pub node: String,
+    /// What it concerns (a data node, table or role name).
+    pub target: String,
+    /// What the spec says, what the cluster has, and why it cannot be changed in place.
+    pub reason: String,
+}
+
+impl fmt::Display for Conflict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "CONFLICT {} on {}: {}",
+            self.target, self.node, self.reason
+        )
+    }
+}
+
+/// Whether a plan may include destructive steps ([`Cluster::prune`]).
+///
+/// By default a plan only adds and updates: a data node, a table placement or a grant the
+/// spec does not name is left alone. Prune mode plans removing them, each step marked
+/// [`Step::destructive`]; removing the data they hold is a second opt-in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Prune {
+    /// Nothing destructive (the default).
+    #[default]
+    Off,
+    /// Detach data nodes from hypertables the spec does not place on them, and delete data
+    /// nodes the spec does not have, keeping their data: `detach_data_node` without
+    /// `drop_remote_data` or `force` (the server refuses when a chunk would lose its last
+    /// copy), `delete_data_node` without `drop_database` (the data node's database stays).
+    KeepData,
+    /// As [`Prune::KeepData`], and also drop what the removed nodes hold:
+    /// `drop_remote_data` and `drop_database`. Data is lost.
+    DropData,
+}
+
 /// The ordered steps that would make the live cluster match the spec
 /// ([`Cluster::plan`]).
+///
+/// A plan can be shown (`Display`, and JSON with the `serde` feature), approved, and applied
+/// as it is with [`Cluster::apply_plan`], which refuses when the cluster or the spec changed
+/// since the plan was made ([`Plan::fingerprint`]).
 #[derive(Debug, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct Plan {
     /// The steps, in the order [`Cluster::apply`] runs them.
     pub steps: Vec<Step>,
-    /// What could not be checked.
+    /// What could not be checked. A plan with unknowns cannot be approved; serialized,
+    /// each shows its node, what and the error's text, and reading such a plan back fails.
+    #[cfg_attr(
+        feature = "serde",
+        serde(
+            default,
+            serialize_with = "unknown_serde::serialize",
+            deserialize_with = "unknown_serde::deserialize"
+        )
+    )]
     pub unknown: Vec<Unknown>,
+    /// What contradicts the spec and cannot be changed in place.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub conflicts: Vec<Conflict>,
+    /// A digest (SHA-256, hex) of everything the plan read from the cluster and of its
+    /// steps and conflicts: [`Cluster::apply_plan`] plans again and applies only when the
+    /// digest is the same.
+    pub fingerprint: String,
+    /// What the plan read, in order (hashed into the fingerprint; not kept in JSON).
+    #[cfg_attr(feature = "serde", serde(skip))]
+    pub(crate) observed: Vec<String>,
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for step in &self.steps {
+            writeln!(f, "{step}")?;
+        }
+        for conflict in &self.conflicts {
+            writeln!(f, "{conflict}")?;
+        }
+        for unknown in &self.unknown {
+            writeln!(
+                f,
+                "UNKNOWN {} on {}: {}",
+                unknown.what, unknown.node, unknown.error
+            )?;
+        }
+        if self.is_converged() {
+            writeln!(f, "converged")?;
+        }
+        write!(f, "fingerprint {}", self.fingerprint)
+    }
+}
+
+#[cfg(feature = "serde")]
+mod unknown_serde {
+    use super::Unknown;
+    use serde::ser::SerializeSeq;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    #[derive(serde::Serialize)]
+    struct Shown<'a> {
+        node: &'a str,
+        what: &'a str,
+        error: String,
+    }
+
+    pub(super) fn serialize<S: Serializer>(unknown: &[Unknown], s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(unknown.len()))?;
+        for u in unknown {
+            seq.serialize_element(&Shown {
+                node: &u.node,
+                what: &u.what,
+                error: u.error.to_string(),
+            })?;
+        }
+        seq.end()
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Unknown>, D::Error> {
+        let items = Vec::<serde::de::IgnoredAny>::deserialize(d)?;
+        if items.is_empty() {
+            Ok(Vec::new())
+        } else {
+            Err(serde::de::Error::custom(
+                "a plan that could not check every node cannot be applied; plan again when \
+                 every node answers",
+            ))
+        }
+    }
 }
 
 impl Plan {
-    /// Whether the live cluster matches the spec: nothing to do, nothing unknown.
+    /// Whether the live cluster matches the spec: nothing to do, nothing unknown, no
+    /// conflict.
     pub fn is_converged(&self) -> bool {
-        self.steps.is_empty() && self.unknown.is_empty()
+        self.steps.is_empty() && self.unknown.is_empty() && self.conflicts.is_empty()
+    }
+
+    /// Whether any step is destructive (prune mode).
+    pub fn is_destructive(&self) -> bool {
+        self.steps.iter().any(|s| s.destructive)
     }
 
     fn add_step(&mut self, kind: StepKind, node: &str, target: &str, sql: String, why: &str) {
@@ -110,7 +304,15 @@ impl Plan {
             target: target.to_owned(),
             sql,
             why: why.to_owned(),
+            data_node: None,
+            extension_version: None,
+            destructive: false,
         });
+    }
+
+    /// The step added last (to set its optional fields).
+    fn last_step(&mut self) -> &mut Step {
+        self.steps.last_mut().expect("a step was just added")
     }
 
     fn add_unknown(&mut self, node: &str, what: &str, error: Error) {
@@ -119,6 +321,42 @@ impl Plan {
             what: what.to_owned(),
             error,
         });
+    }
+
+    fn add_conflict(&mut self, node: &str, target: &str, reason: String) {
+        self.conflicts.push(Conflict {
+            node: node.to_owned(),
+            target: target.to_owned(),
+            reason,
+        });
+    }
+
+    /// Records a fact the plan read, for the fingerprint. Never a secret.
+    fn observe(&mut self, fact: String) {
+        self.observed.push(fact);
+    }
+
+    /// The digest of what was read and of what is planned.
+    fn seal(&mut self) {
+        use sha2::{Digest, Sha256};
+        let mut hash = Sha256::new();
+        let mut feed = |text: &str| {
+            hash.update((text.len() as u64).to_be_bytes());
+            hash.update(text.as_bytes());
+        };
+        for fact in &self.observed {
+            feed(fact);
+        }
+        for step in &self.steps {
+            feed(&format!("{step:?}"));
+        }
+        for conflict in &self.conflicts {
+            feed(&format!("{conflict:?}"));
+        }
+        for unknown in &self.unknown {
+            feed(&format!("unknown {} {}", unknown.node, unknown.what));
+        }
+        self.fingerprint = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
     }
 }
 
@@ -144,7 +382,8 @@ impl Cluster {
     }
 
     /// Checks the spec itself: no data node twice, every node a hypertable or role names is
-    /// in the spec, names are identifiers.
+    /// in the spec, names are identifiers, no role named like the admin or a data node's
+    /// login user, access-node addresses only for the spec's data nodes.
     pub(crate) fn validate_spec(&self, op: &'static str) -> Result<()> {
         let an = self.access_node.node_name();
         let names: Vec<String> = self.data_nodes.iter().map(NodeConfig::node_name).collect();
@@ -185,6 +424,53 @@ impl Cluster {
         for role in &self.roles {
             Ident::for_op(role.name(), "role", op, Some(&an))?;
             check(role.data_node_names(), format!("role {:?}", role.name()))?;
+            // A distributed role's password is set on every node it names: a role named
+            // like the admin would lock the crate (and the access node's mappings) out.
+            let admin = self.access_node.get_user();
+            if role.name() == admin {
+                return Err(Error::invalid(
+                    op,
+                    Some(&an),
+                    format!(
+                        "role {:?} is the access node's admin user; a distributed role's \
+                         password is set on every node, which would change the admin's",
+                        role.name()
+                    ),
+                ));
+            }
+            if let Some(dn) = self.data_nodes.iter().find(|c| c.get_user() == role.name()) {
+                return Err(Error::invalid(
+                    op,
+                    Some(&an),
+                    format!(
+                        "role {:?} is the user the access node logs in to data node {:?} as; \
+                         a distributed role's password is set on every node, which would break \
+                         that login",
+                        role.name(),
+                        dn.node_name()
+                    ),
+                ));
+            }
+        }
+        for (name, host, port) in &self.routes {
+            if !names.contains(name) {
+                return Err(Error::invalid(
+                    op,
+                    Some(&an),
+                    format!(
+                        "an access-node address is given for data node {name:?}, which is not \
+                         in the spec ({names:?})"
+                    ),
+                ));
+            }
+            if host.trim().is_empty() || host.contains('\0') || *port == 0 {
+                return Err(Error::invalid(
+                    op,
+                    Some(name),
+                    "the access node's address of the data node needs a host (no NUL byte) \
+                     and a port other than 0",
+                ));
+            }
         }
         Ok(())
     }
@@ -228,24 +514,60 @@ impl Cluster {
             check.server.check_offered_for(OP)?;
         }
         let mut plan = Plan::default();
+        plan.observe(format!(
+            "spec prune={:?} an={an_name} user={} extension={:?}",
+            self.prune,
+            self.access_node.get_user(),
+            an_info.timescaledb
+        ));
 
-        // 1. The extension, on the data nodes first.
+        // 1. The extension, on the data nodes first, at the access node's version when it
+        //    has one (a data node must run the same major and at least its minor).
         let mut reachable = Vec::new();
-        let mut roles_on_node: Vec<(String, Vec<String>)> = Vec::new();
+        let mut roles_on_node: Vec<(String, Vec<(String, bool)>)> = Vec::new();
+        let mut grant_gaps: Vec<(String, Vec<(String, String)>)> = Vec::new();
         for (dn, check) in self.data_nodes.iter().zip(dn_checks) {
             let name = dn.node_name();
             match check {
                 Ok(check) => {
+                    plan.observe(format!(
+                        "data node {name}: extension={:?} roles={:?}",
+                        check.server.timescaledb, check.roles
+                    ));
                     if check.server.timescaledb.is_none() {
-                        plan.add_step(
-                            StepKind::CreateExtension,
-                            &name,
-                            &name,
-                            show::create_extension(),
-                            "the extension is not installed",
-                        );
+                        let version = an_info.timescaledb;
+                        match version {
+                            Some(v) if !check.server.timescaledb_available.contains(&v) => {
+                                plan.add_conflict(
+                                    &name,
+                                    &name,
+                                    format!(
+                                        "the extension is not installed, and this server does \
+                                         not offer TimescaleDB {v}, the access node's version \
+                                         (it offers {:?}); install {v} on it",
+                                        check
+                                            .server
+                                            .timescaledb_available
+                                            .iter()
+                                            .map(ToString::to_string)
+                                            .collect::<Vec<_>>()
+                                    ),
+                                );
+                            }
+                            _ => {
+                                plan.add_step(
+                                    StepKind::CreateExtension,
+                                    &name,
+                                    &name,
+                                    show::create_extension(version),
+                                    "the extension is not installed",
+                                );
+                                plan.last_step().extension_version = version;
+                            }
+                        }
                     }
                     roles_on_node.push((name.clone(), check.roles));
+                    grant_gaps.push((name.clone(), check.grant_gaps));
                     reachable.push(name);
                 }
                 Err(e) => plan.add_unknown(&name, "extension, data-node and role state", e),
@@ -258,34 +580,61 @@ impl Cluster {
                 StepKind::CreateExtension,
                 &an_name,
                 &an_name,
-                show::create_extension(),
+                show::create_extension(None),
                 "the extension is not installed",
             );
         }
 
         // 2. Data nodes and the access node's user mappings for them.
-        let registered: Vec<String> = if an_ready {
-            AccessNode::list_data_nodes(session, OP)
-                .await?
-                .into_iter()
-                .map(|n| n.name)
-                .collect()
+        let registered: Vec<DataNodeInfo> = if an_ready {
+            AccessNode::list_data_nodes(session, OP).await?
         } else {
             Vec::new()
         };
+        for info in &registered {
+            plan.observe(format!("registered {info:?}"));
+        }
+        let is_registered = |name: &str| registered.iter().any(|r| r.name == name);
+        // add_data_node logs in to the data node as the access node's current user, whatever
+        // user a mapping names: a data node to add under another user fails with 28P01. Refused
+        // before anything is sent, whether or not the data node answers.
+        for dn in &self.data_nodes {
+            let name = dn.node_name();
+            if !is_registered(&name) && dn.get_user() != self.access_node.get_user() {
+                return Err(Error::invalid(
+                    OP,
+                    Some(&name),
+                    format!(
+                        "data node {name:?} is to be added with user {:?}, but add_data_node \
+                         logs in to it as the access node's user {:?} (TimescaleDB connects \
+                         as the calling role, and a user mapping can only be made once the \
+                         node is added); give the data node the access node's user name, or \
+                         add it by hand and map it",
+                        dn.get_user(),
+                        self.access_node.get_user()
+                    ),
+                ));
+            }
+        }
         // A data node whose mapping holds the very credentials the data node just accepted
         // from us (its settings') needs no probe: the access node logs in with them. The
         // rest are probed, together first, one by one only when that fails.
-        let mut to_probe: Vec<&str> = Vec::new();
+        let mut to_probe: Vec<String> = Vec::new();
+        let mut wrong_user: Vec<(String, String)> = Vec::new();
         for dn in &self.data_nodes {
             let name = dn.node_name();
-            let Some(known) = registered.iter().find(|r| **r == name) else {
+            if !is_registered(&name) || !reachable.contains(&name) {
                 continue;
-            };
-            if reachable.contains(&name) && !mapping_matches(session, dn).await? {
-                to_probe.push(known);
+            }
+            let check = mapping_check(session, dn).await?;
+            plan.observe(format!("mapping of {name}: {check:?}"));
+            match check {
+                MappingCheck::Matches => {}
+                MappingCheck::WrongUser(user) => wrong_user.push((name, user)),
+                MappingCheck::Probe => to_probe.push(name),
             }
         }
+        let to_probe: Vec<&str> = to_probe.iter().map(String::as_str).collect();
         let deadline = self.node_deadline;
         let all_ok = match &an_schemas {
             _ if to_probe.is_empty() => true,
@@ -318,25 +667,82 @@ impl Cluster {
             }
             _ => Vec::new(),
         };
+        let alter_supported = an_info.supports(Feature::AlterDataNode);
         for dn in &self.data_nodes {
             let name = dn.node_name();
             if !reachable.contains(&name) {
                 continue;
             }
             let id = Ident::for_op(name.clone(), "data node", OP, Some(&an_name))?;
-            if !registered.contains(&name) {
+            let (host, port) = self.seen_by_access_node(dn);
+            let Some(info) = registered.iter().find(|r| r.name == name) else {
                 plan.add_step(
                     StepKind::AddDataNode,
                     &an_name,
                     &name,
-                    show::add_data_node(
-                        an_schemas.as_ref(),
-                        &id,
-                        dn.get_host(),
-                        dn.get_port(),
-                        dn.get_database(),
-                    ),
+                    show::add_data_node(an_schemas.as_ref(), &id, host, port, dn.get_database()),
                     "the access node does not have this data node",
+                );
+                continue;
+            };
+            let mut drift = Vec::new();
+            if info.host.as_deref() != Some(host) {
+                drift.push(format!("host {:?} (the spec: {host:?})", info.host));
+            }
+            if info.port.unwrap_or(NodeConfig::DEFAULT_PORT) != port {
+                drift.push(format!("port {:?} (the spec: {port})", info.port));
+            }
+            if info.database.as_deref() != Some(dn.get_database()) {
+                drift.push(format!(
+                    "database {:?} (the spec: {:?})",
+                    info.database,
+                    dn.get_database()
+                ));
+            }
+            if !drift.is_empty() {
+                let why = format!(
+                    "the access node has this data node at another address: {}",
+                    drift.join(", ")
+                );
+                if alter_supported {
+                    plan.add_step(
+                        StepKind::AlterDataNode,
+                        &an_name,
+                        &name,
+                        show::alter_data_node(
+                            an_schemas.as_ref(),
+                            &id,
+                            host,
+                            port,
+                            dn.get_database(),
+                        ),
+                        &why,
+                    );
+                } else {
+                    plan.add_conflict(
+                        &an_name,
+                        &name,
+                        format!(
+                            "{why}; TimescaleDB {} has no alter_data_node (2.9+): update the \
+                             extension, or delete the data node and add it again",
+                            an_info
+                                .timescaledb
+                                .map_or_else(|| "?".to_owned(), |v| v.to_string())
+                        ),
+                    );
+                }
+            }
+            if let Some((_, user)) = wrong_user.iter().find(|(n, _)| *n == name) {
+                plan.add_step(
+                    StepKind::UserMapping,
+                    &an_name,
+                    &name,
+                    show::user_mapping(&RoleSpec::CurrentUser, &id, dn.get_user()),
+                    &format!(
+                        "the access node's user mapping logs in as {user:?}, the spec's user \
+                         is {:?}",
+                        dn.get_user()
+                    ),
                 );
                 continue;
             }
@@ -347,6 +753,7 @@ impl Cluster {
                 continue;
             };
             let (_, link) = links.swap_remove(at);
+            plan.observe(format!("link to {name}: {link:?}"));
             match link {
                 AccessNodeLink::Ok => {}
                 AccessNodeLink::NoUserMapping(_) | AccessNodeLink::WrongPassword(_) => {
@@ -366,21 +773,25 @@ impl Cluster {
                 }
             }
         }
+        let spec_names: Vec<String> = self.data_nodes.iter().map(NodeConfig::node_name).collect();
 
-        // 3. Tables and their distribution.
+        // 3. Tables and their distribution: placement on the spec's data nodes, the
+        //    replication factor. Placement steps run after the roles: attach_data_node
+        //    copies the table's grants to the data node, where the roles must exist.
+        let mut placement = Plan::default();
         for spec in &self.hypertables {
             let table = spec.hypertable.table_name()?;
             let qualified = table.regclass_text();
             let exists = resolve(session, &table).await?;
-            let distributed = match (&exists, an_ready) {
+            let info = match (&exists, an_ready) {
                 (Some((schema, name)), true) => session
                     .query_opt(OP, &HYPERTABLE, &[schema, name])
                     .await?
-                    .map(|row| session.get::<bool>(OP, &row, "is_distributed"))
-                    .transpose()?
-                    .unwrap_or(false),
-                _ => false,
+                    .map(|row| HypertableInfo::from_row(session, OP, &row))
+                    .transpose()?,
+                _ => None,
             };
+            plan.observe(format!("table {qualified}: {exists:?} {info:?}"));
             if exists.is_none() {
                 plan.add_step(
                     StepKind::CreateTable,
@@ -390,7 +801,7 @@ impl Cluster {
                     "the table does not exist",
                 );
             }
-            if !distributed {
+            let Some(info) = info else {
                 plan.add_step(
                     StepKind::DistributeTable,
                     &an_name,
@@ -403,6 +814,69 @@ impl Cluster {
                     ),
                     "the table is not a distributed hypertable",
                 );
+                continue;
+            };
+            if !info.is_distributed {
+                plan.add_conflict(
+                    &an_name,
+                    &qualified,
+                    "the table is a hypertable, but not a distributed one; TimescaleDB cannot \
+                     distribute an existing hypertable (create_distributed_hypertable only \
+                     notices that it is a hypertable already): copy its rows out, drop it, and \
+                     apply again to create it distributed, or rename it"
+                        .to_owned(),
+                );
+                continue;
+            }
+            let wanted: &[String] = spec.hypertable.data_node_names().unwrap_or(&spec_names);
+            for dn in wanted {
+                if info.data_nodes.contains(dn) {
+                    continue;
+                }
+                let id = Ident::for_op(dn.clone(), "data node", OP, Some(&an_name))?;
+                placement.add_step(
+                    StepKind::AttachDataNode,
+                    &an_name,
+                    &qualified,
+                    show::attach_data_node(an_schemas.as_ref(), &id, &qualified),
+                    "the spec places the hypertable on this data node, which is not attached \
+                     to it",
+                );
+                placement.last_step().data_node = Some(dn.clone());
+            }
+            if let Some(n) = spec.hypertable.get_replication_factor() {
+                if info.replication_factor != Some(n) {
+                    placement.add_step(
+                        StepKind::SetReplicationFactor,
+                        &an_name,
+                        &qualified,
+                        show::set_replication_factor(an_schemas.as_ref(), &qualified, n),
+                        &format!(
+                            "the replication factor is {:?}, the spec's {n} (existing chunks \
+                             keep their replicas)",
+                            info.replication_factor
+                        ),
+                    );
+                }
+            }
+            if self.prune != Prune::Off {
+                for dn in &info.data_nodes {
+                    // Data nodes outside the spec are deleted below, which detaches them.
+                    if wanted.contains(dn) || !spec_names.contains(dn) {
+                        continue;
+                    }
+                    let drop = self.prune == Prune::DropData;
+                    placement.add_step(
+                        StepKind::DetachDataNode,
+                        &an_name,
+                        &qualified,
+                        show::detach_data_node(an_schemas.as_ref(), dn, &qualified, drop),
+                        "prune: the spec does not place the hypertable on this data node",
+                    );
+                    let step = placement.last_step();
+                    step.data_node = Some(dn.clone());
+                    step.destructive = true;
+                }
             }
         }
 
@@ -410,44 +884,124 @@ impl Cluster {
         for role in &self.roles {
             let nodes: Vec<String> = match role.data_node_names() {
                 Some(nodes) => nodes.to_vec(),
-                None => self.data_nodes.iter().map(NodeConfig::node_name).collect(),
+                None => spec_names.clone(),
             };
             let id = Ident::for_op(role.name(), "role", OP, Some(&an_name))?;
             let mut missing = Vec::new();
-            if !role_exists(session, role.name()).await? {
-                missing.push(format!("the role is missing on {an_name}"));
+            let an_login = role_login(session, role.name()).await?;
+            let on_access_node = an_login.is_some();
+            match an_login {
+                None => missing.push(format!("the role is missing on {an_name}")),
+                Some(false) => missing.push(format!("the role may not log in on {an_name}")),
+                Some(true) => {}
             }
             for node in &nodes {
-                if !has_mapping(session, node, role.name()).await? {
-                    missing.push(format!("no user mapping with a password on {node}"));
+                match mapping_state(session, node, role.name()).await? {
+                    RoleMapping::Missing => {
+                        missing.push(format!("no user mapping with a password on {node}"))
+                    }
+                    RoleMapping::WrongUser(user) => missing.push(format!(
+                        "the user mapping on {node} logs in as {user:?}, not as the role"
+                    )),
+                    RoleMapping::Ok => {}
                 }
                 if let Some((_, roles)) = roles_on_node.iter().find(|(n, _)| n == node) {
-                    if !roles.iter().any(|r| r == role.name()) {
-                        missing.push(format!("the role is missing on {node}"));
+                    match roles.iter().find(|(r, _)| r == role.name()) {
+                        None => missing.push(format!("the role is missing on {node}")),
+                        Some((_, false)) => {
+                            missing.push(format!("the role may not log in on {node}"))
+                        }
+                        Some((_, true)) => {}
+                    }
+                }
+            }
+            // The password: where the role exists and may log in, a login with the spec's
+            // password, on every node at once; refused (28P01) means another password.
+            if missing.is_empty() && self.role_password_check {
+                let mut logins = vec![(
+                    an_name.clone(),
+                    self.access_node
+                        .as_user(role.name(), role.password().clone()),
+                )];
+                for dn in self
+                    .data_nodes
+                    .iter()
+                    .filter(|d| nodes.contains(&d.node_name()))
+                {
+                    if reachable.contains(&dn.node_name()) {
+                        logins.push((
+                            dn.node_name(),
+                            dn.as_user(role.name(), role.data_node_password_or_default().clone()),
+                        ));
+                    }
+                }
+                let refused = join_all(logins.into_iter().map(|(node, config)| async move {
+                    (node, password_refused(config, deadline).await)
+                }))
+                .await;
+                for (node, refused) in refused {
+                    if refused {
+                        missing.push(format!("the role's password on {node} is not the spec's"));
                     }
                 }
             }
             let mut grants = Vec::new();
-            for (privileges, table) in role.grants() {
-                let table_name =
-                    TableName::new(Ident::for_op(table.clone(), "table", OP, Some(&an_name))?);
+            for (privileges, on) in role.grants() {
+                let shown = on.describe();
+                let Some(table_name) = on.table_name(OP, Some(&an_name))? else {
+                    let GrantOn::AllTablesInSchema(schema) = on else {
+                        continue;
+                    };
+                    let schema_id = Ident::for_op(schema.clone(), "schema", OP, Some(&an_name))?;
+                    for sql in [
+                        grant_on_all_tables(privileges, &schema_id, &id),
+                        default_privileges(privileges, &schema_id, &id),
+                    ] {
+                        grants.push(sql.text().to_owned());
+                    }
+                    if on_access_node {
+                        for single in privileges.iter().flat_map(|p| p.expanded()) {
+                            missing.extend(
+                                schema_grant_gaps(session, schema, role.name(), single)
+                                    .await?
+                                    .into_iter()
+                                    .map(|gap| format!("{gap} on {an_name}")),
+                            );
+                        }
+                    }
+                    for node in &nodes {
+                        if let Some((_, gaps)) = grant_gaps.iter().find(|(n, _)| n == node) {
+                            missing.extend(
+                                gaps.iter()
+                                    .filter(|(r, _)| r == role.name())
+                                    .map(|(_, gap)| format!("{gap} on {node}")),
+                            );
+                        }
+                    }
+                    continue;
+                };
                 grants.push(
                     grant_on_table(privileges, &table_name, &id)
                         .text()
                         .to_owned(),
                 );
                 if resolve(session, &table_name).await?.is_none() {
-                    missing.push(format!("table {table} for the grant does not exist yet"));
+                    missing.push(format!("table {shown} for the grant does not exist yet"));
                     continue;
                 }
                 for privilege in privileges {
                     for single in privilege.expanded() {
-                        if !has_privilege(session, role.name(), &table_name, single).await? {
-                            missing.push(format!("{single} on {table} is not granted"));
+                        // A role that does not exist has no privilege (and
+                        // has_table_privilege would fail on it, 42704).
+                        if !on_access_node
+                            || !has_privilege(session, role.name(), &table_name, single).await?
+                        {
+                            missing.push(format!("{single} on {shown} is not granted"));
                         }
                     }
                 }
             }
+            plan.observe(format!("role {}: {missing:?}", role.name()));
             if !missing.is_empty() {
                 plan.add_step(
                     StepKind::ApplyRole,
@@ -458,6 +1012,24 @@ impl Cluster {
                 );
             }
         }
+
+        plan.steps.append(&mut placement.steps);
+
+        // 5. Prune: data nodes the spec does not have.
+        if self.prune != Prune::Off {
+            let drop = self.prune == Prune::DropData;
+            for info in registered.iter().filter(|r| !spec_names.contains(&r.name)) {
+                plan.add_step(
+                    StepKind::DeleteDataNode,
+                    &an_name,
+                    &info.name,
+                    show::delete_data_node(an_schemas.as_ref(), &info.name, drop),
+                    "prune: the spec does not have this data node",
+                );
+                plan.last_step().destructive = true;
+            }
+        }
+        plan.seal();
         Ok(plan)
     }
 
@@ -475,12 +1047,28 @@ impl Cluster {
         let check = async {
             let server = ServerInfo::read_brief(session).await?;
             let mut roles = Vec::new();
+            let mut grant_gaps = Vec::new();
             for role in &self.roles {
-                if role_exists(session, role.name()).await? {
-                    roles.push(role.name().to_owned());
+                let Some(can_login) = role_login(session, role.name()).await? else {
+                    continue;
+                };
+                roles.push((role.name().to_owned(), can_login));
+                for (privileges, on) in role.grants() {
+                    let GrantOn::AllTablesInSchema(schema) = on else {
+                        continue;
+                    };
+                    for single in privileges.iter().flat_map(|p| p.expanded()) {
+                        for gap in schema_grant_gaps(session, schema, role.name(), single).await? {
+                            grant_gaps.push((role.name().to_owned(), gap));
+                        }
+                    }
                 }
             }
-            Ok(NodeCheck { server, roles })
+            Ok(NodeCheck {
+                server,
+                roles,
+                grant_gaps,
+            })
         };
         session.bounded(OP, &name, deadline, check).await
     }
@@ -490,13 +1078,25 @@ impl Cluster {
 struct NodeCheck {
     /// What the node runs (brief: versions, licence, preloading).
     server: ServerInfo,
-    roles: Vec<String>,
+    /// The spec's roles that exist there, and whether each may log in.
+    roles: Vec<(String, bool)>,
+    /// What the roles' grants on all tables of a schema lack there: (role, what).
+    grant_gaps: Vec<(String, String)>,
 }
 
-/// Whether the access node's mapping for data node `dn` (current user) holds exactly the
-/// user and password of `dn`'s settings. The values are compared here and dropped; they are
-/// never logged or returned.
-async fn mapping_matches(session: &Session, dn: &NodeConfig) -> Result<bool> {
+/// What the access node's mapping for data node `dn` (current user) holds, against `dn`'s
+/// settings. The values are compared here and dropped; no password is logged or returned.
+#[derive(Debug, PartialEq, Eq)]
+enum MappingCheck {
+    /// Exactly the user and password of the settings.
+    Matches,
+    /// A mapping that logs in as another user than the settings' (its name).
+    WrongUser(String),
+    /// No mapping, or another password: only a probe tells whether it works.
+    Probe,
+}
+
+async fn mapping_check(session: &Session, dn: &NodeConfig) -> Result<MappingCheck> {
     let rows = session
         .query(OP, &CURRENT_USER_MAPPING_OPTIONS, &[&dn.node_name()])
         .await?;
@@ -510,13 +1110,23 @@ async fn mapping_matches(session: &Session, dn: &NodeConfig) -> Result<bool> {
             _ => {}
         }
     }
-    let user_ok = user
-        .as_deref()
-        .unwrap_or(session_user(session).await?.as_str())
-        == dn.get_user();
-    let password_ok =
-        password.is_some_and(|p| p.expose_secret() == dn.get_password().expose_secret());
-    Ok(user_ok && password_ok)
+    if rows.is_empty() {
+        return Ok(MappingCheck::Probe);
+    }
+    let user = match user {
+        Some(user) => user,
+        None => session_user(session).await?,
+    };
+    if user != dn.get_user() {
+        return Ok(MappingCheck::WrongUser(user));
+    }
+    Ok(
+        if password.is_some_and(|p| p.expose_secret() == dn.get_password().expose_secret()) {
+            MappingCheck::Matches
+        } else {
+            MappingCheck::Probe
+        },
+    )
 }
 
 async fn session_user(session: &Session) -> Result<String> {
@@ -537,20 +1147,94 @@ async fn resolve(session: &Session, table: &TableName) -> Result<Option<(String,
     .transpose()
 }
 
-async fn role_exists(session: &Session, role: &str) -> Result<bool> {
-    let row = session.query_one(OP, &ROLE_EXISTS, &[&role]).await?;
-    session.get(OP, &row, "exists")
+/// Whether `role` exists (`None`: no), and whether it may log in.
+async fn role_login(session: &Session, role: &str) -> Result<Option<bool>> {
+    session
+        .query_opt(OP, &ROLE_LOGIN, &[&role])
+        .await?
+        .map(|row| session.get(OP, &row, "can_login"))
+        .transpose()
 }
 
-/// Whether `role` has a mapping with a password on `server`. A mapping whose options this
-/// role may not read (another role's, seen by a non-superuser) counts as having one: its
-/// password cannot be checked without reading it.
-async fn has_mapping(session: &Session, server: &str, role: &str) -> Result<bool> {
+/// The remote user of `role`'s mapping on `server`, when the mapping names one this role
+/// may read.
+async fn mapping_remote_user(
+    session: &Session,
+    server: &str,
+    role: &str,
+) -> Result<Option<String>> {
+    Ok(session
+        .query_opt(OP, &MAPPING_REMOTE_USER, &[&server, &role])
+        .await?
+        .map(|row| session.get::<Option<String>>(OP, &row, "remote_user"))
+        .transpose()?
+        .flatten())
+}
+
+/// Whether `config` (a role's login on one node) is refused for its password (28P01); the
+/// server checks the password, the crate reads no secret back. Any other outcome (in, a
+/// `pg_hba.conf` refusal, no answer) says nothing about the password.
+async fn password_refused(config: NodeConfig, deadline: Duration) -> bool {
+    let node = config.node_name();
+    match Deadline::after(deadline)
+        .run(OP, &node, Session::open(&config, OP))
+        .await
+    {
+        Ok(_) => false,
+        Err(e) => e.code().is_some_and(|c| c.code() == "28P01"),
+    }
+}
+
+/// What `role`'s mapping on `server` looks like to the plan.
+enum RoleMapping {
+    /// None, or one without a password.
+    Missing,
+    /// One that logs in as another user than the role (its name).
+    WrongUser(String),
+    /// One with a password, logging in as the role (or with options this role may not
+    /// read: another role's, seen by a non-superuser; its password cannot be checked
+    /// without reading it).
+    Ok,
+}
+
+async fn mapping_state(session: &Session, server: &str, role: &str) -> Result<RoleMapping> {
     Ok(match mapping_options(session, OP, server, role).await? {
-        Mapping::Absent => false,
-        Mapping::Hidden => true,
-        Mapping::Options(names) => names.iter().any(|o| o == "password"),
+        Mapping::Absent => RoleMapping::Missing,
+        Mapping::Hidden => RoleMapping::Ok,
+        Mapping::Options(names) if !names.iter().any(|o| o == "password") => RoleMapping::Missing,
+        Mapping::Options(_) => match mapping_remote_user(session, server, role).await? {
+            Some(user) if user != role => RoleMapping::WrongUser(user),
+            _ => RoleMapping::Ok,
+        },
     })
+}
+
+/// What `role`'s grant of `privilege` on all tables of `schema` lacks on this node: tables
+/// without it, and the default privilege for new tables. A missing schema lacks the default
+/// privilege (applying the grant then fails, naming the schema).
+async fn schema_grant_gaps(
+    session: &Session,
+    schema: &str,
+    role: &str,
+    privilege: &str,
+) -> Result<Vec<String>> {
+    let row = session
+        .query_one(OP, &SCHEMA_GRANT_STATE, &[&schema, &role, &privilege])
+        .await?;
+    let lacking: i64 = session.get(OP, &row, "lacking")?;
+    let by_default: bool = session.get(OP, &row, "by_default")?;
+    let mut gaps = Vec::new();
+    if lacking > 0 {
+        gaps.push(format!(
+            "{privilege} on {lacking} table(s) of schema {schema} is not granted"
+        ));
+    }
+    if !by_default {
+        gaps.push(format!(
+            "{privilege} on new tables of schema {schema} is not granted by default"
+        ));
+    }
+    Ok(gaps)
 }
 
 async fn has_privilege(
@@ -567,4 +1251,101 @@ async fn has_privilege(
         )
         .await?;
     session.get(OP, &row, "granted")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(name: &str, user: &str) -> NodeConfig {
+        NodeConfig::new("127.0.0.1", user, SecretString::from("pw")).name(name)
+    }
+
+    fn step(kind: StepKind) -> Step {
+        let mut plan = Plan::default();
+        plan.add_step(kind, "an", "dn1", "SELECT 1".to_owned(), "why");
+        plan.steps.remove(0)
+    }
+
+    #[test]
+    fn roles_named_like_a_login_user_and_unknown_routes_are_refused() {
+        let cluster = Cluster::new(node("an", "tsdbadmin")).data_node(node("dn1", "dn_user"));
+        for (role, says) in [
+            ("tsdbadmin", "admin user"),
+            ("dn_user", "data node \"dn1\""),
+        ] {
+            let err = cluster
+                .clone()
+                .role(DistributedRole::new(role, SecretString::from("x")))
+                .validate_spec(OP)
+                .unwrap_err();
+            assert!(err.to_string().contains(says), "{err}");
+        }
+        let err = cluster
+            .clone()
+            .access_node_route("dn2", "h", 1)
+            .validate_spec(OP)
+            .unwrap_err();
+        assert!(err.to_string().contains("dn2"), "{err}");
+        let err = cluster
+            .clone()
+            .access_node_route("dn1", "h", 0)
+            .validate_spec(OP)
+            .unwrap_err();
+        assert!(err.to_string().contains("port"), "{err}");
+        cluster
+            .access_node_route("dn1", "h", 1)
+            .validate_spec(OP)
+            .unwrap();
+    }
+
+    #[test]
+    fn the_fingerprint_covers_what_was_read_and_the_steps() {
+        let mut a = Plan::default();
+        a.observe("registered dn1 port 5432".to_owned());
+        a.seal();
+        let mut b = Plan::default();
+        b.observe("registered dn1 port 5433".to_owned());
+        b.seal();
+        assert_ne!(a.fingerprint, b.fingerprint);
+        let mut c = Plan::default();
+        c.observe("registered dn1 port 5432".to_owned());
+        c.steps.push(step(StepKind::AlterDataNode));
+        c.seal();
+        assert_ne!(a.fingerprint, c.fingerprint);
+        assert_eq!(a.fingerprint.len(), 64);
+    }
+
+    #[test]
+    fn destructive_steps_are_shown_as_such() {
+        let mut s = step(StepKind::DeleteDataNode);
+        s.destructive = true;
+        assert!(
+            s.to_string().starts_with("DESTRUCTIVE DeleteDataNode dn1"),
+            "{s}"
+        );
+    }
+
+    #[cfg(feature = "serde")]
+    #[test]
+    fn a_plan_round_trips_through_json_unless_it_has_unknowns() {
+        let mut plan = Plan::default();
+        let mut s = step(StepKind::CreateExtension);
+        s.extension_version = Some(Version::new(2, 11, 2));
+        plan.steps.push(s);
+        plan.add_conflict("an", "\"t\"", "a reason".to_owned());
+        plan.seal();
+        let json = serde_json::to_string(&plan).unwrap();
+        assert!(json.contains("\"extension_version\":\"2.11.2\""), "{json}");
+        let back: Plan = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.steps, plan.steps);
+        assert_eq!(back.conflicts, plan.conflicts);
+        assert_eq!(back.fingerprint, plan.fingerprint);
+
+        plan.add_unknown("dn2", "everything", Error::invalid(OP, Some("dn2"), "down"));
+        let json = serde_json::to_string(&plan).unwrap();
+        assert!(json.contains("\"node\":\"dn2\""), "{json}");
+        let err = serde_json::from_str::<Plan>(&json).unwrap_err();
+        assert!(err.to_string().contains("cannot be applied"), "{err}");
+    }
 }

@@ -24,6 +24,9 @@
 //! name = "dn1"
 //! host = "10.0.0.11"
 //! password_env = "TSMN_PASSWORD_DN1"
+//! # optional: how the access node reaches it, when not as the client does
+//! access_node_host = "dn1.cluster.internal"
+//! access_node_port = 5432
 //!
 //! [[hypertables]]
 //! create_table = "CREATE TABLE sensor_data (time timestamptz NOT NULL, sensor_id int NOT NULL, temperature float8)"
@@ -34,7 +37,10 @@
 //! [[roles]]
 //! name = "mn_user1"
 //! password_env = "TSMN_PASSWORD_MN_USER1"
-//! grants = [{ privileges = ["select"], table = "sensor_data" }]
+//! grants = [
+//!     { privileges = ["select"], table = "sensor_data" },              # schema = "..." optional
+//!     { privileges = ["select"], all_tables_in_schema = "reports" },   # and later tables too
+//! ]
 //! ```
 
 use std::time::Duration;
@@ -83,6 +89,12 @@ struct NodeEntry {
     tls: Option<String>,
     #[serde(default)]
     connect_timeout_secs: Option<u64>,
+    /// A data node's host as the access node reaches it, when not `host`.
+    #[serde(default)]
+    access_node_host: Option<String>,
+    /// A data node's port as the access node reaches it, when not `port`.
+    #[serde(default)]
+    access_node_port: Option<u16>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -123,7 +135,12 @@ struct RoleEntry {
 #[serde(deny_unknown_fields)]
 struct GrantEntry {
     privileges: Vec<String>,
-    table: String,
+    #[serde(default)]
+    table: Option<String>,
+    #[serde(default)]
+    schema: Option<String>,
+    #[serde(default)]
+    all_tables_in_schema: Option<String>,
 }
 
 /// A field that names where a password comes from. It takes any value, so that reading the
@@ -469,6 +486,14 @@ impl NodeEntry {
 impl SpecFile {
     fn into_cluster(self, secret: &dyn Fn(&str) -> Option<SecretString>) -> Result<Cluster> {
         let entry = Entry::new("access node", Some(&self.access_node.name), "access_node");
+        if self.access_node.access_node_host.is_some()
+            || self.access_node.access_node_port.is_some()
+        {
+            return Err(entry.error(
+                "access_node_host",
+                "only a data node has an address as the access node sees it",
+            ));
+        }
         let mut cluster = Cluster::new(self.access_node.into_config(&entry, secret)?);
         match self.node_deadline_secs {
             Some(0) => {
@@ -483,7 +508,18 @@ impl SpecFile {
         }
         for (i, node) in self.data_nodes.into_iter().enumerate() {
             let entry = Entry::new("data node", Some(&node.name), &format!("data_nodes[{i}]"));
+            let route = match (&node.access_node_host, node.access_node_port) {
+                (None, None) => None,
+                (host, port) => Some((
+                    host.clone().unwrap_or_else(|| node.host.clone()),
+                    port.unwrap_or(node.port),
+                )),
+            };
+            let name = node.name.clone();
             cluster = cluster.data_node(node.into_config(&entry, secret)?);
+            if let Some((host, port)) = route {
+                cluster = cluster.access_node_route(name, host, port);
+            }
         }
         for ht in self.hypertables {
             let mut builder = DistributedHypertable::new(ht.table, ht.time_column);
@@ -536,7 +572,22 @@ impl SpecFile {
                     .iter()
                     .map(|p| parse_privilege(&entry, &field, p))
                     .collect::<Result<Vec<_>>>()?;
-                builder = builder.grant(privileges, grant.table);
+                builder = match (grant.table, grant.schema, grant.all_tables_in_schema) {
+                    (Some(table), None, None) => builder.grant(privileges, table),
+                    (Some(table), Some(schema), None) => {
+                        builder.grant_in_schema(privileges, schema, table)
+                    }
+                    (None, None, Some(schema)) => {
+                        builder.grant_on_all_tables_in_schema(privileges, schema)
+                    }
+                    _ => {
+                        return Err(entry.error(
+                            &format!("grants[{g}]"),
+                            "give either table (and optionally schema) or \
+                             all_tables_in_schema",
+                        ))
+                    }
+                };
             }
             cluster = cluster.role(builder);
         }
@@ -607,6 +658,27 @@ mod tests {
     }
 
     #[test]
+    fn reads_the_access_nodes_address_of_a_data_node() {
+        let text = SPEC.replace(
+            "port = 5433\n",
+            "port = 5433\n        access_node_host = \"dn1.internal\"\n",
+        );
+        let cluster = Cluster::from_toml_with(&text, secrets).unwrap();
+        let dn1 = &cluster.data_node_configs()[0];
+        assert_eq!(cluster.seen_by_access_node(dn1), ("dn1.internal", 5433));
+        assert_eq!(dn1.get_host(), "127.0.0.1");
+        let cluster = Cluster::from_toml_with(SPEC, secrets).unwrap();
+        let dn1 = &cluster.data_node_configs()[0];
+        assert_eq!(cluster.seen_by_access_node(dn1), ("127.0.0.1", 5433));
+        let text = SPEC.replace(
+            "port = 5432\n",
+            "port = 5432\n        access_node_port = 1\n",
+        );
+        let err = Cluster::from_toml_with(&text, secrets).unwrap_err();
+        assert!(err.to_string().contains("only a data node"), "{err}");
+    }
+
+    #[test]
     fn reads_the_node_deadline() {
         let cluster = Cluster::from_toml_with(SPEC, secrets).unwrap();
         assert_eq!(
@@ -663,6 +735,15 @@ mod tests {
         let text = SPEC.replace("\"insert\"", "\"fly\"");
         let err = Cluster::from_toml_with(&text, secrets).unwrap_err();
         assert!(err.to_string().contains("fly"), "{err}");
+        let text = SPEC.replace(
+            "table = \"t\" }",
+            "table = \"t\", all_tables_in_schema = \"s\" }",
+        );
+        let err = Cluster::from_toml_with(&text, secrets).unwrap_err();
+        assert!(err.to_string().contains("grants[0]: give either"), "{err}");
+        let text = SPEC.replace("table = \"t\" }", "all_tables_in_schema = \"s\" }");
+        let cluster = Cluster::from_toml_with(&text, secrets).unwrap();
+        assert!(format!("{cluster:?}").contains("AllTablesInSchema(\"s\")"));
         let err = Cluster::from_toml_with("[access_node]\nname = 1", secrets).unwrap_err();
         assert!(
             err.to_string().contains(

@@ -116,6 +116,13 @@ impl DataNode {
             .password(config.get_password().clone())
     }
 
+    /// The host the access node connects to (replaces the one given to
+    /// [`DataNode::new`]).
+    pub fn host(mut self, host: impl Into<String>) -> Self {
+        self.host = host.into();
+        self
+    }
+
     /// The port. Default: 5432.
     pub fn port(mut self, port: u16) -> Self {
         self.port = port;

@@ -141,6 +141,12 @@ impl DistributedHypertable {
         &self.time_column
     }
 
+    /// The replication factor chosen with [`DistributedHypertable::replication_factor`], if
+    /// any.
+    pub fn get_replication_factor(&self) -> Option<i32> {
+        self.replication_factor
+    }
+
     /// The partitioning column, if any.
     pub fn partitioning(&self) -> Option<&str> {
         self.partitioning_column.as_deref()

@@ -31,6 +31,6 @@ pub use lifecycle::{
     BlockNewChunks, DeleteDataNode, DeletedDataNode, DetachDataNode, Repartition, RestorePoint,
 };
 pub use per_node::{query_each, NodeRows};
-pub use role::DistributedRole;
+pub use role::{DistributedRole, GrantOn};
 pub(crate) use user_mapping::{mapping_options, Mapping};
 pub use user_mapping::{MappingChange, UserMapping};

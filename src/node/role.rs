@@ -9,10 +9,14 @@ use crate::error::{Error, Result};
 use crate::ident::Ident;
 use crate::secret_send::Quiet;
 use crate::server::Feature;
+use crate::sql::data_node::distributed_exec;
 use crate::sql::functions::Schemas;
 use crate::sql::hypertable::TableName;
 use crate::sql::quiet::{send_literal_by_role, Carriage};
-use crate::sql::role::{grant_on_table, login_role, verifier, Privilege, ROLE_EXISTS};
+use crate::sql::role::{
+    default_privileges, grant_on_all_tables, grant_on_table, login_role, verifier, Privilege,
+    ROLE_EXISTS,
+};
 
 /// A login role on the access node and on chosen data nodes, with table privileges and a
 /// user mapping per data node. Roles are not propagated by TimescaleDB (and a GRANT on a
@@ -42,7 +46,63 @@ pub struct DistributedRole {
     password: SecretString,
     data_node_password: Option<SecretString>,
     data_nodes: Option<Vec<String>>,
-    grants: Vec<(Vec<Privilege>, String)>,
+    grants: Vec<(Vec<Privilege>, GrantOn)>,
+}
+
+/// What a [`DistributedRole`]'s grant is on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum GrantOn {
+    /// One table: in the search path (`schema` `None`) or in `schema`.
+    Table {
+        /// Its schema, when named.
+        schema: Option<String>,
+        /// The table.
+        table: String,
+    },
+    /// Every table of a schema (`GRANT ... ON ALL TABLES IN SCHEMA`), and the tables the
+    /// admin creates there later (`ALTER DEFAULT PRIVILEGES IN SCHEMA ... GRANT ... ON
+    /// TABLES`), on the access node and on each of the role's data nodes.
+    AllTablesInSchema(String),
+}
+
+impl GrantOn {
+    /// The table, when the grant is on one.
+    pub(crate) fn table_name(
+        &self,
+        op: &'static str,
+        node: Option<&str>,
+    ) -> Result<Option<TableName>> {
+        match self {
+            GrantOn::Table { schema, table } => {
+                let name = Ident::for_op(table.clone(), "table", op, node)?;
+                Ok(Some(match schema {
+                    Some(schema) => TableName::qualified(
+                        Ident::for_op(schema.clone(), "schema", op, node)?,
+                        name,
+                    ),
+                    None => TableName::new(name),
+                }))
+            }
+            GrantOn::AllTablesInSchema(_) => Ok(None),
+        }
+    }
+
+    /// How a message names it: `sensor_data`, `metrics.sensor_data`, `all tables in schema
+    /// public`.
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            GrantOn::Table {
+                schema: Some(schema),
+                table,
+            } => format!("{schema}.{table}"),
+            GrantOn::Table {
+                schema: None,
+                table,
+            } => table.clone(),
+            GrantOn::AllTablesInSchema(schema) => format!("all tables in schema {schema}"),
+        }
+    }
 }
 
 const OP: &str = "apply distributed role";
@@ -82,8 +142,47 @@ impl DistributedRole {
         privileges: impl IntoIterator<Item = Privilege>,
         table: impl Into<String>,
     ) -> Self {
-        self.grants
-            .push((privileges.into_iter().collect(), table.into()));
+        self.grants.push((
+            privileges.into_iter().collect(),
+            GrantOn::Table {
+                schema: None,
+                table: table.into(),
+            },
+        ));
+        self
+    }
+
+    /// Grant `privileges` on `table` of `schema` to the role.
+    pub fn grant_in_schema(
+        mut self,
+        privileges: impl IntoIterator<Item = Privilege>,
+        schema: impl Into<String>,
+        table: impl Into<String>,
+    ) -> Self {
+        self.grants.push((
+            privileges.into_iter().collect(),
+            GrantOn::Table {
+                schema: Some(schema.into()),
+                table: table.into(),
+            },
+        ));
+        self
+    }
+
+    /// Grant `privileges` on every table of `schema`, now and later, on the access node and
+    /// on each of the role's data nodes: `GRANT ... ON ALL TABLES IN SCHEMA` and `ALTER
+    /// DEFAULT PRIVILEGES IN SCHEMA ... GRANT ... ON TABLES` (for the tables the admin
+    /// creates), as the how-to does for its extra user. The schema must exist on every one
+    /// of those nodes.
+    pub fn grant_on_all_tables_in_schema(
+        mut self,
+        privileges: impl IntoIterator<Item = Privilege>,
+        schema: impl Into<String>,
+    ) -> Self {
+        self.grants.push((
+            privileges.into_iter().collect(),
+            GrantOn::AllTablesInSchema(schema.into()),
+        ));
         self
     }
 
@@ -97,8 +196,18 @@ impl DistributedRole {
         self.data_nodes.as_deref()
     }
 
-    /// The grants, as (privileges, table).
-    pub fn grants(&self) -> &[(Vec<Privilege>, String)] {
+    /// The role's password on the access node.
+    pub(crate) fn password(&self) -> &SecretString {
+        &self.password
+    }
+
+    /// The role's password on the data nodes.
+    pub(crate) fn data_node_password_or_default(&self) -> &SecretString {
+        self.data_node_password.as_ref().unwrap_or(&self.password)
+    }
+
+    /// The grants, as (privileges, what they are on).
+    pub fn grants(&self) -> &[(Vec<Privilege>, GrantOn)] {
         &self.grants
     }
 
@@ -117,7 +226,8 @@ impl DistributedRole {
             }
         }
         let mut grants = Vec::new();
-        for (privileges, table) in &self.grants {
+        let mut everywhere = Vec::new();
+        for (privileges, on) in &self.grants {
             if privileges.is_empty() {
                 return Err(Error::invalid(
                     OP,
@@ -125,8 +235,22 @@ impl DistributedRole {
                     "a grant needs at least one privilege",
                 ));
             }
-            let table = TableName::new(Ident::for_op(table.clone(), "table", OP, node)?);
-            grants.push(grant_on_table(privileges, &table, &role));
+            match on {
+                GrantOn::AllTablesInSchema(schema) => {
+                    let schema = Ident::for_op(schema.clone(), "schema", OP, node)?;
+                    for sql in [
+                        grant_on_all_tables(privileges, &schema, &role),
+                        default_privileges(privileges, &schema, &role),
+                    ] {
+                        grants.push(sql.clone());
+                        everywhere.push(sql);
+                    }
+                }
+                table => {
+                    let table = table.table_name(OP, node)?.expect("a table grant");
+                    grants.push(grant_on_table(privileges, &table, &role));
+                }
+            }
         }
 
         for n in self.data_nodes.iter().flatten() {
@@ -150,9 +274,22 @@ impl DistributedRole {
             .secrets(&quiet, &schemas, &role, &nodes, &an_name)
             .await;
         quiet.leave(result).await?;
-        // 4. Grants (propagated to the data nodes of distributed hypertables).
+        // 4. Grants (propagated to the data nodes of distributed hypertables); those on all
+        //    tables of a schema, and its default privileges, also on the role's data nodes.
         for grant in &grants {
             session.execute_utility_multinode(OP, grant).await?;
+        }
+        if !nodes.is_empty() {
+            let node_refs: Vec<&str> = nodes.iter().map(String::as_str).collect();
+            for sql in &everywhere {
+                session
+                    .execute_multinode(
+                        OP,
+                        &distributed_exec(&schemas),
+                        &[&sql.text(), &node_refs, &false],
+                    )
+                    .await?;
+            }
         }
         tracing::debug!(role = %role, data_nodes = nodes.len(), "distributed role applied");
         Ok(())

@@ -44,6 +44,9 @@ fn kind(error: &Error) -> &'static str {
         Error::Client { .. } => "client",
         Error::Fixture { .. } => "fixture",
         Error::VerificationFailed { .. } => "verification_failed",
+        Error::Conflict { .. } => "conflict",
+        Error::StalePlan { .. } => "stale_plan",
+        Error::Several { .. } => "several",
     }
 }
 

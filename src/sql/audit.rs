@@ -97,6 +97,16 @@ fn corpus() -> Vec<(&'static str, Sql)> {
             role::grant_on_table(&[Privilege::Select, Privilege::All], &table, &id("r")),
         ),
         ("ROLE_EXISTS", role::ROLE_EXISTS),
+        ("ROLE_LOGIN", role::ROLE_LOGIN),
+        ("SCHEMA_GRANT_STATE", role::SCHEMA_GRANT_STATE),
+        (
+            "grant_on_all_tables",
+            role::grant_on_all_tables(&[Privilege::Select], &id("s"), &id("r")),
+        ),
+        (
+            "default_privileges",
+            role::default_privileges(&[Privilege::Select], &id("s"), &id("r")),
+        ),
         ("HAS_TABLE_PRIVILEGE", role::HAS_TABLE_PRIVILEGE),
         ("SERVER_INFO", server_info::SERVER_INFO),
         ("SERVER_INFO_BRIEF", server_info::SERVER_INFO_BRIEF),
@@ -158,6 +168,7 @@ fn corpus() -> Vec<(&'static str, Sql)> {
             user_mapping::drop(&RoleSpec::Public, &id("dn1"), true),
         ),
         ("MAPPING_OPTION_NAMES", user_mapping::MAPPING_OPTION_NAMES),
+        ("MAPPING_REMOTE_USER", user_mapping::MAPPING_REMOTE_USER),
         (
             "CURRENT_USER_MAPPING_OPTIONS",
             user_mapping::CURRENT_USER_MAPPING_OPTIONS,

@@ -7,12 +7,19 @@ use super::functions::Schemas;
 use super::quote;
 use super::user_mapping::RoleSpec;
 use crate::ident::Ident;
+use crate::version::Version;
 
 /// The marker shown in place of a secret.
 pub(crate) const REDACTED: &str = "[REDACTED]";
 
-pub(crate) fn create_extension() -> String {
-    "CREATE EXTENSION IF NOT EXISTS timescaledb".to_owned()
+pub(crate) fn create_extension(version: Option<Version>) -> String {
+    match version {
+        Some(v) => format!(
+            "CREATE EXTENSION IF NOT EXISTS timescaledb VERSION {}",
+            quote::literal(&v.to_string())
+        ),
+        None => "CREATE EXTENSION IF NOT EXISTS timescaledb".to_owned(),
+    }
 }
 
 /// `"schema".` for TimescaleDB's API functions, when the schema is known.
@@ -90,4 +97,78 @@ pub(crate) fn role(role: &Ident, nodes: &[String], grants: &[String]) -> String 
         text.push_str("; ");
     }
     text.trim_end().to_owned()
+}
+
+pub(crate) fn alter_data_node(
+    schemas: Option<&Schemas>,
+    name: &Ident,
+    host: &str,
+    port: u16,
+    database: &str,
+) -> String {
+    format!(
+        "SELECT * FROM {}alter_data_node({}, host => {}, port => {port}, database => {})",
+        api_prefix(schemas),
+        quote::literal(name.as_str()),
+        quote::literal(host),
+        quote::literal(database),
+    )
+}
+
+pub(crate) fn attach_data_node(schemas: Option<&Schemas>, name: &Ident, table: &str) -> String {
+    format!(
+        "SELECT * FROM {}attach_data_node({}, {}, if_not_attached => true)",
+        api_prefix(schemas),
+        quote::literal(name.as_str()),
+        quote::literal(table),
+    )
+}
+
+pub(crate) fn set_replication_factor(schemas: Option<&Schemas>, table: &str, n: i32) -> String {
+    format!(
+        "SELECT {}set_replication_factor({}, {n})",
+        api_prefix(schemas),
+        quote::literal(table),
+    )
+}
+
+pub(crate) fn detach_data_node(
+    schemas: Option<&Schemas>,
+    name: &str,
+    table: &str,
+    drop_remote_data: bool,
+) -> String {
+    format!(
+        "SELECT {}detach_data_node({}, hypertable => {}{})",
+        api_prefix(schemas),
+        quote::literal(name),
+        quote::literal(table),
+        if drop_remote_data {
+            ", drop_remote_data => true"
+        } else {
+            ""
+        }
+    )
+}
+
+pub(crate) fn delete_data_node(
+    schemas: Option<&Schemas>,
+    name: &str,
+    drop_database: bool,
+) -> String {
+    format!(
+        "SELECT {}delete_data_node({}{}) (after DROP USER MAPPING of every role for it{})",
+        api_prefix(schemas),
+        quote::literal(name),
+        if drop_database {
+            ", drop_database => true"
+        } else {
+            ""
+        },
+        if drop_database {
+            ""
+        } else {
+            "; its database stays"
+        }
+    )
 }

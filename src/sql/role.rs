@@ -100,10 +100,66 @@ pub(crate) fn grant_on_table(
     ))
 }
 
+/// `GRANT <privileges> ON ALL TABLES IN SCHEMA <schema> TO <role>`.
+pub(crate) fn grant_on_all_tables(privileges: &[Privilege], schema: &Ident, role: &Ident) -> Sql {
+    let list: Vec<&str> = privileges.iter().map(|p| p.keyword()).collect();
+    Sql::rendered(format!(
+        "GRANT {} ON ALL TABLES IN SCHEMA {} TO {}",
+        list.join(", "),
+        quote::ident(schema),
+        quote::ident(role)
+    ))
+}
+
+/// `ALTER DEFAULT PRIVILEGES IN SCHEMA <schema> GRANT <privileges> ON TABLES TO <role>`:
+/// the tables the current user creates there later get the privileges too.
+pub(crate) fn default_privileges(privileges: &[Privilege], schema: &Ident, role: &Ident) -> Sql {
+    let list: Vec<&str> = privileges.iter().map(|p| p.keyword()).collect();
+    Sql::rendered(format!(
+        "ALTER DEFAULT PRIVILEGES IN SCHEMA {} GRANT {} ON TABLES TO {}",
+        quote::ident(schema),
+        list.join(", "),
+        quote::ident(role)
+    ))
+}
+
+/// For schema `$1`, role `$2` and privilege `$3`: how many tables of the schema (the kinds
+/// `GRANT ... ON ALL TABLES` covers) the role lacks it on (`lacking`), and whether the
+/// current user's default privileges there give it for new tables (`by_default`).
+pub(crate) const SCHEMA_GRANT_STATE: Sql = Sql::from_static(
+    "SELECT (SELECT pg_catalog.count(*) FROM pg_catalog.pg_class c \
+               JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
+              WHERE n.nspname OPERATOR(pg_catalog.=) $1::pg_catalog.name \
+                AND c.relkind::pg_catalog.text OPERATOR(pg_catalog.=) \
+                    ANY ('{r,p,v,m,f}'::pg_catalog.text[]) \
+                AND NOT pg_catalog.has_table_privilege($2::pg_catalog.name, c.oid, \
+                                                       $3::pg_catalog.text)) AS lacking, \
+            EXISTS (SELECT FROM pg_catalog.pg_default_acl d \
+                      JOIN pg_catalog.pg_namespace n \
+                        ON n.oid OPERATOR(pg_catalog.=) d.defaclnamespace, \
+                           pg_catalog.aclexplode(d.defaclacl) a \
+                     WHERE n.nspname OPERATOR(pg_catalog.=) $1::pg_catalog.name \
+                       AND d.defaclobjtype::pg_catalog.text OPERATOR(pg_catalog.=) 'r'::pg_catalog.text \
+                       AND d.defaclrole OPERATOR(pg_catalog.=) \
+                           (SELECT r.oid FROM pg_catalog.pg_roles r \
+                             WHERE r.rolname OPERATOR(pg_catalog.=) current_user) \
+                       AND a.grantee OPERATOR(pg_catalog.=) \
+                           (SELECT r.oid FROM pg_catalog.pg_roles r \
+                             WHERE r.rolname OPERATOR(pg_catalog.=) $2::pg_catalog.name) \
+                       AND a.privilege_type OPERATOR(pg_catalog.=) $3::pg_catalog.text) \
+              AS by_default",
+);
+
 /// Whether role `$1` exists.
 pub(crate) const ROLE_EXISTS: Sql = Sql::from_static(
     "SELECT EXISTS (SELECT FROM pg_catalog.pg_roles r \
                      WHERE r.rolname OPERATOR(pg_catalog.=) $1::pg_catalog.name) AS exists",
+);
+
+/// Whether role `$1` may log in: one row when it exists, column `can_login`.
+pub(crate) const ROLE_LOGIN: Sql = Sql::from_static(
+    "SELECT r.rolcanlogin AS can_login FROM pg_catalog.pg_roles r \
+      WHERE r.rolname OPERATOR(pg_catalog.=) $1::pg_catalog.name",
 );
 
 /// Whether role `$1` has privilege `$3` on table `$2` (a quoted name, as text).

@@ -160,6 +160,19 @@ pub(crate) const CURRENT_USER_MAPPING_OPTIONS: Sql = Sql::from_static(
         AND m.usename OPERATOR(pg_catalog.=) current_user",
 );
 
+/// The `user` option of the mapping of role `$2` on foreign server `$1`: one row when the
+/// mapping exists, column `remote_user` NULL when it has no such option or its options are
+/// hidden from this role. Never the password.
+pub(crate) const MAPPING_REMOTE_USER: Sql = Sql::from_static(
+    "SELECT (SELECT pg_catalog.substr(o, 6::pg_catalog.int4) \
+               FROM pg_catalog.unnest(m.umoptions) o \
+              WHERE pg_catalog.split_part(o, '='::pg_catalog.text, 1) \
+                    OPERATOR(pg_catalog.=) 'user'::pg_catalog.text) AS remote_user \
+       FROM pg_catalog.pg_user_mappings m \
+      WHERE m.srvname OPERATOR(pg_catalog.=) $1::pg_catalog.name \
+        AND m.usename OPERATOR(pg_catalog.=) $2::pg_catalog.name",
+);
+
 /// The current user's name.
 pub(crate) const CURRENT_USER: Sql =
     Sql::from_static("SELECT current_user::pg_catalog.text AS name");

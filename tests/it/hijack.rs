@@ -197,7 +197,8 @@ fn spec(local: &LocalCluster) -> Cluster {
         )
         .role(
             DistributedRole::new("mn_user1", SecretString::from(ROLE_PASSWORD))
-                .grant([Privilege::Select], "sensor_data"),
+                .grant([Privilege::Select], "sensor_data")
+                .grant_on_all_tables_in_schema([Privilege::Select], "public"),
         )
 }
 

@@ -15,6 +15,7 @@ mod connect;
 mod deadlines;
 mod distributed;
 mod double_quote;
+mod drift;
 mod fixtures;
 mod heal;
 mod hijack;

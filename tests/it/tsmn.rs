@@ -165,7 +165,10 @@ async fn cli(model: AdminModel) {
     );
     let (code, plan) = run.json(&["plan", "SPEC"]);
     assert_eq!(code, Some(2), "{plan}");
-    assert_eq!(keys(&plan), ["converged", "steps", "unknown"]);
+    assert_eq!(
+        keys(&plan),
+        ["conflicts", "converged", "fingerprint", "steps", "unknown"]
+    );
     assert_eq!(plan["converged"], false);
     let steps = plan["steps"].as_array().unwrap();
     for step in steps {

@@ -1,0 +1,530 @@
+//! Tier 2: a cluster that drifted from its spec. Each defect the plan missed or failed on
+//! has a test here: roles added after their grant table, a hypertable that is not
+//! distributed, a data node registered at another address, a data node added to the spec
+//! later, the replication factor, a data node with another user, prune mode, and approved
+//! plans that refuse a changed cluster.
+
+use timescaledb_multinode::testing::{AdminModel, LocalCluster};
+use timescaledb_multinode::{
+    AccessNode, AlterDataNode, Cluster, DistributedHypertable, DistributedRole, Error, Ident,
+    NodeConfig, Plan, Privilege, Prune, RawSql, SecretString, ServerInfo, StepKind, TableName,
+};
+
+use crate::common::tier2;
+
+const TABLE: &str = "CREATE TABLE sensor_data(time timestamptz NOT NULL, sensor_id int NOT NULL, \
+                     temperature float8)";
+
+/// The spec of `local`'s first `n` data nodes: the table distributed over all of them.
+fn spec(local: &LocalCluster, n: usize) -> Cluster {
+    let mut cluster = Cluster::new(local.access_node_config());
+    for dn in &local.data_nodes()[..n] {
+        cluster = cluster.data_node(dn.config());
+    }
+    cluster.hypertable(
+        RawSql::vouched(TABLE),
+        DistributedHypertable::new("sensor_data", "time").partitioning_column("sensor_id"),
+    )
+}
+
+fn role() -> DistributedRole {
+    DistributedRole::new("mn_user1", SecretString::from("mn_user1 spec pw"))
+        .grant([Privilege::Select], "sensor_data")
+}
+
+fn kinds(plan: &Plan) -> Vec<StepKind> {
+    plan.steps.iter().map(|s| s.kind.clone()).collect()
+}
+
+fn table() -> TableName {
+    TableName::new(Ident::new("sensor_data").unwrap())
+}
+
+async fn access_node(local: &LocalCluster) -> AccessNode {
+    AccessNode::connect(local.access_node_config())
+        .await
+        .unwrap()
+}
+
+/// A role added to the spec after its grant table exists used to fail the plan
+/// (`has_table_privilege` on a role that does not exist: 42704); so did resuming after a
+/// role was made on a data node only.
+async fn a_role_added_after_its_table_is_planned(admin: AdminModel) {
+    let local = LocalCluster::builder()
+        .data_nodes(2)
+        .admin(admin)
+        .start()
+        .await
+        .unwrap();
+    spec(&local, 2).apply().await.unwrap();
+    // Halfway state of an earlier apply: the role exists on dn1 only.
+    let dn1 = local.data_nodes()[0].config().connect().await.unwrap();
+    dn1.batch_execute("CREATE ROLE mn_user1 LOGIN")
+        .await
+        .unwrap();
+
+    let cluster = spec(&local, 2).role(role());
+    let plan = cluster.plan().await.unwrap();
+    assert_eq!(kinds(&plan), [StepKind::ApplyRole], "{plan}");
+    assert!(
+        plan.steps[0]
+            .why
+            .contains("SELECT on sensor_data is not granted"),
+        "{plan}"
+    );
+    cluster.apply().await.unwrap();
+    let plan = cluster.plan().await.unwrap();
+    assert!(plan.is_converged(), "{plan}");
+    local.shutdown().await.unwrap();
+}
+
+/// A table of the spec's name that is a hypertable but not a distributed one is a conflict
+/// with its reason: `create_distributed_hypertable(if_not_exists)` only notices, so apply
+/// used to "succeed" on every run and the plan never converged.
+#[tokio::test]
+async fn a_hypertable_that_is_not_distributed_is_a_conflict() {
+    let Some(_) = tier2() else { return };
+    let local = LocalCluster::start(2).await.unwrap();
+    let bare = {
+        let mut c = Cluster::new(local.access_node_config());
+        for dn in local.data_nodes() {
+            c = c.data_node(dn.config());
+        }
+        c
+    };
+    bare.apply().await.unwrap();
+    let an = access_node(&local).await;
+    an.execute(&RawSql::vouched(TABLE), &[]).await.unwrap();
+    an.execute(
+        &RawSql::vouched(
+            "SELECT public.create_hypertable('sensor_data', 'time', distributed => false)",
+        ),
+        &[],
+    )
+    .await
+    .unwrap();
+
+    let cluster = spec(&local, 2);
+    let plan = cluster.plan().await.unwrap();
+    assert!(!plan.is_converged(), "{plan}");
+    assert!(plan.steps.is_empty(), "{plan}");
+    assert_eq!(plan.conflicts.len(), 1, "{plan}");
+    assert_eq!(plan.conflicts[0].target, "\"sensor_data\"");
+    assert!(
+        plan.conflicts[0].reason.contains("not a distributed one"),
+        "{plan}"
+    );
+    let err = cluster.apply().await.unwrap_err();
+    assert!(matches!(err, Error::Conflict { .. }), "{err:?}");
+    assert!(err.to_string().contains("not a distributed one"), "{err}");
+    let ht = an.hypertable(&table()).await.unwrap().unwrap();
+    assert!(!ht.is_distributed);
+    local.shutdown().await.unwrap();
+}
+
+/// A data node registered under the spec's name at another port is drift, repaired with
+/// `alter_data_node`; the address the access node uses can differ from the client's. An
+/// approved plan is refused once the cluster changed.
+#[tokio::test]
+async fn a_data_node_at_another_address_is_altered_back() {
+    let Some(_) = tier2() else { return };
+    let local = LocalCluster::start(2).await.unwrap();
+    let cluster = spec(&local, 2);
+    cluster.apply().await.unwrap();
+    let approved = cluster.plan().await.unwrap();
+    assert!(approved.is_converged(), "{approved}");
+
+    let an = access_node(&local).await;
+    let real_port = local.data_nodes()[1].port();
+    AlterDataNode::new("dn2")
+        .port(real_port.wrapping_add(1000).max(1))
+        .run(&an)
+        .await
+        .unwrap();
+    // The cluster changed since `approved` was made.
+    let err = cluster.apply_plan(&approved).await.unwrap_err();
+    assert!(matches!(err, Error::StalePlan { .. }), "{err:?}");
+
+    let plan = cluster.plan().await.unwrap();
+    assert_eq!(kinds(&plan), [StepKind::AlterDataNode], "{plan}");
+    assert_eq!(plan.steps[0].target, "dn2");
+    assert!(plan.steps[0].why.contains("port"), "{plan}");
+    let report = cluster.apply_plan(&plan).await.unwrap();
+    assert_eq!(report.applied.len(), 1);
+    assert!(cluster.plan().await.unwrap().is_converged());
+    let dn2 = an
+        .data_nodes()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|n| n.name == "dn2")
+        .unwrap();
+    assert_eq!(dn2.port, Some(real_port));
+    assert!(cluster.status().await.is_healthy());
+
+    // The access node's address of a data node, when it differs from the client's, is the
+    // one compared and set.
+    let routed = spec(&local, 2).access_node_route("dn1", "127.0.0.1", 1);
+    let plan = routed.plan().await.unwrap();
+    assert_eq!(kinds(&plan), [StepKind::AlterDataNode], "{plan}");
+    assert_eq!(plan.steps[0].target, "dn1");
+    assert!(plan.steps[0].sql.contains("port => 1,"), "{plan}");
+    local.shutdown().await.unwrap();
+}
+
+/// A data node added to the spec later is attached to the existing hypertables, and gets
+/// the role; the replication factor follows the spec; an approved plan survives JSON; prune
+/// mode deletes a data node the spec no longer has, and only in prune mode.
+#[tokio::test]
+async fn a_data_node_added_later_is_attached_and_pruned_only_when_asked() {
+    let Some(_) = tier2() else { return };
+    let local = LocalCluster::start(3).await.unwrap();
+    spec(&local, 2).role(role()).apply().await.unwrap();
+    let an = access_node(&local).await;
+    assert_eq!(
+        an.hypertable(&table()).await.unwrap().unwrap().data_nodes,
+        ["dn1", "dn2"]
+    );
+
+    let three = spec(&local, 3).role(role());
+    let plan = three.plan().await.unwrap();
+    // dn3 gets the extension at the access node's version (a managed service's superuser
+    // created it already).
+    let an_version = ServerInfo::detect(&local.access_node_config())
+        .await
+        .unwrap()
+        .timescaledb;
+    let mut expected = vec![
+        StepKind::AddDataNode,
+        StepKind::ApplyRole,
+        StepKind::AttachDataNode,
+    ];
+    if plan.steps[0].kind == StepKind::CreateExtension {
+        assert_eq!(plan.steps[0].target, "dn3");
+        assert_eq!(plan.steps[0].extension_version, an_version);
+        expected.insert(0, StepKind::CreateExtension);
+    }
+    assert_eq!(kinds(&plan), expected, "{plan}");
+    let attach = plan
+        .steps
+        .iter()
+        .find(|s| s.kind == StepKind::AttachDataNode)
+        .unwrap();
+    assert_eq!(attach.data_node.as_deref(), Some("dn3"));
+    assert!(!plan.is_destructive());
+    // Shown, approved, stored as JSON and read back: the same plan, applied as it is.
+    let json = serde_json::to_string(&plan).unwrap();
+    assert!(!json.contains("mn_user1 spec pw"));
+    let approved: Plan = serde_json::from_str(&json).unwrap();
+    assert_eq!(approved.steps, plan.steps);
+    assert_eq!(approved.fingerprint, plan.fingerprint);
+    three.apply_plan(&approved).await.unwrap();
+    assert!(three.plan().await.unwrap().is_converged());
+    assert_eq!(
+        an.hypertable(&table()).await.unwrap().unwrap().data_nodes,
+        ["dn1", "dn2", "dn3"]
+    );
+
+    // The replication factor.
+    let replicated = Cluster::new(local.access_node_config())
+        .data_node(local.data_nodes()[0].config())
+        .data_node(local.data_nodes()[1].config())
+        .data_node(local.data_nodes()[2].config())
+        .hypertable(
+            RawSql::vouched(TABLE),
+            DistributedHypertable::new("sensor_data", "time")
+                .partitioning_column("sensor_id")
+                .replication_factor(2),
+        );
+    let plan = replicated.plan().await.unwrap();
+    assert_eq!(kinds(&plan), [StepKind::SetReplicationFactor], "{plan}");
+    replicated.apply().await.unwrap();
+    assert!(replicated.plan().await.unwrap().is_converged());
+    assert_eq!(
+        an.hypertable(&table())
+            .await
+            .unwrap()
+            .unwrap()
+            .replication_factor,
+        Some(2)
+    );
+
+    // dn3 leaves the spec: nothing destructive unless asked.
+    let two = spec(&local, 2);
+    let plan = two.plan().await.unwrap();
+    assert!(plan.is_converged(), "{plan}");
+    let pruning = spec(&local, 2).prune(Prune::KeepData);
+    let plan = pruning.plan().await.unwrap();
+    assert_eq!(kinds(&plan), [StepKind::DeleteDataNode], "{plan}");
+    assert!(plan.steps[0].destructive && plan.is_destructive());
+    assert!(plan.to_string().contains("DESTRUCTIVE"), "{plan}");
+    assert!(!plan.steps[0].sql.contains("drop_database"), "{plan}");
+    pruning.apply().await.unwrap();
+    assert!(pruning.plan().await.unwrap().is_converged());
+    let names: Vec<String> = an
+        .data_nodes()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|n| n.name)
+        .collect();
+    assert_eq!(names, ["dn1", "dn2"]);
+    // Its database was kept (no second opt-in).
+    let info = ServerInfo::detect(&local.data_nodes()[2].config())
+        .await
+        .unwrap();
+    assert!(info.timescaledb.is_some());
+    local.shutdown().await.unwrap();
+}
+
+/// Bad input is refused before anything is sent: a data node whose user is not the access
+/// node's (add_data_node would log in as the access node's user and fail with 28P01), a
+/// role named like the admin or a data node's login user.
+#[tokio::test]
+async fn bad_input_is_refused_before_anything_is_sent() {
+    let Some(_) = tier2() else { return };
+    let local = LocalCluster::start(2).await.unwrap();
+    let dn2 = local.data_nodes()[1].config();
+    let other_user = NodeConfig::new("127.0.0.1", "someone_else", dn2.get_password().clone())
+        .name("dn2")
+        .port(dn2.get_port())
+        .database(dn2.get_database());
+    let cluster = Cluster::new(local.access_node_config())
+        .data_node(local.data_nodes()[0].config())
+        .data_node(other_user);
+    let err = cluster.apply().await.unwrap_err();
+    assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
+    assert_eq!(err.node(), Some("dn2"));
+    assert!(
+        err.to_string()
+            .contains("add_data_node logs in to it as the access node's user"),
+        "{err}"
+    );
+
+    let admin = local.access_node_config().get_user().to_owned();
+    let err = spec(&local, 2)
+        .role(DistributedRole::new(admin, SecretString::from("x")))
+        .plan()
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("admin user"), "{err}");
+    let other = Cluster::new(local.access_node_config())
+        .data_node(
+            NodeConfig::new("127.0.0.1", "dn_login", SecretString::from("x"))
+                .name("dn1")
+                .port(local.data_nodes()[0].port()),
+        )
+        .role(DistributedRole::new("dn_login", SecretString::from("x")));
+    let err = other.plan().await.unwrap_err();
+    assert!(err.to_string().contains("logs in to data node"), "{err}");
+    let unrouted = spec(&local, 2).access_node_route("dn9", "h", 5432);
+    let err = unrouted.plan().await.unwrap_err();
+    assert!(err.to_string().contains("dn9"), "{err}");
+
+    // Nothing was sent: the extension is still missing everywhere.
+    for node in local.nodes() {
+        let info = ServerInfo::detect(&node.config()).await.unwrap();
+        assert_eq!(info.timescaledb, None, "{}", node.name());
+    }
+    local.shutdown().await.unwrap();
+}
+
+/// A role that may no longer log in, a role whose password changed, a mapping to another
+/// remote user (the admin's, and with a superuser admin the role's): all were reported
+/// converged. The password is checked by logging in with the spec's, never read back.
+async fn role_and_mapping_drift_is_repaired(admin: AdminModel) {
+    let local = LocalCluster::builder()
+        .data_nodes(2)
+        .admin(admin)
+        .start()
+        .await
+        .unwrap();
+    let cluster = spec(&local, 2).role(role());
+    cluster.apply().await.unwrap();
+    assert!(cluster.plan().await.unwrap().is_converged());
+
+    let an = local.access_node_config().connect().await.unwrap();
+    an.batch_execute("ALTER ROLE mn_user1 PASSWORD 'changed behind the spec'")
+        .await
+        .unwrap();
+    let dn2 = local.data_nodes()[1].config().connect().await.unwrap();
+    dn2.batch_execute("ALTER ROLE mn_user1 NOLOGIN")
+        .await
+        .unwrap();
+    an.batch_execute(
+        "ALTER USER MAPPING FOR CURRENT_USER SERVER dn1 OPTIONS (SET user 'mn_user1')",
+    )
+    .await
+    .unwrap();
+    let superuser = admin == AdminModel::Superuser;
+    if superuser {
+        an.batch_execute("ALTER USER MAPPING FOR mn_user1 SERVER dn2 OPTIONS (SET user 'nobody')")
+            .await
+            .unwrap();
+    }
+
+    let plan = cluster.plan().await.unwrap();
+    assert_eq!(
+        kinds(&plan),
+        [StepKind::UserMapping, StepKind::ApplyRole],
+        "{plan}"
+    );
+    assert_eq!(plan.steps[0].target, "dn1");
+    assert!(
+        plan.steps[0].why.contains("logs in as \"mn_user1\""),
+        "{plan}"
+    );
+    let why = &plan.steps[1].why;
+    assert!(why.contains("may not log in on dn2"), "{plan}");
+    assert_eq!(why.contains("logs in as \"nobody\""), superuser, "{plan}");
+    assert!(!plan.to_string().contains("changed behind the spec"));
+    cluster.apply().await.unwrap();
+    let plan = cluster.plan().await.unwrap();
+    assert!(plan.is_converged(), "{plan}");
+
+    // Only the password drifted: found by logging in with the spec's.
+    an.batch_execute("ALTER ROLE mn_user1 PASSWORD 'changed behind the spec'")
+        .await
+        .unwrap();
+    let plan = cluster.plan().await.unwrap();
+    assert_eq!(kinds(&plan), [StepKind::ApplyRole], "{plan}");
+    assert!(
+        plan.steps[0]
+            .why
+            .contains("password on an is not the spec's"),
+        "{plan}"
+    );
+    cluster.apply().await.unwrap();
+    assert!(cluster.plan().await.unwrap().is_converged());
+    assert!(cluster.status().await.is_healthy());
+    local.shutdown().await.unwrap();
+}
+
+/// When several nodes fail, every node's error comes back, not only the first.
+#[tokio::test]
+async fn every_nodes_error_is_reported() {
+    let Some(_) = tier2() else { return };
+    let mut local = LocalCluster::start(2).await.unwrap();
+    let cluster = spec(&local, 2);
+    for dn in local.data_nodes_mut() {
+        dn.stop().await.unwrap();
+    }
+    let err = cluster.apply().await.unwrap_err();
+    let Error::Several { errors, .. } = &err else {
+        panic!("{err:?}");
+    };
+    let nodes: Vec<Option<&str>> = errors.iter().map(Error::node).collect();
+    assert_eq!(nodes, [Some("dn1"), Some("dn2")], "{err}");
+    assert!(errors.iter().all(Error::is_unreachable), "{err:?}");
+    assert!(err.to_string().contains("2 errors"), "{err}");
+    local.shutdown().await.unwrap();
+}
+
+/// Grants on all tables of a schema, with default privileges so later tables follow, on the
+/// access node and every data node, as the how-to gives its extra user; a grant on a table
+/// of another schema; a grant revoked on one data node is noticed there.
+async fn grants_on_all_tables_of_a_schema_on_every_node(admin: AdminModel) {
+    let local = LocalCluster::builder()
+        .data_nodes(2)
+        .admin(admin)
+        .start()
+        .await
+        .unwrap();
+    spec(&local, 2).apply().await.unwrap();
+    let an = local.access_node_config().connect().await.unwrap();
+    an.batch_execute("CREATE SCHEMA reports; CREATE TABLE reports.daily(day date)")
+        .await
+        .unwrap();
+    let cluster = spec(&local, 2).role(
+        DistributedRole::new("mn_user1", SecretString::from("mn_user1 spec pw"))
+            .grant_on_all_tables_in_schema([Privilege::Select], "public")
+            .grant_in_schema([Privilege::Select], "reports", "daily"),
+    );
+    let plan = cluster.plan().await.unwrap();
+    assert_eq!(kinds(&plan), [StepKind::ApplyRole], "{plan}");
+    assert!(
+        plan.steps[0].sql.contains("ON ALL TABLES IN SCHEMA"),
+        "{plan}"
+    );
+    assert!(
+        plan.steps[0].sql.contains("ALTER DEFAULT PRIVILEGES"),
+        "{plan}"
+    );
+    cluster.apply().await.unwrap();
+    let plan = cluster.plan().await.unwrap();
+    assert!(plan.is_converged(), "{plan}");
+
+    // A table made later by the admin follows, on every node, without another apply.
+    an.batch_execute(
+        "CREATE TABLE later(time timestamptz NOT NULL, id int NOT NULL); \
+         SELECT public.create_distributed_hypertable('later', 'time'); \
+         INSERT INTO later VALUES ('2024-01-01', 1), ('2024-06-01', 2)",
+    )
+    .await
+    .unwrap();
+    assert!(cluster.plan().await.unwrap().is_converged());
+    let as_user = NodeConfig::new(
+        "127.0.0.1",
+        "mn_user1",
+        SecretString::from("mn_user1 spec pw"),
+    )
+    .port(local.access_node().port())
+    .database("tsdb");
+    let count: i64 = as_user
+        .connect()
+        .await
+        .unwrap()
+        .query_one("SELECT count(*) FROM later", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(count, 2);
+
+    // Revoked behind the spec's back on one data node: noticed there, and granted again.
+    let dn1 = local.data_nodes()[0].config().connect().await.unwrap();
+    dn1.batch_execute(
+        "SET timescaledb.enable_client_ddl_on_data_nodes = true; \
+         REVOKE SELECT ON sensor_data FROM mn_user1",
+    )
+    .await
+    .unwrap();
+    let plan = cluster.plan().await.unwrap();
+    assert_eq!(kinds(&plan), [StepKind::ApplyRole], "{plan}");
+    assert!(
+        plan.steps[0]
+            .why
+            .contains("SELECT on 1 table(s) of schema public is not granted on dn1"),
+        "{plan}"
+    );
+    cluster.apply().await.unwrap();
+    assert!(cluster.plan().await.unwrap().is_converged());
+    local.shutdown().await.unwrap();
+}
+
+macro_rules! as_both_admins {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                use super::AdminModel;
+
+                #[tokio::test]
+                async fn superuser() {
+                    let Some(_) = crate::common::tier2() else { return };
+                    super::$name(AdminModel::Superuser).await;
+                }
+
+                #[tokio::test]
+                async fn managed_service() {
+                    let Some(_) = crate::common::tier2() else { return };
+                    super::$name(AdminModel::ManagedService).await;
+                }
+            }
+        )*
+    };
+}
+
+as_both_admins!(
+    a_role_added_after_its_table_is_planned,
+    role_and_mapping_drift_is_repaired,
+    grants_on_all_tables_of_a_schema_on_every_node,
+);
