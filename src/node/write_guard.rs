@@ -15,7 +15,7 @@ use crate::connect::Session;
 use crate::error::{Error, Result};
 use crate::pool::CANCEL_GRACE;
 use crate::sql::functions::Schemas;
-use crate::sql::session::SESSION_TIMEOUTS;
+use crate::sql::session::STATEMENT_TIMEOUT;
 use crate::sql::status::{ping, DATA_NODE_NAMES};
 
 /// The sessions rounds ping from, one per data node, and one that lists them (key `""`,
@@ -83,10 +83,8 @@ impl WriteGuard {
 /// A session to ping from: connected, with [`PING_TIMEOUT`] as its statement timeout.
 async fn ping_session(config: &NodeConfig, op: &'static str) -> Result<Session> {
     let session = Session::open(config, op).await?;
-    let timeout = PING_TIMEOUT.as_millis().to_string();
-    session
-        .query(op, &SESSION_TIMEOUTS, &[&timeout, &"0"])
-        .await?;
+    let timeout = format!("{}ms", PING_TIMEOUT.as_millis());
+    session.query(op, &STATEMENT_TIMEOUT, &[&timeout]).await?;
     Ok(session)
 }
 
