@@ -8,6 +8,7 @@ use futures_util::future::join_all;
 
 use super::probe::{link, probe_fresh};
 use super::status::AccessNodeLink;
+use super::verifier::Stored;
 use super::Cluster;
 use crate::catalog::{DataNodeInfo, HypertableInfo};
 use crate::config::NodeConfig;
@@ -23,7 +24,7 @@ use crate::sql::plan as show;
 use crate::sql::raw::RawSql;
 use crate::sql::role::{
     default_privileges, grant_on_all_tables, grant_on_table, HAS_TABLE_PRIVILEGE, ROLE_LOGIN,
-    SCHEMA_GRANT_STATE,
+    ROLE_VERIFIER, SCHEMA_GRANT_STATE,
 };
 use crate::sql::user_mapping::{
     RoleSpec, CURRENT_USER, CURRENT_USER_MAPPING_OPTIONS, MAPPING_REMOTE_USER,
@@ -525,6 +526,7 @@ impl Cluster {
         //    has one (a data node must run the same major and at least its minor).
         let mut reachable = Vec::new();
         let mut roles_on_node: Vec<(String, Vec<(String, bool)>)> = Vec::new();
+        let mut stored_on_node: Vec<(String, Vec<(String, Stored)>)> = Vec::new();
         let mut grant_gaps: Vec<(String, Vec<(String, String)>)> = Vec::new();
         for (dn, check) in self.data_nodes.iter().zip(dn_checks) {
             let name = dn.node_name();
@@ -567,6 +569,7 @@ impl Cluster {
                         }
                     }
                     roles_on_node.push((name.clone(), check.roles));
+                    stored_on_node.push((name.clone(), check.stored));
                     grant_gaps.push((name.clone(), check.grant_gaps));
                     reachable.push(name);
                 }
@@ -915,24 +918,45 @@ impl Cluster {
                     }
                 }
             }
-            // The password: where the role exists and may log in, a login with the spec's
-            // password, on every node at once; refused (28P01) means another password.
+            // The password: where the role exists and may log in, checked against the
+            // verifier where the admin may read it (a superuser), else by a login with the
+            // spec's password, on every node at once; refused (28P01) means another password.
             if missing.is_empty() && self.role_password_check {
-                let mut logins = vec![(
-                    an_name.clone(),
-                    self.access_node
-                        .as_user(role.name(), role.password().clone()),
-                )];
+                let verified = &self.pools.verified;
+                let an_stored = read_stored(session, &an_info, role.name()).await?;
+                let mut logins = Vec::new();
+                match verified.matches(&an_stored, role.name(), role.password()) {
+                    Some(true) => {}
+                    Some(false) => missing.push(format!(
+                        "the role's password on {an_name} is not the spec's"
+                    )),
+                    None => logins.push((
+                        an_name.clone(),
+                        self.access_node
+                            .as_user(role.name(), role.password().clone()),
+                    )),
+                }
                 for dn in self
                     .data_nodes
                     .iter()
                     .filter(|d| nodes.contains(&d.node_name()))
                 {
-                    if reachable.contains(&dn.node_name()) {
-                        logins.push((
-                            dn.node_name(),
-                            dn.as_user(role.name(), role.data_node_password_or_default().clone()),
-                        ));
+                    let dn_name = dn.node_name();
+                    if !reachable.contains(&dn_name) {
+                        continue;
+                    }
+                    let password = role.data_node_password_or_default();
+                    let stored = stored_on_node
+                        .iter()
+                        .find(|(n, _)| *n == dn_name)
+                        .and_then(|(_, s)| s.iter().find(|(r, _)| r == role.name()))
+                        .map_or(&Stored::NotRead, |(_, s)| s);
+                    match verified.matches(stored, role.name(), password) {
+                        Some(true) => {}
+                        Some(false) => missing.push(format!(
+                            "the role's password on {dn_name} is not the spec's"
+                        )),
+                        None => logins.push((dn_name, dn.as_user(role.name(), password.clone()))),
                     }
                 }
                 let refused = join_all(logins.into_iter().map(|(node, config)| async move {
@@ -1048,11 +1072,16 @@ impl Cluster {
             let server = ServerInfo::read_brief(session).await?;
             let mut roles = Vec::new();
             let mut grant_gaps = Vec::new();
+            let mut stored = Vec::new();
             for role in &self.roles {
                 let Some(can_login) = role_login(session, role.name()).await? else {
                     continue;
                 };
                 roles.push((role.name().to_owned(), can_login));
+                if can_login {
+                    let password = read_stored(session, &server, role.name()).await?;
+                    stored.push((role.name().to_owned(), password));
+                }
                 for (privileges, on) in role.grants() {
                     let GrantOn::AllTablesInSchema(schema) = on else {
                         continue;
@@ -1067,6 +1096,7 @@ impl Cluster {
             Ok(NodeCheck {
                 server,
                 roles,
+                stored,
                 grant_gaps,
             })
         };
@@ -1080,6 +1110,8 @@ struct NodeCheck {
     server: ServerInfo,
     /// The spec's roles that exist there, and whether each may log in.
     roles: Vec<(String, bool)>,
+    /// The stored passwords of those that may log in, where the admin may read them.
+    stored: Vec<(String, Stored)>,
     /// What the roles' grants on all tables of a schema lack there: (role, what).
     grant_gaps: Vec<(String, String)>,
 }
@@ -1169,6 +1201,23 @@ async fn mapping_remote_user(
         .map(|row| session.get::<Option<String>>(OP, &row, "remote_user"))
         .transpose()?
         .flatten())
+}
+
+/// `role`'s stored password on this node, where the admin may read it (a superuser); an
+/// expired password is as good as none (the server refuses a login with it).
+async fn read_stored(session: &Session, server: &ServerInfo, role: &str) -> Result<Stored> {
+    if !server.is_superuser {
+        return Ok(Stored::NotRead);
+    }
+    let Some(row) = session.query_opt(OP, &ROLE_VERIFIER, &[&role]).await? else {
+        return Ok(Stored::NotRead);
+    };
+    let valid: bool = session.get(OP, &row, "valid")?;
+    let verifier: Option<String> = session.get(OP, &row, "verifier")?;
+    Ok(match verifier {
+        Some(v) if valid => Stored::Verifier(SecretString::from(v)),
+        _ => Stored::None,
+    })
 }
 
 /// Whether `config` (a role's login on one node) is refused for its password (28P01); the

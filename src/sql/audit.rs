@@ -98,6 +98,7 @@ fn corpus() -> Vec<(&'static str, Sql)> {
         ),
         ("ROLE_EXISTS", role::ROLE_EXISTS),
         ("ROLE_LOGIN", role::ROLE_LOGIN),
+        ("ROLE_VERIFIER", role::ROLE_VERIFIER),
         ("SCHEMA_GRANT_STATE", role::SCHEMA_GRANT_STATE),
         (
             "grant_on_all_tables",

@@ -528,6 +528,12 @@ pub(crate) const CALLED: &[CalledFunction] = &[
     ),
     called(
         PgCatalog,
+        "now",
+        Function,
+        &[look_alike("", "timestamp with time zone", Some(""))],
+    ),
+    called(
+        PgCatalog,
         "txid_current",
         Function,
         &[look_alike("", "bigint", Some(""))],

@@ -162,6 +162,17 @@ pub(crate) const ROLE_LOGIN: Sql = Sql::from_static(
       WHERE r.rolname OPERATOR(pg_catalog.=) $1::pg_catalog.name",
 );
 
+/// Role `$1`'s stored password (`verifier`, null for none) and whether it has not
+/// expired (`valid`): one row when it exists. Only a superuser may read `pg_authid`; the
+/// verifier is read into a secret and checked by the crate, never shown.
+pub(crate) const ROLE_VERIFIER: Sql = Sql::from_static(
+    "SELECT a.rolpassword AS verifier, \
+            (a.rolvaliduntil IS NULL \
+             OR a.rolvaliduntil OPERATOR(pg_catalog.>) pg_catalog.now()) AS valid \
+       FROM pg_catalog.pg_authid a \
+      WHERE a.rolname OPERATOR(pg_catalog.=) $1::pg_catalog.name",
+);
+
 /// Whether role `$1` has privilege `$3` on table `$2` (a quoted name, as text).
 pub(crate) const HAS_TABLE_PRIVILEGE: Sql = Sql::from_static(
     "SELECT pg_catalog.has_table_privilege($1::pg_catalog.name, \
