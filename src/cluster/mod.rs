@@ -4,6 +4,7 @@
 mod apply;
 mod cause;
 mod heal;
+mod mapping;
 mod placement;
 mod plan;
 mod probe;

@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use futures_util::future::join_all;
 
+use super::mapping::{mapping_check, MappingCheck};
 use super::probe::{link, probe_fresh};
 use super::status::AccessNodeLink;
-use super::verifier::Stored;
+use super::verifier::{read_stored, Stored};
 use super::Cluster;
 use crate::catalog::{DataNodeInfo, HypertableInfo};
 use crate::config::NodeConfig;
@@ -24,13 +25,10 @@ use crate::sql::plan as show;
 use crate::sql::raw::RawSql;
 use crate::sql::role::{
     default_privileges, grant_on_all_tables, grant_on_table, HAS_TABLE_PRIVILEGE, ROLE_LOGIN,
-    ROLE_VERIFIER, SCHEMA_GRANT_STATE,
+    SCHEMA_GRANT_STATE,
 };
-use crate::sql::user_mapping::{
-    RoleSpec, CURRENT_USER, CURRENT_USER_MAPPING_OPTIONS, MAPPING_REMOTE_USER,
-};
+use crate::sql::user_mapping::{RoleSpec, MAPPING_REMOTE_USER};
 use crate::version::Version;
-use secrecy::{ExposeSecret, SecretString};
 
 /// A distributed hypertable the cluster should have: the table's definition (run when the
 /// table is missing) and how to distribute it.
@@ -624,12 +622,19 @@ impl Cluster {
         // rest are probed, together first, one by one only when that fails.
         let mut to_probe: Vec<String> = Vec::new();
         let mut wrong_user: Vec<(String, String)> = Vec::new();
-        for dn in &self.data_nodes {
+        // Read all at once: the session sends them without waiting (one round trip).
+        let to_check: Vec<&NodeConfig> = self
+            .data_nodes
+            .iter()
+            .filter(|dn| {
+                let name = dn.node_name();
+                is_registered(&name) && reachable.contains(&name)
+            })
+            .collect();
+        let checks = join_all(to_check.iter().map(|dn| mapping_check(session, OP, dn))).await;
+        for (dn, check) in to_check.into_iter().zip(checks) {
             let name = dn.node_name();
-            if !is_registered(&name) || !reachable.contains(&name) {
-                continue;
-            }
-            let check = mapping_check(session, dn).await?;
+            let check = check?;
             plan.observe(format!("mapping of {name}: {check:?}"));
             match check {
                 MappingCheck::Matches => {}
@@ -898,8 +903,14 @@ impl Cluster {
                 Some(false) => missing.push(format!("the role may not log in on {an_name}")),
                 Some(true) => {}
             }
-            for node in &nodes {
-                match mapping_state(session, node, role.name()).await? {
+            let states = join_all(
+                nodes
+                    .iter()
+                    .map(|node| mapping_state(session, node, role.name())),
+            )
+            .await;
+            for (node, state) in nodes.iter().zip(states) {
+                match state? {
                     RoleMapping::Missing => {
                         missing.push(format!("no user mapping with a password on {node}"))
                     }
@@ -923,7 +934,7 @@ impl Cluster {
             // spec's password, on every node at once; refused (28P01) means another password.
             if missing.is_empty() && self.role_password_check {
                 let verified = &self.pools.verified;
-                let an_stored = read_stored(session, &an_info, role.name()).await?;
+                let an_stored = read_stored(session, OP, &an_info, role.name()).await?;
                 let mut logins = Vec::new();
                 match verified.matches(&an_stored, role.name(), role.password()) {
                     Some(true) => {}
@@ -1079,7 +1090,7 @@ impl Cluster {
                 };
                 roles.push((role.name().to_owned(), can_login));
                 if can_login {
-                    let password = read_stored(session, &server, role.name()).await?;
+                    let password = read_stored(session, OP, &server, role.name()).await?;
                     stored.push((role.name().to_owned(), password));
                 }
                 for (privileges, on) in role.grants() {
@@ -1114,56 +1125,6 @@ struct NodeCheck {
     stored: Vec<(String, Stored)>,
     /// What the roles' grants on all tables of a schema lack there: (role, what).
     grant_gaps: Vec<(String, String)>,
-}
-
-/// What the access node's mapping for data node `dn` (current user) holds, against `dn`'s
-/// settings. The values are compared here and dropped; no password is logged or returned.
-#[derive(Debug, PartialEq, Eq)]
-enum MappingCheck {
-    /// Exactly the user and password of the settings.
-    Matches,
-    /// A mapping that logs in as another user than the settings' (its name).
-    WrongUser(String),
-    /// No mapping, or another password: only a probe tells whether it works.
-    Probe,
-}
-
-async fn mapping_check(session: &Session, dn: &NodeConfig) -> Result<MappingCheck> {
-    let rows = session
-        .query(OP, &CURRENT_USER_MAPPING_OPTIONS, &[&dn.node_name()])
-        .await?;
-    let mut user = None;
-    let mut password: Option<SecretString> = None;
-    for row in &rows {
-        let option: String = session.get(OP, row, "option")?;
-        match option.split_once('=') {
-            Some(("user", value)) => user = Some(value.to_owned()),
-            Some(("password", value)) => password = Some(SecretString::from(value.to_owned())),
-            _ => {}
-        }
-    }
-    if rows.is_empty() {
-        return Ok(MappingCheck::Probe);
-    }
-    let user = match user {
-        Some(user) => user,
-        None => session_user(session).await?,
-    };
-    if user != dn.get_user() {
-        return Ok(MappingCheck::WrongUser(user));
-    }
-    Ok(
-        if password.is_some_and(|p| p.expose_secret() == dn.get_password().expose_secret()) {
-            MappingCheck::Matches
-        } else {
-            MappingCheck::Probe
-        },
-    )
-}
-
-async fn session_user(session: &Session) -> Result<String> {
-    let row = session.query_one(OP, &CURRENT_USER, &[]).await?;
-    session.get(OP, &row, "name")
 }
 
 async fn resolve(session: &Session, table: &TableName) -> Result<Option<(String, String)>> {
@@ -1201,23 +1162,6 @@ async fn mapping_remote_user(
         .map(|row| session.get::<Option<String>>(OP, &row, "remote_user"))
         .transpose()?
         .flatten())
-}
-
-/// `role`'s stored password on this node, where the admin may read it (a superuser); an
-/// expired password is as good as none (the server refuses a login with it).
-async fn read_stored(session: &Session, server: &ServerInfo, role: &str) -> Result<Stored> {
-    if !server.is_superuser {
-        return Ok(Stored::NotRead);
-    }
-    let Some(row) = session.query_opt(OP, &ROLE_VERIFIER, &[&role]).await? else {
-        return Ok(Stored::NotRead);
-    };
-    let valid: bool = session.get(OP, &row, "valid")?;
-    let verifier: Option<String> = session.get(OP, &row, "verifier")?;
-    Ok(match verifier {
-        Some(v) if valid => Stored::Verifier(SecretString::from(v)),
-        _ => Stored::None,
-    })
 }
 
 /// Whether `config` (a role's login on one node) is refused for its password (28P01); the
@@ -1305,6 +1249,7 @@ async fn has_privilege(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use secrecy::SecretString;
 
     fn node(name: &str, user: &str) -> NodeConfig {
         NodeConfig::new("127.0.0.1", user, SecretString::from("pw")).name(name)

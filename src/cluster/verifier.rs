@@ -16,6 +16,11 @@ use hmac::{Hmac, KeyInit, Mac};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
+use crate::connect::Session;
+use crate::error::Result;
+use crate::server::ServerInfo;
+use crate::sql::role::ROLE_VERIFIER;
+
 /// How many (verifier, password) outcomes a cluster keeps; the oldest go first.
 const KEPT: usize = 256;
 
@@ -68,6 +73,28 @@ impl Verified {
         kept.push((verifier.clone(), password.clone(), ok));
         Some(ok)
     }
+}
+
+/// `role`'s stored password on this node, where the admin may read it (a superuser); an
+/// expired password is as good as none (the server refuses a login with it).
+pub(crate) async fn read_stored(
+    session: &Session,
+    op: &'static str,
+    server: &ServerInfo,
+    role: &str,
+) -> Result<Stored> {
+    if !server.is_superuser {
+        return Ok(Stored::NotRead);
+    }
+    let Some(row) = session.query_opt(op, &ROLE_VERIFIER, &[&role]).await? else {
+        return Ok(Stored::NotRead);
+    };
+    let valid: bool = session.get(op, &row, "valid")?;
+    let verifier: Option<String> = session.get(op, &row, "verifier")?;
+    Ok(match verifier {
+        Some(v) if valid => Stored::Verifier(SecretString::from(v)),
+        _ => Stored::None,
+    })
 }
 
 /// Whether `password` is the password `verifier` (`rolpassword`) of `role` was made from;
