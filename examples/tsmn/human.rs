@@ -27,6 +27,8 @@ pub fn kind(kind: &StepKind) -> &'static str {
         StepKind::AlterDataNode => "alter data node",
         StepKind::AttachDataNode => "attach a data node to",
         StepKind::SetReplicationFactor => "set the replication factor of",
+        StepKind::SetChunkInterval => "set the chunk interval of",
+        StepKind::SetNumberPartitions => "set the number of partitions of",
         StepKind::DetachDataNode => "DESTRUCTIVE: detach a data node from",
         StepKind::DeleteDataNode => "DESTRUCTIVE: delete data node",
         _ => "step",

@@ -16,11 +16,14 @@ use crate::config::NodeConfig;
 use crate::connect::{Deadline, Session};
 use crate::error::{Error, Result};
 use crate::ident::Ident;
+use crate::node::lifecycle::dimension::interval_units;
 use crate::node::{mapping_options, Mapping};
 use crate::node::{AccessNode, DistributedHypertable, DistributedRole, GrantOn};
 use crate::server::Feature;
 use crate::server::ServerInfo;
+use crate::sql::functions::Schemas;
 use crate::sql::hypertable::{TableName, HYPERTABLE, RESOLVE_TABLE};
+use crate::sql::lifecycle::HYPERTABLE_DIMENSIONS;
 use crate::sql::plan as show;
 use crate::sql::raw::RawSql;
 use crate::sql::role::{
@@ -63,6 +66,12 @@ pub enum StepKind {
     /// Set a distributed hypertable's replication factor to the spec's
     /// (`set_replication_factor`; existing chunks are not copied).
     SetReplicationFactor,
+    /// Set a hypertable's chunk interval to the spec's (`set_chunk_time_interval`; for new
+    /// chunks).
+    SetChunkInterval,
+    /// Set the number of partitions of a hypertable's space dimension to the spec's
+    /// (`set_number_partitions`; for new chunks).
+    SetNumberPartitions,
     /// Create or update a distributed role, its mappings and grants.
     ApplyRole,
     /// Prune mode only, destructive: detach a data node from a hypertable the spec does not
@@ -867,6 +876,10 @@ impl Cluster {
                     );
                 }
             }
+            if let Some((schema, name)) = &exists {
+                self.plan_partitioning(session, spec, schema, name, &mut plan, an_schemas.as_ref())
+                    .await?;
+            }
             if self.prune != Prune::Off {
                 for dn in &info.data_nodes {
                     // Data nodes outside the spec are deleted below, which detaches them.
@@ -1066,6 +1079,106 @@ impl Cluster {
         }
         plan.seal();
         Ok(plan)
+    }
+
+    /// Steps or conflicts for how the existing hypertable `schema.name` is partitioned,
+    /// against what `spec` states (only what it states): the time column, the space
+    /// partitioning column (neither can change once the table has them), the number of
+    /// partitions and the chunk interval (both can, for new chunks).
+    async fn plan_partitioning(
+        &self,
+        session: &Session,
+        spec: &HypertableSpec,
+        schema: &str,
+        name: &str,
+        plan: &mut Plan,
+        schemas: Option<&Schemas>,
+    ) -> Result<()> {
+        let an_name = self.access_node.node_name();
+        let hypertable = &spec.hypertable;
+        let qualified = hypertable.table_name()?.regclass_text();
+        let rows = session
+            .query(OP, &HYPERTABLE_DIMENSIONS, &[&schema, &name])
+            .await?;
+        let mut time = None;
+        let mut space = None;
+        for row in &rows {
+            let column: String = session.get(OP, row, "column_name")?;
+            let slices: Option<i32> = session.get(OP, row, "num_slices")?;
+            let interval: Option<i64> = session.get(OP, row, "interval_length")?;
+            match (slices, interval) {
+                (Some(n), _) if space.is_none() => space = Some((column, n)),
+                (None, Some(units)) if time.is_none() => time = Some((column, units)),
+                _ => {}
+            }
+        }
+        plan.observe(format!("table {qualified}: time {time:?} space {space:?}"));
+        if let Some((column, _)) = &time {
+            if column != hypertable.time_column() {
+                plan.add_conflict(
+                    &an_name,
+                    &qualified,
+                    format!(
+                        "the table is partitioned by time on {column:?}, the spec's time                          column is {:?}; a hypertable's time column cannot change: copy                          the rows out, drop the table, and apply again",
+                        hypertable.time_column()
+                    ),
+                );
+            }
+        }
+        if let Some(wanted) = hypertable.partitioning() {
+            match &space {
+                None => plan.add_conflict(
+                    &an_name,
+                    &qualified,
+                    format!(
+                        "the spec partitions the table on {wanted:?} too, but it has no space                          partitioning; TimescaleDB adds a space dimension only to an empty                          hypertable (add_dimension): copy the rows out, drop the table, and                          apply again"
+                    ),
+                ),
+                Some((column, _)) if column != wanted => plan.add_conflict(
+                    &an_name,
+                    &qualified,
+                    format!(
+                        "the table's space partitioning is on {column:?}, the spec's on                          {wanted:?}; a space dimension's column cannot change: copy the rows                          out, drop the table, and apply again"
+                    ),
+                ),
+                Some((column, slices)) => {
+                    if let Some(n) = hypertable.get_number_partitions() {
+                        if *slices != n {
+                            plan.add_step(
+                                StepKind::SetNumberPartitions,
+                                &an_name,
+                                &qualified,
+                                show::set_number_partitions(schemas, &qualified, n, column),
+                                &format!(
+                                    "the table has {slices} partitions on {column:?}, the                                      spec {n} (existing chunks keep theirs)"
+                                ),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        if let (Some(wanted), Some((_, units))) = (hypertable.get_chunk_interval(), &time) {
+            let wanted_units = interval_units(wanted).ok_or_else(|| {
+                Error::invalid(
+                    OP,
+                    Some(&an_name),
+                    format!("{qualified}: the chunk interval must be positive, not {wanted:?}"),
+                )
+            })?;
+            if wanted_units != *units {
+                plan.add_step(
+                    StepKind::SetChunkInterval,
+                    &an_name,
+                    &qualified,
+                    show::set_chunk_time_interval(schemas, &qualified, wanted_units),
+                    &format!(
+                        "the chunk interval is {units}, the spec's {wanted_units} (in the time                          column's units, microseconds for time types; existing chunks keep                          theirs)"
+                    ),
+                );
+            }
+        }
+        Ok(())
     }
 
     /// One session to data node `config`: what it runs or offers, and which of the spec's

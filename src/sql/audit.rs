@@ -79,6 +79,15 @@ fn corpus() -> Vec<(&'static str, Sql)> {
             lifecycle::set_replication_factor(&new),
         ),
         (
+            "set_chunk_time_interval",
+            lifecycle::set_chunk_time_interval(&new),
+        ),
+        (
+            "set_number_partitions",
+            lifecycle::set_number_partitions(&new),
+        ),
+        ("HYPERTABLE_DIMENSIONS", lifecycle::HYPERTABLE_DIMENSIONS),
+        (
             "create_distributed_restore_point",
             lifecycle::create_distributed_restore_point(&new),
         ),
