@@ -31,6 +31,7 @@ pub fn kind(kind: &StepKind) -> &'static str {
         StepKind::SetNumberPartitions => "set the number of partitions of",
         StepKind::DetachDataNode => "DESTRUCTIVE: detach a data node from",
         StepKind::DeleteDataNode => "DESTRUCTIVE: delete data node",
+        StepKind::RevokeGrants => "DESTRUCTIVE: revoke what the spec does not grant from",
         _ => "step",
     }
 }

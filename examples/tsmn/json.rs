@@ -89,6 +89,7 @@ fn kind(kind: &StepKind) -> &'static str {
         StepKind::SetNumberPartitions => "set_number_partitions",
         StepKind::DetachDataNode => "detach_data_node",
         StepKind::DeleteDataNode => "delete_data_node",
+        StepKind::RevokeGrants => "revoke_grants",
         _ => "other",
     }
 }

@@ -335,6 +335,19 @@ impl Cluster {
                 }
                 role.apply(an).await?;
             }
+            StepKind::RevokeGrants => {
+                self.check_destructive(step)?;
+                let role = self
+                    .roles
+                    .iter()
+                    .find(|r| r.name() == step.target)
+                    .ok_or_else(|| Error::invalid(OP, None, "the plan names an unknown role"))?;
+                let table = step.table.as_deref().ok_or_else(|| {
+                    Error::invalid(OP, None, "the plan's revoke step names no table")
+                })?;
+                let an = self.access_node(an).await?;
+                role.revoke_ungranted(an, table).await?;
+            }
             StepKind::DetachDataNode => {
                 self.check_destructive(step)?;
                 let table = self.pruned_table(&step.target)?;

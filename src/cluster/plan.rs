@@ -27,8 +27,8 @@ use crate::sql::lifecycle::HYPERTABLE_DIMENSIONS;
 use crate::sql::plan as show;
 use crate::sql::raw::RawSql;
 use crate::sql::role::{
-    default_privileges, grant_on_all_tables, grant_on_table, HAS_TABLE_PRIVILEGE, ROLE_LOGIN,
-    SCHEMA_GRANT_STATE,
+    default_privileges, grant_on_all_tables, grant_on_table, revoke_on_table, Privilege,
+    DIRECT_TABLE_PRIVILEGES, HAS_TABLE_PRIVILEGE, ROLE_LOGIN, SCHEMA_GRANT_STATE,
 };
 use crate::sql::user_mapping::{RoleSpec, MAPPING_REMOTE_USER};
 use crate::version::Version;
@@ -79,6 +79,9 @@ pub enum StepKind {
     DetachDataNode,
     /// Prune mode only, destructive: delete a data node the spec does not have.
     DeleteDataNode,
+    /// Prune mode only, destructive: revoke from a role of the spec the privileges on a
+    /// table ([`Step::table`]) that the spec does not grant it (`target` is the role).
+    RevokeGrants,
 }
 
 impl StepKind {
@@ -114,6 +117,9 @@ pub struct Step {
     /// [`StepKind::DetachDataNode`]).
     #[cfg_attr(feature = "serde", serde(default))]
     pub data_node: Option<String>,
+    /// The table a role's step concerns ([`StepKind::RevokeGrants`]), quoted as in SQL.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub table: Option<String>,
     /// The version a [`StepKind::CreateExtension`] step creates (`None`: the server's
     /// default).
     #[cfg_attr(
@@ -135,6 +141,9 @@ impl fmt::Display for Step {
         write!(f, "{:?} {}", self.kind, self.target)?;
         if let Some(dn) = &self.data_node {
             write!(f, " ({dn})")?;
+        }
+        if let Some(table) = &self.table {
+            write!(f, " ({table})")?;
         }
         write!(f, " on {}: {} -- {}", self.node, self.why, self.sql)
     }
@@ -313,6 +322,7 @@ impl Plan {
             sql,
             why: why.to_owned(),
             data_node: None,
+            table: None,
             extension_version: None,
             destructive: false,
         });
@@ -994,6 +1004,8 @@ impl Cluster {
                 }
             }
             let mut grants = Vec::new();
+            let mut revokes = Plan::default();
+            let mut revoked: Vec<String> = Vec::new();
             for (privileges, on) in role.grants() {
                 let shown = on.describe();
                 let Some(table_name) = on.table_name(OP, Some(&an_name))? else {
@@ -1048,6 +1060,47 @@ impl Cluster {
                         }
                     }
                 }
+                if self.prune != Prune::Off && on_access_node {
+                    let granted = role.table_privileges(&table_name);
+                    let extra: Vec<String> = session
+                        .query(
+                            OP,
+                            &DIRECT_TABLE_PRIVILEGES,
+                            &[&table_name.regclass_text(), &role.name()],
+                        )
+                        .await?
+                        .iter()
+                        .map(|row| session.get::<String>(OP, row, "privilege"))
+                        .collect::<Result<Vec<_>>>()?
+                        .into_iter()
+                        .filter(|p| !granted.contains(&p.as_str()))
+                        .collect();
+                    if !extra.is_empty() && !revoked.contains(&table_name.regclass_text()) {
+                        revoked.push(table_name.regclass_text());
+                        let not_granted: Vec<&str> = Privilege::All
+                            .expanded()
+                            .iter()
+                            .copied()
+                            .filter(|p| !granted.contains(p))
+                            .collect();
+                        revokes.add_step(
+                            StepKind::RevokeGrants,
+                            &an_name,
+                            role.name(),
+                            revoke_on_table(&not_granted, &table_name, &id)
+                                .text()
+                                .to_owned(),
+                            &format!(
+                                "prune: the role has {} on {shown}, which the spec does not \
+                                 grant it",
+                                extra.join(", ")
+                            ),
+                        );
+                        let step = revokes.last_step();
+                        step.table = Some(table_name.regclass_text());
+                        step.destructive = true;
+                    }
+                }
             }
             plan.observe(format!("role {}: {missing:?}", role.name()));
             if !missing.is_empty() {
@@ -1059,6 +1112,7 @@ impl Cluster {
                     &missing.join("; "),
                 );
             }
+            plan.steps.append(&mut revokes.steps);
         }
 
         plan.steps.append(&mut placement.steps);

@@ -105,6 +105,11 @@ fn corpus() -> Vec<(&'static str, Sql)> {
             "grant_on_table",
             role::grant_on_table(&[Privilege::Select, Privilege::All], &table, &id("r")),
         ),
+        (
+            "revoke_on_table",
+            role::revoke_on_table(&["INSERT", "TRIGGER"], &table, &id("r")),
+        ),
+        ("DIRECT_TABLE_PRIVILEGES", role::DIRECT_TABLE_PRIVILEGES),
         ("ROLE_EXISTS", role::ROLE_EXISTS),
         ("ROLE_LOGIN", role::ROLE_LOGIN),
         ("ROLE_VERIFIER", role::ROLE_VERIFIER),

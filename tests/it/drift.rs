@@ -609,7 +609,49 @@ async fn partitioning_and_the_chunk_interval_converge_or_conflict(admin: AdminMo
     local.shutdown().await.unwrap();
 }
 
+/// A privilege the spec does not grant is kept, unless prune mode revokes it (a destructive
+/// step), on the access node and, for a distributed hypertable, on the data nodes.
+async fn prune_revokes_what_the_spec_does_not_grant(admin: AdminModel) {
+    let local = LocalCluster::builder()
+        .data_nodes(2)
+        .admin(admin)
+        .start()
+        .await
+        .unwrap();
+    let cluster = spec(&local, 2).role(role());
+    cluster.apply().await.unwrap();
+    let an = local.access_node_config().connect().await.unwrap();
+    an.batch_execute("GRANT INSERT, DELETE ON sensor_data TO mn_user1")
+        .await
+        .unwrap();
+    assert!(cluster.plan().await.unwrap().is_converged());
+
+    let pruning = cluster.clone().prune(Prune::KeepData);
+    let plan = pruning.plan().await.unwrap();
+    assert_eq!(kinds(&plan), [StepKind::RevokeGrants], "{plan}");
+    let step = &plan.steps[0];
+    assert!(step.destructive, "{plan}");
+    assert_eq!(step.target, "mn_user1");
+    assert_eq!(step.table.as_deref(), Some("\"sensor_data\""));
+    assert!(step.why.contains("INSERT"), "{plan}");
+    assert!(step.why.contains("DELETE"), "{plan}");
+    assert!(plan.to_string().contains("DESTRUCTIVE"), "{plan}");
+    pruning.apply_plan(&plan).await.unwrap();
+    assert!(pruning.plan().await.unwrap().is_converged());
+
+    let privileges = "SELECT has_table_privilege('mn_user1', 'sensor_data', 'SELECT'), \
+                             has_table_privilege('mn_user1', 'sensor_data', 'INSERT'), \
+                             has_table_privilege('mn_user1', 'sensor_data', 'DELETE')";
+    let row = an.query_one(privileges, &[]).await.unwrap();
+    assert_eq!((row.get(0), row.get(1), row.get(2)), (true, false, false));
+    let dn1 = local.data_nodes()[0].config().connect().await.unwrap();
+    let row = dn1.query_one(privileges, &[]).await.unwrap();
+    assert_eq!((row.get(0), row.get(1), row.get(2)), (true, false, false));
+    local.shutdown().await.unwrap();
+}
+
 as_both_admins!(
+    prune_revokes_what_the_spec_does_not_grant,
     partitioning_and_the_chunk_interval_converge_or_conflict,
     a_role_added_after_its_table_is_planned,
     role_and_mapping_drift_is_repaired,
