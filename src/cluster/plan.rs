@@ -69,9 +69,6 @@ pub enum StepKind {
     /// Set a hypertable's chunk interval to the spec's (`set_chunk_time_interval`; for new
     /// chunks).
     SetChunkInterval,
-    /// Set the number of partitions of a hypertable's space dimension to the spec's
-    /// (`set_number_partitions`; for new chunks).
-    SetNumberPartitions,
     /// Create or update a distributed role, its mappings and grants.
     ApplyRole,
     /// Prune mode only, destructive: detach a data node from a hypertable the spec does not
@@ -1198,13 +1195,18 @@ impl Cluster {
                 Some((column, slices)) => {
                     if let Some(n) = hypertable.get_number_partitions() {
                         if *slices != n {
-                            plan.add_step(
-                                StepKind::SetNumberPartitions,
+                            plan.add_conflict(
                                 &an_name,
                                 &qualified,
-                                show::set_number_partitions(schemas, &qualified, n, column),
-                                &format!(
-                                    "the table has {slices} partitions on {column:?}, the                                      spec {n} (existing chunks keep theirs)"
+                                format!(
+                                    "the table has {slices} partitions on {column:?}, the spec \
+                                     {n}; the crate does not change it: TimescaleDB passes \
+                                     set_number_partitions on to the data nodes with untyped \
+                                     arguments, which a look-alike function in the \
+                                     extension's schema there would take over. Run \
+                                     set_number_partitions({qualified:?}, {n}, {column:?}) \
+                                     yourself where no other role may create functions in \
+                                     that schema"
                                 ),
                             );
                         }
