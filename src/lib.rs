@@ -135,7 +135,7 @@ pub use cluster::{
     Unknown, DEFAULT_NODE_DEADLINE,
 };
 pub use config::{ChannelBinding, NodeConfig, TlsMode};
-pub use error::{Error, Mismatch, Result};
+pub use error::{Error, ErrorKind, Mismatch, Result};
 pub use ident::{Ident, MAX_IDENT_BYTES};
 pub use migrate::{
     ChunkPlan, ChunkReport, Creation, Migration, MigrationEvent, MigrationPlan, MigrationReport,
