@@ -7,6 +7,7 @@ mod heal;
 mod placement;
 mod plan;
 mod probe;
+mod relayed;
 mod rotate;
 #[cfg(feature = "serde")]
 mod spec_file;

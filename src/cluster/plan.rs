@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use futures_util::future::join_all;
 
+use super::cause::Cause;
 use super::probe::{link, probe_fresh};
+use super::relayed::{mapping_check, MappingCheck};
 use super::status::AccessNodeLink;
 use super::Cluster;
 use crate::catalog::{DataNodeInfo, HypertableInfo};
@@ -25,11 +27,8 @@ use crate::sql::role::{
     default_privileges, grant_on_all_tables, grant_on_table, HAS_TABLE_PRIVILEGE, ROLE_LOGIN,
     SCHEMA_GRANT_STATE,
 };
-use crate::sql::user_mapping::{
-    RoleSpec, CURRENT_USER, CURRENT_USER_MAPPING_OPTIONS, MAPPING_REMOTE_USER,
-};
+use crate::sql::user_mapping::{RoleSpec, MAPPING_REMOTE_USER};
 use crate::version::Version;
-use secrecy::{ExposeSecret, SecretString};
 
 /// A distributed hypertable the cluster should have: the table's definition (run when the
 /// table is missing) and how to distribute it.
@@ -621,17 +620,23 @@ impl Cluster {
         // rest are probed, together first, one by one only when that fails.
         let mut to_probe: Vec<String> = Vec::new();
         let mut wrong_user: Vec<(String, String)> = Vec::new();
+        // What the mapping says a failed probe most likely means, for a failure relayed in
+        // words the crate does not know (see `relayed.rs`).
+        let mut likely: Vec<(String, Option<Cause>)> = Vec::new();
         for dn in &self.data_nodes {
             let name = dn.node_name();
             if !is_registered(&name) || !reachable.contains(&name) {
                 continue;
             }
-            let check = mapping_check(session, dn).await?;
+            let check = mapping_check(session, OP, dn).await?;
             plan.observe(format!("mapping of {name}: {check:?}"));
             match check {
                 MappingCheck::Matches => {}
                 MappingCheck::WrongUser(user) => wrong_user.push((name, user)),
-                MappingCheck::Probe => to_probe.push(name),
+                MappingCheck::NoPassword | MappingCheck::OtherPassword => {
+                    likely.push((name.clone(), check.likely_cause()));
+                    to_probe.push(name);
+                }
             }
         }
         let to_probe: Vec<&str> = to_probe.iter().map(String::as_str).collect();
@@ -652,6 +657,7 @@ impl Cluster {
         // When the probe of them all failed, each on its own, all at once.
         let mut links: Vec<(&str, AccessNodeLink)> = match &an_schemas {
             Some(schemas) if !all_ok => {
+                let likely = &likely;
                 join_all(to_probe.iter().map(|name| async move {
                     let result = probe_fresh(
                         &self.access_node,
@@ -661,7 +667,8 @@ impl Cluster {
                         Deadline::after(deadline),
                     )
                     .await;
-                    (*name, link(result, None))
+                    let known = likely.iter().find(|(n, _)| n == name).and_then(|(_, c)| *c);
+                    (*name, link(result, known))
                 }))
                 .await
             }
@@ -1084,56 +1091,6 @@ struct NodeCheck {
     grant_gaps: Vec<(String, String)>,
 }
 
-/// What the access node's mapping for data node `dn` (current user) holds, against `dn`'s
-/// settings. The values are compared here and dropped; no password is logged or returned.
-#[derive(Debug, PartialEq, Eq)]
-enum MappingCheck {
-    /// Exactly the user and password of the settings.
-    Matches,
-    /// A mapping that logs in as another user than the settings' (its name).
-    WrongUser(String),
-    /// No mapping, or another password: only a probe tells whether it works.
-    Probe,
-}
-
-async fn mapping_check(session: &Session, dn: &NodeConfig) -> Result<MappingCheck> {
-    let rows = session
-        .query(OP, &CURRENT_USER_MAPPING_OPTIONS, &[&dn.node_name()])
-        .await?;
-    let mut user = None;
-    let mut password: Option<SecretString> = None;
-    for row in &rows {
-        let option: String = session.get(OP, row, "option")?;
-        match option.split_once('=') {
-            Some(("user", value)) => user = Some(value.to_owned()),
-            Some(("password", value)) => password = Some(SecretString::from(value.to_owned())),
-            _ => {}
-        }
-    }
-    if rows.is_empty() {
-        return Ok(MappingCheck::Probe);
-    }
-    let user = match user {
-        Some(user) => user,
-        None => session_user(session).await?,
-    };
-    if user != dn.get_user() {
-        return Ok(MappingCheck::WrongUser(user));
-    }
-    Ok(
-        if password.is_some_and(|p| p.expose_secret() == dn.get_password().expose_secret()) {
-            MappingCheck::Matches
-        } else {
-            MappingCheck::Probe
-        },
-    )
-}
-
-async fn session_user(session: &Session) -> Result<String> {
-    let row = session.query_one(OP, &CURRENT_USER, &[]).await?;
-    session.get(OP, &row, "name")
-}
-
 async fn resolve(session: &Session, table: &TableName) -> Result<Option<(String, String)>> {
     let row = session
         .query_opt(OP, &RESOLVE_TABLE, &[&table.regclass_text()])
@@ -1256,6 +1213,7 @@ async fn has_privilege(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use secrecy::SecretString;
 
     fn node(name: &str, user: &str) -> NodeConfig {
         NodeConfig::new("127.0.0.1", user, SecretString::from("pw")).name(name)

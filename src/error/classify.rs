@@ -154,7 +154,7 @@ impl Error {
         // words are known (otherwise the error stays a `Database` one, with kind
         // `AlreadyExists` or `NotFound` all the same).
         if *code == SqlState::DUPLICATE_OBJECT {
-            if let Some(name) = quoted_after(message, "server ") {
+            if let Some(name) = foreign_server(message) {
                 return Error::AlreadyExists {
                     op,
                     node: node.to_owned(),
@@ -164,7 +164,7 @@ impl Error {
             }
         }
         if *code == SqlState::UNDEFINED_OBJECT && remote.is_none() {
-            if let Some(name) = quoted_after(message, "server ") {
+            if let Some(name) = foreign_server(message) {
                 return Error::NotFound {
                     op,
                     node: node.to_owned(),
@@ -218,6 +218,16 @@ fn quoted_after(text: &str, prefix: &str) -> Option<String> {
         Some(stop) => candidate[..stop].to_owned(),
         None => candidate.to_owned(),
     })
+}
+
+/// The foreign server (data node) a message is about: `server "dn1" already exists` or
+/// `server "dn9" does not exist` give `dn1`, `dn9`; a message about something else that
+/// names a server (`user mapping for "u" already exists for server "dn1"`) gives nothing.
+fn foreign_server(message: &str) -> Option<String> {
+    if !message.starts_with("server \"") {
+        return None;
+    }
+    quoted_after(message, "server ")
 }
 
 /// The data node a relayed error names: `[dn1]: relation "x" does not exist` gives `dn1`
@@ -291,6 +301,14 @@ mod tests {
             Some("dn1".to_owned())
         );
         assert_eq!(quoted_after("no quotes here", "server "), None);
+        assert_eq!(
+            foreign_server(r#"server "dn1" already exists"#),
+            Some("dn1".to_owned())
+        );
+        assert_eq!(
+            foreign_server(r#"user mapping for "u" already exists for server "dn1""#),
+            None
+        );
         assert_eq!(remote_node("[dn1]: boom"), Some("dn1".to_owned()));
         assert_eq!(remote_node("boom"), None);
     }
