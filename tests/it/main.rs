@@ -40,6 +40,7 @@ mod soak;
 mod tier2;
 #[cfg(feature = "rustls")]
 mod tls;
+mod translated;
 mod tsmn;
 mod tsmn_migrate;
 mod user_mapping;
