@@ -1,6 +1,7 @@
 //! What a migration's verification found different.
 
-/// What a migration's verification found different ([`Error::VerificationFailed`]).
+/// What a migration's verification found different
+/// ([`Error::VerificationFailed`](super::Error::VerificationFailed)).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Mismatch {
