@@ -45,8 +45,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// - A variant the crate classified ([`Error::AuthenticationFailed`], [`Error::NotFound`],
 ///   [`Error::Unreachable`], ...): the message says what happened in the crate's words, and
 ///   `source()` says why, in the words of whoever reported it: the server's error
-///   ([`DbError`](tokio_postgres::error::DbError): severity, message, detail, hint) when the server reported it, otherwise the
-///   driver's error, whose own source is the I/O or TLS error underneath.
+///   ([`DbError`](tokio_postgres::error::DbError): severity, message, detail, hint) when
+///   the server reported it, otherwise the driver's error, whose own source is the I/O or
+///   TLS error underneath.
 /// - [`Error::Several`]: the message lists each error's message; `source()` is `None`.
 ///
 /// # Matching
@@ -60,8 +61,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 ///
 /// fn advice(error: &Error) -> &'static str {
 ///     match error.kind() {
-///         ErrorKind::Timeout | ErrorKind::Unreachable | ErrorKind::ConnectionLost => "retry later",
-///         ErrorKind::AuthenticationFailed | ErrorKind::NoUserMapping => "check the credentials",
+///         ErrorKind::Timeout | ErrorKind::Unreachable => "retry later",
+///         ErrorKind::AuthenticationFailed | ErrorKind::NoUserMapping => "check the password",
 ///         ErrorKind::InvalidInput => "fix the input",
 ///         _ => "read the message",
 ///     }
