@@ -31,10 +31,13 @@ pub enum ErrorKind {
     /// the pool's checkout timeout ([`Error::PoolTimeout`]), or the server's statement or
     /// lock timeout (SQLSTATE 57014, 55P03). Try again later, or allow more time.
     Timeout,
-    /// The server refused the login ([`Error::AuthenticationFailed`], SQLSTATE class 28), or
-    /// it did not authenticate as the config requires ([`Error::ChannelBindingNotUsed`]):
-    /// fix the credentials or the server's authentication settings.
+    /// The server refused the login ([`Error::AuthenticationFailed`], SQLSTATE class 28):
+    /// fix the credentials.
     AuthenticationFailed,
+    /// The config requires channel binding and the server authenticated without it
+    /// ([`Error::ChannelBindingNotUsed`]); the client broke off, sending no password: the
+    /// server's authentication settings (SCRAM over TLS) need fixing, or the config.
+    ChannelBindingNotUsed,
     /// TLS could not be set up ([`Error::Tls`]).
     Tls,
     /// The server cannot do this ([`Error::UnsupportedServer`]): another version or build
@@ -88,6 +91,7 @@ impl ErrorKind {
             ErrorKind::ConnectionLost => "connection_lost",
             ErrorKind::Timeout => "timeout",
             ErrorKind::AuthenticationFailed => "authentication_failed",
+            ErrorKind::ChannelBindingNotUsed => "channel_binding_not_used",
             ErrorKind::Tls => "tls",
             ErrorKind::UnsupportedServer => "unsupported_server",
             ErrorKind::MissingPrivilege => "missing_privilege",
@@ -127,9 +131,8 @@ impl Error {
             Error::Timeout { .. } | Error::Deadline { .. } | Error::PoolTimeout { .. } => {
                 ErrorKind::Timeout
             }
-            Error::AuthenticationFailed { .. } | Error::ChannelBindingNotUsed { .. } => {
-                ErrorKind::AuthenticationFailed
-            }
+            Error::AuthenticationFailed { .. } => ErrorKind::AuthenticationFailed,
+            Error::ChannelBindingNotUsed { .. } => ErrorKind::ChannelBindingNotUsed,
             Error::Tls { .. } => ErrorKind::Tls,
             Error::UnsupportedServer { .. } => ErrorKind::UnsupportedServer,
             Error::MissingPrivilege { .. } => ErrorKind::MissingPrivilege,

@@ -149,6 +149,7 @@ fn kinds_are_named_once_in_snake_case() {
         ErrorKind::ConnectionLost,
         ErrorKind::Timeout,
         ErrorKind::AuthenticationFailed,
+        ErrorKind::ChannelBindingNotUsed,
         ErrorKind::Tls,
         ErrorKind::UnsupportedServer,
         ErrorKind::MissingPrivilege,
