@@ -7,9 +7,9 @@
 //! PostgreSQL packages ship them). Without either the test says why and skips, or fails
 //! under `TSMN_REQUIRE_TIMESCALEDB=1`.
 
-use timescaledb_multinode::testing::{skip_or_fail, AdminModel, LocalCluster};
+use timescaledb_multinode::testing::{skip_or_fail, AdminModel, JoinedCluster, LocalCluster};
 use timescaledb_multinode::{
-    AccessNodeLink, Cause, ErrorKind, RoleSpec, SecretString, StepKind, UserMapping,
+    AccessNodeLink, Cause, DeleteDataNode, ErrorKind, RoleSpec, SecretString, StepKind, UserMapping,
 };
 
 const LOCALE: &str = "de_DE.UTF-8";
@@ -28,25 +28,24 @@ fn locale_generated() -> bool {
         .unwrap_or(false)
 }
 
-async fn a_wrong_mapping_password_is_named_in_german(admin: AdminModel) {
+/// A joined 1 + `data_nodes` cluster whose servers speak German, or `None` (after the skip
+/// line) when this machine cannot make one.
+async fn german_cluster(admin: AdminModel, data_nodes: usize) -> Option<JoinedCluster> {
     if !locale_generated() {
-        return skip_or_fail::<()>(
+        return skip_or_fail(
             WHAT,
             format!("the locale {LOCALE} is not generated (localedef -i de_DE -f UTF-8 {LOCALE})"),
-        )
-        .unwrap_or(());
+        );
     }
     let joined = LocalCluster::builder()
-        .data_nodes(2)
+        .data_nodes(data_nodes)
         .admin(admin)
         .setting("lc_messages", LOCALE)
         .start_joined()
         .await
         .unwrap();
-    let (mut local, cluster, an) = (joined.local, joined.cluster, joined.access_node);
-
     // The servers speak German, or there is nothing to test.
-    let refused = local.data_nodes()[0]
+    let refused = joined.local.data_nodes()[0]
         .config()
         .password(SecretString::from("not the password"))
         .connect()
@@ -55,13 +54,20 @@ async fn a_wrong_mapping_password_is_named_in_german(admin: AdminModel) {
     assert_eq!(refused.code().map(|c| c.code()), Some("28P01"), "{refused}");
     let words = refused.as_db_error().unwrap().message().to_owned();
     if words.contains("password authentication failed") {
-        local.shutdown().await.unwrap();
-        return skip_or_fail::<()>(
+        joined.shutdown().await.unwrap();
+        return skip_or_fail(
             WHAT,
             format!("the server has no German translations (it said {words:?})"),
-        )
-        .unwrap_or(());
+        );
     }
+    Some(joined)
+}
+
+async fn a_wrong_mapping_password_is_named_in_german(admin: AdminModel) {
+    let Some(joined) = german_cluster(admin, 2).await else {
+        return;
+    };
+    let (mut local, cluster, an) = (joined.local, joined.cluster, joined.access_node);
     assert!(cluster.plan().await.unwrap().is_converged());
     assert!(cluster.status().await.is_healthy());
 
@@ -113,19 +119,34 @@ async fn a_wrong_mapping_password_is_named_in_german(admin: AdminModel) {
     assert!(cluster.plan().await.unwrap().is_converged());
     assert!(cluster.status().await.is_healthy());
 
-    // A data node that is down is down, and says so in German through the access node.
-    local.data_nodes_mut()[1].stop().await.unwrap();
+    // A data node that is down is down.
+    local.data_nodes_mut()[0].stop().await.unwrap();
     let status = cluster.status().await;
-    let dn2 = &status.data_nodes[1];
-    assert!(matches!(dn2.link, AccessNodeLink::Down(_)), "{status:#?}");
+    let dn1 = &status.data_nodes[0];
+    assert!(matches!(dn1.link, AccessNodeLink::Down(_)), "{status:#?}");
     assert_eq!(
-        dn2.direct.server.as_ref().unwrap_err().kind(),
+        dn1.direct.server.as_ref().unwrap_err().kind(),
         ErrorKind::Unreachable
     );
-    local.data_nodes_mut()[1].start().await.unwrap();
 
     drop(an);
     local.shutdown().await.unwrap();
+}
+
+/// The access node refuses to drop the foreign server while a user mapping holds it (2BP01,
+/// in German here); the crate reads that by its SQLSTATE, drops the mapping and finishes.
+async fn a_data_node_is_deleted_with_its_database_in_german(admin: AdminModel) {
+    let Some(joined) = german_cluster(admin, 1).await else {
+        return;
+    };
+    let deleted = DeleteDataNode::new("dn1")
+        .drop_database()
+        .run(&joined.access_node)
+        .await
+        .unwrap();
+    assert!(deleted.deleted && deleted.database_dropped, "{deleted:?}");
+    assert_eq!(deleted.user_mappings_dropped.len(), 1, "{deleted:?}");
+    joined.shutdown().await.unwrap();
 }
 
 macro_rules! as_both_admins {
@@ -150,4 +171,7 @@ macro_rules! as_both_admins {
     };
 }
 
-as_both_admins!(a_wrong_mapping_password_is_named_in_german);
+as_both_admins!(
+    a_wrong_mapping_password_is_named_in_german,
+    a_data_node_is_deleted_with_its_database_in_german,
+);
