@@ -12,80 +12,12 @@
 //!
 //! [`relayed_connect_cause`]: super::cause::relayed_connect_cause
 
-use secrecy::{ExposeSecret, SecretString};
-
 use super::cause::{relayed_connect_cause, Cause};
+use super::mapping::{mapping_check, MappingCheck};
 use super::probe::access_node_session;
 use crate::config::NodeConfig;
-use crate::connect::{Deadline, Session};
+use crate::connect::Deadline;
 use crate::error::Result;
-use crate::sql::user_mapping::{CURRENT_USER, CURRENT_USER_MAPPING_OPTIONS};
-
-/// What the access node's mapping for data node `dn` (current user) holds, against `dn`'s
-/// settings. The values are compared here and dropped; no password is logged or returned.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum MappingCheck {
-    /// Exactly the user and password of the settings.
-    Matches,
-    /// A mapping that logs in as another user than the settings' (its name).
-    WrongUser(String),
-    /// No mapping, or one without a password: the access node has no password to send.
-    NoPassword,
-    /// The settings' user with another password than the settings'.
-    OtherPassword,
-}
-
-impl MappingCheck {
-    /// What a failed login of the access node to a data node whose settings the data node
-    /// accepts most likely means, when the relayed words do not say.
-    pub(crate) fn likely_cause(&self) -> Option<Cause> {
-        match self {
-            MappingCheck::NoPassword => Some(Cause::NoUserMapping),
-            MappingCheck::OtherPassword => Some(Cause::WrongPassword),
-            MappingCheck::Matches | MappingCheck::WrongUser(_) => None,
-        }
-    }
-}
-
-/// Compares the current user's mapping for `dn` on the access node of `session` with `dn`'s
-/// settings.
-pub(crate) async fn mapping_check(
-    session: &Session,
-    op: &'static str,
-    dn: &NodeConfig,
-) -> Result<MappingCheck> {
-    let rows = session
-        .query(op, &CURRENT_USER_MAPPING_OPTIONS, &[&dn.node_name()])
-        .await?;
-    let mut user = None;
-    let mut password: Option<SecretString> = None;
-    for row in &rows {
-        let option: String = session.get(op, row, "option")?;
-        match option.split_once('=') {
-            Some(("user", value)) => user = Some(value.to_owned()),
-            Some(("password", value)) => password = Some(SecretString::from(value.to_owned())),
-            _ => {}
-        }
-    }
-    if rows.is_empty() {
-        return Ok(MappingCheck::NoPassword);
-    }
-    let user = match user {
-        Some(user) => user,
-        None => {
-            let row = session.query_one(op, &CURRENT_USER, &[]).await?;
-            session.get(op, &row, "name")?
-        }
-    };
-    if user != dn.get_user() {
-        return Ok(MappingCheck::WrongUser(user));
-    }
-    Ok(match password {
-        None => MappingCheck::NoPassword,
-        Some(p) if p.expose_secret() == dn.get_password().expose_secret() => MappingCheck::Matches,
-        Some(_) => MappingCheck::OtherPassword,
-    })
-}
 
 /// Whether `result` is a failed connection the access node relayed in words
 /// [`relayed_connect_cause`] does not know (a server with translated messages).

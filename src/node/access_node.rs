@@ -94,7 +94,7 @@ struct Known {
 /// A session an operation runs on: its own, or a pinned one it shares.
 #[derive(Debug)]
 pub(crate) enum SessionRef {
-    Owned(Session),
+    Owned(Box<Session>),
     Shared(Arc<Session>),
 }
 
@@ -270,7 +270,9 @@ impl AccessNode {
     pub(crate) async fn session(&self, op: &'static str) -> Result<SessionRef> {
         match &self.pinned {
             Some(session) => Ok(SessionRef::Shared(session.clone())),
-            None => Session::open(&self.config, op).await.map(SessionRef::Owned),
+            None => Session::open(&self.config, op)
+                .await
+                .map(|s| SessionRef::Owned(Box::new(s))),
         }
     }
 
