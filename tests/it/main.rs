@@ -16,6 +16,7 @@ mod deadlines;
 mod distributed;
 mod double_quote;
 mod drift;
+mod errors;
 mod fixtures;
 mod heal;
 mod hijack;
@@ -39,6 +40,7 @@ mod soak;
 mod tier2;
 #[cfg(feature = "rustls")]
 mod tls;
+mod translated;
 mod tsmn;
 mod tsmn_migrate;
 mod user_mapping;
