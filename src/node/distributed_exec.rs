@@ -85,14 +85,6 @@ impl DistributedExec {
         client.within(OP, self.run_on(an, client.session())).await
     }
 
-    /// Like [`DistributedExec::run`], on a fresh session instead of a pooled one (whose
-    /// cached data-node connections could hide a changed password).
-    pub(crate) async fn run_fresh(self, an: &AccessNode) -> Result<()> {
-        self.validate(an)?;
-        let session = an.session(OP).await?;
-        self.run_on(an, &session).await
-    }
-
     fn validate(&self, an: &AccessNode) -> Result<()> {
         let an_name = an.name();
         let node = Some(an_name.as_str());
