@@ -29,17 +29,80 @@ pub(crate) enum SearchPath {
     AsConfigured,
 }
 
-/// A connected client plus what errors need to name: the node.
+/// A session the crate opened and owns (see [`SessionOn`]).
+pub(crate) type Session = SessionOn<'static>;
+
+/// A connected client plus what errors need to name: the node. The client is the crate's
+/// own ([`Session`]) or a caller's, borrowed for one operation ([`SessionOn::borrowed`]:
+/// a `tokio_postgres::Client`, the client of a `Transaction`, a connection of the caller's
+/// pool).
 #[derive(Debug)]
-pub(crate) struct Session {
-    client: Client,
+pub(crate) struct SessionOn<'c> {
+    client: Handle<'c>,
     node: String,
     /// Set when a multi-node statement failed on the access node's connection to a data
     /// node: TimescaleDB 2.13 can crash such a session on its next `distributed_exec`, so
     /// the pool must not hand it out again.
     poisoned: AtomicBool,
-    /// How to reach the server again, for a cancel request.
-    connector: Connector,
+    /// How to reach the server again, for a cancel request (a caller's client: unknown).
+    connector: Option<Connector>,
+    /// Whether the statements run inside a transaction block the caller opened.
+    in_transaction_block: bool,
+}
+
+/// The driver's client a session runs on.
+pub(crate) enum Handle<'c> {
+    /// Opened by the crate.
+    Owned(Client),
+    /// A caller's client (or a `Transaction`'s), borrowed.
+    Borrowed(&'c Client),
+    /// A caller's pooled connection, checked out for this session and back in its pool
+    /// when the session is dropped.
+    Held(Box<dyn std::ops::Deref<Target = Client> + Send + Sync + 'c>),
+}
+
+impl std::fmt::Debug for Handle<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Handle::Owned(_) => "Owned",
+            Handle::Borrowed(_) => "Borrowed",
+            Handle::Held(_) => "Held",
+        })
+    }
+}
+
+impl<'c> SessionOn<'c> {
+    /// A session on a caller's client, named `node` in errors; `in_transaction_block` when
+    /// the client runs inside a transaction block the caller opened (a `Transaction`).
+    pub(crate) fn borrowed(client: Handle<'c>, node: String, in_transaction_block: bool) -> Self {
+        SessionOn {
+            client,
+            node,
+            poisoned: AtomicBool::new(false),
+            connector: None,
+            in_transaction_block,
+        }
+    }
+
+    /// Whether the statements run inside a transaction block the caller opened.
+    pub(crate) fn in_transaction_block(&self) -> bool {
+        self.in_transaction_block
+    }
+
+    /// Refuses `op`, before anything is sent, when the session runs inside a transaction
+    /// block (the server refuses `what` there with 25001).
+    pub(crate) fn refuse_in_transaction_block(&self, op: &'static str, what: &str) -> Result<()> {
+        if self.in_transaction_block {
+            return Err(Error::invalid(
+                op,
+                Some(&self.node),
+                format!(
+                    "{what} cannot run inside a transaction block; run it on a client or pool, not a transaction"
+                ),
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Session {
@@ -93,10 +156,11 @@ impl Session {
         };
         let session = match connected {
             Ok((client, ())) => Session {
-                client,
+                client: Handle::Owned(client),
                 node,
                 poisoned: AtomicBool::new(false),
-                connector: for_cancel,
+                connector: Some(for_cancel),
+                in_transaction_block: false,
             },
             Err(e) => return Err(Error::from_connect(op, &node, config.get_user(), e)),
         };
@@ -106,6 +170,19 @@ impl Session {
         Ok(session)
     }
 
+    /// Gives up the session, keeping the client.
+    pub(crate) fn into_client(self) -> Client {
+        match self.client {
+            Handle::Owned(client) => client,
+            // A session the crate opened owns its client; only those reach here.
+            Handle::Borrowed(_) | Handle::Held(_) => {
+                unreachable!("only sessions the crate opened are given up")
+            }
+        }
+    }
+}
+
+impl SessionOn<'_> {
     /// The node's name, for errors.
     pub(crate) fn node(&self) -> &str {
         &self.node
@@ -147,14 +224,18 @@ impl Session {
     /// protocol's out-of-band request, over a connection of its own); bounded too, and only
     /// traced when it fails: the session is given up anyway.
     pub(crate) async fn cancel(&self) {
-        let token = self.client.cancel_token();
+        let token = self.client().cancel_token();
         let sent = match self.connector.clone() {
-            Connector::Plain(tls) => {
+            Some(Connector::Plain(tls)) => {
                 tokio::time::timeout(CANCEL_TIMEOUT, token.cancel_query(tls)).await
             }
             #[cfg(feature = "rustls")]
-            Connector::Rustls(tls) => {
+            Some(Connector::Rustls(tls)) => {
                 tokio::time::timeout(CANCEL_TIMEOUT, token.cancel_query(tls)).await
+            }
+            None => {
+                tracing::debug!(node = %self.node, "no cancel request: the caller's client");
+                return;
             }
         };
         match sent {
@@ -188,12 +269,11 @@ impl Session {
 
     /// The driver's client.
     pub(crate) fn client(&self) -> &Client {
-        &self.client
-    }
-
-    /// Gives up the session, keeping the client.
-    pub(crate) fn into_client(self) -> Client {
-        self.client
+        match &self.client {
+            Handle::Owned(client) => client,
+            Handle::Borrowed(client) => client,
+            Handle::Held(client) => client,
+        }
     }
 
     fn err(&self, op: &'static str, e: tokio_postgres::Error) -> Error {
@@ -207,7 +287,7 @@ impl Session {
         sql: &Sql,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<Row>> {
-        self.client
+        self.client()
             .query(sql.text(), params)
             .await
             .map_err(|e| self.err(op, e))
@@ -220,7 +300,7 @@ impl Session {
         sql: &Sql,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Option<Row>> {
-        self.client
+        self.client()
             .query_opt(sql.text(), params)
             .await
             .map_err(|e| self.err(op, e))
@@ -234,7 +314,7 @@ impl Session {
         sql: &Sql,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<Row>> {
-        self.client
+        self.client()
             .query(sql.text(), params)
             .await
             .map_err(|e| self.multinode_err(op, e))
@@ -248,7 +328,7 @@ impl Session {
         sql: &Sql,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<u64> {
-        self.client
+        self.client()
             .execute(sql.text(), params)
             .await
             .map_err(|e| self.multinode_err(op, e))
@@ -260,7 +340,7 @@ impl Session {
         op: &'static str,
         sql: &Sql,
     ) -> Result<()> {
-        self.client
+        self.client()
             .batch_execute(sql.text())
             .await
             .map_err(|e| self.multinode_err(op, e))
@@ -273,7 +353,7 @@ impl Session {
         sql: &Sql,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Row> {
-        self.client
+        self.client()
             .query_one(sql.text(), params)
             .await
             .map_err(|e| self.err(op, e))
@@ -282,7 +362,7 @@ impl Session {
     /// Runs a statement with no parameters through the simple protocol (for utility
     /// statements such as `ALTER ROLE`, which cannot take parameters).
     pub(crate) async fn execute_utility(&self, op: &'static str, sql: &Sql) -> Result<()> {
-        self.client
+        self.client()
             .batch_execute(sql.text())
             .await
             .map_err(|e| self.err(op, e))

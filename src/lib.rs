@@ -111,6 +111,7 @@ mod cluster;
 mod config;
 mod connect;
 mod error;
+mod executor;
 mod ident;
 mod migrate;
 mod node;
@@ -136,6 +137,7 @@ pub use cluster::{
 };
 pub use config::{ChannelBinding, NodeConfig, TlsMode};
 pub use error::{Error, Mismatch, Result};
+pub use executor::Executor;
 pub use ident::{Ident, MAX_IDENT_BYTES};
 pub use migrate::{
     ChunkPlan, ChunkReport, Creation, Migration, MigrationEvent, MigrationPlan, MigrationReport,

@@ -5,7 +5,7 @@ use tokio_postgres::Row;
 
 use crate::catalog::{ChunkInfo, DataNodeInfo, HypertableInfo};
 use crate::config::NodeConfig;
-use crate::connect::Session;
+use crate::connect::{Session, SessionOn};
 use crate::error::{Error, Result};
 use crate::pool::{NodePool, PoolConfig, PoolState, PooledClient};
 use crate::secret_send::SecretLogging;
@@ -154,7 +154,7 @@ impl AccessNode {
 
     /// Notes the outcome of a multi-node statement on `session`: when it broke the access
     /// node's link to a data node, what was seen of the data nodes is forgotten.
-    pub(crate) fn note_link(&self, session: &Session) {
+    pub(crate) fn note_link(&self, session: &SessionOn<'_>) {
         if session.is_poisoned() {
             self.guard.health.forget();
         }
@@ -205,9 +205,13 @@ impl AccessNode {
     /// The statement runs under the pool's statement and lock timeouts
     /// ([`PoolConfig::statement_timeout`]); if the server does not answer by then, it is
     /// cancelled and the session closed ([`Error::Deadline`]).
-    pub async fn query(&self, sql: &RawSql, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
+    pub async fn query(
+        &self,
+        sql: impl Into<RawSql>,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>> {
         const OP: &str = "query";
-        let sql = Sql::vouched(sql);
+        let sql = Sql::vouched(&sql.into());
         let mut attempt = 0;
         loop {
             // A fresh checkout each time: a session whose data-node connection failed is
@@ -225,9 +229,13 @@ impl AccessNode {
 
     /// Runs caller-written `sql` that returns no rows; returns the number of rows affected.
     /// Retries as [`AccessNode::query`] does.
-    pub async fn execute(&self, sql: &RawSql, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
+    pub async fn execute(
+        &self,
+        sql: impl Into<RawSql>,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64> {
         const OP: &str = "execute";
-        let sql = Sql::vouched(sql);
+        let sql = Sql::vouched(&sql.into());
         let mut attempt = 0;
         loop {
             // A fresh checkout each time: a session whose data-node connection failed is
@@ -302,7 +310,7 @@ impl AccessNode {
     /// for it once.
     pub(crate) async fn require_pooled(
         &self,
-        session: &Session,
+        session: &SessionOn<'_>,
         op: &'static str,
         feature: Feature,
     ) -> Result<Schemas> {
@@ -354,7 +362,7 @@ impl AccessNode {
     /// round did not see (or all, when no round can be had) are pinged on `session`.
     pub(crate) async fn check_nodes_up(
         &self,
-        session: &Session,
+        session: &SessionOn<'_>,
         op: &'static str,
         relation: &str,
         nodes: Option<Vec<String>>,
@@ -426,7 +434,7 @@ impl AccessNode {
     }
 
     pub(crate) async fn list_data_nodes(
-        session: &Session,
+        session: &SessionOn<'_>,
         op: &'static str,
     ) -> Result<Vec<DataNodeInfo>> {
         let rows = session.query(op, &LIST_DATA_NODES, &[]).await?;
@@ -437,7 +445,7 @@ impl AccessNode {
 
     /// Checks that every name in `wanted` is a data node, before anything is sent.
     pub(crate) async fn check_data_nodes(
-        session: &Session,
+        session: &SessionOn<'_>,
         op: &'static str,
         wanted: &[String],
     ) -> Result<()> {
@@ -502,7 +510,7 @@ impl AccessNode {
     /// The schema and name of `table` (resolved with the search path when unqualified), if
     /// it exists.
     pub(crate) async fn resolve(
-        session: &Session,
+        session: &SessionOn<'_>,
         op: &'static str,
         table: &TableName,
     ) -> Result<Option<(String, String)>> {

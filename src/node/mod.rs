@@ -19,6 +19,7 @@ mod role;
 mod user_mapping;
 mod write_guard;
 
+pub(crate) use access_node::SessionRef;
 pub use access_node::{AccessNode, STALE_RETRIES};
 pub use data_node::{AddedDataNode, Bootstrap, DataNode};
 pub use distributed_exec::DistributedExec;

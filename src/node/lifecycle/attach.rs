@@ -4,7 +4,7 @@ use super::{data_node_name, first_row, node_session, Repartition};
 #[cfg(doc)]
 use crate::error::Error;
 use crate::error::Result;
-use crate::node::access_node::AccessNode;
+use crate::executor::Executor;
 use crate::node::quote_guard::{self, CopyTo};
 use crate::server::Feature;
 use crate::sql::hypertable::TableName;
@@ -82,13 +82,14 @@ impl AttachDataNode {
     /// the server's refusals: TS172 already attached (without `if_not_attached`), 42P07
     /// naming the data node when its member table is left from a detach without
     /// `drop_remote_data`, 42P01 no such table.
-    pub async fn run(self, an: &AccessNode) -> Result<AttachedDataNode> {
+    pub async fn run(self, on: &(impl Executor + ?Sized)) -> Result<AttachedDataNode> {
         const OP: &str = "attach data node";
-        let node = data_node_name(&self.name, OP, an)?;
-        let (session, schemas) = node_session(an, OP, Feature::MultiNode, &node).await?;
+        let node = data_node_name(&self.name, OP, &on.node_name())?;
+        let (lease, schemas) = node_session(on, OP, Feature::MultiNode, &node).await?;
+        let session = lease.session();
         // Attaching copies the table's definition to the node again, as it is now.
         quote_guard::check(
-            &session,
+            session,
             OP,
             &self.hypertable,
             CopyTo::DataNode(node.as_str()),
@@ -103,7 +104,7 @@ impl AttachDataNode {
                 &[&node.as_str(), &table, &self.if_not_attached, &repartition],
             )
             .await?;
-        let row = first_row(&session, OP, &rows)?;
+        let row = first_row(session, OP, &rows)?;
         let attached = AttachedDataNode {
             hypertable_id: session.get(OP, row, "hypertable_id")?,
             node_hypertable_id: session.get(OP, row, "node_hypertable_id")?,

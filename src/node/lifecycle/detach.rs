@@ -6,7 +6,7 @@ use super::{count, data_node_name, node_session, single, Repartition};
 #[cfg(doc)]
 use crate::error::Error;
 use crate::error::Result;
-use crate::node::access_node::AccessNode;
+use crate::executor::Executor;
 use crate::server::Feature;
 use crate::sql::hypertable::TableName;
 use crate::sql::lifecycle::detach_data_node;
@@ -100,15 +100,16 @@ impl DetachDataNode {
     /// chunks; [`Error::Database`] for other refusals (TS504: holds replicated data, needs
     /// `force`; TS173: not attached, without `if_attached`; 42P01: no such table);
     /// [`Error::UnsupportedServer`] for `drop_remote_data` before TimescaleDB 2.8.
-    pub async fn run(self, an: &AccessNode) -> Result<u32> {
+    pub async fn run(self, on: &(impl Executor + ?Sized)) -> Result<u32> {
         const OP: &str = "detach data node";
-        let node = data_node_name(&self.name, OP, an)?;
+        let node = data_node_name(&self.name, OP, &on.node_name())?;
         let feature = if self.drop_remote_data {
             Feature::DetachDropRemoteData
         } else {
             Feature::MultiNode
         };
-        let (session, schemas) = node_session(an, OP, feature, &node).await?;
+        let (lease, schemas) = node_session(on, OP, feature, &node).await?;
+        let session = lease.session();
         let table = self.hypertable.as_ref().map(TableName::regclass_text);
         let repartition = self.repartition.as_bool();
         let node_name = node.as_str();
@@ -129,7 +130,7 @@ impl DetachDataNode {
                 &params,
             )
             .await?;
-        let detached = count(single(&session, OP, &rows, "detached")?);
+        let detached = count(single(session, OP, &rows, "detached")?);
         tracing::debug!(node = %node, detached, "data node detached");
         Ok(detached)
     }

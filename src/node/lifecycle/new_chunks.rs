@@ -4,7 +4,7 @@ use super::{count, data_node_name, node_session, single};
 #[cfg(doc)]
 use crate::error::Error;
 use crate::error::Result;
-use crate::node::access_node::AccessNode;
+use crate::executor::Executor;
 use crate::server::Feature;
 use crate::sql::hypertable::TableName;
 use crate::sql::lifecycle::{ALLOW_NEW_CHUNKS, BLOCK_NEW_CHUNKS};
@@ -63,10 +63,11 @@ impl BlockNewChunks {
     /// access node does not have (the error lists the ones it has); [`Error::Database`] with
     /// SQLSTATE TS170 when too few data nodes would remain, without `force`;
     /// [`Error::UnsupportedServer`] before TimescaleDB 2.4.
-    pub async fn run(self, an: &AccessNode) -> Result<u32> {
+    pub async fn run(self, on: &(impl Executor + ?Sized)) -> Result<u32> {
         const OP: &str = "block new chunks";
-        let node = data_node_name(&self.name, OP, an)?;
-        let (session, _) = node_session(an, OP, Feature::ExperimentalChunkOps, &node).await?;
+        let node = data_node_name(&self.name, OP, &on.node_name())?;
+        let (lease, _) = node_session(on, OP, Feature::ExperimentalChunkOps, &node).await?;
+        let session = lease.session();
         let table = self.hypertable.as_ref().map(TableName::regclass_text);
         let rows = session
             .query_multinode(
@@ -75,7 +76,7 @@ impl BlockNewChunks {
                 &[&node.as_str(), &table, &self.force],
             )
             .await?;
-        let blocked = count(single(&session, OP, &rows, "affected")?);
+        let blocked = count(single(session, OP, &rows, "affected")?);
         tracing::debug!(node = %node, blocked, "new chunks blocked");
         Ok(blocked)
     }
@@ -113,15 +114,16 @@ impl AllowNewChunks {
     /// [`Error::InvalidInput`] before anything is sent for an invalid name or a node the
     /// access node does not have (the error lists the ones it has);
     /// [`Error::UnsupportedServer`] before TimescaleDB 2.4.
-    pub async fn run(self, an: &AccessNode) -> Result<u32> {
+    pub async fn run(self, on: &(impl Executor + ?Sized)) -> Result<u32> {
         const OP: &str = "allow new chunks";
-        let node = data_node_name(&self.name, OP, an)?;
-        let (session, _) = node_session(an, OP, Feature::ExperimentalChunkOps, &node).await?;
+        let node = data_node_name(&self.name, OP, &on.node_name())?;
+        let (lease, _) = node_session(on, OP, Feature::ExperimentalChunkOps, &node).await?;
+        let session = lease.session();
         let table = self.hypertable.as_ref().map(TableName::regclass_text);
         let rows = session
             .query_multinode(OP, &ALLOW_NEW_CHUNKS, &[&node.as_str(), &table])
             .await?;
-        let allowed = count(single(&session, OP, &rows, "affected")?);
+        let allowed = count(single(session, OP, &rows, "affected")?);
         tracing::debug!(node = %node, allowed, "new chunks allowed");
         Ok(allowed)
     }
