@@ -128,6 +128,10 @@ mod version;
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 
+/// The bb8-postgres crate this one implements [`Executor`] for (feature `bb8-postgres`), so
+/// an application can build its pool with the same versions.
+#[cfg(feature = "bb8-postgres")]
+pub use bb8_postgres;
 pub use catalog::{ChunkInfo, DataNodeInfo, HypertableInfo};
 pub use cluster::{
     AccessNodeLink, ApplyReport, Cause, ChunkPlacement, ChunkRows, Cluster, ClusterStatus,

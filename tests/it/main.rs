@@ -16,6 +16,7 @@ mod deadlines;
 mod distributed;
 mod double_quote;
 mod drift;
+mod executor;
 mod fixtures;
 mod heal;
 mod hijack;
