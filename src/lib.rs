@@ -121,6 +121,7 @@ mod secret_send;
 mod serialize;
 mod server;
 mod sql;
+mod table_name;
 mod tls;
 mod version;
 
@@ -161,10 +162,10 @@ pub use pool::{CheckoutWaits, NodePool, PoolConfig, PoolState, PooledClient, CAN
 pub use secrecy::{ExposeSecret, SecretString};
 pub use secret_send::SecretLogging;
 pub use server::{Capabilities, Feature, License, NodeRole, ServerInfo};
-pub use sql::hypertable::TableName;
 pub use sql::raw::RawSql;
 pub use sql::role::Privilege;
 pub use sql::user_mapping::RoleSpec;
+pub use table_name::{IntoTableName, TableName};
 pub use tokio_postgres;
 pub use version::{PgVersion, Version};
 

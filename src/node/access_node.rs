@@ -20,6 +20,7 @@ use tokio::time::Instant;
 use crate::server::{Capabilities, Feature, ServerInfo};
 use crate::sql::data_node::LIST_DATA_NODES;
 use crate::sql::hypertable::{TableName, CHUNKS, HYPERTABLE, HYPERTABLES, RESOLVE_TABLE};
+use crate::table_name::IntoTableName;
 use crate::version::Version;
 
 use super::extension::{update_extension, ExtensionUpdate};
@@ -466,8 +467,9 @@ impl AccessNode {
     }
 
     /// The hypertable `table` (resolved with the search path when unqualified), if it is one.
-    pub async fn hypertable(&self, table: &TableName) -> Result<Option<HypertableInfo>> {
+    pub async fn hypertable(&self, table: impl IntoTableName) -> Result<Option<HypertableInfo>> {
         const OP: &str = "describe hypertable";
+        let table = &table.into_table_name(OP, Some(&self.name()))?;
         let session = self.session(OP).await?;
         let Some((schema, name)) = Self::resolve(&session, OP, table).await? else {
             return Ok(None);
@@ -491,8 +493,9 @@ impl AccessNode {
     }
 
     /// The chunks of hypertable `table` and the data nodes that hold each.
-    pub async fn chunks(&self, table: &TableName) -> Result<Vec<ChunkInfo>> {
+    pub async fn chunks(&self, table: impl IntoTableName) -> Result<Vec<ChunkInfo>> {
         const OP: &str = "list chunks";
+        let table = &table.into_table_name(OP, Some(&self.name()))?;
         let session = self.session(OP).await?;
         let Some((schema, name)) = Self::resolve(&session, OP, table).await? else {
             return Err(Error::invalid(

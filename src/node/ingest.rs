@@ -16,6 +16,7 @@ use crate::ident::Ident;
 use crate::pool::PooledClient;
 use crate::sql::copy::{copy_in_binary, INGEST_TARGET, TABLE_COLUMNS};
 use crate::sql::hypertable::TableName;
+use crate::table_name::IntoTableName;
 
 pub(super) const OP: &str = "ingest";
 
@@ -86,18 +87,20 @@ impl AccessNode {
     /// [`Error::InvalidInput`] before the COPY starts for an invalid or missing table or a
     /// column the table does not have (the error lists the ones it has), or a column type
     /// the binary format cannot be written for; [`Error::DataNodeDown`] as above.
-    pub async fn ingest(&self, table: &TableName, columns: &[&str]) -> Result<Ingest<'_>> {
-        self.start_ingest(table, columns, true).await
+    pub async fn ingest(&self, table: impl IntoTableName, columns: &[&str]) -> Result<Ingest<'_>> {
+        let table = table.into_table_name(OP, Some(&self.name()))?;
+        self.start_ingest(&table, columns, true).await
     }
 
     /// [`AccessNode::ingest`] without the check that the hypertable's data nodes answer.
     /// Use it only when you know they do, or when the table is not distributed.
     pub async fn ingest_unchecked(
         &self,
-        table: &TableName,
+        table: impl IntoTableName,
         columns: &[&str],
     ) -> Result<Ingest<'_>> {
-        self.start_ingest(table, columns, false).await
+        let table = table.into_table_name(OP, Some(&self.name()))?;
+        self.start_ingest(&table, columns, false).await
     }
 
     async fn start_ingest(

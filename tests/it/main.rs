@@ -37,6 +37,7 @@ mod secrets;
 mod secrets_grid;
 mod server_info;
 mod soak;
+mod table_names;
 mod tier2;
 #[cfg(feature = "rustls")]
 mod tls;

@@ -1,6 +1,6 @@
 //! Attaching a data node to a distributed hypertable: `attach_data_node`.
 
-use super::{data_node_name, first_row, node_session, Repartition};
+use super::{data_node_name, first_row, node_session, table_name, Repartition};
 #[cfg(doc)]
 use crate::error::Error;
 use crate::error::Result;
@@ -9,6 +9,7 @@ use crate::node::quote_guard::{self, CopyTo};
 use crate::server::Feature;
 use crate::sql::hypertable::TableName;
 use crate::sql::lifecycle::attach_data_node;
+use crate::table_name::IntoTableName;
 
 /// A data node to attach to a distributed hypertable with `attach_data_node`.
 ///
@@ -28,7 +29,8 @@ use crate::sql::lifecycle::attach_data_node;
 #[must_use = "does nothing until .run() is awaited"]
 pub struct AttachDataNode {
     name: String,
-    hypertable: TableName,
+    /// The table, or why the text given is not a table name.
+    hypertable: std::result::Result<TableName, String>,
     if_not_attached: bool,
     repartition: Repartition,
 }
@@ -47,10 +49,10 @@ pub struct AttachedDataNode {
 
 impl AttachDataNode {
     /// Attach the data node called `name` to the distributed hypertable `hypertable`.
-    pub fn new(name: impl Into<String>, hypertable: TableName) -> Self {
+    pub fn new(name: impl Into<String>, hypertable: impl IntoTableName) -> Self {
         AttachDataNode {
             name: name.into(),
-            hypertable,
+            hypertable: hypertable.read_table_name(),
             if_not_attached: false,
             repartition: Repartition::default(),
         }
@@ -85,17 +87,12 @@ impl AttachDataNode {
     pub async fn run(self, on: &(impl Executor + ?Sized)) -> Result<AttachedDataNode> {
         const OP: &str = "attach data node";
         let node = data_node_name(&self.name, OP, &on.node_name())?;
+        let hypertable = table_name(self.hypertable, OP, &on.node_name())?;
         let (lease, schemas) = node_session(on, OP, Feature::MultiNode, &node).await?;
         let session = lease.session();
         // Attaching copies the table's definition to the node again, as it is now.
-        quote_guard::check(
-            session,
-            OP,
-            &self.hypertable,
-            CopyTo::DataNode(node.as_str()),
-        )
-        .await?;
-        let table = self.hypertable.regclass_text();
+        quote_guard::check(session, OP, &hypertable, CopyTo::DataNode(node.as_str())).await?;
+        let table = hypertable.regclass_text();
         let repartition = self.repartition.as_bool();
         let rows = session
             .query_multinode(

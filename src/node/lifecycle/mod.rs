@@ -52,6 +52,16 @@ pub(super) fn data_node_name(name: &str, op: &'static str, an: &str) -> Result<I
     Ident::for_op(name, "data node name", op, Some(an))
 }
 
+/// A table given to a builder as `table` (read when it was given), or the error naming `op`
+/// and access node `an` when it is not one.
+pub(super) fn table_name(
+    table: std::result::Result<crate::sql::hypertable::TableName, String>,
+    op: &'static str,
+    an: &str,
+) -> Result<crate::sql::hypertable::TableName> {
+    table.map_err(|reason| Error::invalid(op, Some(an), format!("table name: {reason}")))
+}
+
 /// A session for `op` on an access node that has `feature` (an [`AccessNode`]'s: a fresh
 /// one), once data node `node` is known to exist there (the error lists the ones that do),
 /// and the schemas of the server's TimescaleDB functions.

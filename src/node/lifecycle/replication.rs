@@ -4,9 +4,9 @@ use crate::error::{Error, Result};
 use crate::ident::MAX_IDENT_BYTES;
 use crate::node::access_node::AccessNode;
 use crate::server::Feature;
-use crate::sql::hypertable::TableName;
 use crate::sql::lifecycle::{create_distributed_restore_point, set_replication_factor};
 use crate::sql::server_info::ROLE_IS_SUPERUSER;
+use crate::table_name::IntoTableName;
 
 /// One row of [`AccessNode::create_distributed_restore_point`]: the restore point on one node.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,7 +29,8 @@ impl AccessNode {
     /// # async fn demo(an: &timescaledb_multinode::AccessNode) -> timescaledb_multinode::Result<()> {
     /// use timescaledb_multinode::{Ident, TableName};
     ///
-    /// an.set_replication_factor(&TableName::new(Ident::new("sensor_data")?), 2).await?;
+    /// an.set_replication_factor("sensor_data", 2).await?;
+    /// an.set_replication_factor(&TableName::qualified(Ident::new("metrics")?, Ident::new("cpu")?), 2).await?;
     /// # Ok(()) }
     /// ```
     ///
@@ -38,8 +39,9 @@ impl AccessNode {
     /// [`Error::InvalidInput`] before anything is sent for a factor outside 1 to 32767;
     /// [`Error::Database`] for the server's refusals: TS170 more than the attached data
     /// nodes, TS001 not a hypertable, 42P01 no such table.
-    pub async fn set_replication_factor(&self, table: &TableName, n: i32) -> Result<()> {
+    pub async fn set_replication_factor(&self, table: impl IntoTableName, n: i32) -> Result<()> {
         const OP: &str = "set replication factor";
+        let table = table.into_table_name(OP, Some(&self.name()))?;
         if !(1..=32767).contains(&n) {
             return Err(Error::invalid(
                 OP,
