@@ -29,8 +29,10 @@
 //! |---|---|
 //! | `error` | [`Error`]: one type, variants a caller can act on, node and operation named |
 //! | `ident` | [`Ident`]: validated identifiers (no NUL, ≤ 63 bytes) |
+//! | `table_name` | [`TableName`]: a table, optionally schema-qualified, read from and shown as SQL text; [`IntoTableName`] for the calls that take one |
 //! | `config` | [`NodeConfig`], [`TlsMode`]: how to reach one node |
 //! | `connect`, `tls` | one unpooled session; deadlines and cancel requests; notices to `tracing` |
+//! | `executor` | [`Executor`]: what the typed operations run on — an [`AccessNode`], a [`PooledClient`], your `tokio_postgres::Client` or `Transaction`, your bb8-postgres pool |
 //! | `secret_send` | the one way a secret is sent, [`SecretLogging`]: nothing secret in logs, statistics views or errors |
 //! | `sql` | the only place SQL text is made (renderers, quoting through `postgres_protocol`) |
 //! | `cluster` | [`Cluster`]: plan / apply, status and its [`Cause`]s, heal and rotation, chunk placement, each node's step within [`Cluster::node_deadline`] |
@@ -45,6 +47,7 @@
 //! |---|---|
 //! | `rustls` | TLS through rustls: [`TlsMode::Require`] and [`TlsMode::VerifyFull`], and so [`ChannelBinding::Require`] |
 //! | `serde` | [`Cluster`] specs read from TOML or JSON files (`Cluster::from_toml`, `Cluster::from_json`), passwords from the environment; `Serialize` for the reports (see [Serialization](#serialization-feature-serde)) |
+//! | `bb8-postgres` | [`Executor`] for your `bb8::Pool<bb8_postgres::PostgresConnectionManager<Tls>>` and its pooled connections (`bb8_postgres` re-exported) |
 //! | `testing` | `testing::LocalCluster`: real throwaway servers for tests, joined in one call, with the tier-2 skip helper (needs PostgreSQL server binaries) |
 //!
 //! # Serialization (feature `serde`)

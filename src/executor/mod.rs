@@ -54,6 +54,15 @@ pub(crate) const CALLERS_NODE: &str = "access node";
 /// matter), and the operations that send a secret use [`SecretLogging::Refuse`]. The
 /// trait is sealed: the crate's operations rely on what each implementation guarantees.
 ///
+/// After an error that names a data node's login or connection
+/// ([`Error::is_authentication_failure`](crate::Error::is_authentication_failure),
+/// [`Error::is_unreachable`](crate::Error::is_unreachable),
+/// [`Error::NoUserMapping`](crate::Error::NoUserMapping),
+/// [`Error::is_stale_data_node_connection`](crate::Error::is_stale_data_node_connection)),
+/// TimescaleDB 2.13 can crash that access-node session on its next `distributed_exec`. The
+/// crate's own pools drop such a session; a caller's client or pool cannot be told, so drop
+/// that client (or keep the connection out of your pool) yourself.
+///
 /// # In an application
 ///
 /// The connection you already have runs the typed operations; no second pool, no second
@@ -62,7 +71,7 @@ pub(crate) const CALLERS_NODE: &str = "access node";
 /// ```no_run
 /// use timescaledb_multinode::{DistributedExec, DistributedHypertable, Executor, RawSql};
 ///
-/// async fn setup(client: &mut tokio_postgres::Client) -> timescaledb_multinode::Result<()> {
+/// async fn setup(client: &mut tokio_postgres::Client) -> Result<(), Box<dyn std::error::Error>> {
 ///     // Any executor: a client, a transaction, an `AccessNode`, a bb8-postgres pool.
 ///     async fn metrics_table(on: &impl Executor) -> timescaledb_multinode::Result<()> {
 ///         DistributedHypertable::new("metrics", "time")

@@ -195,8 +195,9 @@ impl AccessNode {
         self.pool.get("check out connection").await
     }
 
-    /// Runs caller-written `sql` with bind parameters on a pooled connection and returns the
-    /// rows. Errors the access node relays from a data node name that data node.
+    /// Runs caller-written `sql` (a string literal, or [`RawSql::vouched`] text) with bind
+    /// parameters on a pooled connection and returns the rows. Errors the access node relays
+    /// from a data node name that data node.
     ///
     /// After a data node restarts, each access-node session fails a statement or two on its
     /// dead cached connection to it before reconnecting
