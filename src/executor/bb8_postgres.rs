@@ -41,6 +41,7 @@ where
     }
 }
 
+#[async_trait::async_trait]
 impl<Tls> Executor for bb8::Pool<PostgresConnectionManager<Tls>>
 where
     Tls: MakeTlsConnect<Socket> + Clone + Send + Sync + 'static,
@@ -70,6 +71,7 @@ where
     }
 }
 
+#[async_trait::async_trait]
 impl<Tls> Executor for bb8::PooledConnection<'_, PostgresConnectionManager<Tls>>
 where
     Tls: MakeTlsConnect<Socket> + Clone + Send + Sync + 'static,

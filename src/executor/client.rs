@@ -20,6 +20,7 @@ impl Sealed for Client {
     }
 }
 
+#[async_trait::async_trait]
 impl Executor for Client {
     fn node_name(&self) -> String {
         CALLERS_NODE.to_owned()
@@ -38,6 +39,7 @@ impl Sealed for Transaction<'_> {
     }
 }
 
+#[async_trait::async_trait]
 impl Executor for Transaction<'_> {
     fn node_name(&self) -> String {
         CALLERS_NODE.to_owned()
@@ -57,6 +59,7 @@ impl Sealed for PooledClient<'_> {
     }
 }
 
+#[async_trait::async_trait]
 impl Executor for PooledClient<'_> {
     fn node_name(&self) -> String {
         self.session().node().to_owned()

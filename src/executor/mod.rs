@@ -8,11 +8,13 @@
 //! the operation needs to know about it (its node's name for errors, whether it runs inside
 //! a transaction block the caller opened, the handle's secret-logging policy).
 
+pub(crate) mod catalog;
 mod client;
 
 #[cfg(feature = "bb8-postgres")]
 mod bb8_postgres;
 
+use crate::catalog::{ChunkInfo, DataNodeInfo, HypertableInfo};
 use crate::connect::{Session, SessionOn};
 use crate::error::Result;
 use crate::node::{AccessNode, SessionRef};
@@ -20,6 +22,7 @@ use crate::pool::PooledClient;
 use crate::secret_send::SecretLogging;
 use crate::server::{Feature, ServerInfo};
 use crate::sql::functions::Schemas;
+use crate::table_name::IntoTableName;
 
 /// The name errors give the node behind a caller's client, pool or transaction (the crate
 /// does not know the name the caller uses for it).
@@ -99,6 +102,7 @@ pub(crate) const CALLERS_NODE: &str = "access node";
 ///     Ok(())
 /// }
 /// ```
+#[async_trait::async_trait]
 pub trait Executor: sealed::Sealed + Send + Sync {
     /// The name errors give the node this executor reaches: the [`AccessNode`]'s name, or
     /// `"access node"` for a caller's client, transaction or pool.
@@ -108,6 +112,31 @@ pub trait Executor: sealed::Sealed + Send + Sync {
     /// [`tokio_postgres::Transaction`]).
     fn in_transaction_block(&self) -> bool {
         false
+    }
+
+    /// The access node's data nodes (like `\des+`), by name.
+    async fn data_nodes(&self) -> Result<Vec<DataNodeInfo>> {
+        catalog::data_nodes(self).await
+    }
+
+    /// The hypertable `table` (resolved with the search path when unqualified), if it is
+    /// one.
+    async fn hypertable<T: IntoTableName + Send>(
+        &self,
+        table: T,
+    ) -> Result<Option<HypertableInfo>> {
+        catalog::hypertable(self, table).await
+    }
+
+    /// Every hypertable of the access node's database (distributed or not), by schema and
+    /// name.
+    async fn hypertables(&self) -> Result<Vec<HypertableInfo>> {
+        catalog::hypertables(self).await
+    }
+
+    /// The chunks of hypertable `table` and the data nodes that hold each.
+    async fn chunks<T: IntoTableName + Send>(&self, table: T) -> Result<Vec<ChunkInfo>> {
+        catalog::chunks(self, table).await
     }
 }
 
@@ -252,6 +281,7 @@ impl<E: Executor + ?Sized> sealed::Sealed for &E {
     }
 }
 
+#[async_trait::async_trait]
 impl<E: Executor + ?Sized> Executor for &E {
     fn node_name(&self) -> String {
         (**self).node_name()
@@ -272,6 +302,7 @@ impl sealed::Sealed for AccessNode {
     }
 }
 
+#[async_trait::async_trait]
 impl Executor for AccessNode {
     fn node_name(&self) -> String {
         self.name()

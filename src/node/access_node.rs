@@ -17,9 +17,10 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::time::Instant;
 
+use crate::executor::catalog;
 use crate::server::{Capabilities, Feature, ServerInfo};
 use crate::sql::data_node::LIST_DATA_NODES;
-use crate::sql::hypertable::{TableName, CHUNKS, HYPERTABLE, HYPERTABLES, RESOLVE_TABLE};
+use crate::sql::hypertable::{TableName, RESOLVE_TABLE};
 use crate::table_name::IntoTableName;
 use crate::version::Version;
 
@@ -428,11 +429,10 @@ impl AccessNode {
         Ok(())
     }
 
-    /// The data nodes of this access node (like `\des+`), by name.
+    /// The data nodes of this access node (like `\des+`), by name. (Any [`Executor`](crate::Executor):
+    /// [`Executor::data_nodes`](crate::Executor::data_nodes).)
     pub async fn data_nodes(&self) -> Result<Vec<DataNodeInfo>> {
-        const OP: &str = "list data nodes";
-        let (session, _) = self.session_with(OP, Feature::MultiNode).await?;
-        Self::list_data_nodes(&session, OP).await
+        catalog::data_nodes(self).await
     }
 
     pub(crate) async fn list_data_nodes(
@@ -468,47 +468,21 @@ impl AccessNode {
     }
 
     /// The hypertable `table` (resolved with the search path when unqualified), if it is one.
+    /// (Any [`Executor`](crate::Executor): [`Executor::hypertable`](crate::Executor::hypertable).)
     pub async fn hypertable(&self, table: impl IntoTableName) -> Result<Option<HypertableInfo>> {
-        const OP: &str = "describe hypertable";
-        let table = &table.into_table_name(OP, Some(&self.name()))?;
-        let session = self.session(OP).await?;
-        let Some((schema, name)) = Self::resolve(&session, OP, table).await? else {
-            return Ok(None);
-        };
-        let row = session
-            .query_opt(OP, &HYPERTABLE, &[&schema, &name])
-            .await?;
-        row.map(|row| HypertableInfo::from_row(&session, OP, &row))
-            .transpose()
+        catalog::hypertable(self, table).await
     }
 
     /// Every hypertable of the access node's database (distributed or not), by schema and
-    /// name.
+    /// name. (Any [`Executor`](crate::Executor): [`Executor::hypertables`](crate::Executor::hypertables).)
     pub async fn hypertables(&self) -> Result<Vec<HypertableInfo>> {
-        const OP: &str = "list hypertables";
-        let session = self.session(OP).await?;
-        let rows = session.query(OP, &HYPERTABLES, &[]).await?;
-        rows.iter()
-            .map(|row| HypertableInfo::from_row(&session, OP, row))
-            .collect()
+        catalog::hypertables(self).await
     }
 
-    /// The chunks of hypertable `table` and the data nodes that hold each.
+    /// The chunks of hypertable `table` and the data nodes that hold each. (Any
+    /// [`Executor`](crate::Executor): [`Executor::chunks`](crate::Executor::chunks).)
     pub async fn chunks(&self, table: impl IntoTableName) -> Result<Vec<ChunkInfo>> {
-        const OP: &str = "list chunks";
-        let table = &table.into_table_name(OP, Some(&self.name()))?;
-        let session = self.session(OP).await?;
-        let Some((schema, name)) = Self::resolve(&session, OP, table).await? else {
-            return Err(Error::invalid(
-                OP,
-                Some(session.node()),
-                format!("table {} does not exist", table.regclass_text()),
-            ));
-        };
-        let rows = session.query(OP, &CHUNKS, &[&schema, &name]).await?;
-        rows.iter()
-            .map(|row| ChunkInfo::from_row(&session, OP, row))
-            .collect()
+        catalog::chunks(self, table).await
     }
 
     /// The schema and name of `table` (resolved with the search path when unqualified), if

@@ -348,6 +348,30 @@ async fn typed_operations_on_every_executor(model: AdminModel) {
     for name in ["t_bb8_pool", "t_bb8_conn"] {
         assert!(is_distributed(&client, name).await, "{name}");
     }
+    // The catalog reads, on a caller's client and transaction, as on the access node.
+    let names = |nodes: Vec<timescaledb_multinode::DataNodeInfo>| {
+        nodes.into_iter().map(|n| n.name).collect::<Vec<_>>()
+    };
+    assert_eq!(names(client.data_nodes().await.unwrap()), ["dn1", "dn2"]);
+    assert_eq!(
+        names(client.data_nodes().await.unwrap()),
+        names(an.data_nodes().await.unwrap())
+    );
+    let info = client
+        .hypertable("public.t_client")
+        .await
+        .unwrap()
+        .expect("a hypertable");
+    assert!(info.is_distributed);
+    assert_eq!(info.data_nodes, ["dn1", "dn2"]);
+    assert!(client.chunks("t_client").await.unwrap().is_empty());
+    let tx = client.transaction().await.unwrap();
+    let listed = tx.hypertables().await.unwrap();
+    assert!(listed.iter().any(|h| h.name == "t_tx"), "{listed:?}");
+    let err = tx.chunks("no_such_table").await.unwrap_err();
+    assert_eq!(err.node(), Some("access node"));
+    tx.rollback().await.unwrap();
+
     // What distributed_exec created is on the data nodes it was sent to.
     for dn in cluster.data_nodes() {
         let dn_client = dn.config().connect().await.unwrap();
