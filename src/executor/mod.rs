@@ -17,6 +17,7 @@ mod bb8_postgres;
 use crate::catalog::{ChunkInfo, DataNodeInfo, HypertableInfo};
 use crate::connect::{Session, SessionOn};
 use crate::error::Result;
+use crate::node::Ingest;
 use crate::node::{AccessNode, SessionRef};
 use crate::pool::PooledClient;
 use crate::secret_send::SecretLogging;
@@ -35,7 +36,9 @@ pub(crate) const CALLERS_NODE: &str = "access node";
 /// [`DistributedExec::run`](crate::DistributedExec::run),
 /// [`DistributedRole::apply`](crate::DistributedRole::apply), [`UserMapping`](crate::UserMapping)'s
 /// calls, [`DataNode::add`](crate::DataNode::add) and the data-node lifecycle) takes
-/// `&impl Executor`. Implemented for:
+/// `&impl Executor`; the catalog reads and binary-COPY ingest are methods of the trait
+/// ([`Executor::data_nodes`], [`Executor::chunks`], [`Executor::ingest`], ...). Implemented
+/// for:
 ///
 /// | executor | sessions |
 /// |---|---|
@@ -138,6 +141,20 @@ pub trait Executor: sealed::Sealed + Send + Sync {
     async fn chunks<T: IntoTableName + Send>(&self, table: T) -> Result<Vec<ChunkInfo>> {
         catalog::chunks(self, table).await
     }
+
+    /// Starts a binary COPY into `columns` of `table` on this executor's session, as
+    /// [`AccessNode::ingest`] does on its pool: for a distributed hypertable, every data
+    /// node it is attached to is pinged first, and the write is refused with
+    /// [`Error::DataNodeDown`](crate::Error::DataNodeDown) if one does not answer (a
+    /// distributed write to a chunk with a replica on a down node crashes a TimescaleDB 2.13
+    /// access node). Inside a `Transaction`, the rows commit or roll back with it.
+    async fn ingest<T: IntoTableName + Send>(
+        &self,
+        table: T,
+        columns: &[&str],
+    ) -> Result<Ingest<'_>> {
+        crate::node::ingest_on(self, table, columns).await
+    }
 }
 
 /// What an operation needs its session for.
@@ -230,6 +247,34 @@ impl<'a> Lease<'a> {
             Held::Own(session) => session,
             Held::Borrowed(session) => session,
             Held::Callers(session) => session,
+        }
+    }
+
+    /// The [`AccessNode`] the session came from, if it did.
+    pub(crate) fn access_node(&self) -> Option<&'a AccessNode> {
+        self.access_node
+    }
+
+    /// When an operation on the session must be over: the pool's operation deadline on a
+    /// session the crate pools (see [`PooledClient::deadline`]); none on a caller's.
+    pub(crate) fn deadline(&self) -> Option<tokio::time::Instant> {
+        match &self.held {
+            Held::Pooled(client) => client.deadline(),
+            _ => None,
+        }
+    }
+
+    /// Runs `work` until `deadline` when the session is pooled by the crate (see
+    /// [`PooledClient::until`]); as it is otherwise.
+    pub(crate) async fn until<T>(
+        &self,
+        op: &'static str,
+        deadline: Option<tokio::time::Instant>,
+        work: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        match &self.held {
+            Held::Pooled(client) => client.until(op, deadline, work).await,
+            _ => work.await,
         }
     }
 

@@ -25,6 +25,7 @@ pub use data_node::{AddedDataNode, Bootstrap, DataNode};
 pub use distributed_exec::DistributedExec;
 pub use extension::{update_extension, update_extensions, ExtensionChange, ExtensionUpdate};
 pub use hypertable::{ChunkInterval, CreatedHypertable, DistributedHypertable};
+pub(crate) use ingest::ingest_on;
 pub use ingest::Ingest;
 pub use ingest_retry::{IngestedBatch, INGEST_RETRIES};
 pub use lifecycle::{

@@ -155,6 +155,51 @@ async fn wait_for_log(path: &Path, marker: &str) -> String {
 }
 
 #[tokio::test]
+async fn ingest_on_a_callers_client_transaction_and_pool() {
+    let server = crate::common::plain_server("an").await;
+    let mut client = server.config().connect().await.unwrap();
+    client
+        .batch_execute("CREATE TABLE r(i int4, s text)")
+        .await
+        .unwrap();
+    let mut ingest = client.ingest("public.r", &["i", "s"]).await.unwrap();
+    ingest.write(&[&1i32, &"one"]).await.unwrap();
+    ingest.write(&[&2i32, &"two"]).await.unwrap();
+    assert_eq!(ingest.finish().await.unwrap(), 2);
+
+    let tx = client.transaction().await.unwrap();
+    let mut ingest = tx.ingest("r", &["i"]).await.unwrap();
+    ingest.write(&[&3i32]).await.unwrap();
+    assert_eq!(ingest.finish().await.unwrap(), 1);
+    tx.rollback().await.unwrap();
+
+    #[cfg(feature = "bb8-postgres")]
+    {
+        use timescaledb_multinode::bb8_postgres::{bb8, PostgresConnectionManager};
+        use timescaledb_multinode::tokio_postgres::NoTls;
+        let manager = PostgresConnectionManager::new(driver_config(&server.config()), NoTls);
+        let pool = bb8::Pool::builder()
+            .max_size(1)
+            .build(manager)
+            .await
+            .unwrap();
+        let mut ingest = pool.ingest("r", &["i"]).await.unwrap();
+        ingest.write(&[&4i32]).await.unwrap();
+        assert_eq!(ingest.finish().await.unwrap(), 1);
+    }
+    let count: i64 = client
+        .query_one("SELECT count(*) FROM r", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(count, if cfg!(feature = "bb8-postgres") { 3 } else { 2 });
+    let err = client.ingest("r", &["nope"]).await.unwrap_err();
+    assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
+    assert_eq!(err.node(), Some("access node"));
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
 async fn what_a_transaction_block_cannot_run_is_refused_before_anything_is_sent() {
     let server = LocalServer::builder("an")
         .timescaledb(false)
@@ -365,6 +410,17 @@ async fn typed_operations_on_every_executor(model: AdminModel) {
     assert!(info.is_distributed);
     assert_eq!(info.data_nodes, ["dn1", "dn2"]);
     assert!(client.chunks("t_client").await.unwrap().is_empty());
+    // Binary COPY on the caller's client, its data nodes checked first.
+    let mut ingest = client
+        .ingest("public.t_client", &["time", "sensor_id"])
+        .await
+        .unwrap();
+    ingest
+        .write(&[&std::time::SystemTime::UNIX_EPOCH, &7i32])
+        .await
+        .unwrap();
+    assert_eq!(ingest.finish().await.unwrap(), 1);
+    assert_eq!(client.chunks("t_client").await.unwrap().len(), 1);
     let tx = client.transaction().await.unwrap();
     let listed = tx.hypertables().await.unwrap();
     assert!(listed.iter().any(|h| h.name == "t_tx"), "{listed:?}");
@@ -395,6 +451,16 @@ async fn typed_operations_on_every_executor(model: AdminModel) {
             dn.name()
         );
     }
+    // A data node down: the caller's ingest is refused before a row is sent (a write to a
+    // chunk with a replica there would crash the access node).
+    let mut cluster = cluster;
+    cluster.data_nodes_mut()[1].stop().await.unwrap();
+    let err = client
+        .ingest("t_client", &["time", "sensor_id"])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::DataNodeDown { .. }), "{err:?}");
+    assert_eq!(err.node(), Some("dn2"));
     drop(client);
     cluster.shutdown().await.unwrap();
 }
