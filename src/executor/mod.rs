@@ -17,8 +17,8 @@ mod bb8_postgres;
 use crate::catalog::{ChunkInfo, DataNodeInfo, HypertableInfo};
 use crate::connect::{Session, SessionOn};
 use crate::error::Result;
-use crate::node::Ingest;
 use crate::node::{AccessNode, SessionRef};
+use crate::node::{Ingest, RestorePoint};
 use crate::pool::PooledClient;
 use crate::secret_send::SecretLogging;
 use crate::server::{Feature, ServerInfo};
@@ -140,6 +140,22 @@ pub trait Executor: sealed::Sealed + Send + Sync {
     /// The chunks of hypertable `table` and the data nodes that hold each.
     async fn chunks<T: IntoTableName + Send>(&self, table: T) -> Result<Vec<ChunkInfo>> {
         catalog::chunks(self, table).await
+    }
+
+    /// Sets how many data nodes hold each new chunk of the distributed hypertable `table`
+    /// (as [`AccessNode::set_replication_factor`]).
+    async fn set_replication_factor<T: IntoTableName + Send>(
+        &self,
+        table: T,
+        n: i32,
+    ) -> Result<()> {
+        crate::node::replication_factor(self, table, n).await
+    }
+
+    /// Creates a restore point named `name` on the access node and every data node at once
+    /// (as [`AccessNode::create_distributed_restore_point`]).
+    async fn create_distributed_restore_point(&self, name: &str) -> Result<Vec<RestorePoint>> {
+        crate::node::restore_point(self, name).await
     }
 
     /// Starts a binary COPY into `columns` of `table` on this executor's session, as

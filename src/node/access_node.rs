@@ -296,18 +296,6 @@ impl AccessNode {
         })
     }
 
-    /// A session for `op` on a server that has `feature` (checked once per handle), and the
-    /// schemas of the server's TimescaleDB functions.
-    pub(crate) async fn session_with(
-        &self,
-        op: &'static str,
-        feature: Feature,
-    ) -> Result<(SessionRef, Schemas)> {
-        let session = self.session(op).await?;
-        let schemas = self.require_pooled(&session, op, feature).await?;
-        Ok((session, schemas))
-    }
-
     /// Refuses `op` unless the server has `feature`, and returns the schemas of its
     /// TimescaleDB functions; the first successful check is kept, so pooled hot paths pay
     /// for it once.

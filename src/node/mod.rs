@@ -28,6 +28,7 @@ pub use hypertable::{ChunkInterval, CreatedHypertable, DistributedHypertable};
 pub(crate) use ingest::ingest_on;
 pub use ingest::Ingest;
 pub use ingest_retry::{IngestedBatch, INGEST_RETRIES};
+pub(crate) use lifecycle::{replication_factor, restore_point};
 pub use lifecycle::{
     AllowNewChunks, AlterDataNode, AlteredDataNode, AttachDataNode, AttachedDataNode,
     BlockNewChunks, DeleteDataNode, DeletedDataNode, DetachDataNode, Repartition, RestorePoint,

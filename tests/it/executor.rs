@@ -421,6 +421,17 @@ async fn typed_operations_on_every_executor(model: AdminModel) {
         .unwrap();
     assert_eq!(ingest.finish().await.unwrap(), 1);
     assert_eq!(client.chunks("t_client").await.unwrap().len(), 1);
+    client.set_replication_factor("t_client", 2).await.unwrap();
+    let info = client.hypertable("t_client").await.unwrap().unwrap();
+    assert_eq!(info.replication_factor, Some(2));
+    let points = client.create_distributed_restore_point("byos").await;
+    match model {
+        AdminModel::Superuser => assert_eq!(points.unwrap().len(), 3),
+        _ => {
+            let err = points.unwrap_err();
+            assert!(matches!(err, Error::MissingPrivilege { .. }), "{err:?}");
+        }
+    }
     let tx = client.transaction().await.unwrap();
     let listed = tx.hypertables().await.unwrap();
     assert!(listed.iter().any(|h| h.name == "t_tx"), "{listed:?}");

@@ -19,6 +19,7 @@ pub use delete::{DeleteDataNode, DeletedDataNode};
 pub use detach::DetachDataNode;
 pub use new_chunks::{AllowNewChunks, BlockNewChunks};
 pub use replication::RestorePoint;
+pub(crate) use replication::{replication_factor, restore_point};
 
 use super::access_node::AccessNode;
 use crate::connect::SessionOn;
