@@ -58,6 +58,7 @@ pub(crate) enum Handle<'c> {
     Borrowed(&'c Client),
     /// A caller's pooled connection, checked out for this session and back in its pool
     /// when the session is dropped.
+    #[cfg(feature = "bb8-postgres")]
     Held(Box<dyn std::ops::Deref<Target = Client> + Send + Sync + 'c>),
 }
 
@@ -66,6 +67,7 @@ impl std::fmt::Debug for Handle<'_> {
         f.write_str(match self {
             Handle::Owned(_) => "Owned",
             Handle::Borrowed(_) => "Borrowed",
+            #[cfg(feature = "bb8-postgres")]
             Handle::Held(_) => "Held",
         })
     }
@@ -175,9 +177,9 @@ impl Session {
         match self.client {
             Handle::Owned(client) => client,
             // A session the crate opened owns its client; only those reach here.
-            Handle::Borrowed(_) | Handle::Held(_) => {
-                unreachable!("only sessions the crate opened are given up")
-            }
+            Handle::Borrowed(_) => unreachable!("only sessions the crate opened are given up"),
+            #[cfg(feature = "bb8-postgres")]
+            Handle::Held(_) => unreachable!("only sessions the crate opened are given up"),
         }
     }
 }
@@ -272,6 +274,7 @@ impl SessionOn<'_> {
         match &self.client {
             Handle::Owned(client) => client,
             Handle::Borrowed(client) => client,
+            #[cfg(feature = "bb8-postgres")]
             Handle::Held(client) => client,
         }
     }

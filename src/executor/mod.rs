@@ -60,6 +60,11 @@ pub(crate) const CALLERS_NODE: &str = "access node";
 /// matter), and the operations that send a secret use [`SecretLogging::Refuse`]. The
 /// trait is sealed: the crate's operations rely on what each implementation guarantees.
 ///
+/// On a caller's session, operations run under that session's own `statement_timeout`: the
+/// crate sets no deadline of its own there and sends no cancel request (an
+/// [`AccessNode`]'s pooled sessions get [`PoolConfig::statement_timeout`](crate::PoolConfig::statement_timeout)
+/// and a deadline).
+///
 /// After an error that names a data node's login or connection
 /// ([`Error::is_authentication_failure`](crate::Error::is_authentication_failure),
 /// [`Error::is_unreachable`](crate::Error::is_unreachable),
@@ -367,5 +372,31 @@ impl sealed::Sealed for AccessNode {
 impl Executor for AccessNode {
     fn node_name(&self) -> String {
         self.name()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Executor;
+
+    #[test]
+    fn the_executors_are_what_the_docs_say() {
+        fn executor<E: Executor + ?Sized>() {}
+        executor::<crate::AccessNode>();
+        executor::<crate::PooledClient<'static>>();
+        executor::<tokio_postgres::Client>();
+        executor::<tokio_postgres::Transaction<'static>>();
+        executor::<&tokio_postgres::Client>();
+        #[cfg(feature = "bb8-postgres")]
+        {
+            use bb8_postgres::PostgresConnectionManager;
+            use tokio_postgres::NoTls;
+            executor::<bb8::Pool<PostgresConnectionManager<NoTls>>>();
+            executor::<bb8::PooledConnection<'static, PostgresConnectionManager<NoTls>>>();
+            #[cfg(feature = "rustls")]
+            executor::<
+                bb8::Pool<PostgresConnectionManager<tokio_postgres_rustls::MakeRustlsConnect>>,
+            >();
+        }
     }
 }
