@@ -72,6 +72,11 @@ const OP: &str = "create distributed hypertable";
 impl DistributedHypertable {
     /// Distribute the existing, empty table `table` (in the search path's schema) on its
     /// time column `time_column`.
+    ///
+    /// `table` is the table's own name, one identifier taken as written like the column
+    /// names (`"a.b"` is a table called `a.b`); name its schema with
+    /// [`DistributedHypertable::schema`]. (The calls that take a whole
+    /// [`IntoTableName`](crate::IntoTableName) read `schema.table` text instead.)
     pub fn new(table: impl Into<String>, time_column: impl Into<String>) -> Self {
         DistributedHypertable {
             schema: None,

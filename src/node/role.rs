@@ -137,7 +137,9 @@ impl DistributedRole {
         self
     }
 
-    /// Grant `privileges` on `table` (in the search path) to the role.
+    /// Grant `privileges` on `table` (in the search path) to the role. `table` is one
+    /// identifier taken as written; for a table in another schema use
+    /// [`DistributedRole::grant_in_schema`].
     pub fn grant(
         mut self,
         privileges: impl IntoIterator<Item = Privilege>,
