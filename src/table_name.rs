@@ -312,6 +312,22 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn display_reads_back_as_the_same_name(
+            schema in proptest::option::of("[^\\x00]{1,15}"),
+            name in "[^\\x00]{1,15}",
+        ) {
+            let name = Ident::new(name).unwrap();
+            let table = match schema {
+                Some(schema) => TableName::qualified(Ident::new(schema).unwrap(), name),
+                None => TableName::new(name),
+            };
+            let shown = table.to_string();
+            proptest::prop_assert_eq!(shown.parse::<TableName>().unwrap(), table);
+        }
+    }
+
     #[test]
     fn any_names_survive_a_round_trip() {
         let names = [
