@@ -2,13 +2,15 @@
 //! classification, and forwarding the server's notices (TimescaleDB's 01P01 deprecation
 //! warnings among them) to `tracing`.
 
+use std::collections::HashMap;
 use std::future::{poll_fn, Future};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{AsyncMessage, Client, Connection, Row};
+use tokio_postgres::{AsyncMessage, Client, Connection, Row, Statement};
 
 use crate::config::NodeConfig;
 use crate::error::{Error, Result};
@@ -48,6 +50,10 @@ pub(crate) struct SessionOn<'c> {
     connector: Option<Connector>,
     /// Whether the statements run inside a transaction block the caller opened.
     in_transaction_block: bool,
+    /// The crate's own statements this session has prepared: a session kept in a pool
+    /// parses and plans each once, and runs it in one round trip after that. (A caller's
+    /// session, borrowed for one operation, prepares nothing.)
+    prepared: Mutex<HashMap<&'static str, Statement>>,
 }
 
 /// The driver's client a session runs on.
@@ -83,6 +89,7 @@ impl<'c> SessionOn<'c> {
             poisoned: AtomicBool::new(false),
             connector: None,
             in_transaction_block,
+            prepared: Mutex::default(),
         }
     }
 
@@ -163,6 +170,7 @@ impl Session {
                 poisoned: AtomicBool::new(false),
                 connector: Some(for_cancel),
                 in_transaction_block: false,
+                prepared: Mutex::default(),
             },
             Err(e) => return Err(Error::from_connect(op, &node, config.get_user(), e)),
         };
@@ -280,7 +288,56 @@ impl SessionOn<'_> {
     }
 
     fn err(&self, op: &'static str, e: tokio_postgres::Error) -> Error {
-        Error::from_statement(op, &self.node, e)
+        let err = Error::from_statement(op, &self.node, e);
+        // 42710 from a statement of the crate's: most often TimescaleDB's loader, when the
+        // extension was updated after this session loaded it ("already loaded with a
+        // different version"); such a session never works again. Any other duplicate
+        // object costs no more than a new session.
+        if err.code().is_some_and(|c| c.code() == "42710") {
+            self.poisoned.store(true, Ordering::Relaxed);
+        }
+        err
+    }
+
+    /// `sql` prepared on this session, when it is one of the crate's own statements: from
+    /// the session's cache, or prepared now and kept.
+    async fn prepared(&self, op: &'static str, sql: &Sql) -> Result<Option<Statement>> {
+        let Some(text) = sql.static_text() else {
+            return Ok(None);
+        };
+        if !matches!(self.client, Handle::Owned(_)) {
+            return Ok(None);
+        }
+        let kept = self
+            .prepared
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(text)
+            .cloned();
+        if let Some(statement) = kept {
+            return Ok(Some(statement));
+        }
+        let statement = self
+            .client()
+            .prepare(text)
+            .await
+            .map_err(|e| self.err(op, e))?;
+        self.prepared
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(text, statement.clone());
+        Ok(Some(statement))
+    }
+
+    /// Forgets `sql`'s prepared statement after it failed, so the next use prepares it
+    /// again (a plan the server can no longer use, after an extension update, say).
+    fn forget(&self, sql: &Sql) {
+        if let Some(text) = sql.static_text() {
+            self.prepared
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .remove(text);
+        }
     }
 
     /// Runs a query and returns its rows.
@@ -290,10 +347,14 @@ impl SessionOn<'_> {
         sql: &Sql,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<Row>> {
-        self.client()
-            .query(sql.text(), params)
-            .await
-            .map_err(|e| self.err(op, e))
+        let result = match self.prepared(op, sql).await? {
+            Some(statement) => self.client().query(&statement, params).await,
+            None => self.client().query(sql.text(), params).await,
+        };
+        result.map_err(|e| {
+            self.forget(sql);
+            self.err(op, e)
+        })
     }
 
     /// Runs a query that returns at most one row.
@@ -303,10 +364,14 @@ impl SessionOn<'_> {
         sql: &Sql,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Option<Row>> {
-        self.client()
-            .query_opt(sql.text(), params)
-            .await
-            .map_err(|e| self.err(op, e))
+        let result = match self.prepared(op, sql).await? {
+            Some(statement) => self.client().query_opt(&statement, params).await,
+            None => self.client().query_opt(sql.text(), params).await,
+        };
+        result.map_err(|e| {
+            self.forget(sql);
+            self.err(op, e)
+        })
     }
 
     /// Runs a multi-node call on an access node: errors the access node relays from a data
@@ -356,10 +421,14 @@ impl SessionOn<'_> {
         sql: &Sql,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Row> {
-        self.client()
-            .query_one(sql.text(), params)
-            .await
-            .map_err(|e| self.err(op, e))
+        let result = match self.prepared(op, sql).await? {
+            Some(statement) => self.client().query_one(&statement, params).await,
+            None => self.client().query_one(sql.text(), params).await,
+        };
+        result.map_err(|e| {
+            self.forget(sql);
+            self.err(op, e)
+        })
     }
 
     /// Runs a statement with no parameters through the simple protocol (for utility

@@ -295,6 +295,31 @@ impl Cluster {
                 let an = self.access_node(an).await?;
                 an.set_replication_factor(&table, n).await?;
             }
+            StepKind::SetChunkInterval => {
+                let spec = self.hypertable_spec(&step.target)?;
+                let table = spec.hypertable.table_name()?;
+                let interval = spec.hypertable.get_chunk_interval().ok_or_else(|| {
+                    Error::invalid(OP, None, "the spec gives this table no chunk interval")
+                })?;
+                let an = self.access_node(an).await?;
+                an.set_chunk_interval(&table, interval).await?;
+            }
+            StepKind::SetNumberPartitions => {
+                let spec = self.hypertable_spec(&step.target)?;
+                let table = spec.hypertable.table_name()?;
+                let (Some(column), Some(n)) = (
+                    spec.hypertable.partitioning(),
+                    spec.hypertable.get_number_partitions(),
+                ) else {
+                    return Err(Error::invalid(
+                        OP,
+                        None,
+                        "the spec gives this table no partitioning column and number",
+                    ));
+                };
+                let an = self.access_node(an).await?;
+                an.set_number_partitions(&table, column, n).await?;
+            }
             StepKind::ApplyRole => {
                 let role = self
                     .roles
@@ -309,6 +334,19 @@ impl Cluster {
                     role = role.data_nodes(names);
                 }
                 role.apply(an).await?;
+            }
+            StepKind::RevokeGrants => {
+                self.check_destructive(step)?;
+                let role = self
+                    .roles
+                    .iter()
+                    .find(|r| r.name() == step.target)
+                    .ok_or_else(|| Error::invalid(OP, None, "the plan names an unknown role"))?;
+                let table = step.table.as_deref().ok_or_else(|| {
+                    Error::invalid(OP, None, "the plan's revoke step names no table")
+                })?;
+                let an = self.access_node(an).await?;
+                role.revoke_ungranted(an, table).await?;
             }
             StepKind::DetachDataNode => {
                 self.check_destructive(step)?;

@@ -4,6 +4,7 @@
 mod apply;
 mod cause;
 mod heal;
+mod mapping;
 mod placement;
 mod plan;
 mod probe;
@@ -11,6 +12,7 @@ mod rotate;
 #[cfg(feature = "serde")]
 mod spec_file;
 mod status;
+mod verifier;
 
 pub use apply::ApplyReport;
 pub use cause::Cause;
@@ -76,6 +78,8 @@ pub struct Cluster {
 struct Pools {
     access_node: tokio::sync::OnceCell<NodePool>,
     data_nodes: Mutex<HashMap<String, NodePool>>,
+    /// Role passwords already checked against the verifiers a superuser read.
+    verified: verifier::Verified,
 }
 
 /// Connections each of a cluster's pools keeps at most (reads for plans only).

@@ -6,30 +6,32 @@ use std::time::Duration;
 
 use futures_util::future::join_all;
 
+use super::mapping::{mapping_check, MappingCheck};
 use super::probe::{link, probe_fresh};
 use super::status::AccessNodeLink;
+use super::verifier::{read_stored, Stored};
 use super::Cluster;
 use crate::catalog::{DataNodeInfo, HypertableInfo};
 use crate::config::NodeConfig;
 use crate::connect::{Deadline, Session};
 use crate::error::{Error, Result};
 use crate::ident::Ident;
+use crate::node::lifecycle::dimension::interval_units;
 use crate::node::{mapping_options, Mapping};
 use crate::node::{AccessNode, DistributedHypertable, DistributedRole, GrantOn};
 use crate::server::Feature;
 use crate::server::ServerInfo;
+use crate::sql::functions::Schemas;
 use crate::sql::hypertable::{TableName, HYPERTABLE, RESOLVE_TABLE};
+use crate::sql::lifecycle::HYPERTABLE_DIMENSIONS;
 use crate::sql::plan as show;
 use crate::sql::raw::RawSql;
 use crate::sql::role::{
-    default_privileges, grant_on_all_tables, grant_on_table, HAS_TABLE_PRIVILEGE, ROLE_LOGIN,
-    SCHEMA_GRANT_STATE,
+    default_privileges, grant_on_all_tables, grant_on_table, revoke_on_table, Privilege,
+    DIRECT_TABLE_PRIVILEGES, HAS_TABLE_PRIVILEGE, ROLE_LOGIN, SCHEMA_GRANT_STATE,
 };
-use crate::sql::user_mapping::{
-    RoleSpec, CURRENT_USER, CURRENT_USER_MAPPING_OPTIONS, MAPPING_REMOTE_USER,
-};
+use crate::sql::user_mapping::{RoleSpec, MAPPING_REMOTE_USER};
 use crate::version::Version;
-use secrecy::{ExposeSecret, SecretString};
 
 /// A distributed hypertable the cluster should have: the table's definition (run when the
 /// table is missing) and how to distribute it.
@@ -64,6 +66,12 @@ pub enum StepKind {
     /// Set a distributed hypertable's replication factor to the spec's
     /// (`set_replication_factor`; existing chunks are not copied).
     SetReplicationFactor,
+    /// Set a hypertable's chunk interval to the spec's (`set_chunk_time_interval`; for new
+    /// chunks).
+    SetChunkInterval,
+    /// Set the number of partitions of a hypertable's space dimension to the spec's
+    /// (`set_number_partitions`; for new chunks).
+    SetNumberPartitions,
     /// Create or update a distributed role, its mappings and grants.
     ApplyRole,
     /// Prune mode only, destructive: detach a data node from a hypertable the spec does not
@@ -71,6 +79,9 @@ pub enum StepKind {
     DetachDataNode,
     /// Prune mode only, destructive: delete a data node the spec does not have.
     DeleteDataNode,
+    /// Prune mode only, destructive: revoke from a role of the spec the privileges on a
+    /// table ([`Step::table`]) that the spec does not grant it (`target` is the role).
+    RevokeGrants,
 }
 
 impl StepKind {
@@ -106,6 +117,9 @@ pub struct Step {
     /// [`StepKind::DetachDataNode`]).
     #[cfg_attr(feature = "serde", serde(default))]
     pub data_node: Option<String>,
+    /// The table a role's step concerns ([`StepKind::RevokeGrants`]), quoted as in SQL.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub table: Option<String>,
     /// The version a [`StepKind::CreateExtension`] step creates (`None`: the server's
     /// default).
     #[cfg_attr(
@@ -127,6 +141,9 @@ impl fmt::Display for Step {
         write!(f, "{:?} {}", self.kind, self.target)?;
         if let Some(dn) = &self.data_node {
             write!(f, " ({dn})")?;
+        }
+        if let Some(table) = &self.table {
+            write!(f, " ({table})")?;
         }
         write!(f, " on {}: {} -- {}", self.node, self.why, self.sql)
     }
@@ -305,6 +322,7 @@ impl Plan {
             sql,
             why: why.to_owned(),
             data_node: None,
+            table: None,
             extension_version: None,
             destructive: false,
         });
@@ -525,6 +543,7 @@ impl Cluster {
         //    has one (a data node must run the same major and at least its minor).
         let mut reachable = Vec::new();
         let mut roles_on_node: Vec<(String, Vec<(String, bool)>)> = Vec::new();
+        let mut stored_on_node: Vec<(String, Vec<(String, Stored)>)> = Vec::new();
         let mut grant_gaps: Vec<(String, Vec<(String, String)>)> = Vec::new();
         for (dn, check) in self.data_nodes.iter().zip(dn_checks) {
             let name = dn.node_name();
@@ -567,6 +586,7 @@ impl Cluster {
                         }
                     }
                     roles_on_node.push((name.clone(), check.roles));
+                    stored_on_node.push((name.clone(), check.stored));
                     grant_gaps.push((name.clone(), check.grant_gaps));
                     reachable.push(name);
                 }
@@ -621,12 +641,19 @@ impl Cluster {
         // rest are probed, together first, one by one only when that fails.
         let mut to_probe: Vec<String> = Vec::new();
         let mut wrong_user: Vec<(String, String)> = Vec::new();
-        for dn in &self.data_nodes {
+        // Read all at once: the session sends them without waiting (one round trip).
+        let to_check: Vec<&NodeConfig> = self
+            .data_nodes
+            .iter()
+            .filter(|dn| {
+                let name = dn.node_name();
+                is_registered(&name) && reachable.contains(&name)
+            })
+            .collect();
+        let checks = join_all(to_check.iter().map(|dn| mapping_check(session, OP, dn))).await;
+        for (dn, check) in to_check.into_iter().zip(checks) {
             let name = dn.node_name();
-            if !is_registered(&name) || !reachable.contains(&name) {
-                continue;
-            }
-            let check = mapping_check(session, dn).await?;
+            let check = check?;
             plan.observe(format!("mapping of {name}: {check:?}"));
             match check {
                 MappingCheck::Matches => {}
@@ -859,6 +886,10 @@ impl Cluster {
                     );
                 }
             }
+            if let Some((schema, name)) = &exists {
+                self.plan_partitioning(session, spec, schema, name, &mut plan, an_schemas.as_ref())
+                    .await?;
+            }
             if self.prune != Prune::Off {
                 for dn in &info.data_nodes {
                     // Data nodes outside the spec are deleted below, which detaches them.
@@ -895,8 +926,14 @@ impl Cluster {
                 Some(false) => missing.push(format!("the role may not log in on {an_name}")),
                 Some(true) => {}
             }
-            for node in &nodes {
-                match mapping_state(session, node, role.name()).await? {
+            let states = join_all(
+                nodes
+                    .iter()
+                    .map(|node| mapping_state(session, node, role.name())),
+            )
+            .await;
+            for (node, state) in nodes.iter().zip(states) {
+                match state? {
                     RoleMapping::Missing => {
                         missing.push(format!("no user mapping with a password on {node}"))
                     }
@@ -915,24 +952,45 @@ impl Cluster {
                     }
                 }
             }
-            // The password: where the role exists and may log in, a login with the spec's
-            // password, on every node at once; refused (28P01) means another password.
+            // The password: where the role exists and may log in, checked against the
+            // verifier where the admin may read it (a superuser), else by a login with the
+            // spec's password, on every node at once; refused (28P01) means another password.
             if missing.is_empty() && self.role_password_check {
-                let mut logins = vec![(
-                    an_name.clone(),
-                    self.access_node
-                        .as_user(role.name(), role.password().clone()),
-                )];
+                let verified = &self.pools.verified;
+                let an_stored = read_stored(session, OP, &an_info, role.name()).await?;
+                let mut logins = Vec::new();
+                match verified.matches(&an_stored, role.name(), role.password()) {
+                    Some(true) => {}
+                    Some(false) => missing.push(format!(
+                        "the role's password on {an_name} is not the spec's"
+                    )),
+                    None => logins.push((
+                        an_name.clone(),
+                        self.access_node
+                            .as_user(role.name(), role.password().clone()),
+                    )),
+                }
                 for dn in self
                     .data_nodes
                     .iter()
                     .filter(|d| nodes.contains(&d.node_name()))
                 {
-                    if reachable.contains(&dn.node_name()) {
-                        logins.push((
-                            dn.node_name(),
-                            dn.as_user(role.name(), role.data_node_password_or_default().clone()),
-                        ));
+                    let dn_name = dn.node_name();
+                    if !reachable.contains(&dn_name) {
+                        continue;
+                    }
+                    let password = role.data_node_password_or_default();
+                    let stored = stored_on_node
+                        .iter()
+                        .find(|(n, _)| *n == dn_name)
+                        .and_then(|(_, s)| s.iter().find(|(r, _)| r == role.name()))
+                        .map_or(&Stored::NotRead, |(_, s)| s);
+                    match verified.matches(stored, role.name(), password) {
+                        Some(true) => {}
+                        Some(false) => missing.push(format!(
+                            "the role's password on {dn_name} is not the spec's"
+                        )),
+                        None => logins.push((dn_name, dn.as_user(role.name(), password.clone()))),
                     }
                 }
                 let refused = join_all(logins.into_iter().map(|(node, config)| async move {
@@ -946,6 +1004,8 @@ impl Cluster {
                 }
             }
             let mut grants = Vec::new();
+            let mut revokes = Plan::default();
+            let mut revoked: Vec<String> = Vec::new();
             for (privileges, on) in role.grants() {
                 let shown = on.describe();
                 let Some(table_name) = on.table_name(OP, Some(&an_name))? else {
@@ -1000,6 +1060,47 @@ impl Cluster {
                         }
                     }
                 }
+                if self.prune != Prune::Off && on_access_node {
+                    let granted = role.table_privileges(&table_name);
+                    let extra: Vec<String> = session
+                        .query(
+                            OP,
+                            &DIRECT_TABLE_PRIVILEGES,
+                            &[&table_name.regclass_text(), &role.name()],
+                        )
+                        .await?
+                        .iter()
+                        .map(|row| session.get::<String>(OP, row, "privilege"))
+                        .collect::<Result<Vec<_>>>()?
+                        .into_iter()
+                        .filter(|p| !granted.contains(&p.as_str()))
+                        .collect();
+                    if !extra.is_empty() && !revoked.contains(&table_name.regclass_text()) {
+                        revoked.push(table_name.regclass_text());
+                        let not_granted: Vec<&str> = Privilege::All
+                            .expanded()
+                            .iter()
+                            .copied()
+                            .filter(|p| !granted.contains(p))
+                            .collect();
+                        revokes.add_step(
+                            StepKind::RevokeGrants,
+                            &an_name,
+                            role.name(),
+                            revoke_on_table(&not_granted, &table_name, &id)
+                                .text()
+                                .to_owned(),
+                            &format!(
+                                "prune: the role has {} on {shown}, which the spec does not \
+                                 grant it",
+                                extra.join(", ")
+                            ),
+                        );
+                        let step = revokes.last_step();
+                        step.table = Some(table_name.regclass_text());
+                        step.destructive = true;
+                    }
+                }
             }
             plan.observe(format!("role {}: {missing:?}", role.name()));
             if !missing.is_empty() {
@@ -1011,6 +1112,7 @@ impl Cluster {
                     &missing.join("; "),
                 );
             }
+            plan.steps.append(&mut revokes.steps);
         }
 
         plan.steps.append(&mut placement.steps);
@@ -1033,6 +1135,106 @@ impl Cluster {
         Ok(plan)
     }
 
+    /// Steps or conflicts for how the existing hypertable `schema.name` is partitioned,
+    /// against what `spec` states (only what it states): the time column, the space
+    /// partitioning column (neither can change once the table has them), the number of
+    /// partitions and the chunk interval (both can, for new chunks).
+    async fn plan_partitioning(
+        &self,
+        session: &Session,
+        spec: &HypertableSpec,
+        schema: &str,
+        name: &str,
+        plan: &mut Plan,
+        schemas: Option<&Schemas>,
+    ) -> Result<()> {
+        let an_name = self.access_node.node_name();
+        let hypertable = &spec.hypertable;
+        let qualified = hypertable.table_name()?.regclass_text();
+        let rows = session
+            .query(OP, &HYPERTABLE_DIMENSIONS, &[&schema, &name])
+            .await?;
+        let mut time = None;
+        let mut space = None;
+        for row in &rows {
+            let column: String = session.get(OP, row, "column_name")?;
+            let slices: Option<i32> = session.get(OP, row, "num_slices")?;
+            let interval: Option<i64> = session.get(OP, row, "interval_length")?;
+            match (slices, interval) {
+                (Some(n), _) if space.is_none() => space = Some((column, n)),
+                (None, Some(units)) if time.is_none() => time = Some((column, units)),
+                _ => {}
+            }
+        }
+        plan.observe(format!("table {qualified}: time {time:?} space {space:?}"));
+        if let Some((column, _)) = &time {
+            if column != hypertable.time_column() {
+                plan.add_conflict(
+                    &an_name,
+                    &qualified,
+                    format!(
+                        "the table is partitioned by time on {column:?}, the spec's time                          column is {:?}; a hypertable's time column cannot change: copy                          the rows out, drop the table, and apply again",
+                        hypertable.time_column()
+                    ),
+                );
+            }
+        }
+        if let Some(wanted) = hypertable.partitioning() {
+            match &space {
+                None => plan.add_conflict(
+                    &an_name,
+                    &qualified,
+                    format!(
+                        "the spec partitions the table on {wanted:?} too, but it has no space                          partitioning; TimescaleDB adds a space dimension only to an empty                          hypertable (add_dimension): copy the rows out, drop the table, and                          apply again"
+                    ),
+                ),
+                Some((column, _)) if column != wanted => plan.add_conflict(
+                    &an_name,
+                    &qualified,
+                    format!(
+                        "the table's space partitioning is on {column:?}, the spec's on                          {wanted:?}; a space dimension's column cannot change: copy the rows                          out, drop the table, and apply again"
+                    ),
+                ),
+                Some((column, slices)) => {
+                    if let Some(n) = hypertable.get_number_partitions() {
+                        if *slices != n {
+                            plan.add_step(
+                                StepKind::SetNumberPartitions,
+                                &an_name,
+                                &qualified,
+                                show::set_number_partitions(schemas, &qualified, n, column),
+                                &format!(
+                                    "the table has {slices} partitions on {column:?}, the                                      spec {n} (existing chunks keep theirs)"
+                                ),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        if let (Some(wanted), Some((_, units))) = (hypertable.get_chunk_interval(), &time) {
+            let wanted_units = interval_units(wanted).ok_or_else(|| {
+                Error::invalid(
+                    OP,
+                    Some(&an_name),
+                    format!("{qualified}: the chunk interval must be positive, not {wanted:?}"),
+                )
+            })?;
+            if wanted_units != *units {
+                plan.add_step(
+                    StepKind::SetChunkInterval,
+                    &an_name,
+                    &qualified,
+                    show::set_chunk_time_interval(schemas, &qualified, wanted_units),
+                    &format!(
+                        "the chunk interval is {units}, the spec's {wanted_units} (in the time                          column's units, microseconds for time types; existing chunks keep                          theirs)"
+                    ),
+                );
+            }
+        }
+        Ok(())
+    }
+
     /// One session to data node `config`: what it runs or offers, and which of the spec's
     /// roles exist there.
     ///
@@ -1048,11 +1250,16 @@ impl Cluster {
             let server = ServerInfo::read_brief(session).await?;
             let mut roles = Vec::new();
             let mut grant_gaps = Vec::new();
+            let mut stored = Vec::new();
             for role in &self.roles {
                 let Some(can_login) = role_login(session, role.name()).await? else {
                     continue;
                 };
                 roles.push((role.name().to_owned(), can_login));
+                if can_login {
+                    let password = read_stored(session, OP, &server, role.name()).await?;
+                    stored.push((role.name().to_owned(), password));
+                }
                 for (privileges, on) in role.grants() {
                     let GrantOn::AllTablesInSchema(schema) = on else {
                         continue;
@@ -1067,6 +1274,7 @@ impl Cluster {
             Ok(NodeCheck {
                 server,
                 roles,
+                stored,
                 grant_gaps,
             })
         };
@@ -1080,58 +1288,10 @@ struct NodeCheck {
     server: ServerInfo,
     /// The spec's roles that exist there, and whether each may log in.
     roles: Vec<(String, bool)>,
+    /// The stored passwords of those that may log in, where the admin may read them.
+    stored: Vec<(String, Stored)>,
     /// What the roles' grants on all tables of a schema lack there: (role, what).
     grant_gaps: Vec<(String, String)>,
-}
-
-/// What the access node's mapping for data node `dn` (current user) holds, against `dn`'s
-/// settings. The values are compared here and dropped; no password is logged or returned.
-#[derive(Debug, PartialEq, Eq)]
-enum MappingCheck {
-    /// Exactly the user and password of the settings.
-    Matches,
-    /// A mapping that logs in as another user than the settings' (its name).
-    WrongUser(String),
-    /// No mapping, or another password: only a probe tells whether it works.
-    Probe,
-}
-
-async fn mapping_check(session: &Session, dn: &NodeConfig) -> Result<MappingCheck> {
-    let rows = session
-        .query(OP, &CURRENT_USER_MAPPING_OPTIONS, &[&dn.node_name()])
-        .await?;
-    let mut user = None;
-    let mut password: Option<SecretString> = None;
-    for row in &rows {
-        let option: String = session.get(OP, row, "option")?;
-        match option.split_once('=') {
-            Some(("user", value)) => user = Some(value.to_owned()),
-            Some(("password", value)) => password = Some(SecretString::from(value.to_owned())),
-            _ => {}
-        }
-    }
-    if rows.is_empty() {
-        return Ok(MappingCheck::Probe);
-    }
-    let user = match user {
-        Some(user) => user,
-        None => session_user(session).await?,
-    };
-    if user != dn.get_user() {
-        return Ok(MappingCheck::WrongUser(user));
-    }
-    Ok(
-        if password.is_some_and(|p| p.expose_secret() == dn.get_password().expose_secret()) {
-            MappingCheck::Matches
-        } else {
-            MappingCheck::Probe
-        },
-    )
-}
-
-async fn session_user(session: &Session) -> Result<String> {
-    let row = session.query_one(OP, &CURRENT_USER, &[]).await?;
-    session.get(OP, &row, "name")
 }
 
 async fn resolve(session: &Session, table: &TableName) -> Result<Option<(String, String)>> {
@@ -1256,6 +1416,7 @@ async fn has_privilege(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use secrecy::SecretString;
 
     fn node(name: &str, user: &str) -> NodeConfig {
         NodeConfig::new("127.0.0.1", user, SecretString::from("pw")).name(name)

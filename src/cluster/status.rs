@@ -5,7 +5,9 @@ use std::fmt;
 use futures_util::future::join_all;
 
 use super::cause::Cause;
-use super::probe::{link, probe_fresh};
+use super::mapping::{mapping_check, MappingCheck};
+use super::probe::{link, probe_fresh, towards};
+use super::verifier::{read_stored, Stored};
 use super::Cluster;
 use crate::catalog::DataNodeInfo;
 use crate::config::NodeConfig;
@@ -13,6 +15,7 @@ use crate::connect::{Deadline, Session};
 use crate::error::{Error, Result};
 use crate::node::AccessNode;
 use crate::server::{Feature, ServerInfo};
+use crate::sql::data_node::{distributed_exec, ROUND_TRIP};
 use crate::sql::functions::Schemas;
 use crate::sql::status::{PREPARED_TRANSACTIONS, UNDER_REPLICATED_CHUNKS};
 use crate::version::Version;
@@ -386,14 +389,36 @@ struct AccessNodeView {
     /// The schemas of its TimescaleDB functions, for the probes.
     schemas: Option<Schemas>,
     under_replicated: Result<Vec<UnderReplicatedChunk>>,
+    /// Whether every registered data node ran a statement for the access node, over the
+    /// connections its pooled session keeps.
+    answered: bool,
+    /// The spec's data nodes whose user mapping (current user) holds exactly the
+    /// credentials of their settings.
+    mapped_as_spec: Vec<String>,
+    /// Whether the session failed as one does after the extension was updated under it.
+    stale: bool,
+}
+
+/// A data node read directly: what it said, and whether a fresh login with its settings'
+/// credentials is known to succeed now.
+struct DirectRead {
+    direct: Direct,
+    login_ok: bool,
 }
 
 impl Cluster {
     /// Checks every node and reports; never fails because a node is down, and returns
     /// within about two node deadlines ([`Cluster::node_deadline`]) however many nodes do
-    /// not answer: the nodes are read directly at the same time as the access node, then
-    /// the access node's links to its data nodes are probed, all at once, each from a
-    /// session of its own that is cancelled and dropped at the deadline.
+    /// not answer.
+    ///
+    /// Every node is read at the same time, over the sessions the cluster keeps: the data
+    /// nodes with their own credentials, the access node with its data nodes, which run
+    /// `SELECT 1` for it, all at once. Then what a kept session cannot show, whether a new
+    /// login would be accepted, is checked: where the admin may read the roles' verifiers
+    /// (a superuser) against them, in the crate, without logging in; elsewhere by logging
+    /// in, from the client to each data node and from a fresh access-node session to the
+    /// data nodes (together, then each on its own when that fails, so that each gets its
+    /// cause). A session cut off at its deadline is cancelled and never used again.
     pub async fn status(&self) -> ClusterStatus {
         let an_name = self.access_node.node_name();
         let after = self.node_deadline;
@@ -401,7 +426,7 @@ impl Cluster {
             join_all(
                 self.data_nodes
                     .iter()
-                    .map(|config| direct_status(config, Deadline::after(after)))
+                    .map(|config| self.direct_status(config, Deadline::after(after)))
             ),
             self.access_node_view(Deadline::after(after)),
         );
@@ -409,7 +434,7 @@ impl Cluster {
 
         // Every data node: the spec's, in order, then any the access node has that the
         // cluster was not given.
-        let mut names: Vec<(String, Option<Direct>)> = self
+        let mut names: Vec<(String, Option<DirectRead>)> = self
             .data_nodes
             .iter()
             .map(NodeConfig::node_name)
@@ -420,29 +445,76 @@ impl Cluster {
                 names.push((extra.name.clone(), None));
             }
         }
-        let links = join_all(names.iter().map(|(name, direct)| {
-            let direct_cause = direct.as_ref().and_then(|(d, _)| d.cause());
-            let extension_missing = direct
+        let registered = |name: &str| {
+            view.registered
                 .as_ref()
-                .is_some_and(|(d, _)| d.server.as_ref().is_ok_and(|i| i.timescaledb.is_none()));
-            self.link(
-                &view,
-                name,
-                direct_cause,
-                extension_missing,
+                .is_ok_and(|r| r.iter().any(|n| n.name == name))
+        };
+        // A link is known good when the access node's kept session reached the node, its
+        // mapping holds the settings' credentials, those log in (checked above), and the
+        // node's TimescaleDB fits the access node's (which a new connection checks, and a
+        // kept one checked only when it was made).
+        let proven: Vec<bool> = names
+            .iter()
+            .map(|(name, read)| {
+                view.answered
+                    && view.mapped_as_spec.contains(name)
+                    && read.as_ref().is_some_and(|r| {
+                        r.login_ok && version_ok(an_version, &r.direct.0) == Some(true)
+                    })
+            })
+            .collect();
+        let unproven: Vec<&str> = names
+            .iter()
+            .zip(&proven)
+            .filter(|((name, _), proven)| !**proven && registered(name))
+            .map(|((name, _), _)| name.as_str())
+            .collect();
+        // The rest from one fresh access-node session, all together, when the kept session
+        // reached them all (so none is likely to hang it); one by one when that fails.
+        let together_ok = match &view.schemas {
+            Some(schemas) if view.answered && !unproven.is_empty() => probe_fresh(
+                &self.access_node,
+                schemas,
+                &unproven,
+                OP,
                 Deadline::after(after),
             )
+            .await
+            .is_ok(),
+            _ => false,
+        };
+        let links = join_all(names.iter().zip(&proven).map(|((name, read), proven)| {
+            let direct = read.as_ref().map(|r| &r.direct);
+            let direct_cause = direct.and_then(|(d, _)| d.cause());
+            let extension_missing = direct
+                .is_some_and(|(d, _)| d.server.as_ref().is_ok_and(|i| i.timescaledb.is_none()));
+            let known_ok = *proven || (together_ok && unproven.contains(&name.as_str()));
+            let view = &view;
+            async move {
+                if known_ok {
+                    return AccessNodeLink::Ok;
+                }
+                self.link(
+                    view,
+                    name,
+                    direct_cause,
+                    extension_missing,
+                    Deadline::after(after),
+                )
+                .await
+            }
         }))
         .await;
 
         let mut statuses = Vec::new();
-        for ((name, direct), link) in names.into_iter().zip(links) {
+        for ((name, read), link) in names.into_iter().zip(links) {
             let info = view
                 .registered
                 .as_ref()
                 .ok()
                 .and_then(|nodes| nodes.iter().find(|n| n.name == name));
-            let (direct, prepared) = direct.unwrap_or_else(|| {
+            let (direct, prepared) = read.map(|r| r.direct).unwrap_or_else(|| {
                 let not_given = || {
                     Error::invalid(
                         OP,
@@ -479,53 +551,78 @@ impl Cluster {
         }
     }
 
-    /// The access node's own part of the status, over one session, within `deadline`.
+    /// The access node's own part of the status, over the session the cluster keeps,
+    /// within `deadline`: what it runs, its data nodes (each asked to run `SELECT 1`), its
+    /// under-replicated chunks, and which of its user mappings hold the spec's credentials.
+    /// A kept session that no longer works (the extension updated since it loaded it) is
+    /// dropped and the view read again over a new one.
     async fn access_node_view(&self, deadline: Deadline) -> AccessNodeView {
         let an_name = self.access_node.node_name();
-        let session = deadline
-            .run(OP, &an_name, Session::open(&self.access_node, OP))
-            .await;
-        let session = match session {
-            Ok(session) => session,
-            Err(e) => {
-                let why = format!("the access node could not be read: {e}");
-                return AccessNodeView {
-                    under_replicated: Err(Error::UnsupportedServer {
-                        op: OP,
-                        node: an_name,
-                        reason: why.clone(),
-                    }),
-                    server: Err(e),
-                    registered: Err(why),
-                    schemas: None,
-                };
-            }
+        let client = match deadline
+            .run(OP, &an_name, self.access_node_client(OP))
+            .await
+        {
+            Ok(client) => client,
+            Err(e) => return self.unread_view(e),
         };
-        let server = session
-            .bounded(OP, &an_name, deadline, ServerInfo::read(&session))
-            .await;
-        let info = match &server {
+        let view = self.view_over(client.session(), deadline).await;
+        if !view.stale {
+            return view;
+        }
+        drop(client);
+        match deadline
+            .run(OP, &an_name, Session::open(&self.access_node, OP))
+            .await
+        {
+            Ok(fresh) => self.view_over(&fresh, deadline).await,
+            Err(e) => self.unread_view(e),
+        }
+    }
+
+    /// The view when the access node could not be read (`e`).
+    fn unread_view(&self, e: Error) -> AccessNodeView {
+        let why = format!("the access node could not be read: {e}");
+        AccessNodeView {
+            under_replicated: Err(Error::UnsupportedServer {
+                op: OP,
+                node: self.access_node.node_name(),
+                reason: why.clone(),
+            }),
+            server: Err(e),
+            registered: Err(why),
+            schemas: None,
+            answered: false,
+            mapped_as_spec: Vec::new(),
+            stale: false,
+        }
+    }
+
+    /// [`Cluster::access_node_view`] over `session`.
+    async fn view_over(&self, session: &Session, deadline: Deadline) -> AccessNodeView {
+        let an_name = self.access_node.node_name();
+        let stale = |e: &Error| e.code().is_some_and(|c| c.code() == "42710");
+        let info = match session
+            .bounded(OP, &an_name, deadline, ServerInfo::read_brief(session))
+            .await
+        {
             Ok(info) => info,
             Err(e) => {
-                let why = format!("the access node could not be read: {e}");
+                let was_stale = stale(&e);
                 return AccessNodeView {
-                    under_replicated: Err(Error::UnsupportedServer {
-                        op: OP,
-                        node: an_name,
-                        reason: why.clone(),
-                    }),
-                    server,
-                    registered: Err(why),
-                    schemas: None,
+                    stale: was_stale,
+                    ..self.unread_view(e)
                 };
             }
         };
-        if let Some(reason) = multinode_refusal(info) {
+        if let Some(reason) = multinode_refusal(&info) {
             return AccessNodeView {
                 registered: Err(format!("the access node cannot run multi-node: {reason}")),
                 schemas: None,
                 under_replicated: Ok(Vec::new()),
-                server,
+                server: Ok(info),
+                answered: false,
+                mapped_as_spec: Vec::new(),
+                stale: false,
             };
         }
         let schemas = info.schemas(OP).ok();
@@ -534,22 +631,70 @@ impl Cluster {
                 OP,
                 &an_name,
                 deadline,
-                AccessNode::list_data_nodes(&session, OP),
+                AccessNode::list_data_nodes(session, OP),
             )
-            .await
-            .map_err(|e| format!("the access node's data nodes could not be listed: {e}"));
+            .await;
         let under_replicated = if info.supports(Feature::ChunkReplicationStatus) {
             session
-                .bounded(OP, &an_name, deadline, under_replicated(&session))
+                .bounded(OP, &an_name, deadline, under_replicated(session))
                 .await
         } else {
             Ok(Vec::new())
         };
+        let was_stale = registered.as_ref().err().is_some_and(stale)
+            || under_replicated.as_ref().err().is_some_and(stale);
+        let registered = registered
+            .map_err(|e| format!("the access node's data nodes could not be listed: {e}"));
+        let (answered, mapped_as_spec) = match (&registered, &schemas) {
+            (Ok(nodes), Some(schemas)) if !nodes.is_empty() => {
+                let names: Vec<&str> = nodes.iter().map(|n| n.name.as_str()).collect();
+                let answered = towards(
+                    session,
+                    OP,
+                    &names.join(", "),
+                    deadline,
+                    session.execute_multinode(
+                        OP,
+                        &distributed_exec(schemas),
+                        &[&ROUND_TRIP.text(), &names, &false],
+                    ),
+                )
+                .await;
+                if answered.is_err() {
+                    // In TimescaleDB 2.13 a session whose connection to a data node failed
+                    // may crash on its next distributed statement: never reuse it.
+                    session.discard();
+                }
+                // All at once: the session sends them without waiting (one round trip).
+                let spec: Vec<&NodeConfig> = self
+                    .data_nodes
+                    .iter()
+                    .filter(|d| names.contains(&&*d.node_name()))
+                    .collect();
+                let checks = session
+                    .bounded(OP, &an_name, deadline, async {
+                        Ok(join_all(spec.iter().map(|dn| mapping_check(session, OP, dn))).await)
+                    })
+                    .await
+                    .unwrap_or_default();
+                let mapped = spec
+                    .iter()
+                    .zip(checks)
+                    .filter(|(_, check)| matches!(check, Ok(MappingCheck::Matches)))
+                    .map(|(dn, _)| dn.node_name())
+                    .collect();
+                (answered.is_ok(), mapped)
+            }
+            _ => (false, Vec::new()),
+        };
         AccessNodeView {
-            server,
+            server: Ok(info),
             registered,
             schemas,
             under_replicated,
+            answered,
+            mapped_as_spec,
+            stale: was_stale,
         }
     }
 
@@ -585,26 +730,80 @@ impl Cluster {
             other => other,
         }
     }
-}
 
-/// The node seen directly, with its own credentials, within `deadline`; its prepared
-/// transactions too.
-async fn direct_status(config: &NodeConfig, deadline: Deadline) -> Direct {
-    let name = config.node_name();
-    let session = match deadline.run(OP, &name, Session::open(config, OP)).await {
-        Ok(session) => session,
-        Err(e) => {
+    /// Data node `config` seen directly, with its own credentials, over the session the
+    /// cluster keeps, within `deadline`; its prepared transactions too. Whether a new
+    /// login with those credentials succeeds now: against the verifier where the admin may
+    /// read it, else by logging in (a refusal is then what the status shows).
+    async fn direct_status(&self, config: &NodeConfig, deadline: Deadline) -> DirectRead {
+        let name = config.node_name();
+        let failed = |e: Error| {
             let copy = Error::invalid(OP, Some(&name), format!("not read: {e}"));
-            return (NodeStatus { server: Err(e) }, Err(copy));
+            DirectRead {
+                direct: (NodeStatus { server: Err(e) }, Err(copy)),
+                login_ok: false,
+            }
+        };
+        let pool = match self.data_node_pool(config) {
+            Ok(pool) => pool,
+            Err(e) => return failed(e),
+        };
+        let client = match deadline.run(OP, &name, pool.get(OP)).await {
+            Ok(client) => client,
+            Err(e) => return failed(e),
+        };
+        let fresh: Session;
+        let mut session = client.session();
+        let mut server = session
+            .bounded(OP, &name, deadline, ServerInfo::read_brief(session))
+            .await;
+        if server.as_ref().is_err_and(|e| !e.is_timeout()) && session.is_poisoned() {
+            // A kept session that no longer works: read again over a new one.
+            fresh = match deadline.run(OP, &name, Session::open(config, OP)).await {
+                Ok(fresh) => fresh,
+                Err(e) => return failed(e),
+            };
+            session = &fresh;
+            server = session
+                .bounded(OP, &name, deadline, ServerInfo::read_brief(session))
+                .await;
         }
-    };
-    let server = session
-        .bounded(OP, &name, deadline, ServerInfo::read(&session))
-        .await;
-    let prepared = session
-        .bounded(OP, &name, deadline, prepared_transactions(&session))
-        .await;
-    (NodeStatus { server }, prepared)
+        // Both at once: the session sends them without waiting.
+        let (prepared, stored) = tokio::join!(
+            session.bounded(OP, &name, deadline, prepared_transactions(session)),
+            async {
+                match &server {
+                    Ok(info) => {
+                        session
+                            .bounded(
+                                OP,
+                                &name,
+                                deadline,
+                                read_stored(session, OP, info, config.get_user()),
+                            )
+                            .await
+                    }
+                    Err(_) => Ok(Stored::NotRead),
+                }
+            }
+        );
+        let verified = stored.ok().and_then(|stored| {
+            self.pools
+                .verified
+                .matches(&stored, config.get_user(), config.get_password())
+        });
+        drop(client);
+        if server.is_ok() && verified != Some(true) {
+            // A kept session says nothing of a new login: log in (and show a refusal).
+            if let Err(e) = deadline.run(OP, &name, Session::open(config, OP)).await {
+                return failed(e);
+            }
+        }
+        DirectRead {
+            login_ok: server.is_ok(),
+            direct: (NodeStatus { server }, prepared),
+        }
+    }
 }
 
 async fn prepared_transactions(session: &Session) -> Result<Vec<PreparedTransaction>> {

@@ -96,7 +96,7 @@ struct Known {
 /// A session an operation runs on: its own, or a pinned one it shares.
 #[derive(Debug)]
 pub(crate) enum SessionRef {
-    Owned(Session),
+    Owned(Box<Session>),
     Shared(Arc<Session>),
 }
 
@@ -281,7 +281,9 @@ impl AccessNode {
     pub(crate) async fn session(&self, op: &'static str) -> Result<SessionRef> {
         match &self.pinned {
             Some(session) => Ok(SessionRef::Shared(session.clone())),
-            None => Session::open(&self.config, op).await.map(SessionRef::Owned),
+            None => Session::open(&self.config, op)
+                .await
+                .map(|s| SessionRef::Owned(Box::new(s))),
         }
     }
 
@@ -294,6 +296,18 @@ impl AccessNode {
             pinned: Some(Arc::new(session)),
             ..self.clone()
         })
+    }
+
+    /// A session for `op` on a server that has `feature` (checked once per handle), and the
+    /// schemas of the server's TimescaleDB functions.
+    pub(crate) async fn session_with(
+        &self,
+        op: &'static str,
+        feature: Feature,
+    ) -> Result<(SessionRef, Schemas)> {
+        let session = self.session(op).await?;
+        let schemas = self.require_pooled(&session, op, feature).await?;
+        Ok((session, schemas))
     }
 
     /// Refuses `op` unless the server has `feature`, and returns the schemas of its

@@ -158,6 +158,16 @@ impl DistributedHypertable {
         self.partitioning_column.as_deref()
     }
 
+    /// The number of partitions chosen with [`DistributedHypertable::number_partitions`].
+    pub(crate) fn get_number_partitions(&self) -> Option<i32> {
+        self.number_partitions
+    }
+
+    /// The chunk interval chosen with [`DistributedHypertable::chunk_interval`].
+    pub(crate) fn get_chunk_interval(&self) -> Option<ChunkInterval> {
+        self.chunk_interval
+    }
+
     /// The table this builder distributes.
     pub fn table_name(&self) -> Result<TableName> {
         let name = Ident::for_op(self.table.clone(), "table", OP, None)?;

@@ -12,7 +12,7 @@ mod health;
 mod hypertable;
 mod ingest;
 mod ingest_retry;
-mod lifecycle;
+pub(crate) mod lifecycle;
 mod per_node;
 mod quote_guard;
 mod role;

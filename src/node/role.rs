@@ -15,8 +15,8 @@ use crate::sql::functions::Schemas;
 use crate::sql::hypertable::TableName;
 use crate::sql::quiet::{send_literal_by_role, Carriage};
 use crate::sql::role::{
-    default_privileges, grant_on_all_tables, grant_on_table, login_role, verifier, Privilege,
-    ROLE_EXISTS,
+    default_privileges, grant_on_all_tables, grant_on_table, login_role, revoke_on_table, verifier,
+    Privilege, ROLE_EXISTS,
 };
 
 /// A login role on the access node and on chosen data nodes, with table privileges and a
@@ -212,6 +212,60 @@ impl DistributedRole {
     /// The grants, as (privileges, what they are on).
     pub fn grants(&self) -> &[(Vec<Privilege>, GrantOn)] {
         &self.grants
+    }
+
+    /// The single privileges (keywords) the role's grants give it on `table`, a table named
+    /// as one of its per-table grants names it.
+    pub(crate) fn table_privileges(&self, table: &TableName) -> Vec<&'static str> {
+        let mut granted: Vec<&'static str> = Vec::new();
+        for (privileges, on) in &self.grants {
+            let same = on
+                .table_name(OP, None)
+                .ok()
+                .flatten()
+                .is_some_and(|t| t.regclass_text() == table.regclass_text());
+            if same {
+                for single in privileges.iter().flat_map(|p| p.expanded()) {
+                    if !granted.contains(single) {
+                        granted.push(single);
+                    }
+                }
+            }
+        }
+        granted
+    }
+
+    /// Revokes from the role every privilege on `table` (quoted, as one of its grants names
+    /// it) that its grants do not give it (prune mode); propagated to the data nodes of a
+    /// distributed hypertable.
+    pub(crate) async fn revoke_ungranted(&self, an: &AccessNode, table: &str) -> Result<()> {
+        let an_name = an.name();
+        let node = Some(an_name.as_str());
+        let role = Ident::for_op(self.name.clone(), "role", OP, node)?;
+        let table = self
+            .grants
+            .iter()
+            .filter_map(|(_, on)| on.table_name(OP, node).ok().flatten())
+            .find(|t| t.regclass_text() == table)
+            .ok_or_else(|| {
+                Error::invalid(OP, node, "the plan names a table the role's grants do not")
+            })?;
+        let granted = self.table_privileges(&table);
+        let ungranted: Vec<&str> = Privilege::All
+            .expanded()
+            .iter()
+            .copied()
+            .filter(|p| !granted.contains(p))
+            .collect();
+        if ungranted.is_empty() {
+            return Ok(());
+        }
+        let (session, _) = an.session_with(OP, Feature::MultiNode).await?;
+        session
+            .execute_utility_multinode(OP, &revoke_on_table(&ungranted, &table, &role))
+            .await?;
+        tracing::debug!(role = %role, table = %table.name(), "ungranted privileges revoked");
+        Ok(())
     }
 
     /// Creates or updates the role everywhere, grants, and maps it on every data node.

@@ -85,8 +85,15 @@ pub struct ServerInfo {
     /// created `WITH SCHEMA`. The crate qualifies its calls with it.
     pub timescaledb_schema: Option<String>,
     /// The version `CREATE EXTENSION timescaledb` would install, if the server has it.
+    ///
+    /// Reading it and [`ServerInfo::timescaledb_available`] costs reading every version's
+    /// control file (tens of milliseconds with TimescaleDB's many update scripts): the
+    /// cluster's reports ([`Cluster::status`](crate::Cluster::status),
+    /// [`Cluster::plan`](crate::Cluster::plan)) read both only where the extension is not
+    /// installed, and leave them empty elsewhere; [`ServerInfo::detect`] always reads them.
     pub timescaledb_default: Option<Version>,
-    /// Every TimescaleDB version the server could install (ascending).
+    /// Every TimescaleDB version the server could install (ascending); see
+    /// [`ServerInfo::timescaledb_default`] for when it is read.
     pub timescaledb_available: Vec<Version>,
     /// `timescaledb.license`, when the TimescaleDB library is loaded.
     pub license: Option<License>,

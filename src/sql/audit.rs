@@ -79,6 +79,15 @@ fn corpus() -> Vec<(&'static str, Sql)> {
             lifecycle::set_replication_factor(&new),
         ),
         (
+            "set_chunk_time_interval",
+            lifecycle::set_chunk_time_interval(&new),
+        ),
+        (
+            "set_number_partitions",
+            lifecycle::set_number_partitions(&new),
+        ),
+        ("HYPERTABLE_DIMENSIONS", lifecycle::HYPERTABLE_DIMENSIONS),
+        (
             "create_distributed_restore_point",
             lifecycle::create_distributed_restore_point(&new),
         ),
@@ -96,8 +105,14 @@ fn corpus() -> Vec<(&'static str, Sql)> {
             "grant_on_table",
             role::grant_on_table(&[Privilege::Select, Privilege::All], &table, &id("r")),
         ),
+        (
+            "revoke_on_table",
+            role::revoke_on_table(&["INSERT", "TRIGGER"], &table, &id("r")),
+        ),
+        ("DIRECT_TABLE_PRIVILEGES", role::DIRECT_TABLE_PRIVILEGES),
         ("ROLE_EXISTS", role::ROLE_EXISTS),
         ("ROLE_LOGIN", role::ROLE_LOGIN),
+        ("ROLE_VERIFIER", role::ROLE_VERIFIER),
         ("SCHEMA_GRANT_STATE", role::SCHEMA_GRANT_STATE),
         (
             "grant_on_all_tables",

@@ -269,6 +269,26 @@ pub(crate) const CALLED: &[CalledFunction] = &[
     ),
     called(
         Api,
+        "set_chunk_time_interval",
+        Function,
+        &[look_alike(
+            "hypertable text, chunk_time_interval bigint",
+            "void",
+            Some("NULL, NULL"),
+        )],
+    ),
+    called(
+        Api,
+        "set_number_partitions",
+        Function,
+        &[look_alike(
+            "hypertable text, number_partitions integer, dimension_name text",
+            "void",
+            Some("NULL, NULL, NULL"),
+        )],
+    ),
+    called(
+        Api,
         "create_distributed_restore_point",
         Function,
         &[look_alike(
@@ -525,6 +545,12 @@ pub(crate) const CALLED: &[CalledFunction] = &[
         "to_regclass",
         Function,
         &[look_alike("text", "regclass", Some("NULL"))],
+    ),
+    called(
+        PgCatalog,
+        "now",
+        Function,
+        &[look_alike("", "timestamp with time zone", Some(""))],
     ),
     called(
         PgCatalog,

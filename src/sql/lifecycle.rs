@@ -1,6 +1,6 @@
 //! The data-node lifecycle calls: `delete_data_node`, `detach_data_node`, `attach_data_node`,
 //! `alter_data_node`, `block_new_chunks` / `allow_new_chunks`, `set_replication_factor`,
-//! `create_distributed_restore_point`, and the catalog reads and transaction control they need.
+//! `set_chunk_time_interval`, `set_number_partitions`, `create_distributed_restore_point`, and the catalog reads and transaction control they need.
 //!
 //! Every value is a bind parameter, cast to the type the function declares, and every
 //! TimescaleDB function is qualified with its schema. Only the version-dependent named
@@ -95,6 +95,42 @@ pub(crate) fn set_replication_factor(schemas: &Schemas) -> Sql {
         schemas.api()
     ))
 }
+
+/// `set_chunk_time_interval`: `$1` hypertable (quoted text), `$2` the interval in the time
+/// column's units (microseconds for `timestamptz`, `timestamp` and `date`). For new chunks
+/// only; returns `void`.
+pub(crate) fn set_chunk_time_interval(schemas: &Schemas) -> Sql {
+    Sql::rendered(format!(
+        "SELECT {}.set_chunk_time_interval($1::pg_catalog.text::pg_catalog.regclass, \
+                                           $2::pg_catalog.int8)",
+        schemas.api()
+    ))
+}
+
+/// `set_number_partitions`: `$1` hypertable (quoted text), `$2` partitions, `$3` the space
+/// dimension's column. For new chunks only; returns `void`.
+pub(crate) fn set_number_partitions(schemas: &Schemas) -> Sql {
+    Sql::rendered(format!(
+        "SELECT {}.set_number_partitions($1::pg_catalog.text::pg_catalog.regclass, \
+                                         $2::pg_catalog.int2, $3::pg_catalog.name)",
+        schemas.api()
+    ))
+}
+
+/// The dimensions of hypertable `$2` in schema `$1`, in the order they were made: the
+/// column, its partitions (`num_slices`, a space dimension only) and its interval
+/// (`interval_length`, a time dimension only; microseconds for time types).
+pub(crate) const HYPERTABLE_DIMENSIONS: Sql = Sql::from_static(
+    "SELECT d.column_name::pg_catalog.text AS column_name, \
+            d.num_slices::pg_catalog.int4 AS num_slices, \
+            d.interval_length AS interval_length \
+       FROM _timescaledb_catalog.dimension d \
+       JOIN _timescaledb_catalog.hypertable h \
+         ON h.id OPERATOR(pg_catalog.=) d.hypertable_id \
+      WHERE h.schema_name OPERATOR(pg_catalog.=) $1::pg_catalog.name \
+        AND h.table_name OPERATOR(pg_catalog.=) $2::pg_catalog.name \
+      ORDER BY d.id",
+);
 
 /// `create_distributed_restore_point` (2.2+): `$1` name. One row per node; the access node's
 /// row has a NULL `node_name`.

@@ -87,6 +87,15 @@ impl Sql {
     pub(crate) fn text(&self) -> &str {
         &self.text
     }
+
+    /// The text, when it is written into the crate's source (the same for every session,
+    /// so a session may keep it prepared).
+    pub(crate) fn static_text(&self) -> Option<&'static str> {
+        match self.text {
+            Cow::Borrowed(text) => Some(text),
+            Cow::Owned(_) => None,
+        }
+    }
 }
 
 impl fmt::Debug for Sql {

@@ -124,6 +124,32 @@ pub(crate) fn attach_data_node(schemas: Option<&Schemas>, name: &Ident, table: &
     )
 }
 
+pub(crate) fn set_chunk_time_interval(
+    schemas: Option<&Schemas>,
+    table: &str,
+    units: i64,
+) -> String {
+    format!(
+        "SELECT {}set_chunk_time_interval({}, {units})",
+        api_prefix(schemas),
+        quote::literal(table),
+    )
+}
+
+pub(crate) fn set_number_partitions(
+    schemas: Option<&Schemas>,
+    table: &str,
+    n: i32,
+    column: &str,
+) -> String {
+    format!(
+        "SELECT {}set_number_partitions({}, {n}, {})",
+        api_prefix(schemas),
+        quote::literal(table),
+        quote::literal(column),
+    )
+}
+
 pub(crate) fn set_replication_factor(schemas: Option<&Schemas>, table: &str, n: i32) -> String {
     format!(
         "SELECT {}set_replication_factor({}, {n})",

@@ -100,6 +100,33 @@ pub(crate) fn grant_on_table(
     ))
 }
 
+/// `REVOKE <privileges> ON TABLE <table> FROM <role>`, for single privileges (the keywords
+/// of [`Privilege::expanded`]).
+pub(crate) fn revoke_on_table(
+    privileges: &[&str],
+    table: &super::hypertable::TableName,
+    role: &Ident,
+) -> Sql {
+    Sql::rendered(format!(
+        "REVOKE {} ON TABLE {} FROM {}",
+        privileges.join(", "),
+        table.regclass_text(),
+        quote::ident(role)
+    ))
+}
+
+/// The privileges granted to role `$2` directly on table `$1` (a quoted name, as text):
+/// one row each, column `privilege`. Not those it has through PUBLIC or another role.
+pub(crate) const DIRECT_TABLE_PRIVILEGES: Sql = Sql::from_static(
+    "SELECT DISTINCT a.privilege_type AS privilege \
+       FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) a \
+      WHERE c.oid OPERATOR(pg_catalog.=) \
+            $1::pg_catalog.text::pg_catalog.regclass::pg_catalog.oid \
+        AND a.grantee OPERATOR(pg_catalog.=) \
+            (SELECT r.oid FROM pg_catalog.pg_roles r \
+              WHERE r.rolname OPERATOR(pg_catalog.=) $2::pg_catalog.name)",
+);
+
 /// `GRANT <privileges> ON ALL TABLES IN SCHEMA <schema> TO <role>`.
 pub(crate) fn grant_on_all_tables(privileges: &[Privilege], schema: &Ident, role: &Ident) -> Sql {
     let list: Vec<&str> = privileges.iter().map(|p| p.keyword()).collect();
@@ -162,6 +189,17 @@ pub(crate) const ROLE_LOGIN: Sql = Sql::from_static(
       WHERE r.rolname OPERATOR(pg_catalog.=) $1::pg_catalog.name",
 );
 
+/// Role `$1`'s stored password (`verifier`, null for none) and whether it has not
+/// expired (`valid`): one row when it exists. Only a superuser may read `pg_authid`; the
+/// verifier is read into a secret and checked by the crate, never shown.
+pub(crate) const ROLE_VERIFIER: Sql = Sql::from_static(
+    "SELECT a.rolpassword AS verifier, \
+            (a.rolvaliduntil IS NULL \
+             OR a.rolvaliduntil OPERATOR(pg_catalog.>) pg_catalog.now()) AS valid \
+       FROM pg_catalog.pg_authid a \
+      WHERE a.rolname OPERATOR(pg_catalog.=) $1::pg_catalog.name",
+);
+
 /// Whether role `$1` has privilege `$3` on table `$2` (a quoted name, as text).
 pub(crate) const HAS_TABLE_PRIVILEGE: Sql = Sql::from_static(
     "SELECT pg_catalog.has_table_privilege($1::pg_catalog.name, \
@@ -194,6 +232,20 @@ impl Privilege {
 #[cfg(test)]
 mod ensure_tests {
     use super::*;
+
+    #[test]
+    fn revoke_lists_single_privileges() {
+        let table = super::super::hypertable::TableName::new(Ident::new("sensor_data").unwrap());
+        let sql = revoke_on_table(
+            &["INSERT", "DELETE"],
+            &table,
+            &Ident::new("mn user").unwrap(),
+        );
+        assert_eq!(
+            sql.text(),
+            r#"REVOKE INSERT, DELETE ON TABLE "sensor_data" FROM "mn user""#
+        );
+    }
 
     #[test]
     fn grant_lists_privileges() {

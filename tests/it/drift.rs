@@ -1,13 +1,16 @@
 //! Tier 2: a cluster that drifted from its spec. Each defect the plan missed or failed on
 //! has a test here: roles added after their grant table, a hypertable that is not
 //! distributed, a data node registered at another address, a data node added to the spec
-//! later, the replication factor, a data node with another user, prune mode, and approved
-//! plans that refuse a changed cluster.
+//! later, the replication factor, partitioning and the chunk interval, a data node with
+//! another user, prune mode, and approved plans that refuse a changed cluster.
 
+use std::time::Duration;
 use timescaledb_multinode::testing::{AdminModel, LocalCluster};
+
 use timescaledb_multinode::{
-    AccessNode, AlterDataNode, Cluster, DistributedHypertable, DistributedRole, Error, Ident,
-    NodeConfig, Plan, Privilege, Prune, RawSql, SecretString, ServerInfo, StepKind, TableName,
+    AccessNode, AlterDataNode, ChunkInterval, Cluster, DistributedHypertable, DistributedRole,
+    Error, Ident, NodeConfig, Plan, Privilege, Prune, RawSql, SecretString, ServerInfo, StepKind,
+    TableName,
 };
 
 use crate::common::tier2;
@@ -382,18 +385,21 @@ async fn role_and_mapping_drift_is_repaired(admin: AdminModel) {
     let plan = cluster.plan().await.unwrap();
     assert!(plan.is_converged(), "{plan}");
 
-    // Only the password drifted: found by logging in with the spec's.
+    // Only the password drifted, on the access node and on one data node: found against
+    // the stored verifier (a superuser) or by logging in with the spec's (the managed
+    // service's admin).
     an.batch_execute("ALTER ROLE mn_user1 PASSWORD 'changed behind the spec'")
+        .await
+        .unwrap();
+    dn2.batch_execute("ALTER ROLE mn_user1 PASSWORD 'changed on dn2 too'")
         .await
         .unwrap();
     let plan = cluster.plan().await.unwrap();
     assert_eq!(kinds(&plan), [StepKind::ApplyRole], "{plan}");
-    assert!(
-        plan.steps[0]
-            .why
-            .contains("password on an is not the spec's"),
-        "{plan}"
-    );
+    let why = &plan.steps[0].why;
+    assert!(why.contains("password on an is not the spec's"), "{plan}");
+    assert!(why.contains("password on dn2 is not the spec's"), "{plan}");
+    assert!(!why.contains("on dn1 is not"), "{plan}");
     cluster.apply().await.unwrap();
     assert!(cluster.plan().await.unwrap().is_converged());
     assert!(cluster.status().await.is_healthy());
@@ -523,7 +529,130 @@ macro_rules! as_both_admins {
     };
 }
 
+/// Partitioning, as far as the server can change it: the chunk interval and the number of
+/// partitions converge (for new chunks); another time or space column is a conflict.
+async fn partitioning_and_the_chunk_interval_converge_or_conflict(admin: AdminModel) {
+    let local = LocalCluster::builder()
+        .data_nodes(2)
+        .admin(admin)
+        .start()
+        .await
+        .unwrap();
+    let day = ChunkInterval::Time(Duration::from_secs(86_400));
+    let with = |hypertable: DistributedHypertable| {
+        let mut cluster = Cluster::new(local.access_node_config());
+        for dn in local.data_nodes() {
+            cluster = cluster.data_node(dn.config());
+        }
+        cluster.hypertable(RawSql::vouched(TABLE), hypertable)
+    };
+    let stated = || {
+        DistributedHypertable::new("sensor_data", "time")
+            .partitioning_column("sensor_id")
+            .number_partitions(2)
+            .chunk_interval(day)
+    };
+    let cluster = with(stated());
+    cluster.apply().await.unwrap();
+    assert!(cluster.plan().await.unwrap().is_converged());
+
+    // Changed behind the spec.
+    let an = local.access_node_config().connect().await.unwrap();
+    an.batch_execute(
+        "SELECT set_chunk_time_interval('sensor_data', INTERVAL '7 days'); \
+         SELECT set_number_partitions('sensor_data', 3, 'sensor_id')",
+    )
+    .await
+    .unwrap();
+    let plan = cluster.plan().await.unwrap();
+    assert_eq!(
+        kinds(&plan),
+        [StepKind::SetNumberPartitions, StepKind::SetChunkInterval],
+        "{plan}"
+    );
+    assert!(plan.steps[0].why.contains("3 partitions"), "{plan}");
+    assert!(plan.steps[1].why.contains("604800000000"), "{plan}");
+    cluster.apply().await.unwrap();
+    assert!(cluster.plan().await.unwrap().is_converged());
+    let row = an
+        .query_one(
+            "SELECT d.interval_length, (SELECT s.num_slices FROM _timescaledb_catalog.dimension s               WHERE s.hypertable_id = d.hypertable_id AND s.num_slices IS NOT NULL)::int4                FROM _timescaledb_catalog.dimension d WHERE d.interval_length IS NOT NULL",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, i64>(0), 86_400_000_000);
+    assert_eq!(row.get::<_, i32>(1), 2);
+
+    // What the spec does not state is left alone.
+    let unstated = with(DistributedHypertable::new("sensor_data", "time"));
+    assert!(unstated.plan().await.unwrap().is_converged());
+
+    // What cannot change in place: another time column, another space column.
+    for (hypertable, says) in [
+        (
+            DistributedHypertable::new("sensor_data", "temperature"),
+            "time column cannot change",
+        ),
+        (
+            DistributedHypertable::new("sensor_data", "time").partitioning_column("temperature"),
+            "column cannot change",
+        ),
+    ] {
+        let other = with(hypertable);
+        let plan = other.plan().await.unwrap();
+        assert!(!plan.is_converged(), "{plan}");
+        assert_eq!(plan.conflicts.len(), 1, "{plan}");
+        assert!(plan.conflicts[0].reason.contains(says), "{plan}");
+        assert!(matches!(other.apply().await, Err(Error::Conflict { .. })));
+    }
+    local.shutdown().await.unwrap();
+}
+
+/// A privilege the spec does not grant is kept, unless prune mode revokes it (a destructive
+/// step), on the access node and, for a distributed hypertable, on the data nodes.
+async fn prune_revokes_what_the_spec_does_not_grant(admin: AdminModel) {
+    let local = LocalCluster::builder()
+        .data_nodes(2)
+        .admin(admin)
+        .start()
+        .await
+        .unwrap();
+    let cluster = spec(&local, 2).role(role());
+    cluster.apply().await.unwrap();
+    let an = local.access_node_config().connect().await.unwrap();
+    an.batch_execute("GRANT INSERT, DELETE ON sensor_data TO mn_user1")
+        .await
+        .unwrap();
+    assert!(cluster.plan().await.unwrap().is_converged());
+
+    let pruning = cluster.clone().prune(Prune::KeepData);
+    let plan = pruning.plan().await.unwrap();
+    assert_eq!(kinds(&plan), [StepKind::RevokeGrants], "{plan}");
+    let step = &plan.steps[0];
+    assert!(step.destructive, "{plan}");
+    assert_eq!(step.target, "mn_user1");
+    assert_eq!(step.table.as_deref(), Some("\"sensor_data\""));
+    assert!(step.why.contains("INSERT"), "{plan}");
+    assert!(step.why.contains("DELETE"), "{plan}");
+    assert!(plan.to_string().contains("DESTRUCTIVE"), "{plan}");
+    pruning.apply_plan(&plan).await.unwrap();
+    assert!(pruning.plan().await.unwrap().is_converged());
+
+    let privileges = "SELECT has_table_privilege('mn_user1', 'sensor_data', 'SELECT'), \
+                             has_table_privilege('mn_user1', 'sensor_data', 'INSERT'), \
+                             has_table_privilege('mn_user1', 'sensor_data', 'DELETE')";
+    let row = an.query_one(privileges, &[]).await.unwrap();
+    assert_eq!((row.get(0), row.get(1), row.get(2)), (true, false, false));
+    let dn1 = local.data_nodes()[0].config().connect().await.unwrap();
+    let row = dn1.query_one(privileges, &[]).await.unwrap();
+    assert_eq!((row.get(0), row.get(1), row.get(2)), (true, false, false));
+    local.shutdown().await.unwrap();
+}
+
 as_both_admins!(
+    prune_revokes_what_the_spec_does_not_grant,
+    partitioning_and_the_chunk_interval_converge_or_conflict,
     a_role_added_after_its_table_is_planned,
     role_and_mapping_drift_is_repaired,
     grants_on_all_tables_of_a_schema_on_every_node,

@@ -10,6 +10,7 @@ mod alter;
 mod attach;
 mod delete;
 mod detach;
+pub(crate) mod dimension;
 mod new_chunks;
 mod replication;
 

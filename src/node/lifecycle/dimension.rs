@@ -1,0 +1,117 @@
+//! A distributed hypertable's partitioning for new chunks: the chunk interval of its time
+//! dimension and the number of partitions of its space dimension.
+
+use crate::error::{Error, Result};
+use crate::node::access_node::AccessNode;
+use crate::node::ChunkInterval;
+use crate::server::Feature;
+use crate::sql::lifecycle::{set_chunk_time_interval, set_number_partitions};
+use crate::table_name::IntoTableName;
+
+impl AccessNode {
+    /// Sets the chunk interval of `table`'s time dimension for new chunks
+    /// (`set_chunk_time_interval`); existing chunks keep theirs.
+    ///
+    /// ```no_run
+    /// # async fn demo(an: &timescaledb_multinode::AccessNode) -> timescaledb_multinode::Result<()> {
+    /// use std::time::Duration;
+    /// use timescaledb_multinode::{ChunkInterval, Ident, TableName};
+    ///
+    /// let day = ChunkInterval::Time(Duration::from_secs(86_400));
+    /// an.set_chunk_interval(&TableName::new(Ident::new("sensor_data")?), day).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] before anything is sent for an interval of zero (or one
+    /// beyond `i64` microseconds); [`Error::Database`] for the server's refusals: an
+    /// interval of the wrong kind for the time column (a `Time` interval on an integer
+    /// column, say), TS001 not a hypertable, 42P01 no such table.
+    pub async fn set_chunk_interval(
+        &self,
+        table: impl IntoTableName,
+        interval: ChunkInterval,
+    ) -> Result<()> {
+        const OP: &str = "set chunk interval";
+        let table = &table.into_table_name(OP, Some(&self.name()))?;
+        let units = interval_units(interval).ok_or_else(|| {
+            Error::invalid(
+                OP,
+                Some(&self.name()),
+                format!("the chunk interval must be positive and fit in 64 bits, not {interval:?}"),
+            )
+        })?;
+        let (session, schemas) = self.session_with(OP, Feature::MultiNode).await?;
+        session
+            .execute_multinode(
+                OP,
+                &set_chunk_time_interval(&schemas),
+                &[&table.regclass_text(), &units],
+            )
+            .await?;
+        tracing::debug!(table = %table.name(), units, "chunk interval set");
+        Ok(())
+    }
+
+    /// Sets how many partitions `table`'s space dimension on `column` has for new chunks
+    /// (`set_number_partitions`); existing chunks keep theirs.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] before anything is sent for a number outside 1 to 32767;
+    /// [`Error::Database`] for the server's refusals: no space dimension on `column`,
+    /// TS001 not a hypertable, 42P01 no such table.
+    pub async fn set_number_partitions(
+        &self,
+        table: impl IntoTableName,
+        column: &str,
+        n: i32,
+    ) -> Result<()> {
+        const OP: &str = "set number of partitions";
+        let table = &table.into_table_name(OP, Some(&self.name()))?;
+        let n = i16::try_from(n).ok().filter(|n| *n >= 1).ok_or_else(|| {
+            Error::invalid(
+                OP,
+                Some(&self.name()),
+                format!("the number of partitions must be 1 to 32767, not {n}"),
+            )
+        })?;
+        let (session, schemas) = self.session_with(OP, Feature::MultiNode).await?;
+        session
+            .execute_multinode(
+                OP,
+                &set_number_partitions(&schemas),
+                &[&table.regclass_text(), &n, &column],
+            )
+            .await?;
+        tracing::debug!(table = %table.name(), n, "number of partitions set");
+        Ok(())
+    }
+}
+
+/// `interval` in the time column's units as TimescaleDB stores them (microseconds for a
+/// `Time` interval); `None` for zero or what does not fit.
+pub(crate) fn interval_units(interval: ChunkInterval) -> Option<i64> {
+    match interval {
+        ChunkInterval::Time(d) => i64::try_from(d.as_micros()).ok(),
+        ChunkInterval::Integer(n) => Some(n),
+    }
+    .filter(|units| *units > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn intervals_are_in_the_catalogs_units() {
+        let day = ChunkInterval::Time(Duration::from_secs(86_400));
+        assert_eq!(interval_units(day), Some(86_400_000_000));
+        assert_eq!(interval_units(ChunkInterval::Integer(1000)), Some(1000));
+        assert_eq!(interval_units(ChunkInterval::Integer(0)), None);
+        assert_eq!(interval_units(ChunkInterval::Time(Duration::ZERO)), None);
+        assert_eq!(interval_units(ChunkInterval::Time(Duration::MAX)), None);
+    }
+}
