@@ -27,7 +27,7 @@
 //!
 //! | module | what it holds |
 //! |---|---|
-//! | `error` | [`Error`]: one type, variants a caller can act on, node and operation named |
+//! | `error` | [`Error`]: one type, variants a caller can act on, node and operation named; [`ErrorKind`], the way to react; each text of a cause chain once |
 //! | `ident` | [`Ident`]: validated identifiers (no NUL, ≤ 63 bytes) |
 //! | `table_name` | [`TableName`]: a table, optionally schema-qualified, read from and shown as SQL text; [`IntoTableName`] for the calls that take one |
 //! | `config` | [`NodeConfig`], [`TlsMode`]: how to reach one node |
@@ -66,9 +66,10 @@
 //! - A field that holds a `Result` in Rust is two fields: `x` (the value, or `null` when it
 //!   failed) and `x_error` (an error object, or `null` when it succeeded).
 //! - An [`crate::Error`] is an object `{"kind", "operation", "node", "message",
-//!   "sqlstate"}`: `kind` names the variant in `snake_case` (`"authentication_failed"`,
-//!   `"timeout"`, `"unreachable"`, ...), `node` and `sqlstate` may be `null`, and `message`
-//!   is the error's `Display` (which never holds a password or SQL text).
+//!   "sqlstate"}`: `kind` is its [`crate::ErrorKind`] in `snake_case`
+//!   ([`crate::ErrorKind::as_str`]: `"authentication_failed"`, `"timeout"`,
+//!   `"unreachable"`, ...), `node` and `sqlstate` may be `null`, and `message` is the error's
+//!   `Display` (which never holds a password or SQL text).
 //! - What a report's methods compute is included, so a reader needs no rules of its own:
 //!   `healthy` on a status, `clean` and `healed` on a heal report, `complete` on a rotation.
 //!
@@ -144,7 +145,7 @@ pub use cluster::{
     Unknown, DEFAULT_NODE_DEADLINE,
 };
 pub use config::{ChannelBinding, NodeConfig, TlsMode};
-pub use error::{Error, Mismatch, Result};
+pub use error::{Error, ErrorKind, Mismatch, Result};
 pub use executor::Executor;
 pub use ident::{Ident, MAX_IDENT_BYTES};
 pub use migrate::{

@@ -28,7 +28,6 @@ pub fn kind(kind: &StepKind) -> &'static str {
         StepKind::AttachDataNode => "attach a data node to",
         StepKind::SetReplicationFactor => "set the replication factor of",
         StepKind::SetChunkInterval => "set the chunk interval of",
-        StepKind::SetNumberPartitions => "set the number of partitions of",
         StepKind::DetachDataNode => "DESTRUCTIVE: detach a data node from",
         StepKind::DeleteDataNode => "DESTRUCTIVE: delete data node",
         StepKind::RevokeGrants => "DESTRUCTIVE: revoke what the spec does not grant from",

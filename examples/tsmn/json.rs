@@ -86,7 +86,6 @@ fn kind(kind: &StepKind) -> &'static str {
         StepKind::AttachDataNode => "attach_data_node",
         StepKind::SetReplicationFactor => "set_replication_factor",
         StepKind::SetChunkInterval => "set_chunk_interval",
-        StepKind::SetNumberPartitions => "set_number_partitions",
         StepKind::DetachDataNode => "detach_data_node",
         StepKind::DeleteDataNode => "delete_data_node",
         StepKind::RevokeGrants => "revoke_grants",

@@ -1,6 +1,8 @@
 //! Running a plan: idempotent (a converged cluster gets no mutating statement) and
 //! resumable (after a failure halfway, the next run finishes the job).
 
+use futures_util::future::join_all;
+
 use super::plan::{HypertableSpec, Plan, Prune, Step, StepKind};
 use super::Cluster;
 use crate::error::{Error, Result};
@@ -141,11 +143,47 @@ impl Cluster {
             }
         }
         let mut an: Option<AccessNode> = None;
-        for step in plan.steps {
+        let mut steps = plan.steps.into_iter().peekable();
+        while let Some(step) = steps.next() {
             if !errors.is_empty() && step.kind.is_cluster_wide() {
                 continue;
             }
             if failed.contains(&step.node) || failed.contains(&step.target) {
+                continue;
+            }
+            if step.kind == StepKind::CreateExtension {
+                // Each node's extension in a session of its own: all at once, together
+                // with the access node's session for the steps that follow.
+                let mut batch = vec![step];
+                while let Some(next) = steps.next_if(|s| s.kind == StepKind::CreateExtension) {
+                    batch.push(next);
+                }
+                for step in &batch {
+                    progress(step);
+                    tracing::debug!(kind = ?step.kind, node = %step.node, "apply step");
+                }
+                // Not while the access node's own extension is being created: the session
+                // reads what the access node runs when it opens.
+                let an_name = self.access_node.node_name();
+                let needs_an = steps.peek().is_some() && !batch.iter().any(|s| s.node == an_name);
+                let (outcomes, _) = tokio::join!(
+                    join_all(batch.iter().map(|step| self.create_extension(step))),
+                    async {
+                        // Connected ahead; a failure here shows again at its first use.
+                        if needs_an && an.is_none() {
+                            let _ = self.access_node(&mut an).await;
+                        }
+                    }
+                );
+                for (step, outcome) in batch.into_iter().zip(outcomes) {
+                    match outcome {
+                        Ok(()) => report.applied.push(step),
+                        Err(e) => {
+                            failed.push(step.node.clone());
+                            errors.push(e);
+                        }
+                    }
+                }
                 continue;
             }
             progress(&step);
@@ -209,16 +247,20 @@ impl Cluster {
             .ok_or_else(|| Error::invalid(OP, None, "the plan's step names no data node"))
     }
 
+    /// A [`StepKind::CreateExtension`] step, on a fresh session to its node.
+    async fn create_extension(&self, step: &Step) -> Result<()> {
+        let config = if step.node == self.access_node.node_name() {
+            &self.access_node
+        } else {
+            self.find(OP, &step.node)?
+        };
+        update_extension(config, step.extension_version).await?;
+        Ok(())
+    }
+
     async fn run_step(&self, step: &Step, an: &mut Option<AccessNode>) -> Result<()> {
         match step.kind {
-            StepKind::CreateExtension => {
-                let config = if step.node == self.access_node.node_name() {
-                    &self.access_node
-                } else {
-                    self.find(OP, &step.node)?
-                };
-                update_extension(config, step.extension_version).await?;
-            }
+            StepKind::CreateExtension => self.create_extension(step).await?,
             StepKind::AddDataNode => {
                 let config = self.find(OP, &step.target)?.clone();
                 let (host, port) = self.seen_by_access_node(&config);
@@ -303,22 +345,6 @@ impl Cluster {
                 })?;
                 let an = self.access_node(an).await?;
                 an.set_chunk_interval(&table, interval).await?;
-            }
-            StepKind::SetNumberPartitions => {
-                let spec = self.hypertable_spec(&step.target)?;
-                let table = spec.hypertable.table_name()?;
-                let (Some(column), Some(n)) = (
-                    spec.hypertable.partitioning(),
-                    spec.hypertable.get_number_partitions(),
-                ) else {
-                    return Err(Error::invalid(
-                        OP,
-                        None,
-                        "the spec gives this table no partitioning column and number",
-                    ));
-                };
-                let an = self.access_node(an).await?;
-                an.set_number_partitions(&table, column, n).await?;
             }
             StepKind::ApplyRole => {
                 let role = self

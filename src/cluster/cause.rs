@@ -126,9 +126,11 @@ fn unreachable_cause(source: &tokio_postgres::Error) -> Cause {
 /// The cause of a data-node connection error the access node relayed: TimescaleDB reports
 /// every failed connection to a data node as SQLSTATE 08001 `could not connect to "<node>"`
 /// with libpq's message as DETAIL, dropping the data node's own SQLSTATE and fields. So
-/// here, and only here, the DETAIL text is read (libpq's and the server's English
-/// messages); when it matches nothing known (a server with translated messages, say), the
-/// caller falls back to what the node said when the crate connected directly.
+/// here, and only here, the DETAIL text is read: libpq's and the server's English messages,
+/// which a server with another `lc_messages` translates. When it matches nothing known, the
+/// caller falls back to what the node said when the crate connected directly, or to what the
+/// access node's user mapping holds (`relayed.rs`), which tell a wrong password and a
+/// missing user mapping apart in any language.
 pub(crate) fn relayed_connect_cause(detail: &str) -> Option<Cause> {
     // In order: the first that matches wins (older servers end a pg_hba.conf refusal with
     // "SSL off", which is no TLS failure).

@@ -3,6 +3,7 @@
 
 use secrecy::{ExposeSecret, SecretString};
 
+use super::cause::Cause;
 use crate::config::NodeConfig;
 use crate::connect::Session;
 use crate::error::Result;
@@ -16,8 +17,24 @@ pub(super) enum MappingCheck {
     Matches,
     /// A mapping that logs in as another user than the settings' (its name).
     WrongUser(String),
-    /// No mapping, or another password: only a probe tells whether it works.
-    Probe,
+    /// No mapping, or one without a password: the access node has no password to send
+    /// (only a probe tells whether it needs one).
+    NoPassword,
+    /// The settings' user with another password than the settings' (only a probe tells
+    /// whether it works).
+    OtherPassword,
+}
+
+impl MappingCheck {
+    /// What a failed login of the access node to a data node that accepts its settings most
+    /// likely means, when the words the access node relays do not say (`relayed.rs`).
+    pub(super) fn likely_cause(&self) -> Option<Cause> {
+        match self {
+            MappingCheck::NoPassword => Some(Cause::NoUserMapping),
+            MappingCheck::OtherPassword => Some(Cause::WrongPassword),
+            MappingCheck::Matches | MappingCheck::WrongUser(_) => None,
+        }
+    }
 }
 
 pub(super) async fn mapping_check(
@@ -39,7 +56,7 @@ pub(super) async fn mapping_check(
         }
     }
     if rows.is_empty() {
-        return Ok(MappingCheck::Probe);
+        return Ok(MappingCheck::NoPassword);
     }
     let user = match user {
         Some(user) => user,
@@ -48,13 +65,11 @@ pub(super) async fn mapping_check(
     if user != dn.get_user() {
         return Ok(MappingCheck::WrongUser(user));
     }
-    Ok(
-        if password.is_some_and(|p| p.expose_secret() == dn.get_password().expose_secret()) {
-            MappingCheck::Matches
-        } else {
-            MappingCheck::Probe
-        },
-    )
+    Ok(match password {
+        None => MappingCheck::NoPassword,
+        Some(p) if p.expose_secret() == dn.get_password().expose_secret() => MappingCheck::Matches,
+        Some(_) => MappingCheck::OtherPassword,
+    })
 }
 
 async fn session_user(session: &Session, op: &'static str) -> Result<String> {

@@ -8,6 +8,7 @@ mod mapping;
 mod placement;
 mod plan;
 mod probe;
+mod relayed;
 mod rotate;
 #[cfg(feature = "serde")]
 mod spec_file;

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use futures_util::future::join_all;
 
+use super::cause::Cause;
 use super::mapping::{mapping_check, MappingCheck};
 use super::probe::{link, probe_fresh};
 use super::status::AccessNodeLink;
@@ -69,9 +70,6 @@ pub enum StepKind {
     /// Set a hypertable's chunk interval to the spec's (`set_chunk_time_interval`; for new
     /// chunks).
     SetChunkInterval,
-    /// Set the number of partitions of a hypertable's space dimension to the spec's
-    /// (`set_number_partitions`; for new chunks).
-    SetNumberPartitions,
     /// Create or update a distributed role, its mappings and grants.
     ApplyRole,
     /// Prune mode only, destructive: detach a data node from a hypertable the spec does not
@@ -641,6 +639,9 @@ impl Cluster {
         // rest are probed, together first, one by one only when that fails.
         let mut to_probe: Vec<String> = Vec::new();
         let mut wrong_user: Vec<(String, String)> = Vec::new();
+        // What the mapping says a failed probe most likely means, for a failure relayed in
+        // words the crate does not know (see `relayed.rs`).
+        let mut likely: Vec<(String, Option<Cause>)> = Vec::new();
         // Read all at once: the session sends them without waiting (one round trip).
         let to_check: Vec<&NodeConfig> = self
             .data_nodes
@@ -658,7 +659,10 @@ impl Cluster {
             match check {
                 MappingCheck::Matches => {}
                 MappingCheck::WrongUser(user) => wrong_user.push((name, user)),
-                MappingCheck::Probe => to_probe.push(name),
+                MappingCheck::NoPassword | MappingCheck::OtherPassword => {
+                    likely.push((name.clone(), check.likely_cause()));
+                    to_probe.push(name);
+                }
             }
         }
         let to_probe: Vec<&str> = to_probe.iter().map(String::as_str).collect();
@@ -679,6 +683,7 @@ impl Cluster {
         // When the probe of them all failed, each on its own, all at once.
         let mut links: Vec<(&str, AccessNodeLink)> = match &an_schemas {
             Some(schemas) if !all_ok => {
+                let likely = &likely;
                 join_all(to_probe.iter().map(|name| async move {
                     let result = probe_fresh(
                         &self.access_node,
@@ -688,7 +693,8 @@ impl Cluster {
                         Deadline::after(deadline),
                     )
                     .await;
-                    (*name, link(result, None))
+                    let known = likely.iter().find(|(n, _)| n == name).and_then(|(_, c)| *c);
+                    (*name, link(result, known))
                 }))
                 .await
             }
@@ -1198,13 +1204,18 @@ impl Cluster {
                 Some((column, slices)) => {
                     if let Some(n) = hypertable.get_number_partitions() {
                         if *slices != n {
-                            plan.add_step(
-                                StepKind::SetNumberPartitions,
+                            plan.add_conflict(
                                 &an_name,
                                 &qualified,
-                                show::set_number_partitions(schemas, &qualified, n, column),
-                                &format!(
-                                    "the table has {slices} partitions on {column:?}, the                                      spec {n} (existing chunks keep theirs)"
+                                format!(
+                                    "the table has {slices} partitions on {column:?}, the spec \
+                                     {n}; the crate does not change it: TimescaleDB passes \
+                                     set_number_partitions on to the data nodes with untyped \
+                                     arguments, which a look-alike function in the \
+                                     extension's schema there would take over. Run \
+                                     set_number_partitions({qualified:?}, {n}, {column:?}) \
+                                     yourself where no other role may create functions in \
+                                     that schema"
                                 ),
                             );
                         }

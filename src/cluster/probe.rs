@@ -105,9 +105,10 @@ pub(crate) async fn probe_fresh(
     .map(|_| ())
 }
 
-/// The link a probe's outcome shows. `direct` is what the crate saw connecting to the node
-/// itself, used only where the access node's relayed error says no more than "could not
-/// connect" in words the crate does not know.
+/// The link a probe's outcome shows. `direct` is what the crate knows otherwise (what the
+/// node said when the crate connected to it itself, or what the access node's mapping for it
+/// holds: `relayed.rs`), used only where the access node's relayed error says no more than
+/// "could not connect" in words the crate does not know.
 pub(crate) fn link(result: Result<()>, direct: Option<Cause>) -> AccessNodeLink {
     let error = match result {
         Ok(()) => return AccessNodeLink::Ok,

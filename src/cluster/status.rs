@@ -7,6 +7,7 @@ use futures_util::future::join_all;
 use super::cause::Cause;
 use super::mapping::{mapping_check, MappingCheck};
 use super::probe::{link, probe_fresh, towards};
+use super::relayed;
 use super::verifier::{read_stored, Stored};
 use super::Cluster;
 use crate::catalog::DataNodeInfo;
@@ -721,7 +722,16 @@ impl Cluster {
             return AccessNodeLink::NotAdded;
         }
         let result = probe_fresh(&self.access_node, schemas, &[name], OP, deadline).await;
-        match link(result, direct_cause) {
+        // The node accepted the crate's login and the access node's relayed words are not
+        // known: the mapping tells (see `relayed.rs`).
+        let dn = self.data_nodes.iter().find(|dn| dn.node_name() == name);
+        let known = match (direct_cause, dn) {
+            (None, Some(dn)) if relayed::unread(&result) => {
+                relayed::cause_from_mapping(&self.access_node, dn, OP, deadline).await
+            }
+            _ => direct_cause,
+        };
+        match link(result, known) {
             // Without the extension the access node fails to set up its session on the
             // node; the node itself said why.
             AccessNodeLink::Failed(e) | AccessNodeLink::Down(e) if extension_missing => {

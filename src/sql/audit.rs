@@ -82,10 +82,6 @@ fn corpus() -> Vec<(&'static str, Sql)> {
             "set_chunk_time_interval",
             lifecycle::set_chunk_time_interval(&new),
         ),
-        (
-            "set_number_partitions",
-            lifecycle::set_number_partitions(&new),
-        ),
         ("HYPERTABLE_DIMENSIONS", lifecycle::HYPERTABLE_DIMENSIONS),
         (
             "create_distributed_restore_point",

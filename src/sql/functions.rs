@@ -274,17 +274,7 @@ pub(crate) const CALLED: &[CalledFunction] = &[
         &[look_alike(
             "hypertable text, chunk_time_interval bigint",
             "void",
-            Some("NULL, NULL"),
-        )],
-    ),
-    called(
-        Api,
-        "set_number_partitions",
-        Function,
-        &[look_alike(
-            "hypertable text, number_partitions integer, dimension_name text",
-            "void",
-            Some("NULL, NULL, NULL"),
+            Some("NULL, 1::bigint"),
         )],
     ),
     called(

@@ -1,6 +1,6 @@
 //! The data-node lifecycle calls: `delete_data_node`, `detach_data_node`, `attach_data_node`,
 //! `alter_data_node`, `block_new_chunks` / `allow_new_chunks`, `set_replication_factor`,
-//! `set_chunk_time_interval`, `set_number_partitions`, `create_distributed_restore_point`, and the catalog reads and transaction control they need.
+//! `set_chunk_time_interval`, `create_distributed_restore_point`, and the catalog reads and transaction control they need.
 //!
 //! Every value is a bind parameter, cast to the type the function declares, and every
 //! TimescaleDB function is qualified with its schema. Only the version-dependent named
@@ -103,16 +103,6 @@ pub(crate) fn set_chunk_time_interval(schemas: &Schemas) -> Sql {
     Sql::rendered(format!(
         "SELECT {}.set_chunk_time_interval($1::pg_catalog.text::pg_catalog.regclass, \
                                            $2::pg_catalog.int8)",
-        schemas.api()
-    ))
-}
-
-/// `set_number_partitions`: `$1` hypertable (quoted text), `$2` partitions, `$3` the space
-/// dimension's column. For new chunks only; returns `void`.
-pub(crate) fn set_number_partitions(schemas: &Schemas) -> Sql {
-    Sql::rendered(format!(
-        "SELECT {}.set_number_partitions($1::pg_catalog.text::pg_catalog.regclass, \
-                                         $2::pg_catalog.int2, $3::pg_catalog.name)",
         schemas.api()
     ))
 }

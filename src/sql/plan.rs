@@ -136,20 +136,6 @@ pub(crate) fn set_chunk_time_interval(
     )
 }
 
-pub(crate) fn set_number_partitions(
-    schemas: Option<&Schemas>,
-    table: &str,
-    n: i32,
-    column: &str,
-) -> String {
-    format!(
-        "SELECT {}set_number_partitions({}, {n}, {})",
-        api_prefix(schemas),
-        quote::literal(table),
-        quote::literal(column),
-    )
-}
-
 pub(crate) fn set_replication_factor(schemas: Option<&Schemas>, table: &str, n: i32) -> String {
     format!(
         "SELECT {}set_replication_factor({}, {n})",

@@ -273,7 +273,7 @@ fn has_server_binaries(dir: &Path) -> bool {
         .all(|b| dir.join(b).is_file())
 }
 
-fn pg_config(bindir: &Path, flag: &str) -> Option<PathBuf> {
+pub(crate) fn pg_config(bindir: &Path, flag: &str) -> Option<PathBuf> {
     let out = std::process::Command::new(bindir.join("pg_config"))
         .arg(flag)
         .output()

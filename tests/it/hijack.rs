@@ -28,9 +28,9 @@ use timescaledb_multinode::testing::{
 use timescaledb_multinode::tokio_postgres::Client;
 use timescaledb_multinode::{
     query_each, AccessNode, AllowNewChunks, AlterDataNode, AttachDataNode, BlockNewChunks,
-    Bootstrap, Capabilities, Cluster, DataNode, DeleteDataNode, DetachDataNode, DistributedExec,
-    DistributedHypertable, DistributedRole, ExposeSecret, Ident, NodeConfig, Privilege, RawSql,
-    SecretString, ServerInfo, TableName,
+    Bootstrap, Capabilities, ChunkInterval, Cluster, DataNode, DeleteDataNode, DetachDataNode,
+    DistributedExec, DistributedHypertable, DistributedRole, ExposeSecret, Ident, NodeConfig,
+    Privilege, RawSql, SecretString, ServerInfo, TableName,
 };
 
 use crate::common::{plain_server, tier2};
@@ -453,6 +453,9 @@ async fn typed_api(local: &LocalCluster) -> String {
         .await
         .unwrap();
     an.set_replication_factor(&sensor, 1).await.unwrap();
+    an.set_chunk_interval(&sensor, ChunkInterval::Time(Duration::from_secs(86_400)))
+        .await
+        .unwrap();
     assert_eq!(
         an.create_distributed_restore_point("hijack")
             .await

@@ -16,6 +16,7 @@ mod deadlines;
 mod distributed;
 mod double_quote;
 mod drift;
+mod errors;
 mod executor;
 mod fixtures;
 mod heal;
@@ -41,6 +42,7 @@ mod table_names;
 mod tier2;
 #[cfg(feature = "rustls")]
 mod tls;
+mod translated;
 mod tsmn;
 mod tsmn_migrate;
 mod user_mapping;

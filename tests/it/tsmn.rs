@@ -163,6 +163,28 @@ async fn cli(model: AdminModel) {
         text.contains("add data node dn1 on an") && text.contains("[REDACTED]"),
         "{text}"
     );
+    // A failure prints its cause chain with the server's message once.
+    let (code, text) = run.run(&["plan", "SPEC"], &[("T_PW_AN", "not the password")]);
+    assert_eq!(code, Some(1), "{text}");
+    assert_eq!(
+        text.matches("password authentication failed").count(),
+        1,
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "on node an: authentication failed for user tsdbadmin\n  caused by: FATAL: password \
+             authentication failed"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("not the password"), "{text}");
+    let nodb = dir.path().join("nodb.toml");
+    std::fs::write(&nodb, spec(&local).replacen("\"tsdb\"", "\"nodb\"", 1)).unwrap();
+    let (code, text) = run.run(&["plan", nodb.to_str().unwrap()], &[]);
+    assert_eq!(code, Some(1), "{text}");
+    assert_eq!(text.matches("does not exist").count(), 1, "{text}");
+    assert!(text.contains("(SQLSTATE 3D000)"), "{text}");
     let (code, plan) = run.json(&["plan", "SPEC"]);
     assert_eq!(code, Some(2), "{plan}");
     assert_eq!(

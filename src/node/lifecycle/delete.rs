@@ -184,7 +184,10 @@ impl DeleteDataNode {
                     return Ok(result);
                 }
                 // The remote database is gone; the user mappings kept the server.
-                Err(e) if is_server_dependency(&e) || is_database_gone(&e, node.as_str()) => {
+                Err(e)
+                    if is_server_dependency(&e, session.node())
+                        || is_database_gone(&e, node.as_str()) =>
+                {
                     result.database_dropped = true;
                 }
                 Err(e) => return Err(e),
@@ -290,11 +293,12 @@ async fn drop_user_mappings(
     Ok(dropped)
 }
 
-/// `2BP01 cannot drop server ... because other objects depend on it`.
-fn is_server_dependency(e: &Error) -> bool {
-    e.code() == Some(&SqlState::DEPENDENT_OBJECTS_STILL_EXIST)
-        && e.as_db_error()
-            .is_some_and(|db| db.message().starts_with("cannot drop server"))
+/// `2BP01 cannot drop server ... because other objects depend on it`, raised by the access
+/// node `access_node` itself (a data node's error comes relayed, naming that node): the one
+/// object `delete_data_node` drops there is the foreign server, so the SQLSTATE says it
+/// whatever the server's `lc_messages`.
+fn is_server_dependency(e: &Error, access_node: &str) -> bool {
+    e.code() == Some(&SqlState::DEPENDENT_OBJECTS_STILL_EXIST) && e.node() == Some(access_node)
 }
 
 /// `3D000 [dn]: database "..." does not exist`, relayed from data node `node`: an earlier

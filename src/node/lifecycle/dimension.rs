@@ -1,11 +1,15 @@
 //! A distributed hypertable's partitioning for new chunks: the chunk interval of its time
-//! dimension and the number of partitions of its space dimension.
+//! dimension.
+//!
+//! Not the number of space partitions: TimescaleDB passes `set_number_partitions` on to
+//! the data nodes as a call with untyped literal arguments, which a look-alike function in
+//! the extension's schema on a data node would take over.
 
 use crate::error::{Error, Result};
 use crate::node::access_node::AccessNode;
 use crate::node::ChunkInterval;
 use crate::server::Feature;
-use crate::sql::lifecycle::{set_chunk_time_interval, set_number_partitions};
+use crate::sql::lifecycle::set_chunk_time_interval;
 use crate::table_name::IntoTableName;
 
 impl AccessNode {
@@ -51,41 +55,6 @@ impl AccessNode {
             )
             .await?;
         tracing::debug!(table = %table.name(), units, "chunk interval set");
-        Ok(())
-    }
-
-    /// Sets how many partitions `table`'s space dimension on `column` has for new chunks
-    /// (`set_number_partitions`); existing chunks keep theirs.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::InvalidInput`] before anything is sent for a number outside 1 to 32767;
-    /// [`Error::Database`] for the server's refusals: no space dimension on `column`,
-    /// TS001 not a hypertable, 42P01 no such table.
-    pub async fn set_number_partitions(
-        &self,
-        table: impl IntoTableName,
-        column: &str,
-        n: i32,
-    ) -> Result<()> {
-        const OP: &str = "set number of partitions";
-        let table = &table.into_table_name(OP, Some(&self.name()))?;
-        let n = i16::try_from(n).ok().filter(|n| *n >= 1).ok_or_else(|| {
-            Error::invalid(
-                OP,
-                Some(&self.name()),
-                format!("the number of partitions must be 1 to 32767, not {n}"),
-            )
-        })?;
-        let (session, schemas) = self.session_with(OP, Feature::MultiNode).await?;
-        session
-            .execute_multinode(
-                OP,
-                &set_number_partitions(&schemas),
-                &[&table.regclass_text(), &n, &column],
-            )
-            .await?;
-        tracing::debug!(table = %table.name(), n, "number of partitions set");
         Ok(())
     }
 }

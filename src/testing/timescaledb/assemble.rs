@@ -71,6 +71,30 @@ pub(crate) fn assemble(from: &Layout, releases: &[PathBuf], root: &Path) -> Resu
     Ok(to)
 }
 
+/// Links the original installation's message catalogs (`localedir`, `pg_config
+/// --localedir`) into the installation under `root`, where its server looks for them
+/// (relative to its binary, as for the share directory): without them a server whose
+/// `lc_messages` names another language speaks English. Idempotent, so that installations
+/// assembled before it was done get the link too; nothing when the catalogs lie outside the
+/// original's tree.
+pub(crate) fn link_messages(from: &Layout, localedir: &Path, root: &Path) -> Result<()> {
+    let common = common_ancestor(&[&from.bindir, &from.pkglibdir, &from.sharedir]);
+    let Ok(below) = localedir.strip_prefix(&common) else {
+        return Ok(());
+    };
+    let target = root.join(below);
+    if target.symlink_metadata().is_ok() || !localedir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = target.parent() {
+        create_dir(parent)?;
+    }
+    match std::os::unix::fs::symlink(localedir, &target) {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => Err(io(&target, e)),
+        _ => Ok(()),
+    }
+}
+
 /// Copies the programs of `from` into `to`; relative symbolic links (`postmaster ->
 /// postgres`) stay links, others are copied as the file they point to.
 fn copy_binaries(from: &Path, to: &Path) -> Result<()> {

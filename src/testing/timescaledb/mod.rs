@@ -151,6 +151,9 @@ impl PgInstall {
             }
             std::fs::rename(&building, &ready).map_err(|e| io(&ready, e))?;
         }
+        if let Some(localedir) = super::install::pg_config(self.bindir(), "--localedir") {
+            assemble::link_messages(&layout, &localedir, &ready)?;
+        }
         PgInstall::at(&layout.under(&ready).bindir)
     }
 }

@@ -1,0 +1,377 @@
+//! The crate's one error type.
+//!
+//! Every variant names the operation that failed and, where one was involved, the node it was
+//! talking to. No variant carries SQL text or a password: statements that hold a secret never
+//! reach an error, and the server's own message is kept only as the server reported it.
+//!
+//! - `mod.rs`: the [`Error`] variants;
+//! - `kind.rs`: [`ErrorKind`], the way a caller reacts, and the predicates built on it;
+//! - `display.rs`: the messages and the source chain (each text once);
+//! - `classify.rs`: driver and server errors sorted into variants, by SQLSTATE and the
+//!   server's fields (and, where the access node relays a data node's failure as text only,
+//!   by that text);
+//! - `mismatch.rs`: what a migration's verification found different.
+
+mod classify;
+mod display;
+mod kind;
+mod mismatch;
+#[cfg(test)]
+mod tests;
+
+pub use kind::ErrorKind;
+pub use mismatch::Mismatch;
+
+/// Shorthand for `Result<T, timescaledb_multinode::Error>`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in this crate.
+///
+/// The variants are the situations a caller can act on. [`Error::kind`] sorts them into the
+/// ways a caller reacts ([`ErrorKind`]), and the accessors work across variants:
+/// [`Error::operation`], [`Error::node`], [`Error::code`], [`Error::as_db_error`] and the
+/// predicates ([`Error::is_timeout`], [`Error::is_authentication_failure`], ...).
+///
+/// # Messages and sources: each text once
+///
+/// Messages are lowercase, one line, without a trailing period, and start with the operation
+/// and the node. A message never repeats a text that a [`source`](std::error::Error::source)
+/// below it prints, so a report that walks the chain (`error`, then `error.source()`, ...)
+/// prints every text once:
+///
+/// - [`Error::Database`], an error the server reported in its own words: the message holds
+///   the server's message, SQLSTATE, detail and hint, and `source()` is `None`. The server's
+///   fields are at [`Error::as_db_error`].
+/// - A variant the crate classified ([`Error::AuthenticationFailed`], [`Error::NotFound`],
+///   [`Error::Unreachable`], ...): the message says what happened in the crate's words, and
+///   `source()` says why, in the words of whoever reported it: the server's error
+///   ([`DbError`](tokio_postgres::error::DbError): severity, message, detail, hint) when
+///   the server reported it, otherwise the driver's error, whose own source is the I/O or
+///   TLS error underneath.
+/// - [`Error::Several`]: the message lists each error's message; `source()` is `None`.
+///
+/// # Matching
+///
+/// `Error` and each of its variants are `#[non_exhaustive]`: new variants and new fields
+/// can come in a minor release. Match with `..` (`Error::NotFound { object, .. }`), and end
+/// a `match` with a `_` arm, or match on [`Error::kind`].
+///
+/// ```
+/// use timescaledb_multinode::{Error, ErrorKind};
+///
+/// fn advice(error: &Error) -> &'static str {
+///     match error.kind() {
+///         ErrorKind::Timeout | ErrorKind::Unreachable => "retry later",
+///         ErrorKind::AuthenticationFailed | ErrorKind::NoUserMapping => "check the password",
+///         ErrorKind::InvalidInput => "fix the input",
+///         _ => "read the message",
+///     }
+/// }
+/// # let _ = advice;
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The input was refused before anything was sent to a server: an identifier with a NUL
+    /// byte or over 63 bytes, a port of 0, an empty host, and the like.
+    #[non_exhaustive]
+    InvalidInput {
+        /// What was being done.
+        op: &'static str,
+        /// The node concerned, when the input belonged to one.
+        node: Option<String>,
+        /// Why the input was refused.
+        reason: String,
+    },
+
+    /// Nothing answered: connection refused, host unreachable, or the connect timeout passed.
+    #[non_exhaustive]
+    Unreachable {
+        /// What was being done.
+        op: &'static str,
+        /// The node that could not be reached.
+        node: String,
+        /// The driver's error.
+        source: tokio_postgres::Error,
+    },
+
+    /// A connection could not be established within the configured connect timeout (the
+    /// server accepted the TCP connection, or did not, but never finished the handshake),
+    /// or a node's step did not finish within its deadline ([`crate::Cluster::node_deadline`];
+    /// `node` is then the node that did not answer, which may be a data node the access
+    /// node was waiting for).
+    #[non_exhaustive]
+    Timeout {
+        /// What was being done.
+        op: &'static str,
+        /// The node that did not answer in time.
+        node: String,
+        /// The timeout that expired.
+        after: std::time::Duration,
+    },
+
+    /// An operation on a pooled session did not finish within its deadline (the pool's
+    /// statement timeout plus a grace period): the statement was cancelled on the server
+    /// and the session closed. Whether a write took effect is unknown unless the operation
+    /// says otherwise (an ingest that had not finished wrote nothing).
+    #[non_exhaustive]
+    Deadline {
+        /// What was being done.
+        op: &'static str,
+        /// The node the statement ran on.
+        node: String,
+        /// The deadline that passed.
+        after: std::time::Duration,
+    },
+
+    /// No pooled connection became free within the pool's checkout timeout.
+    #[non_exhaustive]
+    PoolTimeout {
+        /// What was being done.
+        op: &'static str,
+        /// The node whose pool is exhausted.
+        node: String,
+        /// The checkout timeout.
+        after: std::time::Duration,
+    },
+
+    /// The server answered and refused the credentials (SQLSTATE class 28).
+    #[non_exhaustive]
+    AuthenticationFailed {
+        /// What was being done.
+        op: &'static str,
+        /// The node that refused.
+        node: String,
+        /// The user name that was refused.
+        user: String,
+        /// The driver's error.
+        source: tokio_postgres::Error,
+    },
+
+    /// The config requires channel binding ([`crate::ChannelBinding::Require`]) and the
+    /// server authenticated without it: it let the user in without a password (`trust`),
+    /// asked for one in another way (`md5`, `password`), or offered SCRAM without channel
+    /// binding. The client broke off the handshake; no password was sent.
+    #[non_exhaustive]
+    ChannelBindingNotUsed {
+        /// What was being done.
+        op: &'static str,
+        /// The node concerned.
+        node: String,
+        /// The user name that was logging in.
+        user: String,
+        /// The driver's error.
+        source: tokio_postgres::Error,
+    },
+
+    /// An established connection was closed under the caller (server restarted or crashed).
+    #[non_exhaustive]
+    ConnectionLost {
+        /// What was being done.
+        op: &'static str,
+        /// The node whose connection was lost.
+        node: String,
+        /// The driver's error.
+        source: tokio_postgres::Error,
+    },
+
+    /// TLS could not be set up: the server refused it, or its certificate failed
+    /// verification (`verify-full`: unknown issuer, or a name that does not match the host).
+    #[non_exhaustive]
+    Tls {
+        /// What was being done.
+        op: &'static str,
+        /// The node concerned.
+        node: String,
+        /// The driver's error (the TLS library's reason is in its source).
+        source: tokio_postgres::Error,
+    },
+
+    /// The server is not one this crate can work with for the requested operation: no
+    /// TimescaleDB, the Apache-only build, a version without multi-node, an unsupported
+    /// PostgreSQL major, or a feature the installed version does not have.
+    #[non_exhaustive]
+    UnsupportedServer {
+        /// What was being done.
+        op: &'static str,
+        /// The node that was checked.
+        node: String,
+        /// What is missing and how to get it.
+        reason: String,
+    },
+
+    /// The connecting role lacks a privilege the operation needs (found before anything was
+    /// sent, such as a managed service's admin, which is not a superuser, asking for what
+    /// TimescaleDB reserves to superusers).
+    #[non_exhaustive]
+    MissingPrivilege {
+        /// What was being done.
+        op: &'static str,
+        /// The node that was checked.
+        node: String,
+        /// The role that was checked.
+        role: String,
+        /// The privilege it lacks, and why it is needed.
+        privilege: String,
+    },
+
+    /// The server reported an error (it carries a SQLSTATE, message, detail and hint).
+    #[non_exhaustive]
+    Database {
+        /// What was being done.
+        op: &'static str,
+        /// The node that reported the error.
+        node: String,
+        /// The driver's error; [`Error::as_db_error`] reaches its fields.
+        source: tokio_postgres::Error,
+    },
+
+    /// The object to create exists already (a data node, a user mapping, a hypertable).
+    #[non_exhaustive]
+    AlreadyExists {
+        /// What was being done.
+        op: &'static str,
+        /// The node that reported it.
+        node: String,
+        /// What exists, e.g. `data node "dn1"`.
+        object: String,
+        /// The driver's error.
+        source: tokio_postgres::Error,
+    },
+
+    /// A named object does not exist (a data node, a role, a table).
+    #[non_exhaustive]
+    NotFound {
+        /// What was being done.
+        op: &'static str,
+        /// The node that reported it.
+        node: String,
+        /// What is missing, e.g. `data node "dn9"`.
+        object: String,
+        /// The driver's error.
+        source: tokio_postgres::Error,
+    },
+
+    /// The access node has no password for a data node: the current role has no user mapping
+    /// with a password for it, and no passfile entry (`fe_sendauth: no password supplied`).
+    #[non_exhaustive]
+    NoUserMapping {
+        /// What was being done.
+        op: &'static str,
+        /// The data node.
+        node: String,
+        /// The driver's error.
+        source: tokio_postgres::Error,
+    },
+
+    /// A data node a write needs does not answer the access node. Writing anyway can crash
+    /// the access node (TimescaleDB 2.13 dereferences a dead connection when a distributed
+    /// COPY or INSERT reaches a chunk with a replica on a down node), so the crate refuses.
+    #[non_exhaustive]
+    DataNodeDown {
+        /// What was being done.
+        op: &'static str,
+        /// The data node that is down.
+        node: String,
+    },
+
+    /// The server refused because the operation would lose data (for example deleting or
+    /// detaching the only data node that holds some chunks).
+    #[non_exhaustive]
+    WouldLoseData {
+        /// What was being done.
+        op: &'static str,
+        /// The node the data is on.
+        node: String,
+        /// The driver's error.
+        source: tokio_postgres::Error,
+    },
+
+    /// A secret was not sent: a setting of the node would record it (in the server log or a
+    /// statistics view), and the connecting role cannot turn that setting off for its session
+    /// (only a superuser can). Nothing secret reached the node. A superuser role can, or the
+    /// caller may accept the risk with [`crate::SecretLogging::Accept`].
+    #[non_exhaustive]
+    SecretWouldBeLogged {
+        /// What was being done.
+        op: &'static str,
+        /// The node whose setting it is (a data node when it was checked through the access
+        /// node).
+        node: String,
+        /// The setting, such as `log_statement`.
+        setting: String,
+    },
+
+    /// A migration's verification found that the target's rows of a time range differ from
+    /// the rows of that range's chunks on the data nodes (row count or checksum): the copy
+    /// is not exact. The chunks are named; nothing is repaired automatically.
+    #[non_exhaustive]
+    VerificationFailed {
+        /// What was being done.
+        op: &'static str,
+        /// The target node.
+        node: String,
+        /// The table, the chunks and both sides' counts and checksums.
+        mismatch: Box<Mismatch>,
+    },
+
+    /// A driver error that is neither a server error nor a connection problem (for example a
+    /// row that could not be decoded into the expected type).
+    #[non_exhaustive]
+    Client {
+        /// What was being done.
+        op: &'static str,
+        /// The node concerned.
+        node: String,
+        /// The driver's error.
+        source: tokio_postgres::Error,
+    },
+
+    /// The live cluster has something the spec contradicts and that cannot be changed in
+    /// place (a table that is a hypertable but not a distributed one, a data node registered
+    /// at another address on a server without `alter_data_node`, ...). Nothing was changed;
+    /// the reason says what to do by hand.
+    #[non_exhaustive]
+    Conflict {
+        /// What was being done.
+        op: &'static str,
+        /// The node where the conflict is (the first, when there are several).
+        node: String,
+        /// What conflicts, and why it cannot be changed in place (every conflict).
+        reason: String,
+    },
+
+    /// An approved plan was not applied: the cluster (or the spec) changed since the plan
+    /// was made. Plan again and approve the new plan.
+    #[non_exhaustive]
+    StalePlan {
+        /// What was being done.
+        op: &'static str,
+        /// The access node.
+        node: String,
+        /// What differs.
+        reason: String,
+    },
+
+    /// Several nodes failed in one operation; each error names its node.
+    #[non_exhaustive]
+    Several {
+        /// What was being done.
+        op: &'static str,
+        /// Every error, in the order they happened.
+        errors: Vec<Error>,
+    },
+
+    /// A local test cluster (feature `testing`) could not be set up or torn down.
+    #[cfg(feature = "testing")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+    #[non_exhaustive]
+    Fixture {
+        /// What was being done.
+        op: &'static str,
+        /// What went wrong.
+        reason: String,
+        /// The last lines of the server log, when a server was involved.
+        log_tail: Option<String>,
+    },
+}
