@@ -3,15 +3,14 @@
 
 use secrecy::{ExposeSecret, SecretString};
 
+use super::probe::probe_fresh;
 use super::Cluster;
-use crate::connect::Session;
+use crate::connect::{Deadline, Session};
 use crate::error::{Error, Result};
 use crate::ident::Ident;
-use crate::node::{AccessNode, DistributedExec, MappingChange, UserMapping};
+use crate::node::{AccessNode, MappingChange, UserMapping};
 use crate::secret_send::Quiet;
-use crate::sql::data_node::ROUND_TRIP;
 use crate::sql::quiet::Carriage;
-use crate::sql::raw::RawSql;
 use crate::sql::role::{alter_role_password, verifier};
 use crate::sql::user_mapping::RoleSpec;
 
@@ -72,6 +71,10 @@ impl Cluster {
     /// The password (and its SCRAM verifier) never reaches a server log, statistics view or
     /// error; see [`Cluster::secret_logging`] for when that is refused instead.
     ///
+    /// The data-node step and the round trip each run within [`Cluster::node_deadline`]: a
+    /// data node that never answers fails its step with [`Error::Timeout`] naming it, and
+    /// the access node's probe is cancelled on the server.
+    ///
     /// # Errors
     ///
     /// Only for bad input (unknown data node, a password with a NUL byte, an empty one);
@@ -99,22 +102,27 @@ impl Cluster {
             failure: None,
         };
 
-        // 1. The data node's role.
+        // 1. The data node's role, within the node deadline.
+        let deadline = Deadline::after(self.node_deadline);
         let with_new = config.clone().password(new_password.clone());
-        match Session::open(&with_new, OP).await {
+        match deadline.run(OP, &name, Session::open(&with_new, OP)).await {
             Ok(_) => {}
             Err(e) if e.is_authentication_failure() => {
                 let changed = async {
-                    let session = Session::open(&config, OP).await?;
-                    let quiet =
-                        Quiet::enter(&session, OP, Carriage::Bound, self.secret_logging).await?;
-                    let sent = quiet
-                        .run(
-                            &alter_role_password(&role),
-                            verifier(&new_password).expose_secret(),
-                        )
-                        .await;
-                    quiet.leave(sent).await
+                    let session = deadline.run(OP, &name, Session::open(&config, OP)).await?;
+                    let change = async {
+                        let quiet =
+                            Quiet::enter(&session, OP, Carriage::Bound, self.secret_logging)
+                                .await?;
+                        let sent = quiet
+                            .run(
+                                &alter_role_password(&role),
+                                verifier(&new_password).expose_secret(),
+                            )
+                            .await;
+                        quiet.leave(sent).await
+                    };
+                    session.bounded(OP, &name, deadline, change).await
                 }
                 .await;
                 match changed {
@@ -150,12 +158,21 @@ impl Cluster {
             }
         }
 
-        // 3. The round trip, from a session that has no cached connection.
-        let probe = DistributedExec::new(RawSql::vouched(ROUND_TRIP.text()))
-            .data_nodes([name.as_str()])
-            .non_transactional()
-            .run_fresh(&an)
-            .await;
+        // 3. The round trip, from a session that has no cached connection, within the node
+        //    deadline (cancelled on the access node when it passes).
+        let probe = match an.schemas(OP).await {
+            Ok(schemas) => {
+                probe_fresh(
+                    &self.access_node,
+                    &schemas,
+                    &[name.as_str()],
+                    OP,
+                    Deadline::after(self.node_deadline),
+                )
+                .await
+            }
+            Err(e) => Err(e),
+        };
         match probe {
             Ok(()) => rotation.verified = true,
             Err(e) => rotation.failure = Some((RotationStep::RoundTrip, e)),

@@ -300,6 +300,14 @@ impl AccessNode {
 
     /// A session for `op` on a server that has `feature` (checked once per handle), and the
     /// schemas of the server's TimescaleDB functions.
+    /// The schemas of the access node's TimescaleDB functions (multi-node required), read
+    /// once and kept.
+    pub(crate) async fn schemas(&self, op: &'static str) -> Result<Schemas> {
+        self.session_with(op, Feature::MultiNode)
+            .await
+            .map(|(_, schemas)| schemas)
+    }
+
     pub(crate) async fn session_with(
         &self,
         op: &'static str,

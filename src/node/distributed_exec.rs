@@ -2,7 +2,6 @@
 
 use super::access_node::AccessNode;
 use crate::error::{Error, Result};
-use crate::executor::sealed::Sealed as _;
 use crate::executor::{Executor, Lease, Purpose};
 use crate::ident::Ident;
 use crate::server::Feature;
@@ -95,14 +94,6 @@ impl DistributedExec {
         }
         let lease = on.lease(OP, Purpose::Pooled).await?;
         lease.within(OP, self.run_leased(&lease)).await
-    }
-
-    /// Like [`DistributedExec::run`], on a fresh session instead of a pooled one (whose
-    /// cached data-node connections could hide a changed password).
-    pub(crate) async fn run_fresh(self, an: &AccessNode) -> Result<()> {
-        self.validate(&an.name())?;
-        let lease = an.lease(OP, Purpose::Admin).await?;
-        self.run_leased(&lease).await
     }
 
     fn validate(&self, an_name: &str) -> Result<()> {

@@ -1,12 +1,15 @@
 //! Tier 2: a data node that accepts TCP and never answers (a dropped firewall rule, a hung
-//! host) does not hang `Cluster::status`, `Cluster::heal` or `Cluster::plan`: each returns,
+//! host) does not hang `Cluster::status`, `Cluster::heal`, `Cluster::plan` or
+//! `Cluster::rotate_password`: each returns,
 //! names the node with a timeout, reports the other nodes as they are, and leaves no
 //! access-node backend waiting on the node.
 
 use std::time::Duration;
 
 use timescaledb_multinode::testing::LocalCluster;
-use timescaledb_multinode::{AccessNodeLink, Cause, Cluster, NodeConfig};
+use timescaledb_multinode::{
+    AccessNodeLink, Cause, Cluster, NodeConfig, RotationStep, SecretString,
+};
 use tokio::net::TcpListener;
 
 use crate::common::{joined_cluster_from, tier2};
@@ -114,6 +117,19 @@ async fn a_black_holed_data_node_does_not_hang_status_heal_or_plan() {
             .any(|u| u.node == "dn2" && u.error.is_timeout()),
         "{plan:#?}"
     );
+
+    // Rotation returns too, naming the step that ran out of time.
+    let rotation = tokio::time::timeout(
+        GUARD,
+        cluster.rotate_password("dn2", SecretString::from("rotated in a black hole")),
+    )
+    .await
+    .expect("rotation hung on a black-holed data node")
+    .unwrap();
+    let (step, error) = rotation.failure.as_ref().expect("the rotation failed");
+    assert_eq!(*step, RotationStep::DataNodeRole, "{rotation:?}");
+    assert!(error.is_timeout(), "{rotation:?}");
+    assert_eq!(error.node(), Some("dn2"), "{rotation:?}");
 
     // No access-node backend is left waiting on dn2: the probes were cancelled on the
     // server. Polled until true (the cancel is asynchronous), with a generous bound.
