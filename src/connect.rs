@@ -31,20 +31,87 @@ pub(crate) enum SearchPath {
     AsConfigured,
 }
 
-/// A connected client plus what errors need to name: the node.
+/// A session the crate opened and owns (see [`SessionOn`]).
+pub(crate) type Session = SessionOn<'static>;
+
+/// A connected client plus what errors need to name: the node. The client is the crate's
+/// own ([`Session`]) or a caller's, borrowed for one operation ([`SessionOn::borrowed`]:
+/// a `tokio_postgres::Client`, the client of a `Transaction`, a connection of the caller's
+/// pool).
 #[derive(Debug)]
-pub(crate) struct Session {
-    client: Client,
+pub(crate) struct SessionOn<'c> {
+    client: Handle<'c>,
     node: String,
     /// Set when a multi-node statement failed on the access node's connection to a data
     /// node: TimescaleDB 2.13 can crash such a session on its next `distributed_exec`, so
     /// the pool must not hand it out again.
     poisoned: AtomicBool,
-    /// How to reach the server again, for a cancel request.
-    connector: Connector,
+    /// How to reach the server again, for a cancel request (a caller's client: unknown).
+    connector: Option<Connector>,
+    /// Whether the statements run inside a transaction block the caller opened.
+    in_transaction_block: bool,
     /// The crate's own statements this session has prepared: a session kept in a pool
-    /// parses and plans each once, and runs it in one round trip after that.
+    /// parses and plans each once, and runs it in one round trip after that. (A caller's
+    /// session, borrowed for one operation, prepares nothing.)
     prepared: Mutex<HashMap<&'static str, Statement>>,
+}
+
+/// The driver's client a session runs on.
+pub(crate) enum Handle<'c> {
+    /// Opened by the crate.
+    Owned(Client),
+    /// A caller's client (or a `Transaction`'s), borrowed.
+    Borrowed(&'c Client),
+    /// A caller's pooled connection, checked out for this session and back in its pool
+    /// when the session is dropped.
+    #[cfg(feature = "bb8-postgres")]
+    Held(Box<dyn std::ops::Deref<Target = Client> + Send + Sync + 'c>),
+}
+
+impl std::fmt::Debug for Handle<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Handle::Owned(_) => "Owned",
+            Handle::Borrowed(_) => "Borrowed",
+            #[cfg(feature = "bb8-postgres")]
+            Handle::Held(_) => "Held",
+        })
+    }
+}
+
+impl<'c> SessionOn<'c> {
+    /// A session on a caller's client, named `node` in errors; `in_transaction_block` when
+    /// the client runs inside a transaction block the caller opened (a `Transaction`).
+    pub(crate) fn borrowed(client: Handle<'c>, node: String, in_transaction_block: bool) -> Self {
+        SessionOn {
+            client,
+            node,
+            poisoned: AtomicBool::new(false),
+            connector: None,
+            in_transaction_block,
+            prepared: Mutex::default(),
+        }
+    }
+
+    /// Whether the statements run inside a transaction block the caller opened.
+    pub(crate) fn in_transaction_block(&self) -> bool {
+        self.in_transaction_block
+    }
+
+    /// Refuses `op`, before anything is sent, when the session runs inside a transaction
+    /// block (the server refuses `what` there with 25001).
+    pub(crate) fn refuse_in_transaction_block(&self, op: &'static str, what: &str) -> Result<()> {
+        if self.in_transaction_block {
+            return Err(Error::invalid(
+                op,
+                Some(&self.node),
+                format!(
+                    "{what} cannot run inside a transaction block; run it on a client or pool, not a transaction"
+                ),
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Session {
@@ -98,10 +165,11 @@ impl Session {
         };
         let session = match connected {
             Ok((client, ())) => Session {
-                client,
+                client: Handle::Owned(client),
                 node,
                 poisoned: AtomicBool::new(false),
-                connector: for_cancel,
+                connector: Some(for_cancel),
+                in_transaction_block: false,
                 prepared: Mutex::default(),
             },
             Err(e) => return Err(Error::from_connect(op, &node, config.get_user(), e)),
@@ -112,6 +180,19 @@ impl Session {
         Ok(session)
     }
 
+    /// Gives up the session, keeping the client.
+    pub(crate) fn into_client(self) -> Client {
+        match self.client {
+            Handle::Owned(client) => client,
+            // A session the crate opened owns its client; only those reach here.
+            Handle::Borrowed(_) => unreachable!("only sessions the crate opened are given up"),
+            #[cfg(feature = "bb8-postgres")]
+            Handle::Held(_) => unreachable!("only sessions the crate opened are given up"),
+        }
+    }
+}
+
+impl SessionOn<'_> {
     /// The node's name, for errors.
     pub(crate) fn node(&self) -> &str {
         &self.node
@@ -153,14 +234,18 @@ impl Session {
     /// protocol's out-of-band request, over a connection of its own); bounded too, and only
     /// traced when it fails: the session is given up anyway.
     pub(crate) async fn cancel(&self) {
-        let token = self.client.cancel_token();
+        let token = self.client().cancel_token();
         let sent = match self.connector.clone() {
-            Connector::Plain(tls) => {
+            Some(Connector::Plain(tls)) => {
                 tokio::time::timeout(CANCEL_TIMEOUT, token.cancel_query(tls)).await
             }
             #[cfg(feature = "rustls")]
-            Connector::Rustls(tls) => {
+            Some(Connector::Rustls(tls)) => {
                 tokio::time::timeout(CANCEL_TIMEOUT, token.cancel_query(tls)).await
+            }
+            None => {
+                tracing::debug!(node = %self.node, "no cancel request: the caller's client");
+                return;
             }
         };
         match sent {
@@ -194,12 +279,12 @@ impl Session {
 
     /// The driver's client.
     pub(crate) fn client(&self) -> &Client {
-        &self.client
-    }
-
-    /// Gives up the session, keeping the client.
-    pub(crate) fn into_client(self) -> Client {
-        self.client
+        match &self.client {
+            Handle::Owned(client) => client,
+            Handle::Borrowed(client) => client,
+            #[cfg(feature = "bb8-postgres")]
+            Handle::Held(client) => client,
+        }
     }
 
     fn err(&self, op: &'static str, e: tokio_postgres::Error) -> Error {
@@ -220,6 +305,9 @@ impl Session {
         let Some(text) = sql.static_text() else {
             return Ok(None);
         };
+        if !matches!(self.client, Handle::Owned(_)) {
+            return Ok(None);
+        }
         let kept = self
             .prepared
             .lock()
@@ -230,7 +318,7 @@ impl Session {
             return Ok(Some(statement));
         }
         let statement = self
-            .client
+            .client()
             .prepare(text)
             .await
             .map_err(|e| self.err(op, e))?;
@@ -260,8 +348,8 @@ impl Session {
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<Row>> {
         let result = match self.prepared(op, sql).await? {
-            Some(statement) => self.client.query(&statement, params).await,
-            None => self.client.query(sql.text(), params).await,
+            Some(statement) => self.client().query(&statement, params).await,
+            None => self.client().query(sql.text(), params).await,
         };
         result.map_err(|e| {
             self.forget(sql);
@@ -277,8 +365,8 @@ impl Session {
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Option<Row>> {
         let result = match self.prepared(op, sql).await? {
-            Some(statement) => self.client.query_opt(&statement, params).await,
-            None => self.client.query_opt(sql.text(), params).await,
+            Some(statement) => self.client().query_opt(&statement, params).await,
+            None => self.client().query_opt(sql.text(), params).await,
         };
         result.map_err(|e| {
             self.forget(sql);
@@ -294,7 +382,7 @@ impl Session {
         sql: &Sql,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<Row>> {
-        self.client
+        self.client()
             .query(sql.text(), params)
             .await
             .map_err(|e| self.multinode_err(op, e))
@@ -308,7 +396,7 @@ impl Session {
         sql: &Sql,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<u64> {
-        self.client
+        self.client()
             .execute(sql.text(), params)
             .await
             .map_err(|e| self.multinode_err(op, e))
@@ -320,7 +408,7 @@ impl Session {
         op: &'static str,
         sql: &Sql,
     ) -> Result<()> {
-        self.client
+        self.client()
             .batch_execute(sql.text())
             .await
             .map_err(|e| self.multinode_err(op, e))
@@ -334,8 +422,8 @@ impl Session {
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Row> {
         let result = match self.prepared(op, sql).await? {
-            Some(statement) => self.client.query_one(&statement, params).await,
-            None => self.client.query_one(sql.text(), params).await,
+            Some(statement) => self.client().query_one(&statement, params).await,
+            None => self.client().query_one(sql.text(), params).await,
         };
         result.map_err(|e| {
             self.forget(sql);
@@ -346,7 +434,7 @@ impl Session {
     /// Runs a statement with no parameters through the simple protocol (for utility
     /// statements such as `ALTER ROLE`, which cannot take parameters).
     pub(crate) async fn execute_utility(&self, op: &'static str, sql: &Sql) -> Result<()> {
-        self.client
+        self.client()
             .batch_execute(sql.text())
             .await
             .map_err(|e| self.err(op, e))

@@ -37,6 +37,11 @@ impl Ident {
         }
     }
 
+    /// Like [`Ident::new`], with only the reason when `name` is not an identifier.
+    pub(crate) fn checked(name: String) -> std::result::Result<Self, String> {
+        check(&name).map(|()| Ident(name))
+    }
+
     /// Like [`Ident::new`], but the error names the operation and node it belongs to.
     pub(crate) fn for_op(
         name: impl Into<String>,

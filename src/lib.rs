@@ -29,8 +29,10 @@
 //! |---|---|
 //! | `error` | [`Error`]: one type, variants a caller can act on, node and operation named; [`ErrorKind`], the way to react; each text of a cause chain once |
 //! | `ident` | [`Ident`]: validated identifiers (no NUL, ≤ 63 bytes) |
+//! | `table_name` | [`TableName`]: a table, optionally schema-qualified, read from and shown as SQL text; [`IntoTableName`] for the calls that take one |
 //! | `config` | [`NodeConfig`], [`TlsMode`]: how to reach one node |
 //! | `connect`, `tls` | one unpooled session; deadlines and cancel requests; notices to `tracing` |
+//! | `executor` | [`Executor`]: what the typed operations run on — an [`AccessNode`], a [`PooledClient`], your `tokio_postgres::Client` or `Transaction`, your bb8-postgres pool |
 //! | `secret_send` | the one way a secret is sent, [`SecretLogging`]: nothing secret in logs, statistics views or errors |
 //! | `sql` | the only place SQL text is made (renderers, quoting through `postgres_protocol`) |
 //! | `cluster` | [`Cluster`]: plan / apply, status and its [`Cause`]s, heal and rotation, chunk placement, each node's step within [`Cluster::node_deadline`] |
@@ -45,6 +47,7 @@
 //! |---|---|
 //! | `rustls` | TLS through rustls: [`TlsMode::Require`] and [`TlsMode::VerifyFull`], and so [`ChannelBinding::Require`] |
 //! | `serde` | [`Cluster`] specs read from TOML or JSON files (`Cluster::from_toml`, `Cluster::from_json`), passwords from the environment; `Serialize` for the reports (see [Serialization](#serialization-feature-serde)) |
+//! | `bb8-postgres` | [`Executor`] for your `bb8::Pool<bb8_postgres::PostgresConnectionManager<Tls>>` and its pooled connections (`bb8_postgres` re-exported) |
 //! | `testing` | `testing::LocalCluster`: real throwaway servers for tests, joined in one call, with the tier-2 skip helper (needs PostgreSQL server binaries) |
 //!
 //! # Serialization (feature `serde`)
@@ -112,6 +115,7 @@ mod cluster;
 mod config;
 mod connect;
 mod error;
+mod executor;
 mod ident;
 mod migrate;
 mod node;
@@ -121,6 +125,7 @@ mod secret_send;
 mod serialize;
 mod server;
 mod sql;
+mod table_name;
 mod tls;
 mod version;
 
@@ -128,6 +133,10 @@ mod version;
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 
+/// The bb8-postgres crate this one implements [`Executor`] for (feature `bb8-postgres`), so
+/// an application can build its pool with the same versions.
+#[cfg(feature = "bb8-postgres")]
+pub use bb8_postgres;
 pub use catalog::{ChunkInfo, DataNodeInfo, HypertableInfo};
 pub use cluster::{
     AccessNodeLink, ApplyReport, Cause, ChunkPlacement, ChunkRows, Cluster, ClusterStatus,
@@ -137,6 +146,7 @@ pub use cluster::{
 };
 pub use config::{ChannelBinding, NodeConfig, TlsMode};
 pub use error::{Error, ErrorKind, Mismatch, Result};
+pub use executor::Executor;
 pub use ident::{Ident, MAX_IDENT_BYTES};
 pub use migrate::{
     ChunkPlan, ChunkReport, Creation, Migration, MigrationEvent, MigrationPlan, MigrationReport,
@@ -156,10 +166,10 @@ pub use pool::{CheckoutWaits, NodePool, PoolConfig, PoolState, PooledClient, CAN
 pub use secrecy::{ExposeSecret, SecretString};
 pub use secret_send::SecretLogging;
 pub use server::{Capabilities, Feature, License, NodeRole, ServerInfo};
-pub use sql::hypertable::TableName;
 pub use sql::raw::RawSql;
 pub use sql::role::Privilege;
 pub use sql::user_mapping::RoleSpec;
+pub use table_name::{IntoTableName, TableName};
 pub use tokio_postgres;
 pub use version::{PgVersion, Version};
 

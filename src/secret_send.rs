@@ -21,7 +21,7 @@
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
-use crate::connect::Session;
+use crate::connect::SessionOn;
 use crate::error::Result;
 use crate::sql::data_node::distributed_exec;
 use crate::sql::functions::Schemas;
@@ -56,7 +56,7 @@ pub enum SecretLogging {
 /// A session whose logging was checked and quieted for secrets, until [`Quiet::leave`].
 #[derive(Debug)]
 pub(crate) struct Quiet<'s> {
-    session: &'s Session,
+    session: &'s SessionOn<'s>,
     op: &'static str,
     accept: bool,
 }
@@ -66,7 +66,7 @@ impl<'s> Quiet<'s> {
     /// ([`Carriage::Bound`], or [`Carriage::Relayed`] when data nodes get them through
     /// `distributed_exec`).
     pub(crate) async fn enter(
-        session: &'s Session,
+        session: &'s SessionOn<'s>,
         op: &'static str,
         carriage: Carriage,
         policy: SecretLogging,
@@ -85,7 +85,7 @@ impl<'s> Quiet<'s> {
     }
 
     /// The session.
-    pub(crate) fn session(&self) -> &Session {
+    pub(crate) fn session(&self) -> &SessionOn<'s> {
         self.session
     }
 

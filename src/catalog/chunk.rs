@@ -2,7 +2,7 @@
 
 use tokio_postgres::Row;
 
-use crate::connect::Session;
+use crate::connect::SessionOn;
 use crate::error::Result;
 
 /// One chunk of a hypertable and the data nodes that hold it.
@@ -27,7 +27,7 @@ pub struct ChunkInfo {
 }
 
 impl ChunkInfo {
-    pub(crate) fn from_row(session: &Session, op: &'static str, row: &Row) -> Result<Self> {
+    pub(crate) fn from_row(session: &SessionOn<'_>, op: &'static str, row: &Row) -> Result<Self> {
         Ok(ChunkInfo {
             schema: session.get(op, row, "chunk_schema")?,
             name: session.get(op, row, "chunk_name")?,

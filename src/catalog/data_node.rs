@@ -2,7 +2,7 @@
 
 use tokio_postgres::Row;
 
-use crate::connect::Session;
+use crate::connect::SessionOn;
 use crate::error::Result;
 
 /// One data node as the access node knows it (what `\des+` shows).
@@ -28,7 +28,7 @@ pub struct DataNodeInfo {
 }
 
 impl DataNodeInfo {
-    pub(crate) fn from_row(session: &Session, op: &'static str, row: &Row) -> Result<Self> {
+    pub(crate) fn from_row(session: &SessionOn<'_>, op: &'static str, row: &Row) -> Result<Self> {
         let options: Vec<String> = session.get(op, row, "options")?;
         let option = |key: &str| {
             options.iter().find_map(|o| {

@@ -2,7 +2,7 @@
 
 use tokio_postgres::Row;
 
-use crate::connect::Session;
+use crate::connect::SessionOn;
 use crate::error::Result;
 
 /// A hypertable as the access node describes it.
@@ -25,7 +25,7 @@ pub struct HypertableInfo {
 }
 
 impl HypertableInfo {
-    pub(crate) fn from_row(session: &Session, op: &'static str, row: &Row) -> Result<Self> {
+    pub(crate) fn from_row(session: &SessionOn<'_>, op: &'static str, row: &Row) -> Result<Self> {
         Ok(HypertableInfo {
             schema: session.get(op, row, "hypertable_schema")?,
             name: session.get(op, row, "hypertable_name")?,

@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::ident::Ident;
 use crate::node::AccessNode;
 use crate::sql::hypertable::{chunk_rows, TableName, CHUNKS, HYPERTABLE};
+use crate::table_name::IntoTableName;
 
 /// A hypertable's chunks, the data nodes that hold each, and the rows of each chunk on each
 /// data node ([`Cluster::chunk_placement`]).
@@ -86,8 +87,9 @@ impl Cluster {
     /// # Errors
     ///
     /// When the access node cannot be read, or `table` is not a hypertable there.
-    pub async fn chunk_placement(&self, table: &TableName) -> Result<ChunkPlacement> {
+    pub async fn chunk_placement(&self, table: impl IntoTableName) -> Result<ChunkPlacement> {
         let an_name = self.access_node.node_name();
+        let table = &table.into_table_name(OP, Some(&an_name))?;
         let deadline = Deadline::after(self.node_deadline);
         let session = deadline
             .run(OP, &an_name, Session::open(&self.access_node, OP))

@@ -37,6 +37,7 @@ use crate::ident::Ident;
 use crate::sql::hypertable::TableName;
 use crate::sql::migrate_source::STABLE_TEXT;
 use crate::sql::migrate_target::{newest, CHUNKS_RECORDED, CREATE_STATE};
+use crate::table_name::IntoTableName;
 
 /// Default number of chunks copied (and ranges verified) at once.
 pub const DEFAULT_MIGRATION_CONCURRENCY: usize = 2;
@@ -98,7 +99,8 @@ pub const DEFAULT_MIGRATION_CONCURRENCY: usize = 2;
 pub struct Migration {
     cluster: Cluster,
     target: NodeConfig,
-    tables: Vec<TableName>,
+    /// The tables, each or why the text given for it is not a table name.
+    tables: Vec<std::result::Result<TableName, String>>,
     concurrency: usize,
     listener: Option<Listener>,
 }
@@ -139,8 +141,8 @@ impl Migration {
 
     /// Adds a distributed hypertable to migrate (unqualified names resolve as the access
     /// node's search path says). It keeps its schema and name on the target.
-    pub fn hypertable(mut self, table: TableName) -> Self {
-        self.tables.push(table);
+    pub fn hypertable(mut self, table: impl IntoTableName) -> Self {
+        self.tables.push(table.read_table_name());
         self
     }
 
@@ -171,7 +173,20 @@ impl Migration {
     /// [`Error::UnsupportedServer`] when the cluster's access node is not one; connection
     /// and server errors naming their node.
     pub async fn plan(&self) -> Result<MigrationPlan> {
-        plan::read(&self.cluster, &self.target, &self.tables)
+        let tables = self
+            .tables
+            .iter()
+            .map(|t| {
+                t.clone().map_err(|reason| {
+                    Error::invalid(
+                        "plan migration",
+                        Some(&self.cluster.access_node_config().node_name()),
+                        format!("table name: {reason}"),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        plan::read(&self.cluster, &self.target, &tables)
             .instrument(tracing::info_span!("migration plan", target = %self.target.node_name()))
             .await
     }

@@ -5,7 +5,7 @@ use tokio_postgres::Row;
 
 use crate::catalog::{ChunkInfo, DataNodeInfo, HypertableInfo};
 use crate::config::NodeConfig;
-use crate::connect::Session;
+use crate::connect::{Session, SessionOn};
 use crate::error::{Error, Result};
 use crate::pool::{NodePool, PoolConfig, PoolState, PooledClient};
 use crate::secret_send::SecretLogging;
@@ -17,9 +17,11 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::time::Instant;
 
+use crate::executor::catalog;
 use crate::server::{Capabilities, Feature, ServerInfo};
 use crate::sql::data_node::LIST_DATA_NODES;
-use crate::sql::hypertable::{TableName, CHUNKS, HYPERTABLE, HYPERTABLES, RESOLVE_TABLE};
+use crate::sql::hypertable::{TableName, RESOLVE_TABLE};
+use crate::table_name::IntoTableName;
 use crate::version::Version;
 
 use super::extension::{update_extension, ExtensionUpdate};
@@ -154,7 +156,7 @@ impl AccessNode {
 
     /// Notes the outcome of a multi-node statement on `session`: when it broke the access
     /// node's link to a data node, what was seen of the data nodes is forgotten.
-    pub(crate) fn note_link(&self, session: &Session) {
+    pub(crate) fn note_link(&self, session: &SessionOn<'_>) {
         if session.is_poisoned() {
             self.guard.health.forget();
         }
@@ -194,8 +196,9 @@ impl AccessNode {
         self.pool.get("check out connection").await
     }
 
-    /// Runs caller-written `sql` with bind parameters on a pooled connection and returns the
-    /// rows. Errors the access node relays from a data node name that data node.
+    /// Runs caller-written `sql` (a string literal, or [`RawSql::vouched`] text) with bind
+    /// parameters on a pooled connection and returns the rows. Errors the access node relays
+    /// from a data node name that data node.
     ///
     /// After a data node restarts, each access-node session fails a statement or two on its
     /// dead cached connection to it before reconnecting
@@ -205,9 +208,13 @@ impl AccessNode {
     /// The statement runs under the pool's statement and lock timeouts
     /// ([`PoolConfig::statement_timeout`]); if the server does not answer by then, it is
     /// cancelled and the session closed ([`Error::Deadline`]).
-    pub async fn query(&self, sql: &RawSql, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
+    pub async fn query(
+        &self,
+        sql: impl Into<RawSql>,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>> {
         const OP: &str = "query";
-        let sql = Sql::vouched(sql);
+        let sql = Sql::vouched(&sql.into());
         let mut attempt = 0;
         loop {
             // A fresh checkout each time: a session whose data-node connection failed is
@@ -225,9 +232,13 @@ impl AccessNode {
 
     /// Runs caller-written `sql` that returns no rows; returns the number of rows affected.
     /// Retries as [`AccessNode::query`] does.
-    pub async fn execute(&self, sql: &RawSql, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
+    pub async fn execute(
+        &self,
+        sql: impl Into<RawSql>,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64> {
         const OP: &str = "execute";
-        let sql = Sql::vouched(sql);
+        let sql = Sql::vouched(&sql.into());
         let mut attempt = 0;
         loop {
             // A fresh checkout each time: a session whose data-node connection failed is
@@ -312,7 +323,7 @@ impl AccessNode {
     /// for it once.
     pub(crate) async fn require_pooled(
         &self,
-        session: &Session,
+        session: &SessionOn<'_>,
         op: &'static str,
         feature: Feature,
     ) -> Result<Schemas> {
@@ -364,7 +375,7 @@ impl AccessNode {
     /// round did not see (or all, when no round can be had) are pinged on `session`.
     pub(crate) async fn check_nodes_up(
         &self,
-        session: &Session,
+        session: &SessionOn<'_>,
         op: &'static str,
         relation: &str,
         nodes: Option<Vec<String>>,
@@ -428,15 +439,14 @@ impl AccessNode {
         Ok(())
     }
 
-    /// The data nodes of this access node (like `\des+`), by name.
+    /// The data nodes of this access node (like `\des+`), by name. (Any [`Executor`](crate::Executor):
+    /// [`Executor::data_nodes`](crate::Executor::data_nodes).)
     pub async fn data_nodes(&self) -> Result<Vec<DataNodeInfo>> {
-        const OP: &str = "list data nodes";
-        let (session, _) = self.session_with(OP, Feature::MultiNode).await?;
-        Self::list_data_nodes(&session, OP).await
+        catalog::data_nodes(self).await
     }
 
     pub(crate) async fn list_data_nodes(
-        session: &Session,
+        session: &SessionOn<'_>,
         op: &'static str,
     ) -> Result<Vec<DataNodeInfo>> {
         let rows = session.query(op, &LIST_DATA_NODES, &[]).await?;
@@ -447,7 +457,7 @@ impl AccessNode {
 
     /// Checks that every name in `wanted` is a data node, before anything is sent.
     pub(crate) async fn check_data_nodes(
-        session: &Session,
+        session: &SessionOn<'_>,
         op: &'static str,
         wanted: &[String],
     ) -> Result<()> {
@@ -468,51 +478,27 @@ impl AccessNode {
     }
 
     /// The hypertable `table` (resolved with the search path when unqualified), if it is one.
-    pub async fn hypertable(&self, table: &TableName) -> Result<Option<HypertableInfo>> {
-        const OP: &str = "describe hypertable";
-        let session = self.session(OP).await?;
-        let Some((schema, name)) = Self::resolve(&session, OP, table).await? else {
-            return Ok(None);
-        };
-        let row = session
-            .query_opt(OP, &HYPERTABLE, &[&schema, &name])
-            .await?;
-        row.map(|row| HypertableInfo::from_row(&session, OP, &row))
-            .transpose()
+    /// (Any [`Executor`](crate::Executor): [`Executor::hypertable`](crate::Executor::hypertable).)
+    pub async fn hypertable(&self, table: impl IntoTableName) -> Result<Option<HypertableInfo>> {
+        catalog::hypertable(self, table).await
     }
 
     /// Every hypertable of the access node's database (distributed or not), by schema and
-    /// name.
+    /// name. (Any [`Executor`](crate::Executor): [`Executor::hypertables`](crate::Executor::hypertables).)
     pub async fn hypertables(&self) -> Result<Vec<HypertableInfo>> {
-        const OP: &str = "list hypertables";
-        let session = self.session(OP).await?;
-        let rows = session.query(OP, &HYPERTABLES, &[]).await?;
-        rows.iter()
-            .map(|row| HypertableInfo::from_row(&session, OP, row))
-            .collect()
+        catalog::hypertables(self).await
     }
 
-    /// The chunks of hypertable `table` and the data nodes that hold each.
-    pub async fn chunks(&self, table: &TableName) -> Result<Vec<ChunkInfo>> {
-        const OP: &str = "list chunks";
-        let session = self.session(OP).await?;
-        let Some((schema, name)) = Self::resolve(&session, OP, table).await? else {
-            return Err(Error::invalid(
-                OP,
-                Some(session.node()),
-                format!("table {} does not exist", table.regclass_text()),
-            ));
-        };
-        let rows = session.query(OP, &CHUNKS, &[&schema, &name]).await?;
-        rows.iter()
-            .map(|row| ChunkInfo::from_row(&session, OP, row))
-            .collect()
+    /// The chunks of hypertable `table` and the data nodes that hold each. (Any
+    /// [`Executor`](crate::Executor): [`Executor::chunks`](crate::Executor::chunks).)
+    pub async fn chunks(&self, table: impl IntoTableName) -> Result<Vec<ChunkInfo>> {
+        catalog::chunks(self, table).await
     }
 
     /// The schema and name of `table` (resolved with the search path when unqualified), if
     /// it exists.
     pub(crate) async fn resolve(
-        session: &Session,
+        session: &SessionOn<'_>,
         op: &'static str,
         table: &TableName,
     ) -> Result<Option<(String, String)>> {

@@ -2,10 +2,10 @@
 
 use secrecy::{ExposeSecret, SecretString};
 
-use super::access_node::AccessNode;
 use super::user_mapping::{Checked, UserMapping};
 use crate::config::NodeConfig;
 use crate::error::{Error, Result};
+use crate::executor::{Executor, Purpose};
 use crate::ident::Ident;
 use crate::secret_send::Quiet;
 use crate::server::Feature;
@@ -178,8 +178,12 @@ impl DataNode {
     /// the access node cannot reach or log in to it; [`Error::UnsupportedServer`] on a server
     /// without multi-node. A failure after the node was added leaves it added: running the
     /// same call with [`DataNode::if_not_exists`] finishes the job.
-    pub async fn add(self, an: &AccessNode) -> Result<AddedDataNode> {
-        let an_name = an.name();
+    ///
+    /// Runs on any [`Executor`] but a `Transaction`: the server refuses `add_data_node`
+    /// inside a transaction block, so that is refused with [`Error::InvalidInput`] before
+    /// anything is sent.
+    pub async fn add(self, on: &(impl Executor + ?Sized)) -> Result<AddedDataNode> {
+        let an_name = on.node_name();
         let name = Ident::for_op(self.name.clone(), "data node name", OP, Some(&an_name))?;
         let node = name.as_str().to_owned();
         let invalid = |reason: &str| Error::invalid(OP, Some(&node), reason);
@@ -219,9 +223,18 @@ impl DataNode {
             None
         };
 
-        let (session, schemas) = an.session_with(OP, Feature::MultiNode).await?;
+        if on.in_transaction_block() {
+            return Err(Error::invalid(
+                OP,
+                Some(&an_name),
+                "add_data_node cannot run inside a transaction block; run it on a client or pool, not a transaction",
+            ));
+        }
+        let lease = on.lease(OP, Purpose::Admin).await?;
+        let session = lease.session();
+        let schemas = lease.require(OP, Feature::MultiNode).await?;
         // The password travels as a bound parameter, and in the user mapping's hole.
-        let quiet = Quiet::enter(&session, OP, Carriage::Bound, an.secret_logging_policy()).await?;
+        let quiet = Quiet::enter(session, OP, Carriage::Bound, lease.secret_logging()).await?;
         let result = self
             .add_quietly(&quiet, &schemas, &name, &node, mapping)
             .await;

@@ -1,8 +1,8 @@
 //! `CALL distributed_exec(...)` on a pooled access-node connection.
 
 use super::access_node::AccessNode;
-use crate::connect::Session;
 use crate::error::{Error, Result};
+use crate::executor::{Executor, Lease, Purpose};
 use crate::ident::Ident;
 use crate::server::Feature;
 use crate::sql::data_node::distributed_exec;
@@ -14,19 +14,24 @@ use crate::sql::raw::{count_statements, RawSql};
 /// # Warning
 ///
 /// The statement runs as written on every chosen data node (as the current role, through
-/// its user mapping). Build it with [`RawSql::vouched`] from trusted text only; it cannot
-/// take bind parameters of its own.
+/// its user mapping). Pass a string literal, or build it with [`RawSql::vouched`] from
+/// trusted text only; it cannot take bind parameters of its own.
 ///
 /// ```no_run
 /// # async fn demo(an: &timescaledb_multinode::AccessNode) -> timescaledb_multinode::Result<()> {
 /// use timescaledb_multinode::{DistributedExec, RawSql};
 ///
-/// DistributedExec::new(RawSql::vouched("CREATE SCHEMA IF NOT EXISTS metrics"))
+/// DistributedExec::new("CREATE SCHEMA IF NOT EXISTS metrics")
 ///     .data_nodes(["dn1", "dn2"])
 ///     .run(an)
 ///     .await?;
+/// // Text made at run time is vouched for by name:
+/// let schema = "metrics_2026";
+/// DistributedExec::new(RawSql::vouched(format!("CREATE SCHEMA IF NOT EXISTS {schema}")))
+///     .run(an)
+///     .await?;
 /// // Statements that cannot run in a transaction (CREATE DATABASE, VACUUM, ...):
-/// DistributedExec::new(RawSql::vouched("VACUUM ANALYZE"))
+/// DistributedExec::new("VACUUM ANALYZE")
 ///     .non_transactional()
 ///     .run(an)
 ///     .await?;
@@ -45,9 +50,9 @@ const OP: &str = "distributed exec";
 impl DistributedExec {
     /// Run `sql` (exactly one statement) on every data node, in one distributed
     /// transaction (two-phase commit): an error on any node undoes it on all.
-    pub fn new(sql: RawSql) -> Self {
+    pub fn new(sql: impl Into<RawSql>) -> Self {
         DistributedExec {
-            sql,
+            sql: sql.into(),
             data_nodes: None,
             transactional: true,
         }
@@ -65,29 +70,34 @@ impl DistributedExec {
 
     /// Commit on each node on its own (`transactional => false`), for statements that
     /// cannot run in a transaction block. An error on one node leaves the others' effects in
-    /// place. The call is never made inside a transaction block.
+    /// place. The call is never made inside a transaction block: on a
+    /// [`tokio_postgres::Transaction`] it is refused before anything is sent.
     pub fn non_transactional(mut self) -> Self {
         self.transactional = false;
         self
     }
 
-    /// Runs the statement.
+    /// Runs the statement on `on`: an [`AccessNode`]'s pool, or any other [`Executor`].
     ///
     /// # Errors
     ///
     /// [`Error::InvalidInput`] before anything is sent for an empty statement, more than one
     /// statement, an unclosed quote, or a node list that is empty, repeats a node or names a
-    /// node the access node does not have (the error lists the ones it has). Errors from a
-    /// data node name it (`[dn1]: ...` is parsed out).
-    pub async fn run(self, an: &AccessNode) -> Result<()> {
-        self.validate(an)?;
-        let client = an.pool().get(OP).await?;
-        client.within(OP, self.run_on(an, client.session())).await
+    /// node the access node does not have (the error lists the ones it has), and for a
+    /// non-transactional call inside a transaction block (on a
+    /// [`tokio_postgres::Transaction`]). Errors from a data node name it (`[dn1]: ...` is
+    /// parsed out).
+    pub async fn run(self, on: &(impl Executor + ?Sized)) -> Result<()> {
+        self.validate(&on.node_name())?;
+        if !self.transactional && on.in_transaction_block() {
+            return Err(in_transaction_block(&on.node_name()));
+        }
+        let lease = on.lease(OP, Purpose::Pooled).await?;
+        lease.within(OP, self.run_leased(&lease)).await
     }
 
-    fn validate(&self, an: &AccessNode) -> Result<()> {
-        let an_name = an.name();
-        let node = Some(an_name.as_str());
+    fn validate(&self, an_name: &str) -> Result<()> {
+        let node = Some(an_name);
         match count_statements(self.sql.as_str()) {
             Ok(1) => {}
             Ok(0) => return Err(Error::invalid(OP, node, "the statement is empty")),
@@ -125,8 +135,12 @@ impl DistributedExec {
         Ok(())
     }
 
-    async fn run_on(&self, an: &AccessNode, session: &Session) -> Result<()> {
-        let schemas = an.require_pooled(session, OP, Feature::MultiNode).await?;
+    async fn run_leased(&self, lease: &Lease<'_>) -> Result<()> {
+        if !self.transactional {
+            lease.refuse_in_transaction_block(OP, "a non-transactional distributed_exec")?;
+        }
+        let session = lease.session();
+        let schemas = lease.require(OP, Feature::MultiNode).await?;
         if let Some(nodes) = &self.data_nodes {
             AccessNode::check_data_nodes(session, OP, nodes).await?;
         }
@@ -143,4 +157,14 @@ impl DistributedExec {
             .await?;
         Ok(())
     }
+}
+
+/// The refusal of a non-transactional call inside a transaction block, before anything is
+/// sent (the server would refuse it with 25001).
+fn in_transaction_block(node: &str) -> Error {
+    Error::invalid(
+        OP,
+        Some(node),
+        "a non-transactional distributed_exec cannot run inside a transaction block; run it on a client or pool, not a transaction",
+    )
 }

@@ -1,7 +1,7 @@
 //! Creating and updating the TimescaleDB extension.
 
 use crate::config::NodeConfig;
-use crate::connect::Session;
+use crate::connect::{Session, SessionOn};
 use crate::error::{Error, Result};
 use crate::sql::extension::{create, update, EXTENSION_STATE, INSTALLED_VERSION};
 use crate::version::Version;
@@ -134,7 +134,7 @@ struct ExtensionState {
 }
 
 /// The extension's state, after checking that the server can load TimescaleDB at all.
-async fn check_installable(session: &Session) -> Result<ExtensionState> {
+async fn check_installable(session: &SessionOn<'_>) -> Result<ExtensionState> {
     let row = session.query_one(OP, &EXTENSION_STATE, &[]).await?;
     let installed: Option<String> = session.get(OP, &row, "version")?;
     let default: Option<String> = session.get(OP, &row, "default_version")?;
@@ -174,7 +174,7 @@ async fn check_installable(session: &Session) -> Result<ExtensionState> {
     })
 }
 
-async fn read_version(session: &Session) -> Result<Option<Version>> {
+async fn read_version(session: &SessionOn<'_>) -> Result<Option<Version>> {
     let row = session.query_opt(OP, &INSTALLED_VERSION, &[]).await?;
     let Some(row) = row else { return Ok(None) };
     let text: String = session.get(OP, &row, "version")?;

@@ -6,6 +6,7 @@ use tokio_postgres::types::ToSql;
 
 use super::access_node::AccessNode;
 use crate::error::{Error, Result};
+use crate::executor::{Executor, Purpose};
 use crate::ident::Ident;
 use crate::server::Feature;
 use crate::sql::hypertable::{create_distributed, CreateArgs, IntervalKind, TableName};
@@ -71,6 +72,11 @@ const OP: &str = "create distributed hypertable";
 impl DistributedHypertable {
     /// Distribute the existing, empty table `table` (in the search path's schema) on its
     /// time column `time_column`.
+    ///
+    /// `table` is the table's own name, one identifier taken as written like the column
+    /// names (`"a.b"` is a table called `a.b`); name its schema with
+    /// [`DistributedHypertable::schema`]. (The calls that take a whole
+    /// [`IntoTableName`](crate::IntoTableName) read `schema.table` text instead.)
     pub fn new(table: impl Into<String>, time_column: impl Into<String>) -> Self {
         DistributedHypertable {
             schema: None,
@@ -173,7 +179,9 @@ impl DistributedHypertable {
         })
     }
 
-    /// Creates the distributed hypertable.
+    /// Creates the distributed hypertable on `on`: an [`AccessNode`] or any other
+    /// [`Executor`] (inside a `Transaction`, it commits or rolls back with it, on the data
+    /// nodes too).
     ///
     /// # Errors
     ///
@@ -186,8 +194,8 @@ impl DistributedHypertable {
     /// writes some of them into the statements for the data nodes unescaped).
     /// [`Error::Database`] for what the server refuses (a table with rows: SQLSTATE 0A000;
     /// already a hypertable: TS110).
-    pub async fn create(self, an: &AccessNode) -> Result<CreatedHypertable> {
-        let an_name = an.name();
+    pub async fn create(self, on: &(impl Executor + ?Sized)) -> Result<CreatedHypertable> {
+        let an_name = on.node_name();
         let node = Some(an_name.as_str());
         let table = self.table_name().map_err(|e| with_node(e, &an_name))?;
         let time_column = Ident::for_op(self.time_column.clone(), "time column", OP, node)?;
@@ -262,10 +270,12 @@ impl DistributedHypertable {
                 .map(|p| CopiedName::given(Kind::Column, p.as_str())),
         );
         quote_guard::check_given(OP, &an_name, &given, CopyTo::DataNodes)?;
-        let (session, schemas) = an.session_with(OP, Feature::MultiNode).await?;
-        quote_guard::check(&session, OP, &table, CopyTo::DataNodes).await?;
+        let lease = on.lease(OP, Purpose::Admin).await?;
+        let session = lease.session();
+        let schemas = lease.require(OP, Feature::MultiNode).await?;
+        quote_guard::check(session, OP, &table, CopyTo::DataNodes).await?;
         if let Some(nodes) = &data_nodes {
-            AccessNode::check_data_nodes(&session, OP, nodes).await?;
+            AccessNode::check_data_nodes(session, OP, nodes).await?;
         }
         let relation = table.regclass_text();
         let interval_text = match self.chunk_interval {

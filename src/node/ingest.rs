@@ -11,11 +11,15 @@ use std::sync::Arc;
 
 use super::access_node::AccessNode;
 use super::health::Round;
+use crate::connect::SessionOn;
 use crate::error::{Error, Result};
+use crate::executor::{Executor, Lease, Purpose};
 use crate::ident::Ident;
-use crate::pool::PooledClient;
+use crate::server::ServerInfo;
 use crate::sql::copy::{copy_in_binary, INGEST_TARGET, TABLE_COLUMNS};
 use crate::sql::hypertable::TableName;
+use crate::sql::status::{ping, HYPERTABLE_DATA_NODES};
+use crate::table_name::IntoTableName;
 
 pub(super) const OP: &str = "ingest";
 
@@ -45,8 +49,7 @@ type Progress = Box<dyn FnMut(u64) + Send>;
 pub struct Ingest<'a> {
     // Field order matters: the writer (holding the COPY sink) drops before the connection.
     writer: Pin<Box<BinaryCopyInWriter>>,
-    client: PooledClient<'a>,
-    an: &'a AccessNode,
+    lease: Lease<'a>,
     /// When the whole COPY must be over (the pool's statement timeout plus a grace period).
     deadline: Option<Instant>,
     table: String,
@@ -59,7 +62,7 @@ pub struct Ingest<'a> {
 impl std::fmt::Debug for Ingest<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Ingest")
-            .field("node", &self.client.session().node())
+            .field("node", &self.lease.session().node())
             .field("table", &self.table)
             .field("columns", &self.columns)
             .field("rows", &self.rows)
@@ -86,18 +89,20 @@ impl AccessNode {
     /// [`Error::InvalidInput`] before the COPY starts for an invalid or missing table or a
     /// column the table does not have (the error lists the ones it has), or a column type
     /// the binary format cannot be written for; [`Error::DataNodeDown`] as above.
-    pub async fn ingest(&self, table: &TableName, columns: &[&str]) -> Result<Ingest<'_>> {
-        self.start_ingest(table, columns, true).await
+    pub async fn ingest(&self, table: impl IntoTableName, columns: &[&str]) -> Result<Ingest<'_>> {
+        let table = table.into_table_name(OP, Some(&self.name()))?;
+        self.start_ingest(&table, columns, true).await
     }
 
     /// [`AccessNode::ingest`] without the check that the hypertable's data nodes answer.
     /// Use it only when you know they do, or when the table is not distributed.
     pub async fn ingest_unchecked(
         &self,
-        table: &TableName,
+        table: impl IntoTableName,
         columns: &[&str],
     ) -> Result<Ingest<'_>> {
-        self.start_ingest(table, columns, false).await
+        let table = table.into_table_name(OP, Some(&self.name()))?;
+        self.start_ingest(&table, columns, false).await
     }
 
     async fn start_ingest(
@@ -123,22 +128,21 @@ impl AccessNode {
             }
             false => None,
         };
-        let client = self.pool().get(OP).await?;
-        let deadline = client.deadline();
+        let lease = Lease::pooled(self.pool().get(OP).await?, self);
+        let deadline = lease.deadline();
         let check = check_nodes.then_some((round, asked));
-        let writer = client
+        let writer = lease
             .until(
                 OP,
                 deadline,
-                self.begin_copy(&client, table, &idents, check),
+                begin_copy(&lease, Some(self), table, &idents, check),
             )
             .await
-            .inspect_err(|_| self.note_link(client.session()))?;
+            .inspect_err(|_| self.note_link(lease.session()))?;
         tracing::debug!(node = %node, table = %table.regclass_text(), "ingest started");
         Ok(Ingest {
             writer: Box::pin(writer),
-            client,
-            an: self,
+            lease,
             deadline,
             table: table.regclass_text(),
             columns: columns.iter().map(|c| (*c).to_owned()).collect(),
@@ -147,75 +151,157 @@ impl AccessNode {
             progress: None,
         })
     }
+}
 
-    /// Checks the table, its columns and (with `check_nodes`) its data nodes, and starts the
-    /// COPY.
-    async fn begin_copy(
-        &self,
-        client: &PooledClient<'_>,
-        table: &TableName,
-        idents: &[Ident],
-        check: Option<(Option<Arc<Round>>, Instant)>,
-    ) -> Result<BinaryCopyInWriter> {
-        let node = self.name();
-        let session = client.session();
-        let relation = table.regclass_text();
-        // On a server known to run multi-node, the columns and the data nodes in one go.
-        let with_nodes = check.is_some() && self.runs_multinode();
-        let sql = if with_nodes {
-            &INGEST_TARGET
-        } else {
-            &TABLE_COLUMNS
-        };
-        let rows = session.query(OP, sql, &[&relation]).await?;
-        if rows.is_empty() {
+/// [`crate::Executor::ingest`]: a COPY on any executor's session, its data nodes checked on
+/// that session.
+pub(crate) async fn ingest_on<'a, E: Executor + ?Sized>(
+    on: &'a E,
+    table: impl IntoTableName,
+    columns: &[&str],
+) -> Result<Ingest<'a>> {
+    let node = on.node_name();
+    let table = table.into_table_name(OP, Some(&node))?;
+    if columns.is_empty() {
+        return Err(Error::invalid(OP, Some(&node), "no columns given"));
+    }
+    let idents = columns
+        .iter()
+        .map(|c| Ident::for_op(*c, "column", OP, Some(&node)))
+        .collect::<Result<Vec<_>>>()?;
+    let lease = on.lease(OP, Purpose::Pooled).await?;
+    let an = lease.access_node();
+    let deadline = lease.deadline();
+    let check = Some((None, Instant::now()));
+    let writer = lease
+        .until(OP, deadline, begin_copy(&lease, an, &table, &idents, check))
+        .await
+        .inspect_err(|_| {
+            if let Some(an) = an {
+                an.note_link(lease.session());
+            }
+        })?;
+    tracing::debug!(node = %node, table = %table.regclass_text(), "ingest started");
+    Ok(Ingest {
+        writer: Box::pin(writer),
+        lease,
+        deadline,
+        table: table.regclass_text(),
+        columns: columns.iter().map(|c| (*c).to_owned()).collect(),
+        rows: 0,
+        every: 0,
+        progress: None,
+    })
+}
+
+/// Checks the table, its columns and (with `check`) its data nodes, and starts the COPY on
+/// `lease`'s session; `an` is the [`AccessNode`] it came from, if it did (whose checks the
+/// ingest shares).
+async fn begin_copy(
+    lease: &Lease<'_>,
+    an: Option<&AccessNode>,
+    table: &TableName,
+    idents: &[Ident],
+    check: Option<(Option<Arc<Round>>, Instant)>,
+) -> Result<BinaryCopyInWriter> {
+    let session = lease.session();
+    let node = session.node().to_owned();
+    let relation = table.regclass_text();
+    // On a server known to run multi-node, the columns and the data nodes in one go.
+    let with_nodes = check.is_some() && an.is_some_and(AccessNode::runs_multinode);
+    let sql = if with_nodes {
+        &INGEST_TARGET
+    } else {
+        &TABLE_COLUMNS
+    };
+    let rows = session.query(OP, sql, &[&relation]).await?;
+    if rows.is_empty() {
+        return Err(Error::invalid(
+            OP,
+            Some(&node),
+            format!("table {relation} does not exist"),
+        ));
+    }
+    let mut known = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let name: String = session.get(OP, row, "name")?;
+        let oid: u32 = session.get(OP, row, "type_oid")?;
+        known.push((name, oid));
+    }
+    let mut types = Vec::with_capacity(idents.len());
+    for column in idents {
+        let Some((_, oid)) = known.iter().find(|(name, _)| name == column.as_str()) else {
+            let names: Vec<&str> = known.iter().map(|(n, _)| n.as_str()).collect();
             return Err(Error::invalid(
                 OP,
                 Some(&node),
-                format!("table {relation} does not exist"),
+                format!("table {relation} has no column {column:?}; it has {names:?}"),
             ));
-        }
-        let mut known = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let name: String = session.get(OP, row, "name")?;
-            let oid: u32 = session.get(OP, row, "type_oid")?;
-            known.push((name, oid));
-        }
-        let mut types = Vec::with_capacity(idents.len());
-        for column in idents {
-            let Some((_, oid)) = known.iter().find(|(name, _)| name == column.as_str()) else {
-                let names: Vec<&str> = known.iter().map(|(n, _)| n.as_str()).collect();
-                return Err(Error::invalid(
-                    OP,
-                    Some(&node),
-                    format!("table {relation} has no column {column:?}; it has {names:?}"),
-                ));
-            };
-            let ty = Type::from_oid(*oid).ok_or_else(|| {
-                Error::invalid(
-                    OP,
-                    Some(&node),
-                    format!(
-                        "column {column:?} has a type (oid {oid}) binary COPY cannot write here"
-                    ),
-                )
-            })?;
-            types.push(ty);
-        }
-        if let Some((round, asked)) = check {
-            let nodes = match with_nodes {
-                true => Some(session.get(OP, &rows[0], "data_nodes")?),
-                false => None,
-            };
-            self.check_nodes_up(session, OP, &relation, nodes, round, asked)
-                .await?;
-        }
-        let sink = client
-            .copy_in(copy_in_binary(table, idents).text())
-            .await
-            .map_err(|e| session.multinode_err(OP, e))?;
-        Ok(BinaryCopyInWriter::new(sink, &types))
+        };
+        let ty = Type::from_oid(*oid).ok_or_else(|| {
+            Error::invalid(
+                OP,
+                Some(&node),
+                format!("column {column:?} has a type (oid {oid}) binary COPY cannot write here"),
+            )
+        })?;
+        types.push(ty);
     }
+    if let Some((round, asked)) = check {
+        let nodes = match with_nodes {
+            true => Some(session.get(OP, &rows[0], "data_nodes")?),
+            false => None,
+        };
+        match an {
+            Some(an) => {
+                an.check_nodes_up(session, OP, &relation, nodes, round, asked)
+                    .await?
+            }
+            None => check_nodes_up_on(session, OP, &relation).await?,
+        }
+    }
+    let sink = session
+        .client()
+        .copy_in(copy_in_binary(table, idents).text())
+        .await
+        .map_err(|e| session.multinode_err(OP, e))?;
+    Ok(BinaryCopyInWriter::new(sink, &types))
+}
+
+/// On a session that is not an [`AccessNode`]'s: refuses with [`Error::DataNodeDown`] when
+/// a data node of the distributed hypertable `relation` (quoted name) does not answer; a
+/// table that is not one, or a server without multi-node, passes.
+async fn check_nodes_up_on(
+    session: &SessionOn<'_>,
+    op: &'static str,
+    relation: &str,
+) -> Result<()> {
+    let info = ServerInfo::read(session).await?;
+    let schemas = match (info.capabilities(), info.schemas(op)) {
+        (Some(_), Ok(schemas)) if info.check_multinode().is_ok() => schemas,
+        _ => return Ok(()),
+    };
+    let nodes: Vec<String> = match session
+        .query_opt(op, &HYPERTABLE_DATA_NODES, &[&relation])
+        .await?
+    {
+        Some(row) => session.get(op, &row, "data_nodes")?,
+        None => Vec::new(),
+    };
+    if nodes.is_empty() {
+        return Ok(());
+    }
+    let rows = session.query(op, &ping(&schemas), &[&nodes]).await?;
+    for row in &rows {
+        let up: bool = session.get(op, row, "up")?;
+        if !up {
+            return Err(Error::DataNodeDown {
+                op,
+                node: session.get(op, row, "node_name")?,
+            });
+        }
+    }
+    Ok(())
 }
 
 impl Ingest<'_> {
@@ -237,7 +323,7 @@ impl Ingest<'_> {
         if row.len() != self.columns.len() {
             return Err(Error::invalid(
                 OP,
-                Some(self.client.session().node()),
+                Some(self.lease.session().node()),
                 format!(
                     "row {} has {} values for {} columns",
                     self.rows + 1,
@@ -247,10 +333,10 @@ impl Ingest<'_> {
             ));
         }
         let written = self
-            .client
+            .lease
             .until(OP, self.deadline, async {
                 self.writer.as_mut().write(row).await.map_err(|e| {
-                    let session = self.client.session();
+                    let session = self.lease.session();
                     if e.as_db_error().is_none() && !e.is_closed() {
                         return Error::invalid(
                             OP,
@@ -263,7 +349,7 @@ impl Ingest<'_> {
             })
             .await;
         if let Err(e) = written {
-            self.an.note_link(self.client.session());
+            self.note_link();
             return Err(e);
         }
         self.rows += 1;
@@ -271,6 +357,14 @@ impl Ingest<'_> {
             self.report();
         }
         Ok(())
+    }
+
+    /// After an error: when it broke the access node's link to a data node, the
+    /// [`AccessNode`]'s data-node checks forget what they saw.
+    fn note_link(&self) {
+        if let Some(an) = self.lease.access_node() {
+            an.note_link(self.lease.session());
+        }
     }
 
     /// The rows written so far.
@@ -294,18 +388,18 @@ impl Ingest<'_> {
     /// [`Error::Deadline`] passed while the server was committing), whether the rows were
     /// written is unknown; count them before writing them again.
     pub async fn finish(mut self) -> Result<u64> {
-        let node = self.client.session().node().to_owned();
+        let node = self.lease.session().node().to_owned();
         let finished = self
-            .client
+            .lease
             .until(OP, self.deadline, async {
                 self.writer
                     .as_mut()
                     .finish()
                     .await
-                    .map_err(|e| self.client.session().multinode_err(OP, e))
+                    .map_err(|e| self.lease.session().multinode_err(OP, e))
             })
             .await;
-        let rows = finished.inspect_err(|_| self.an.note_link(self.client.session()))?;
+        let rows = finished.inspect_err(|_| self.note_link())?;
         self.report();
         tracing::debug!(node = %node, table = %self.table, rows, "ingest finished");
         Ok(rows)

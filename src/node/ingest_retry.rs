@@ -17,6 +17,7 @@ use tokio_postgres::types::ToSql;
 use super::access_node::AccessNode;
 use crate::error::{Error, Result};
 use crate::sql::hypertable::TableName;
+use crate::table_name::IntoTableName;
 
 /// How many times [`AccessNode::ingest_with_retry`] runs a batch again after a failure
 /// that wrote nothing.
@@ -88,13 +89,14 @@ impl AccessNode {
     /// attempt failed.
     pub async fn ingest_with_retry<'v, R>(
         &self,
-        table: &TableName,
+        table: impl IntoTableName,
         columns: &[&str],
         rows: &[R],
     ) -> Result<IngestedBatch>
     where
         R: AsRef<[&'v (dyn ToSql + Sync)]> + Sync,
     {
+        let table = &table.into_table_name("ingest", Some(&self.name()))?;
         let mut attempts = 0;
         loop {
             attempts += 1;

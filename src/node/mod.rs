@@ -19,13 +19,16 @@ mod role;
 mod user_mapping;
 mod write_guard;
 
+pub(crate) use access_node::SessionRef;
 pub use access_node::{AccessNode, STALE_RETRIES};
 pub use data_node::{AddedDataNode, Bootstrap, DataNode};
 pub use distributed_exec::DistributedExec;
 pub use extension::{update_extension, update_extensions, ExtensionChange, ExtensionUpdate};
 pub use hypertable::{ChunkInterval, CreatedHypertable, DistributedHypertable};
+pub(crate) use ingest::ingest_on;
 pub use ingest::Ingest;
 pub use ingest_retry::{IngestedBatch, INGEST_RETRIES};
+pub(crate) use lifecycle::{replication_factor, restore_point};
 pub use lifecycle::{
     AllowNewChunks, AlterDataNode, AlteredDataNode, AttachDataNode, AttachedDataNode,
     BlockNewChunks, DeleteDataNode, DeletedDataNode, DetachDataNode, Repartition, RestorePoint,

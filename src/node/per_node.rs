@@ -31,10 +31,9 @@ const OP: &str = "query each node";
 ///
 /// ```no_run
 /// # async fn demo(data_nodes: &[timescaledb_multinode::NodeConfig]) {
-/// use timescaledb_multinode::{query_each, RawSql};
+/// use timescaledb_multinode::query_each;
 ///
-/// let sql = RawSql::vouched("SELECT gid FROM pg_prepared_xacts");
-/// for entry in query_each(data_nodes, &sql, &[]).await {
+/// for entry in query_each(data_nodes, "SELECT gid FROM pg_prepared_xacts", &[]).await {
 ///     match entry.result {
 ///         Ok(rows) => println!("{}: {} prepared transactions", entry.node, rows.len()),
 ///         Err(e) => println!("{}: {e}", entry.node),
@@ -44,10 +43,10 @@ const OP: &str = "query each node";
 /// ```
 pub async fn query_each(
     nodes: &[NodeConfig],
-    sql: &RawSql,
+    sql: impl Into<RawSql>,
     params: &[&(dyn ToSql + Sync)],
 ) -> Vec<NodeRows> {
-    let sql = Sql::vouched(sql);
+    let sql = Sql::vouched(&sql.into());
     let runs = nodes.iter().map(|node| {
         let sql = &sql;
         async move {

@@ -17,7 +17,7 @@
 
 use std::fmt;
 
-use crate::connect::Session;
+use crate::connect::SessionOn;
 use crate::error::{Error, Result};
 use crate::sql::hypertable::{TableName, COPIED_NAMES};
 
@@ -180,7 +180,7 @@ pub(crate) fn check_given(
 /// object and the access node when one holds a `"`. Run it on the session that makes the
 /// call, right before it. A table that does not exist passes (the call itself then fails).
 pub(crate) async fn check(
-    session: &Session,
+    session: &SessionOn<'_>,
     op: &'static str,
     table: &TableName,
     to: CopyTo<'_>,

@@ -6,6 +6,7 @@ use secrecy::{ExposeSecret, SecretString};
 use super::access_node::AccessNode;
 use super::user_mapping::UserMapping;
 use crate::error::{Error, Result};
+use crate::executor::{Executor, Purpose};
 use crate::ident::Ident;
 use crate::secret_send::Quiet;
 use crate::server::Feature;
@@ -136,7 +137,9 @@ impl DistributedRole {
         self
     }
 
-    /// Grant `privileges` on `table` (in the search path) to the role.
+    /// Grant `privileges` on `table` (in the search path) to the role. `table` is one
+    /// identifier taken as written; for a table in another schema use
+    /// [`DistributedRole::grant_in_schema`].
     pub fn grant(
         mut self,
         privileges: impl IntoIterator<Item = Privilege>,
@@ -266,8 +269,14 @@ impl DistributedRole {
     }
 
     /// Creates or updates the role everywhere, grants, and maps it on every data node.
-    pub async fn apply(self, an: &AccessNode) -> Result<()> {
-        let an_name = an.name();
+    ///
+    /// Runs on any [`Executor`]. The statements for the data nodes go through a
+    /// non-transactional `distributed_exec`, which the server refuses inside a transaction
+    /// block: on a `Transaction`, a role for data nodes is refused with
+    /// [`Error::InvalidInput`] before anything is sent (one with
+    /// [`DistributedRole::data_nodes`] empty runs there).
+    pub async fn apply(self, on: &(impl Executor + ?Sized)) -> Result<()> {
+        let an_name = on.node_name();
         let node = Some(an_name.as_str());
         let role = Ident::for_op(self.name.clone(), "role", OP, node)?;
         for pw in std::iter::once(&self.password).chain(self.data_node_password.as_ref()) {
@@ -310,20 +319,29 @@ impl DistributedRole {
         for n in self.data_nodes.iter().flatten() {
             Ident::for_op(n.clone(), "data node", OP, node)?;
         }
-        let (session, schemas) = an.session_with(OP, Feature::MultiNode).await?;
+        let for_data_nodes = self.data_nodes.as_ref().is_none_or(|n| !n.is_empty());
+        if for_data_nodes && on.in_transaction_block() {
+            return Err(Error::invalid(
+                OP,
+                node,
+                "a role for data nodes goes through a non-transactional distributed_exec, which cannot run inside a transaction block; run it on a client or pool, not a transaction",
+            ));
+        }
+        let lease = on.lease(OP, Purpose::Admin).await?;
+        let session = lease.session();
+        let schemas = lease.require(OP, Feature::MultiNode).await?;
         let nodes: Vec<String> = match &self.data_nodes {
             Some(nodes) => {
-                AccessNode::check_data_nodes(&session, OP, nodes).await?;
+                AccessNode::check_data_nodes(session, OP, nodes).await?;
                 nodes.clone()
             }
-            None => AccessNode::list_data_nodes(&session, OP)
+            None => AccessNode::list_data_nodes(session, OP)
                 .await?
                 .into_iter()
                 .map(|n| n.name)
                 .collect(),
         };
-        let quiet =
-            Quiet::enter(&session, OP, Carriage::Relayed, an.secret_logging_policy()).await?;
+        let quiet = Quiet::enter(session, OP, Carriage::Relayed, lease.secret_logging()).await?;
         let result = self
             .secrets(&quiet, &schemas, &role, &nodes, &an_name)
             .await;

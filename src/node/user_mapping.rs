@@ -2,9 +2,9 @@
 
 use secrecy::{ExposeSecret, SecretString};
 
-use super::access_node::AccessNode;
-use crate::connect::Session;
+use crate::connect::SessionOn;
 use crate::error::{Error, Result};
+use crate::executor::{Executor, Purpose};
 use crate::ident::Ident;
 use crate::secret_send::Quiet;
 use crate::sql::quiet::{Carriage, SecretTemplate};
@@ -118,12 +118,14 @@ impl UserMapping {
     /// Creates the mapping; fails (SQLSTATE 42710) if it exists.
     ///
     /// The password never reaches a server log, statistics view or error; see
-    /// [`AccessNode::secret_logging`] for when that is refused instead.
-    pub async fn create(self, an: &AccessNode) -> Result<()> {
+    /// [`AccessNode::secret_logging`](crate::AccessNode::secret_logging) for when that is refused instead. Runs on any
+    /// [`Executor`].
+    pub async fn create(self, on: &(impl Executor + ?Sized)) -> Result<()> {
         const OP: &str = "create user mapping";
-        let checked = self.validate(OP, &an.name())?;
-        let session = an.session(OP).await?;
-        let quiet = Quiet::enter(&session, OP, Carriage::Bound, an.secret_logging_policy()).await?;
+        let checked = self.validate(OP, &on.node_name())?;
+        let lease = on.lease(OP, Purpose::Admin).await?;
+        let quiet =
+            Quiet::enter(lease.session(), OP, Carriage::Bound, lease.secret_logging()).await?;
         let template = create(
             &checked.role,
             &checked.server,
@@ -139,12 +141,14 @@ impl UserMapping {
     /// afterwards the mapping has them, whatever was there before. Idempotent.
     ///
     /// The password never reaches a server log, statistics view or error; see
-    /// [`AccessNode::secret_logging`] for when that is refused instead.
-    pub async fn ensure(self, an: &AccessNode) -> Result<MappingChange> {
+    /// [`AccessNode::secret_logging`](crate::AccessNode::secret_logging) for when that is refused instead. Runs on any
+    /// [`Executor`].
+    pub async fn ensure(self, on: &(impl Executor + ?Sized)) -> Result<MappingChange> {
         const OP: &str = "ensure user mapping";
-        let checked = self.validate(OP, &an.name())?;
-        let session = an.session(OP).await?;
-        let quiet = Quiet::enter(&session, OP, Carriage::Bound, an.secret_logging_policy()).await?;
+        let checked = self.validate(OP, &on.node_name())?;
+        let lease = on.lease(OP, Purpose::Admin).await?;
+        let quiet =
+            Quiet::enter(lease.session(), OP, Carriage::Bound, lease.secret_logging()).await?;
         let result = self.ensure_on(&quiet, OP, &checked).await;
         quiet.leave(result).await
     }
@@ -216,18 +220,21 @@ impl UserMapping {
     /// Changes the password (and remote user, if set) of an existing mapping.
     ///
     /// The password never reaches a server log, statistics view or error; see
-    /// [`AccessNode::secret_logging`] for when that is refused instead.
-    pub async fn alter(self, an: &AccessNode) -> Result<()> {
+    /// [`AccessNode::secret_logging`](crate::AccessNode::secret_logging) for when that is refused instead. Runs on any
+    /// [`Executor`].
+    pub async fn alter(self, on: &(impl Executor + ?Sized)) -> Result<()> {
         const OP: &str = "alter user mapping";
-        let checked = self.validate(OP, &an.name())?;
-        let session = an.session(OP).await?;
-        let existing = match option_names(&session, OP, &checked).await? {
+        let an_name = on.node_name();
+        let checked = self.validate(OP, &an_name)?;
+        let lease = on.lease(OP, Purpose::Admin).await?;
+        let session = lease.session();
+        let existing = match option_names(session, OP, &checked).await? {
             Mapping::Options(names) => names,
             Mapping::Absent => Vec::new(),
             Mapping::Hidden => {
                 return Err(Error::invalid(
                     OP,
-                    Some(&an.name()),
+                    Some(&an_name),
                     "this role cannot read the options of that mapping (only a superuser \
                      reads another role's), so it cannot change them one by one; use \
                      UserMapping::ensure with the remote user and password, which replaces \
@@ -238,30 +245,31 @@ impl UserMapping {
         let Some(template) = self.alter_template(&checked, &existing) else {
             return Err(Error::invalid(
                 OP,
-                Some(&an.name()),
+                Some(&an_name),
                 "nothing to change: give a password or a remote user",
             ));
         };
-        let quiet = Quiet::enter(&session, OP, Carriage::Bound, an.secret_logging_policy()).await?;
+        let quiet = Quiet::enter(session, OP, Carriage::Bound, lease.secret_logging()).await?;
         let result = self.send(&quiet, &template).await;
         quiet.leave(result).await
     }
 
-    /// Drops the mapping; fails if it does not exist.
-    pub async fn drop(self, an: &AccessNode) -> Result<()> {
-        self.drop_with(an, false).await
+    /// Drops the mapping; fails if it does not exist. Runs on any [`Executor`].
+    pub async fn drop(self, on: &(impl Executor + ?Sized)) -> Result<()> {
+        self.drop_with(on, false).await
     }
 
-    /// Drops the mapping if it exists.
-    pub async fn drop_if_exists(self, an: &AccessNode) -> Result<()> {
-        self.drop_with(an, true).await
+    /// Drops the mapping if it exists. Runs on any [`Executor`].
+    pub async fn drop_if_exists(self, on: &(impl Executor + ?Sized)) -> Result<()> {
+        self.drop_with(on, true).await
     }
 
-    async fn drop_with(self, an: &AccessNode, if_exists: bool) -> Result<()> {
+    async fn drop_with(self, on: &(impl Executor + ?Sized), if_exists: bool) -> Result<()> {
         const OP: &str = "drop user mapping";
-        let checked = self.validate(OP, &an.name())?;
-        let session = an.session(OP).await?;
-        session
+        let checked = self.validate(OP, &on.node_name())?;
+        let lease = on.lease(OP, Purpose::Admin).await?;
+        lease
+            .session()
             .execute_utility_multinode(OP, &drop(&checked.role, &checked.server, if_exists))
             .await
     }
@@ -279,7 +287,11 @@ pub(crate) enum Mapping {
 }
 
 /// What this role can see of the mapping `checked` names.
-async fn option_names(session: &Session, op: &'static str, checked: &Checked) -> Result<Mapping> {
+async fn option_names(
+    session: &SessionOn<'_>,
+    op: &'static str,
+    checked: &Checked,
+) -> Result<Mapping> {
     let usename = match &checked.role {
         RoleSpec::Named(role) => role.as_str().to_owned(),
         RoleSpec::Public => "public".to_owned(),
@@ -294,7 +306,7 @@ async fn option_names(session: &Session, op: &'static str, checked: &Checked) ->
 /// What this role can see of the mapping of `usename` (a role name, or `public`) on
 /// `server`.
 pub(crate) async fn mapping_options(
-    session: &Session,
+    session: &SessionOn<'_>,
     op: &'static str,
     server: &str,
     usename: &str,

@@ -11,6 +11,7 @@
 //! lock timeout, and the crate's operations on it under a deadline of their own
 //! ([`deadline`]).
 
+mod checked;
 mod deadline;
 mod waits;
 
@@ -401,8 +402,16 @@ impl NodePool {
     }
 }
 
-/// A pooled connection; it goes back to the pool when dropped. Derefs to the driver's
-/// [`Client`], whose statements run outside any transaction unless you start one.
+/// A pooled connection; it goes back to the pool when dropped, unless it broke.
+///
+/// Its statement methods ([`PooledClient::query`], [`PooledClient::execute`],
+/// [`PooledClient::batch_execute`], ...) are the driver's, with errors named after the node
+/// and checked: a session on which the access node failed to connect (or log in) to a data
+/// node never goes back to the pool (TimescaleDB 2.13 can crash such a session on its next
+/// `distributed_exec`). It also derefs to the driver's [`Client`] for the rest (statements
+/// run outside any transaction unless you start one); errors of methods reached that way
+/// (`copy_in`, `query_raw`, a `&Client` passed on) are not checked. Every typed operation
+/// runs on it too ([`crate::Executor`]), checked.
 pub struct PooledClient<'a> {
     // Declared first, so dropped first: the connection is back in the pool before the turn
     // lets the next caller in.

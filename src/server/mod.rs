@@ -15,7 +15,7 @@ pub use capability::{Capabilities, Feature};
 use tokio_postgres::error::SqlState;
 
 use crate::config::NodeConfig;
-use crate::connect::Session;
+use crate::connect::{Session, SessionOn};
 use crate::error::{Error, Result};
 use crate::ident::Ident;
 use crate::sql::functions::Schemas;
@@ -129,7 +129,7 @@ impl ServerInfo {
         Self::read(&session).await
     }
 
-    pub(crate) async fn read(session: &Session) -> Result<ServerInfo> {
+    pub(crate) async fn read(session: &SessionOn<'_>) -> Result<ServerInfo> {
         Self::read_with(session, &SERVER_INFO, true).await
     }
 
@@ -138,12 +138,12 @@ impl ServerInfo {
     /// [`ServerInfo::check_multinode_offered`]), and `role` is not read (it says
     /// [`NodeRole::AccessNode`] when the database has data nodes, else
     /// [`NodeRole::Standalone`]).
-    pub(crate) async fn read_brief(session: &Session) -> Result<ServerInfo> {
+    pub(crate) async fn read_brief(session: &SessionOn<'_>) -> Result<ServerInfo> {
         Self::read_with(session, &SERVER_INFO_BRIEF, false).await
     }
 
     async fn read_with(
-        session: &Session,
+        session: &SessionOn<'_>,
         query: &crate::sql::Sql,
         with_role: bool,
     ) -> Result<ServerInfo> {
@@ -198,7 +198,7 @@ impl ServerInfo {
         })
     }
 
-    async fn read_role(session: &Session, data_node_count: i64) -> Result<NodeRole> {
+    async fn read_role(session: &SessionOn<'_>, data_node_count: i64) -> Result<NodeRole> {
         let fallback = role_from_count(data_node_count);
         let row = match session.query_one(OP, &DIST_IDENTITY, &[]).await {
             Ok(row) => row,

@@ -6,44 +6,15 @@
 
 use super::functions::Schemas;
 use super::{quote, Sql};
-use crate::ident::Ident;
 
-/// A schema-qualified table name.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct TableName {
-    schema: Option<Ident>,
-    name: Ident,
-}
+pub(crate) use crate::table_name::TableName;
 
 impl TableName {
-    /// A table in the default schema (the search path decides, usually `public`).
-    pub fn new(name: Ident) -> Self {
-        TableName { schema: None, name }
-    }
-
-    /// A table in `schema`.
-    pub fn qualified(schema: Ident, name: Ident) -> Self {
-        TableName {
-            schema: Some(schema),
-            name,
-        }
-    }
-
-    /// The schema, if one was given.
-    pub fn schema(&self) -> Option<&Ident> {
-        self.schema.as_ref()
-    }
-
-    /// The table name.
-    pub fn name(&self) -> &Ident {
-        &self.name
-    }
-
     /// The quoted form, `"schema"."name"`, as a value for a `regclass` parameter.
     pub(crate) fn regclass_text(&self) -> String {
-        match &self.schema {
-            Some(schema) => format!("{}.{}", quote::ident(schema), quote::ident(&self.name)),
-            None => quote::ident(&self.name),
+        match self.schema() {
+            Some(schema) => format!("{}.{}", quote::ident(schema), quote::ident(self.name())),
+            None => quote::ident(self.name()),
         }
     }
 }
@@ -237,6 +208,7 @@ pub(crate) fn chunk_rows(table: &TableName) -> Sql {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ident::Ident;
 
     #[test]
     fn numbers_parameters_in_order() {

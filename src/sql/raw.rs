@@ -1,26 +1,47 @@
 //! SQL written by the caller, and the check that it is exactly one statement.
 
+use std::borrow::Cow;
 use std::fmt;
 
 /// SQL text written by the caller, who vouches for it: the crate runs it as given (with
 /// bind parameters where the statement has `$n` placeholders), never pasting values into it.
+///
+/// A string literal is SQL as it is (`From<&'static str>`): the calls that take SQL take
+/// `impl Into<RawSql>`, so `an.query("SELECT 1", &[])` needs no constructor; a literal
+/// cannot carry a value picked at run time. Text made at run time goes through
+/// [`RawSql::vouched`].
 ///
 /// # Warning
 ///
 /// Never build the text from untrusted input with `format!`: pass values as bind
 /// parameters instead. The constructor's name is there to make that visible in review.
 #[derive(Clone, PartialEq, Eq, Hash)]
-pub struct RawSql(String);
+pub struct RawSql(Cow<'static, str>);
 
 impl RawSql {
-    /// SQL the caller vouches for.
+    /// SQL the caller vouches for, made at run time.
     pub fn vouched(text: impl Into<String>) -> Self {
-        RawSql(text.into())
+        RawSql(Cow::Owned(text.into()))
     }
 
     /// The text.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// Static SQL: a literal, written where the program is.
+impl From<&'static str> for RawSql {
+    fn from(text: &'static str) -> Self {
+        RawSql(Cow::Borrowed(text))
+    }
+}
+
+/// A copy (free for static SQL), so the calls that take `impl Into<RawSql>` also take
+/// `&RawSql`.
+impl From<&RawSql> for RawSql {
+    fn from(sql: &RawSql) -> Self {
+        sql.clone()
     }
 }
 

@@ -17,6 +17,7 @@ mod distributed;
 mod double_quote;
 mod drift;
 mod errors;
+mod executor;
 mod fixtures;
 mod heal;
 mod hijack;
@@ -37,6 +38,7 @@ mod secrets;
 mod secrets_grid;
 mod server_info;
 mod soak;
+mod table_names;
 mod tier2;
 #[cfg(feature = "rustls")]
 mod tls;

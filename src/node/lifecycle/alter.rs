@@ -2,8 +2,8 @@
 
 use super::{data_node_name, first_row, node_session};
 use crate::error::{Error, Result};
+use crate::executor::Executor;
 use crate::ident::Ident;
-use crate::node::access_node::AccessNode;
 use crate::server::Feature;
 use crate::sql::lifecycle::alter_data_node;
 
@@ -119,9 +119,9 @@ impl AlterDataNode {
     /// [`Error::InvalidInput`] before anything is sent for an invalid name or database, an
     /// empty host, port 0, or a node the access node does not have (the error lists the ones
     /// it has); [`Error::UnsupportedServer`] before TimescaleDB 2.9.
-    pub async fn run(self, an: &AccessNode) -> Result<AlteredDataNode> {
+    pub async fn run(self, on: &(impl Executor + ?Sized)) -> Result<AlteredDataNode> {
         const OP: &str = "alter data node";
-        let node = data_node_name(&self.name, OP, an)?;
+        let node = data_node_name(&self.name, OP, &on.node_name())?;
         let invalid = |reason: &str| Error::invalid(OP, Some(node.as_str()), reason);
         if let Some(host) = &self.host {
             if host.trim().is_empty() {
@@ -139,7 +139,8 @@ impl AlterDataNode {
             .as_ref()
             .map(|db| Ident::for_op(db.clone(), "database", OP, Some(node.as_str())))
             .transpose()?;
-        let (session, schemas) = node_session(an, OP, Feature::AlterDataNode, &node).await?;
+        let (lease, schemas) = node_session(on, OP, Feature::AlterDataNode, &node).await?;
+        let session = lease.session();
         let port = self.port.map(i32::from);
         let database = database.as_ref().map(Ident::as_str);
         let rows = session
@@ -155,7 +156,7 @@ impl AlterDataNode {
                 ],
             )
             .await?;
-        let row = first_row(&session, OP, &rows)?;
+        let row = first_row(session, OP, &rows)?;
         let altered = AlteredDataNode {
             name: session.get(OP, row, "node_name")?,
             host: session

@@ -1,14 +1,15 @@
 //! Attaching a data node to a distributed hypertable: `attach_data_node`.
 
-use super::{data_node_name, first_row, node_session, Repartition};
+use super::{data_node_name, first_row, node_session, table_name, Repartition};
 #[cfg(doc)]
 use crate::error::Error;
 use crate::error::Result;
-use crate::node::access_node::AccessNode;
+use crate::executor::Executor;
 use crate::node::quote_guard::{self, CopyTo};
 use crate::server::Feature;
 use crate::sql::hypertable::TableName;
 use crate::sql::lifecycle::attach_data_node;
+use crate::table_name::IntoTableName;
 
 /// A data node to attach to a distributed hypertable with `attach_data_node`.
 ///
@@ -28,7 +29,8 @@ use crate::sql::lifecycle::attach_data_node;
 #[must_use = "does nothing until .run() is awaited"]
 pub struct AttachDataNode {
     name: String,
-    hypertable: TableName,
+    /// The table, or why the text given is not a table name.
+    hypertable: std::result::Result<TableName, String>,
     if_not_attached: bool,
     repartition: Repartition,
 }
@@ -47,10 +49,10 @@ pub struct AttachedDataNode {
 
 impl AttachDataNode {
     /// Attach the data node called `name` to the distributed hypertable `hypertable`.
-    pub fn new(name: impl Into<String>, hypertable: TableName) -> Self {
+    pub fn new(name: impl Into<String>, hypertable: impl IntoTableName) -> Self {
         AttachDataNode {
             name: name.into(),
-            hypertable,
+            hypertable: hypertable.read_table_name(),
             if_not_attached: false,
             repartition: Repartition::default(),
         }
@@ -82,19 +84,15 @@ impl AttachDataNode {
     /// the server's refusals: TS172 already attached (without `if_not_attached`), 42P07
     /// naming the data node when its member table is left from a detach without
     /// `drop_remote_data`, 42P01 no such table.
-    pub async fn run(self, an: &AccessNode) -> Result<AttachedDataNode> {
+    pub async fn run(self, on: &(impl Executor + ?Sized)) -> Result<AttachedDataNode> {
         const OP: &str = "attach data node";
-        let node = data_node_name(&self.name, OP, an)?;
-        let (session, schemas) = node_session(an, OP, Feature::MultiNode, &node).await?;
+        let node = data_node_name(&self.name, OP, &on.node_name())?;
+        let hypertable = table_name(self.hypertable, OP, &on.node_name())?;
+        let (lease, schemas) = node_session(on, OP, Feature::MultiNode, &node).await?;
+        let session = lease.session();
         // Attaching copies the table's definition to the node again, as it is now.
-        quote_guard::check(
-            &session,
-            OP,
-            &self.hypertable,
-            CopyTo::DataNode(node.as_str()),
-        )
-        .await?;
-        let table = self.hypertable.regclass_text();
+        quote_guard::check(session, OP, &hypertable, CopyTo::DataNode(node.as_str())).await?;
+        let table = hypertable.regclass_text();
         let repartition = self.repartition.as_bool();
         let rows = session
             .query_multinode(
@@ -103,7 +101,7 @@ impl AttachDataNode {
                 &[&node.as_str(), &table, &self.if_not_attached, &repartition],
             )
             .await?;
-        let row = first_row(&session, OP, &rows)?;
+        let row = first_row(session, OP, &rows)?;
         let attached = AttachedDataNode {
             hypertable_id: session.get(OP, row, "hypertable_id")?,
             node_hypertable_id: session.get(OP, row, "node_hypertable_id")?,

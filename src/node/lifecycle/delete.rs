@@ -3,10 +3,10 @@
 use tokio_postgres::error::SqlState;
 
 use super::{check_node, data_node_name, single, Repartition};
-use crate::connect::Session;
+use crate::connect::SessionOn;
 use crate::error::{Error, Result};
+use crate::executor::{Executor, Purpose};
 use crate::ident::Ident;
-use crate::node::access_node::AccessNode;
 use crate::server::Feature;
 use crate::sql::functions::Schemas;
 use crate::sql::lifecycle::{delete_data_node, USER_MAPPINGS_OF_SERVER};
@@ -120,17 +120,26 @@ impl DeleteDataNode {
     /// `drop_database` before TimescaleDB 2.6; [`Error::NoUserMapping`] naming the data node
     /// when `drop_database` has no credentials to connect with. Nothing is changed when any
     /// of these is returned.
-    pub async fn run(self, an: &AccessNode) -> Result<DeletedDataNode> {
+    pub async fn run(self, on: &(impl Executor + ?Sized)) -> Result<DeletedDataNode> {
         const OP: &str = "delete data node";
-        let node = data_node_name(&self.name, OP, an)?;
+        let node = data_node_name(&self.name, OP, &on.node_name())?;
         let feature = if self.drop_database {
             Feature::DeleteDataNodeDropDatabase
         } else {
             Feature::MultiNode
         };
-        let (session, schemas) = an.session_with(OP, feature).await?;
+        if on.in_transaction_block() {
+            return Err(Error::invalid(
+                OP,
+                Some(&on.node_name()),
+                "delete_data_node cannot run inside a transaction block; run it on a client or pool, not a transaction",
+            ));
+        }
+        let lease = on.lease(OP, Purpose::Admin).await?;
+        let session = lease.session();
+        let schemas = lease.require(OP, feature).await?;
         if !self.if_exists {
-            check_node(&session, OP, &node).await?;
+            check_node(session, OP, &node).await?;
         }
         let call = DeleteCall {
             schemas: &schemas,
@@ -148,7 +157,7 @@ impl DeleteDataNode {
 
         if self.drop_database {
             // Rehearse: every refusal comes out now, before the remote database is touched.
-            let (exists, _) = call.in_transaction(&session, OP, End::Rollback).await?;
+            let (exists, _) = call.in_transaction(session, OP, End::Rollback).await?;
             if !exists {
                 return Ok(result);
             }
@@ -169,7 +178,7 @@ impl DeleteDataNode {
                 // No user mapping was in the way (credentials from a passfile or certificate):
                 // the server did everything.
                 Ok(rows) => {
-                    result.deleted = single(&session, OP, &rows, "deleted")?;
+                    result.deleted = single(session, OP, &rows, "deleted")?;
                     result.database_dropped = result.deleted;
                     tracing::debug!(node = %node, "data node and its database deleted");
                     return Ok(result);
@@ -185,7 +194,7 @@ impl DeleteDataNode {
             }
         }
 
-        let (deleted, mappings) = call.in_transaction(&session, OP, End::Commit).await?;
+        let (deleted, mappings) = call.in_transaction(session, OP, End::Commit).await?;
         result.deleted = deleted;
         result.user_mappings_dropped = mappings;
         tracing::debug!(
@@ -220,7 +229,7 @@ impl DeleteCall<'_> {
     /// deleted and whose mappings were dropped.
     async fn in_transaction(
         &self,
-        session: &Session,
+        session: &SessionOn<'_>,
         op: &'static str,
         end: End,
     ) -> Result<(bool, Vec<RoleSpec>)> {
@@ -261,7 +270,7 @@ impl DeleteCall<'_> {
 
 /// Drops every user mapping of foreign server `server` (every role's, and PUBLIC's).
 async fn drop_user_mappings(
-    session: &Session,
+    session: &SessionOn<'_>,
     op: &'static str,
     server: &Ident,
 ) -> Result<Vec<RoleSpec>> {

@@ -2,14 +2,15 @@
 
 use tokio_postgres::types::ToSql;
 
-use super::{count, data_node_name, node_session, single, Repartition};
+use super::{count, data_node_name, node_session, single, table_name, Repartition};
 #[cfg(doc)]
 use crate::error::Error;
 use crate::error::Result;
-use crate::node::access_node::AccessNode;
+use crate::executor::Executor;
 use crate::server::Feature;
 use crate::sql::hypertable::TableName;
 use crate::sql::lifecycle::detach_data_node;
+use crate::table_name::IntoTableName;
 
 /// A data node to detach from one hypertable, or from all of them, with `detach_data_node`.
 ///
@@ -37,7 +38,8 @@ use crate::sql::lifecycle::detach_data_node;
 #[must_use = "does nothing until .run() is awaited"]
 pub struct DetachDataNode {
     name: String,
-    hypertable: Option<TableName>,
+    /// The table, or why the text given is not a table name.
+    hypertable: Option<std::result::Result<TableName, String>>,
     if_attached: bool,
     force: bool,
     repartition: Repartition,
@@ -59,8 +61,8 @@ impl DetachDataNode {
     }
 
     /// Detach it from this hypertable only.
-    pub fn hypertable(mut self, table: TableName) -> Self {
-        self.hypertable = Some(table);
+    pub fn hypertable(mut self, table: impl IntoTableName) -> Self {
+        self.hypertable = Some(table.read_table_name());
         self
     }
 
@@ -100,16 +102,20 @@ impl DetachDataNode {
     /// chunks; [`Error::Database`] for other refusals (TS504: holds replicated data, needs
     /// `force`; TS173: not attached, without `if_attached`; 42P01: no such table);
     /// [`Error::UnsupportedServer`] for `drop_remote_data` before TimescaleDB 2.8.
-    pub async fn run(self, an: &AccessNode) -> Result<u32> {
+    pub async fn run(self, on: &(impl Executor + ?Sized)) -> Result<u32> {
         const OP: &str = "detach data node";
-        let node = data_node_name(&self.name, OP, an)?;
+        let node = data_node_name(&self.name, OP, &on.node_name())?;
         let feature = if self.drop_remote_data {
             Feature::DetachDropRemoteData
         } else {
             Feature::MultiNode
         };
-        let (session, schemas) = node_session(an, OP, feature, &node).await?;
-        let table = self.hypertable.as_ref().map(TableName::regclass_text);
+        let (lease, schemas) = node_session(on, OP, feature, &node).await?;
+        let session = lease.session();
+        let table = match self.hypertable {
+            Some(table) => Some(table_name(table, OP, &on.node_name())?.regclass_text()),
+            None => None,
+        };
         let repartition = self.repartition.as_bool();
         let node_name = node.as_str();
         let mut params: Vec<&(dyn ToSql + Sync)> = vec![
@@ -129,7 +135,7 @@ impl DetachDataNode {
                 &params,
             )
             .await?;
-        let detached = count(single(&session, OP, &rows, "detached")?);
+        let detached = count(single(session, OP, &rows, "detached")?);
         tracing::debug!(node = %node, detached, "data node detached");
         Ok(detached)
     }

@@ -9,8 +9,8 @@ use crate::error::{Error, Result};
 use crate::node::access_node::AccessNode;
 use crate::node::ChunkInterval;
 use crate::server::Feature;
-use crate::sql::hypertable::TableName;
 use crate::sql::lifecycle::set_chunk_time_interval;
+use crate::table_name::IntoTableName;
 
 impl AccessNode {
     /// Sets the chunk interval of `table`'s time dimension for new chunks
@@ -34,10 +34,11 @@ impl AccessNode {
     /// column, say), TS001 not a hypertable, 42P01 no such table.
     pub async fn set_chunk_interval(
         &self,
-        table: &TableName,
+        table: impl IntoTableName,
         interval: ChunkInterval,
     ) -> Result<()> {
         const OP: &str = "set chunk interval";
+        let table = &table.into_table_name(OP, Some(&self.name()))?;
         let units = interval_units(interval).ok_or_else(|| {
             Error::invalid(
                 OP,

@@ -20,10 +20,12 @@ pub use delete::{DeleteDataNode, DeletedDataNode};
 pub use detach::DetachDataNode;
 pub use new_chunks::{AllowNewChunks, BlockNewChunks};
 pub use replication::RestorePoint;
+pub(crate) use replication::{replication_factor, restore_point};
 
-use super::access_node::{AccessNode, SessionRef};
-use crate::connect::Session;
+use super::access_node::AccessNode;
+use crate::connect::SessionOn;
 use crate::error::{Error, Result};
+use crate::executor::{Executor, Lease, Purpose};
 use crate::ident::Ident;
 use crate::server::Feature;
 use crate::sql::functions::Schemas;
@@ -48,33 +50,48 @@ impl Repartition {
 }
 
 /// Validates a data node's name; the error names the access node it was meant for.
-pub(super) fn data_node_name(name: &str, op: &'static str, an: &AccessNode) -> Result<Ident> {
-    Ident::for_op(name, "data node name", op, Some(&an.name()))
+pub(super) fn data_node_name(name: &str, op: &'static str, an: &str) -> Result<Ident> {
+    Ident::for_op(name, "data node name", op, Some(an))
 }
 
-/// A fresh session for `op` on an access node that has `feature`, once data node `node` is
-/// known to exist there (the error lists the ones that do), and the schemas of the server's
-/// TimescaleDB functions.
-pub(super) async fn node_session(
-    an: &AccessNode,
+/// A table given to a builder as `table` (read when it was given), or the error naming `op`
+/// and access node `an` when it is not one.
+pub(super) fn table_name(
+    table: std::result::Result<crate::sql::hypertable::TableName, String>,
+    op: &'static str,
+    an: &str,
+) -> Result<crate::sql::hypertable::TableName> {
+    table.map_err(|reason| Error::invalid(op, Some(an), format!("table name: {reason}")))
+}
+
+/// A session for `op` on an access node that has `feature` (an [`AccessNode`]'s: a fresh
+/// one), once data node `node` is known to exist there (the error lists the ones that do),
+/// and the schemas of the server's TimescaleDB functions.
+pub(super) async fn node_session<'a, E: Executor + ?Sized>(
+    on: &'a E,
     op: &'static str,
     feature: Feature,
     node: &Ident,
-) -> Result<(SessionRef, Schemas)> {
-    let (session, schemas) = an.session_with(op, feature).await?;
-    check_node(&session, op, node).await?;
-    Ok((session, schemas))
+) -> Result<(Lease<'a>, Schemas)> {
+    let lease = on.lease(op, Purpose::Admin).await?;
+    let schemas = lease.require(op, feature).await?;
+    check_node(lease.session(), op, node).await?;
+    Ok((lease, schemas))
 }
 
 /// Checks that data node `node` exists, before anything is sent (the error lists the ones
 /// that do).
-pub(super) async fn check_node(session: &Session, op: &'static str, node: &Ident) -> Result<()> {
+pub(super) async fn check_node(
+    session: &SessionOn<'_>,
+    op: &'static str,
+    node: &Ident,
+) -> Result<()> {
     AccessNode::check_data_nodes(session, op, &[node.as_str().to_owned()]).await
 }
 
 /// The first row of a call that returns one.
 pub(super) fn first_row<'a>(
-    session: &Session,
+    session: &SessionOn<'_>,
     op: &'static str,
     rows: &'a [tokio_postgres::Row],
 ) -> Result<&'a tokio_postgres::Row> {
@@ -84,7 +101,7 @@ pub(super) fn first_row<'a>(
 
 /// Column `column` of the one row a call returns.
 pub(super) fn single<'a, T: tokio_postgres::types::FromSql<'a>>(
-    session: &Session,
+    session: &SessionOn<'_>,
     op: &'static str,
     rows: &'a [tokio_postgres::Row],
     column: &str,

@@ -1,13 +1,14 @@
 //! Blocking and allowing new chunks on a data node: `block_new_chunks`, `allow_new_chunks`.
 
-use super::{count, data_node_name, node_session, single};
+use super::{count, data_node_name, node_session, single, table_name};
 #[cfg(doc)]
 use crate::error::Error;
 use crate::error::Result;
-use crate::node::access_node::AccessNode;
+use crate::executor::Executor;
 use crate::server::Feature;
 use crate::sql::hypertable::TableName;
 use crate::sql::lifecycle::{ALLOW_NEW_CHUNKS, BLOCK_NEW_CHUNKS};
+use crate::table_name::IntoTableName;
 
 /// Stop creating new chunks on a data node, for one hypertable or all of them, with
 /// `timescaledb_experimental.block_new_chunks` (TimescaleDB 2.4+). Existing chunks stay.
@@ -26,7 +27,8 @@ use crate::sql::lifecycle::{ALLOW_NEW_CHUNKS, BLOCK_NEW_CHUNKS};
 #[must_use = "does nothing until .run() is awaited"]
 pub struct BlockNewChunks {
     name: String,
-    hypertable: Option<TableName>,
+    /// The table, or why the text given is not a table name.
+    hypertable: Option<std::result::Result<TableName, String>>,
     force: bool,
 }
 
@@ -42,8 +44,8 @@ impl BlockNewChunks {
     }
 
     /// Block them for this hypertable only.
-    pub fn hypertable(mut self, table: TableName) -> Self {
-        self.hypertable = Some(table);
+    pub fn hypertable(mut self, table: impl IntoTableName) -> Self {
+        self.hypertable = Some(table.read_table_name());
         self
     }
 
@@ -63,11 +65,15 @@ impl BlockNewChunks {
     /// access node does not have (the error lists the ones it has); [`Error::Database`] with
     /// SQLSTATE TS170 when too few data nodes would remain, without `force`;
     /// [`Error::UnsupportedServer`] before TimescaleDB 2.4.
-    pub async fn run(self, an: &AccessNode) -> Result<u32> {
+    pub async fn run(self, on: &(impl Executor + ?Sized)) -> Result<u32> {
         const OP: &str = "block new chunks";
-        let node = data_node_name(&self.name, OP, an)?;
-        let (session, _) = node_session(an, OP, Feature::ExperimentalChunkOps, &node).await?;
-        let table = self.hypertable.as_ref().map(TableName::regclass_text);
+        let node = data_node_name(&self.name, OP, &on.node_name())?;
+        let (lease, _) = node_session(on, OP, Feature::ExperimentalChunkOps, &node).await?;
+        let session = lease.session();
+        let table = match self.hypertable {
+            Some(table) => Some(table_name(table, OP, &on.node_name())?.regclass_text()),
+            None => None,
+        };
         let rows = session
             .query_multinode(
                 OP,
@@ -75,7 +81,7 @@ impl BlockNewChunks {
                 &[&node.as_str(), &table, &self.force],
             )
             .await?;
-        let blocked = count(single(&session, OP, &rows, "affected")?);
+        let blocked = count(single(session, OP, &rows, "affected")?);
         tracing::debug!(node = %node, blocked, "new chunks blocked");
         Ok(blocked)
     }
@@ -87,7 +93,8 @@ impl BlockNewChunks {
 #[must_use = "does nothing until .run() is awaited"]
 pub struct AllowNewChunks {
     name: String,
-    hypertable: Option<TableName>,
+    /// The table, or why the text given is not a table name.
+    hypertable: Option<std::result::Result<TableName, String>>,
 }
 
 impl AllowNewChunks {
@@ -101,8 +108,8 @@ impl AllowNewChunks {
     }
 
     /// Allow them for this hypertable only.
-    pub fn hypertable(mut self, table: TableName) -> Self {
-        self.hypertable = Some(table);
+    pub fn hypertable(mut self, table: impl IntoTableName) -> Self {
+        self.hypertable = Some(table.read_table_name());
         self
     }
 
@@ -113,15 +120,19 @@ impl AllowNewChunks {
     /// [`Error::InvalidInput`] before anything is sent for an invalid name or a node the
     /// access node does not have (the error lists the ones it has);
     /// [`Error::UnsupportedServer`] before TimescaleDB 2.4.
-    pub async fn run(self, an: &AccessNode) -> Result<u32> {
+    pub async fn run(self, on: &(impl Executor + ?Sized)) -> Result<u32> {
         const OP: &str = "allow new chunks";
-        let node = data_node_name(&self.name, OP, an)?;
-        let (session, _) = node_session(an, OP, Feature::ExperimentalChunkOps, &node).await?;
-        let table = self.hypertable.as_ref().map(TableName::regclass_text);
+        let node = data_node_name(&self.name, OP, &on.node_name())?;
+        let (lease, _) = node_session(on, OP, Feature::ExperimentalChunkOps, &node).await?;
+        let session = lease.session();
+        let table = match self.hypertable {
+            Some(table) => Some(table_name(table, OP, &on.node_name())?.regclass_text()),
+            None => None,
+        };
         let rows = session
             .query_multinode(OP, &ALLOW_NEW_CHUNKS, &[&node.as_str(), &table])
             .await?;
-        let allowed = count(single(&session, OP, &rows, "affected")?);
+        let allowed = count(single(session, OP, &rows, "affected")?);
         tracing::debug!(node = %node, allowed, "new chunks allowed");
         Ok(allowed)
     }

@@ -1,0 +1,99 @@
+//! Tables named as text (`metrics`, `public.metrics`, `"My Schema"."t"`) wherever a call
+//! takes a table, on a real cluster; text that is not a table name refused before anything
+//! is sent.
+
+use timescaledb_multinode::testing::LocalCluster;
+use timescaledb_multinode::{
+    AllowNewChunks, AttachDataNode, BlockNewChunks, DistributedExec, DistributedHypertable, Error,
+    TableName,
+};
+
+use crate::common::{joined_cluster_from, tier2};
+
+const TABLE: &str = r#""My Schema"."Sensor.Data""#;
+
+#[tokio::test]
+async fn tables_named_as_text_in_every_call_that_takes_one() {
+    let Some(_) = tier2() else { return };
+    let (cluster, an) = joined_cluster_from(LocalCluster::builder().data_nodes(2)).await;
+    an.execute(r#"CREATE SCHEMA "My Schema""#, &[])
+        .await
+        .unwrap();
+    DistributedExec::new(r#"CREATE SCHEMA "My Schema""#)
+        .run(&an)
+        .await
+        .unwrap();
+    an.execute(
+        r#"CREATE TABLE "My Schema"."Sensor.Data"(time timestamptz NOT NULL, v int)"#,
+        &[],
+    )
+    .await
+    .unwrap();
+    let table: TableName = TABLE.parse().unwrap();
+    assert_eq!(table.to_string(), TABLE);
+    DistributedHypertable::new(table.name().as_str(), "time")
+        .schema(table.schema().unwrap().as_str())
+        .create(&an)
+        .await
+        .unwrap();
+
+    let info = an.hypertable(TABLE).await.unwrap().expect("a hypertable");
+    assert_eq!(
+        (info.schema.as_str(), info.name.as_str()),
+        ("My Schema", "Sensor.Data")
+    );
+    assert!(info.is_distributed);
+    assert_eq!(an.hypertable(&table).await.unwrap(), Some(info));
+    assert_eq!(an.hypertable("no_such_table").await.unwrap(), None);
+
+    let mut ingest = an.ingest(TABLE.to_owned(), &["time", "v"]).await.unwrap();
+    let at: std::time::SystemTime = std::time::UNIX_EPOCH;
+    ingest.write(&[&at, &1i32]).await.unwrap();
+    assert_eq!(ingest.finish().await.unwrap(), 1);
+    assert_eq!(an.chunks(TABLE).await.unwrap().len(), 1);
+    an.set_replication_factor(TABLE, 2).await.unwrap();
+    let placement = an.chunks(&table).await.unwrap();
+    assert_eq!(placement[0].data_nodes.len(), 1, "{placement:?}");
+
+    assert_eq!(
+        BlockNewChunks::new("dn2")
+            .hypertable(TABLE)
+            .force()
+            .run(&an)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        AllowNewChunks::new("dn2")
+            .hypertable(TABLE)
+            .run(&an)
+            .await
+            .unwrap(),
+        1
+    );
+    let attached = AttachDataNode::new("dn2", TABLE)
+        .if_not_attached()
+        .run(&an)
+        .await
+        .unwrap();
+    assert_eq!(attached.node_name, "dn2");
+
+    // Text that is not a table name: refused naming the call and the node, nothing sent.
+    for bad in ["a.b.c", "\"open", "", "s.\"t\"x"] {
+        let err = an.chunks(bad).await.unwrap_err();
+        assert!(
+            matches!(err, Error::InvalidInput { .. }),
+            "{bad:?}: {err:?}"
+        );
+        assert_eq!(err.node(), Some("an"), "{bad:?}");
+        assert!(err.to_string().contains("list chunks"), "{err}");
+        let err = AttachDataNode::new("dn2", bad).run(&an).await.unwrap_err();
+        assert!(
+            matches!(err, Error::InvalidInput { .. }),
+            "{bad:?}: {err:?}"
+        );
+        assert!(err.to_string().contains("table name"), "{err}");
+    }
+    cluster.shutdown().await.unwrap();
+}
