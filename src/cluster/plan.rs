@@ -380,11 +380,16 @@ const OP: &str = "plan cluster";
 
 impl Cluster {
     /// Adds a distributed hypertable to the spec: `create_table` (one `CREATE TABLE`, run
-    /// only when the table is missing) and how to distribute it.
+    /// only when the table is missing; a string literal, or [`RawSql::vouched`] for text
+    /// made at run time) and how to distribute it.
     #[must_use]
-    pub fn hypertable(mut self, create_table: RawSql, hypertable: DistributedHypertable) -> Self {
+    pub fn hypertable(
+        mut self,
+        create_table: impl Into<RawSql>,
+        hypertable: DistributedHypertable,
+    ) -> Self {
         self.hypertables.push(HypertableSpec {
-            create_table,
+            create_table: create_table.into(),
             hypertable,
         });
         self

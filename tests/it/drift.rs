@@ -24,8 +24,9 @@ fn spec(local: &LocalCluster, n: usize) -> Cluster {
     for dn in &local.data_nodes()[..n] {
         cluster = cluster.data_node(dn.config());
     }
+    // A literal `CREATE TABLE`, no `RawSql` needed.
     cluster.hypertable(
-        RawSql::vouched(TABLE),
+        TABLE,
         DistributedHypertable::new("sensor_data", "time").partitioning_column("sensor_id"),
     )
 }
