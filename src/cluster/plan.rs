@@ -516,6 +516,20 @@ impl Cluster {
     /// "timescaledb.license is 'apache'"); the access node's error when it cannot be read
     /// (nothing can be planned without it).
     pub async fn plan(&self) -> Result<Plan> {
+        match self.plan_once().await {
+            // A kept session that loaded the extension before it was updated fails so
+            // (42710, "already loaded with a different version") and is dropped: plan again
+            // over new ones.
+            Err(e) if e.code().is_some_and(|c| c.code() == "42710") => {
+                tracing::debug!(error = %e, "a kept session went stale; planning again");
+                self.plan_once().await
+            }
+            other => other,
+        }
+    }
+
+    /// [`Cluster::plan`], once.
+    async fn plan_once(&self) -> Result<Plan> {
         self.validate_spec(OP)?;
         let an_name = self.access_node.node_name();
         // One access-node session for the whole plan; the data nodes are checked at the same

@@ -375,10 +375,21 @@ async fn an_older_minor_on_the_data_nodes_is_named_incompatible() {
             c.data_node(dn.clone())
         });
     assert!(cluster.status().await.is_healthy());
+    // The cluster's kept access-node sessions load the extension.
+    cluster.plan().await.unwrap();
 
     update_extension(&an_config, Some("2.13.1".parse().unwrap()))
         .await
         .unwrap();
+    // A kept session that loaded 2.11.2 fails after the update (42710); plan drops it and
+    // reads again over a new one.
+    match cluster.plan().await {
+        Err(e) => assert!(
+            e.code().is_none_or(|c| c.code() != "42710"),
+            "a stale kept session: {e}"
+        ),
+        Ok(plan) => drop(plan),
+    }
     let status = cluster.status().await;
     assert!(!status.is_healthy());
     for dn in &status.data_nodes {
