@@ -5,9 +5,10 @@ use futures_util::future::join_all;
 
 use super::plan::{HypertableSpec, Plan, Prune, Step, StepKind};
 use super::Cluster;
+use crate::connect::Deadline;
 use crate::error::{Error, Result};
 use crate::node::{
-    update_extension, AccessNode, AlterDataNode, AttachDataNode, Bootstrap, DataNode,
+    update_extension_within, AccessNode, AlterDataNode, AttachDataNode, Bootstrap, DataNode,
     DeleteDataNode, DetachDataNode, MappingChange, UserMapping,
 };
 use crate::sql::hypertable::TableName;
@@ -254,7 +255,8 @@ impl Cluster {
         } else {
             self.find(OP, &step.node)?
         };
-        update_extension(config, step.extension_version).await?;
+        let deadline = Deadline::after(self.node_deadline);
+        update_extension_within(config, step.extension_version, Some(deadline)).await?;
         Ok(())
     }
 

@@ -107,8 +107,8 @@ impl Cluster {
     }
 
     /// How long one node's part of [`Cluster::status`], [`Cluster::plan`],
-    /// [`Cluster::heal`] and [`Cluster::rotate_password`] (its data-node step and its round
-    /// trip) may take (default [`DEFAULT_NODE_DEADLINE`], 30 s): connecting to
+    /// [`Cluster::heal`], [`Cluster::rotate_password`] (its data-node step and its round
+    /// trip) and [`Cluster::apply`]'s extension steps may take (default [`DEFAULT_NODE_DEADLINE`], 30 s): connecting to
     /// the node, reading it, and each probe the access node makes of a data node. The nodes
     /// are checked at the same time, so a whole call takes about one deadline per phase
     /// however many nodes do not answer.

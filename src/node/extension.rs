@@ -1,7 +1,9 @@
 //! Creating and updating the TimescaleDB extension.
 
 use crate::config::NodeConfig;
-use crate::connect::{Session, SessionOn};
+use std::future::Future;
+
+use crate::connect::{Deadline, Session, SessionOn};
 use crate::error::{Error, Result};
 use crate::sql::extension::{create, update, EXTENSION_STATE, INSTALLED_VERSION};
 use crate::version::Version;
@@ -41,11 +43,47 @@ const OP: &str = "update extension";
 /// session, as TimescaleDB requires (a session that has loaded the old library cannot
 /// update); the version before is read in a separate session.
 pub async fn update_extension(node: &NodeConfig, to: Option<Version>) -> Result<ExtensionUpdate> {
+    update_extension_within(node, to, None).await
+}
+
+/// A fresh session to `node`, within `deadline` when there is one.
+async fn open(node: &NodeConfig, deadline: Option<Deadline>) -> Result<Session> {
+    let opening = Session::open_as_configured(node, OP);
+    match deadline {
+        Some(deadline) => deadline.run(OP, &node.node_name(), opening).await,
+        None => opening.await,
+    }
+}
+
+/// `work` on `session`, within `deadline` when there is one (cancelled on the server and
+/// the session given up when it passes).
+async fn within<T>(
+    session: &Session,
+    deadline: Option<Deadline>,
+    work: impl Future<Output = Result<T>>,
+) -> Result<T> {
+    match deadline {
+        Some(deadline) => {
+            let node = session.node().to_owned();
+            session.bounded(OP, &node, deadline, work).await
+        }
+        None => work.await,
+    }
+}
+
+/// [`update_extension`], every connection and statement within `deadline` when there is
+/// one (a cluster's node deadline); past it, [`Error::Timeout`] names the node, and the
+/// statement is cancelled on the server (a `CREATE EXTENSION` cut off rolls back).
+pub(crate) async fn update_extension_within(
+    node: &NodeConfig,
+    to: Option<Version>,
+    deadline: Option<Deadline>,
+) -> Result<ExtensionUpdate> {
     // The search path stays as the server gives it: `CREATE EXTENSION` puts the extension
     // in its first schema, and `ALTER EXTENSION ... UPDATE` must be the session's first
     // statement. The catalog reads here qualify every name.
-    let first = Session::open_as_configured(node, OP).await?;
-    let state = check_installable(&first).await?;
+    let first = open(node, deadline).await?;
+    let state = within(&first, deadline, check_installable(&first)).await?;
     let from = state.installed;
     if let Some(installed) = from {
         // Already where an update would take it: nothing to send (a role that does not own
@@ -77,18 +115,20 @@ pub async fn update_extension(node: &NodeConfig, to: Option<Version>) -> Result<
         // Not installed: no TimescaleDB library is loaded in this session yet, so it can
         // create the extension itself.
         None => {
-            first.execute_utility(OP, &create(to)).await?;
+            let sql = create(to);
+            within(&first, deadline, first.execute_utility(OP, &sql)).await?;
             (first, ExtensionChange::Created)
         }
         // Installed: the update must be the first statement of a fresh session.
         Some(_) => {
             drop(first);
-            let fresh = Session::open_as_configured(node, OP).await?;
-            fresh.execute_utility(OP, &update(to)).await?;
+            let fresh = open(node, deadline).await?;
+            let sql = update(to);
+            within(&fresh, deadline, fresh.execute_utility(OP, &sql)).await?;
             (fresh, ExtensionChange::Updated)
         }
     };
-    let now = read_version(&session)
+    let now = within(&session, deadline, read_version(&session))
         .await?
         .ok_or_else(|| Error::UnsupportedServer {
             op: OP,

@@ -159,3 +159,66 @@ async fn a_black_holed_data_node_does_not_hang_status_heal_or_plan() {
     drop(admin);
     local.shutdown().await.unwrap();
 }
+
+/// An apply step that waits on a data node (here `CREATE EXTENSION`, held up by a lock
+/// another session keeps on `pg_extension`) ends at the node deadline: the error names the
+/// node, the statement is cancelled on the server, and the next apply finishes the job.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_apply_step_that_waits_on_a_data_node_ends_at_the_deadline() {
+    let Some(_) = tier2() else { return };
+    let local = LocalCluster::start(1).await.unwrap();
+    let dn1 = local.data_nodes()[0].config();
+    let cluster = Cluster::new(local.access_node_config())
+        .data_node(dn1.clone())
+        .hypertable(
+            "CREATE TABLE sensor_data(time timestamptz NOT NULL, sensor_id int NOT NULL)",
+            timescaledb_multinode::DistributedHypertable::new("sensor_data", "time"),
+        )
+        .node_deadline(DEADLINE);
+    let plan = cluster.plan().await.unwrap();
+    assert!(
+        plan.steps
+            .iter()
+            .any(|s| s.node == "dn1" && s.kind == timescaledb_multinode::StepKind::CreateExtension),
+        "{plan}"
+    );
+
+    // Reads of pg_extension go on; the insert CREATE EXTENSION makes waits.
+    let holder = dn1.connect().await.unwrap();
+    holder
+        .batch_execute("BEGIN; LOCK TABLE pg_catalog.pg_extension IN SHARE MODE")
+        .await
+        .unwrap();
+    let err = tokio::time::timeout(GUARD, cluster.apply())
+        .await
+        .expect("apply hung on a data node's step")
+        .unwrap_err();
+    assert!(err.is_timeout(), "{err:?}");
+    assert_eq!(err.node(), Some("dn1"), "{err:?}");
+
+    // The step was cancelled on dn1 (polled: the cancel is asynchronous).
+    let mut waiting = -1;
+    for _ in 0..600 {
+        waiting = holder
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity \
+                  WHERE pid <> pg_backend_pid() AND state = 'active' \
+                    AND query ILIKE '%CREATE EXTENSION%'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get::<_, i64>(0);
+        if waiting == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(waiting, 0, "CREATE EXTENSION still waits on dn1");
+
+    holder.batch_execute("ROLLBACK").await.unwrap();
+    cluster.apply().await.unwrap();
+    assert!(cluster.plan().await.unwrap().is_converged());
+    drop(holder);
+    local.shutdown().await.unwrap();
+}
