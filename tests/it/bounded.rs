@@ -35,6 +35,29 @@ async fn black_hole() -> (u16, tokio::task::JoinHandle<()>) {
     (port, task)
 }
 
+/// How many other backends on `client`'s server still run a statement `matching` (an SQL
+/// condition on `pg_stat_activity`): polled until none (a cancel request is asynchronous),
+/// with a generous bound; no timing is asserted.
+async fn active_after_cancel(client: &tokio_postgres::Client, matching: &str) -> i64 {
+    let query = format!(
+        "SELECT count(*) FROM pg_stat_activity \
+          WHERE pid <> pg_backend_pid() AND state = 'active' AND ({matching})"
+    );
+    let mut active = -1;
+    for _ in 0..600 {
+        active = client
+            .query_one(&query, &[])
+            .await
+            .unwrap()
+            .get::<_, i64>(0);
+        if active == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    active
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_black_holed_data_node_does_not_hang_status_heal_or_plan() {
     let Some(_) = tier2() else { return };
@@ -133,23 +156,11 @@ async fn a_black_holed_data_node_does_not_hang_status_heal_or_plan() {
 
     // No access-node backend is left waiting on dn2: the probes were cancelled on the
     // server. Polled until true (the cancel is asynchronous), with a generous bound.
-    let mut waiting = -1;
-    for _ in 0..600 {
-        waiting = admin
-            .query_one(
-                "SELECT count(*) FROM pg_stat_activity \
-                  WHERE pid <> pg_backend_pid() AND state = 'active' \
-                    AND (query LIKE '%distributed_exec%' OR query LIKE '%remote_txn_heal%')",
-                &[],
-            )
-            .await
-            .unwrap()
-            .get::<_, i64>(0);
-        if waiting == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let waiting = active_after_cancel(
+        &admin,
+        "query LIKE '%distributed_exec%' OR query LIKE '%remote_txn_heal%'",
+    )
+    .await;
     assert_eq!(
         waiting, 0,
         "access-node backends still wait on the black hole"
@@ -197,23 +208,7 @@ async fn an_apply_step_that_waits_on_a_data_node_ends_at_the_deadline() {
     assert_eq!(err.node(), Some("dn1"), "{err:?}");
 
     // The step was cancelled on dn1 (polled: the cancel is asynchronous).
-    let mut waiting = -1;
-    for _ in 0..600 {
-        waiting = holder
-            .query_one(
-                "SELECT count(*) FROM pg_stat_activity \
-                  WHERE pid <> pg_backend_pid() AND state = 'active' \
-                    AND query ILIKE '%CREATE EXTENSION%'",
-                &[],
-            )
-            .await
-            .unwrap()
-            .get::<_, i64>(0);
-        if waiting == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let waiting = active_after_cancel(&holder, "query ILIKE '%CREATE EXTENSION%'").await;
     assert_eq!(waiting, 0, "CREATE EXTENSION still waits on dn1");
 
     holder.batch_execute("ROLLBACK").await.unwrap();

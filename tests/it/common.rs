@@ -85,3 +85,28 @@ pub fn example_binary(name: &str) -> std::path::PathBuf {
     );
     bin
 }
+
+/// Each named test function (taking an `AdminModel`, imported where the macro is used) as
+/// two tier-2 tests: as a superuser and as the managed-service admin (not a superuser).
+macro_rules! as_both_admins {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                use super::AdminModel;
+
+                #[tokio::test]
+                async fn superuser() {
+                    let Some(_) = crate::common::tier2() else { return };
+                    super::$name(AdminModel::Superuser).await;
+                }
+
+                #[tokio::test]
+                async fn managed_service() {
+                    let Some(_) = crate::common::tier2() else { return };
+                    super::$name(AdminModel::ManagedService).await;
+                }
+            }
+        )*
+    };
+}
+pub(crate) use as_both_admins;

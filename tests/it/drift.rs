@@ -13,7 +13,7 @@ use timescaledb_multinode::{
     TableName,
 };
 
-use crate::common::tier2;
+use crate::common::{as_both_admins, tier2};
 
 const TABLE: &str = "CREATE TABLE sensor_data(time timestamptz NOT NULL, sensor_id int NOT NULL, \
                      temperature float8)";
@@ -44,6 +44,16 @@ fn table() -> TableName {
     TableName::new(Ident::new("sensor_data").unwrap())
 }
 
+/// A 1 + 2 cluster whose admin is `admin`.
+async fn two_data_nodes(admin: AdminModel) -> LocalCluster {
+    LocalCluster::builder()
+        .data_nodes(2)
+        .admin(admin)
+        .start()
+        .await
+        .unwrap()
+}
+
 async fn access_node(local: &LocalCluster) -> AccessNode {
     AccessNode::connect(local.access_node_config())
         .await
@@ -54,12 +64,7 @@ async fn access_node(local: &LocalCluster) -> AccessNode {
 /// (`has_table_privilege` on a role that does not exist: 42704); so did resuming after a
 /// role was made on a data node only.
 async fn a_role_added_after_its_table_is_planned(admin: AdminModel) {
-    let local = LocalCluster::builder()
-        .data_nodes(2)
-        .admin(admin)
-        .start()
-        .await
-        .unwrap();
+    let local = two_data_nodes(admin).await;
     spec(&local, 2).apply().await.unwrap();
     // Halfway state of an earlier apply: the role exists on dn1 only.
     let dn1 = local.data_nodes()[0].config().connect().await.unwrap();
@@ -337,12 +342,7 @@ async fn bad_input_is_refused_before_anything_is_sent() {
 /// remote user (the admin's, and with a superuser admin the role's): all were reported
 /// converged. The password is checked by logging in with the spec's, never read back.
 async fn role_and_mapping_drift_is_repaired(admin: AdminModel) {
-    let local = LocalCluster::builder()
-        .data_nodes(2)
-        .admin(admin)
-        .start()
-        .await
-        .unwrap();
+    let local = two_data_nodes(admin).await;
     let cluster = spec(&local, 2).role(role());
     cluster.apply().await.unwrap();
     assert!(cluster.plan().await.unwrap().is_converged());
@@ -431,12 +431,7 @@ async fn every_nodes_error_is_reported() {
 /// access node and every data node, as the how-to gives its extra user; a grant on a table
 /// of another schema; a grant revoked on one data node is noticed there.
 async fn grants_on_all_tables_of_a_schema_on_every_node(admin: AdminModel) {
-    let local = LocalCluster::builder()
-        .data_nodes(2)
-        .admin(admin)
-        .start()
-        .await
-        .unwrap();
+    let local = two_data_nodes(admin).await;
     spec(&local, 2).apply().await.unwrap();
     let an = local.access_node_config().connect().await.unwrap();
     an.batch_execute("CREATE SCHEMA reports; CREATE TABLE reports.daily(day date)")
@@ -508,37 +503,10 @@ async fn grants_on_all_tables_of_a_schema_on_every_node(admin: AdminModel) {
     local.shutdown().await.unwrap();
 }
 
-macro_rules! as_both_admins {
-    ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                use super::AdminModel;
-
-                #[tokio::test]
-                async fn superuser() {
-                    let Some(_) = crate::common::tier2() else { return };
-                    super::$name(AdminModel::Superuser).await;
-                }
-
-                #[tokio::test]
-                async fn managed_service() {
-                    let Some(_) = crate::common::tier2() else { return };
-                    super::$name(AdminModel::ManagedService).await;
-                }
-            }
-        )*
-    };
-}
-
 /// Partitioning, as far as the server can change it: the chunk interval converges (for new
 /// chunks); another time or space column, or number of partitions, is a conflict.
 async fn partitioning_and_the_chunk_interval_converge_or_conflict(admin: AdminModel) {
-    let local = LocalCluster::builder()
-        .data_nodes(2)
-        .admin(admin)
-        .start()
-        .await
-        .unwrap();
+    let local = two_data_nodes(admin).await;
     let day = ChunkInterval::Time(Duration::from_secs(86_400));
     let with = |hypertable: DistributedHypertable| {
         let mut cluster = Cluster::new(local.access_node_config());
@@ -621,12 +589,7 @@ async fn partitioning_and_the_chunk_interval_converge_or_conflict(admin: AdminMo
 /// A privilege the spec does not grant is kept, unless prune mode revokes it (a destructive
 /// step), on the access node and, for a distributed hypertable, on the data nodes.
 async fn prune_revokes_what_the_spec_does_not_grant(admin: AdminModel) {
-    let local = LocalCluster::builder()
-        .data_nodes(2)
-        .admin(admin)
-        .start()
-        .await
-        .unwrap();
+    let local = two_data_nodes(admin).await;
     let cluster = spec(&local, 2).role(role());
     cluster.apply().await.unwrap();
     let an = local.access_node_config().connect().await.unwrap();

@@ -17,7 +17,7 @@ use timescaledb_multinode::{
     Error, Executor, Ident, PoolConfig, RoleSpec, SecretString, UserMapping,
 };
 
-use crate::common::{join, joined_cluster_from, tier2};
+use crate::common::{as_both_admins, join, joined_cluster_from, tier2};
 
 /// A postgres_fdw server `dn1` on `client`'s database, for user mappings; and the roles
 /// `roles`, to map.
@@ -474,28 +474,6 @@ async fn typed_operations_on_every_executor(model: AdminModel) {
     assert_eq!(err.node(), Some("dn2"));
     drop(client);
     cluster.shutdown().await.unwrap();
-}
-
-macro_rules! as_both_admins {
-    ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                use super::AdminModel;
-
-                #[tokio::test]
-                async fn superuser() {
-                    let Some(_) = crate::common::tier2() else { return };
-                    super::$name(AdminModel::Superuser).await;
-                }
-
-                #[tokio::test]
-                async fn managed_service() {
-                    let Some(_) = crate::common::tier2() else { return };
-                    super::$name(AdminModel::ManagedService).await;
-                }
-            }
-        )*
-    };
 }
 
 as_both_admins!(typed_operations_on_every_executor);

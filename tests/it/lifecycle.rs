@@ -10,6 +10,8 @@ use timescaledb_multinode::{
     DetachDataNode, DistributedHypertable, Error, Ident, RoleSpec, TableName, UserMapping,
 };
 
+use crate::common::as_both_admins;
+
 /// A cluster with both data nodes added (each with a user mapping for `tsdbadmin`), its
 /// admin of the `model` given.
 async fn joined_cluster(model: AdminModel) -> (LocalCluster, AccessNode) {
@@ -661,27 +663,6 @@ async fn unknown_or_invalid_nodes_are_refused_before_anything_is_sent(model: Adm
     assert_eq!(node_names(&an).await, ["dn1", "dn2"]);
     assert!(an.data_nodes().await.unwrap().iter().all(|n| n.available));
     cluster.shutdown().await.unwrap();
-}
-
-/// Each lifecycle test as a superuser and as the managed-service admin (not a superuser).
-macro_rules! as_both_admins {
-    ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                use super::AdminModel;
-
-                #[tokio::test]
-                async fn superuser() {
-                    super::$name(AdminModel::Superuser).await;
-                }
-
-                #[tokio::test]
-                async fn managed_service() {
-                    super::$name(AdminModel::ManagedService).await;
-                }
-            }
-        )*
-    };
 }
 
 as_both_admins!(

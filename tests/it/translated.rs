@@ -12,6 +12,8 @@ use timescaledb_multinode::{
     AccessNodeLink, Cause, DeleteDataNode, ErrorKind, RoleSpec, SecretString, StepKind, UserMapping,
 };
 
+use crate::common::as_both_admins;
+
 const LOCALE: &str = "de_DE.UTF-8";
 const WHAT: &str = "translated server messages";
 
@@ -147,28 +149,6 @@ async fn a_data_node_is_deleted_with_its_database_in_german(admin: AdminModel) {
     assert!(deleted.deleted && deleted.database_dropped, "{deleted:?}");
     assert_eq!(deleted.user_mappings_dropped.len(), 1, "{deleted:?}");
     joined.shutdown().await.unwrap();
-}
-
-macro_rules! as_both_admins {
-    ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                use super::AdminModel;
-
-                #[tokio::test]
-                async fn superuser() {
-                    let Some(_) = crate::common::tier2() else { return };
-                    super::$name(AdminModel::Superuser).await;
-                }
-
-                #[tokio::test]
-                async fn managed_service() {
-                    let Some(_) = crate::common::tier2() else { return };
-                    super::$name(AdminModel::ManagedService).await;
-                }
-            }
-        )*
-    };
 }
 
 as_both_admins!(
