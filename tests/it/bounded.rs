@@ -37,7 +37,8 @@ async fn black_hole() -> (u16, tokio::task::JoinHandle<()>) {
 
 /// How many other backends on `client`'s server still run a statement `matching` (an SQL
 /// condition on `pg_stat_activity`): polled until none (a cancel request is asynchronous),
-/// with a generous bound; no timing is asserted.
+/// with a generous bound; no timing is asserted. `client` must not be in a transaction
+/// (which would see one snapshot of `pg_stat_activity` throughout).
 async fn active_after_cancel(client: &tokio_postgres::Client, matching: &str) -> i64 {
     let query = format!(
         "SELECT count(*) FROM pg_stat_activity \
@@ -208,7 +209,10 @@ async fn an_apply_step_that_waits_on_a_data_node_ends_at_the_deadline() {
     assert_eq!(err.node(), Some("dn1"), "{err:?}");
 
     // The step was cancelled on dn1 (polled: the cancel is asynchronous).
-    let waiting = active_after_cancel(&holder, "query ILIKE '%CREATE EXTENSION%'").await;
+    // From another session: the holder's open transaction would see one snapshot of
+    // pg_stat_activity throughout.
+    let watcher = dn1.connect().await.unwrap();
+    let waiting = active_after_cancel(&watcher, "query ILIKE '%CREATE EXTENSION%'").await;
     assert_eq!(waiting, 0, "CREATE EXTENSION still waits on dn1");
 
     holder.batch_execute("ROLLBACK").await.unwrap();
