@@ -393,11 +393,21 @@ struct AccessNodeView {
     /// Whether every registered data node ran a statement for the access node, over the
     /// connections its pooled session keeps.
     answered: bool,
-    /// The spec's data nodes whose user mapping (current user) holds exactly the
-    /// credentials of their settings.
-    mapped_as_spec: Vec<String>,
+    /// What the access node's user mapping (current user) holds for each of the spec's
+    /// registered data nodes, against the credentials of their settings.
+    mappings: Vec<(String, MappingCheck)>,
     /// Whether the session failed as one does after the extension was updated under it.
     stale: bool,
+}
+
+impl AccessNodeView {
+    /// What the access node's user mapping holds for data node `name`, if it was read.
+    fn mapping(&self, name: &str) -> Option<&MappingCheck> {
+        self.mappings
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, check)| check)
+    }
 }
 
 /// A data node read directly: what it said, and whether a fresh login with its settings'
@@ -459,7 +469,7 @@ impl Cluster {
             .iter()
             .map(|(name, read)| {
                 view.answered
-                    && view.mapped_as_spec.contains(name)
+                    && view.mapping(name) == Some(&MappingCheck::Matches)
                     && read.as_ref().is_some_and(|r| {
                         r.login_ok && version_ok(an_version, &r.direct.0) == Some(true)
                     })
@@ -593,7 +603,7 @@ impl Cluster {
             registered: Err(why),
             schemas: None,
             answered: false,
-            mapped_as_spec: Vec::new(),
+            mappings: Vec::new(),
             stale: false,
         }
     }
@@ -622,7 +632,7 @@ impl Cluster {
                 under_replicated: Ok(Vec::new()),
                 server: Ok(info),
                 answered: false,
-                mapped_as_spec: Vec::new(),
+                mappings: Vec::new(),
                 stale: false,
             };
         }
@@ -646,7 +656,7 @@ impl Cluster {
             || under_replicated.as_ref().err().is_some_and(stale);
         let registered = registered
             .map_err(|e| format!("the access node's data nodes could not be listed: {e}"));
-        let (answered, mapped_as_spec) = match (&registered, &schemas) {
+        let (answered, mappings) = match (&registered, &schemas) {
             (Ok(nodes), Some(schemas)) if !nodes.is_empty() => {
                 let names: Vec<&str> = nodes.iter().map(|n| n.name.as_str()).collect();
                 let answered = towards(
@@ -678,13 +688,12 @@ impl Cluster {
                     })
                     .await
                     .unwrap_or_default();
-                let mapped = spec
+                let mappings = spec
                     .iter()
                     .zip(checks)
-                    .filter(|(_, check)| matches!(check, Ok(MappingCheck::Matches)))
-                    .map(|(dn, _)| dn.node_name())
+                    .filter_map(|(dn, check)| Some((dn.node_name(), check.ok()?)))
                     .collect();
-                (answered.is_ok(), mapped)
+                (answered.is_ok(), mappings)
             }
             _ => (false, Vec::new()),
         };
@@ -694,7 +703,7 @@ impl Cluster {
             schemas,
             under_replicated,
             answered,
-            mapped_as_spec,
+            mappings,
             stale: was_stale,
         }
     }
@@ -726,9 +735,11 @@ impl Cluster {
         // known: the mapping tells (see `relayed.rs`).
         let dn = self.data_nodes.iter().find(|dn| dn.node_name() == name);
         let known = match (direct_cause, dn) {
-            (None, Some(dn)) if relayed::unread(&result) => {
-                relayed::cause_from_mapping(&self.access_node, dn, OP, deadline).await
-            }
+            (None, Some(dn)) if relayed::unread(&result) => match view.mapping(name) {
+                // Read already with the access node's view.
+                Some(check) => check.likely_cause(),
+                None => relayed::cause_from_mapping(&self.access_node, dn, OP, deadline).await,
+            },
             _ => direct_cause,
         };
         match link(result, known) {
@@ -763,12 +774,14 @@ impl Cluster {
             Err(e) => return failed(e),
         };
         let fresh: Session;
+        let mut logged_in_now = false;
         let mut session = client.session();
         let mut server = session
             .bounded(OP, &name, deadline, ServerInfo::read_brief(session))
             .await;
         if server.as_ref().is_err_and(|e| !e.is_timeout()) && session.is_poisoned() {
             // A kept session that no longer works: read again over a new one.
+            logged_in_now = true;
             fresh = match deadline.run(OP, &name, Session::open(config, OP)).await {
                 Ok(fresh) => fresh,
                 Err(e) => return failed(e),
@@ -803,7 +816,7 @@ impl Cluster {
                 .matches(&stored, config.get_user(), config.get_password())
         });
         drop(client);
-        if server.is_ok() && verified != Some(true) {
+        if server.is_ok() && verified != Some(true) && !logged_in_now {
             // A kept session says nothing of a new login: log in (and show a refusal).
             if let Err(e) = deadline.run(OP, &name, Session::open(config, OP)).await {
                 return failed(e);

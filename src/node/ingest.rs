@@ -59,6 +59,33 @@ pub struct Ingest<'a> {
     progress: Option<Progress>,
 }
 
+impl<'a> Ingest<'a> {
+    /// An ingest whose COPY `writer` just started on `lease`'s session.
+    fn started(
+        writer: BinaryCopyInWriter,
+        lease: Lease<'a>,
+        deadline: Option<Instant>,
+        table: &TableName,
+        columns: &[&str],
+    ) -> Self {
+        tracing::debug!(
+            node = %lease.session().node(),
+            table = %table.regclass_text(),
+            "ingest started"
+        );
+        Ingest {
+            writer: Box::pin(writer),
+            lease,
+            deadline,
+            table: table.regclass_text(),
+            columns: columns.iter().map(|c| (*c).to_owned()).collect(),
+            rows: 0,
+            every: 0,
+            progress: None,
+        }
+    }
+}
+
 impl std::fmt::Debug for Ingest<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Ingest")
@@ -112,13 +139,7 @@ impl AccessNode {
         check_nodes: bool,
     ) -> Result<Ingest<'_>> {
         let node = self.name();
-        if columns.is_empty() {
-            return Err(Error::invalid(OP, Some(&node), "no columns given"));
-        }
-        let idents = columns
-            .iter()
-            .map(|c| Ident::for_op(*c, "column", OP, Some(&node)))
-            .collect::<Result<Vec<_>>>()?;
+        let idents = column_idents(columns, &node)?;
         // The data-node check, when it can be made before a pooled connection is taken.
         let asked = Instant::now();
         let round = match check_nodes {
@@ -139,17 +160,7 @@ impl AccessNode {
             )
             .await
             .inspect_err(|_| self.note_link(lease.session()))?;
-        tracing::debug!(node = %node, table = %table.regclass_text(), "ingest started");
-        Ok(Ingest {
-            writer: Box::pin(writer),
-            lease,
-            deadline,
-            table: table.regclass_text(),
-            columns: columns.iter().map(|c| (*c).to_owned()).collect(),
-            rows: 0,
-            every: 0,
-            progress: None,
-        })
+        Ok(Ingest::started(writer, lease, deadline, table, columns))
     }
 }
 
@@ -162,13 +173,7 @@ pub(crate) async fn ingest_on<'a, E: Executor + ?Sized>(
 ) -> Result<Ingest<'a>> {
     let node = on.node_name();
     let table = table.into_table_name(OP, Some(&node))?;
-    if columns.is_empty() {
-        return Err(Error::invalid(OP, Some(&node), "no columns given"));
-    }
-    let idents = columns
-        .iter()
-        .map(|c| Ident::for_op(*c, "column", OP, Some(&node)))
-        .collect::<Result<Vec<_>>>()?;
+    let idents = column_idents(columns, &node)?;
     let lease = on.lease(OP, Purpose::Pooled).await?;
     let an = lease.access_node();
     let deadline = lease.deadline();
@@ -181,17 +186,18 @@ pub(crate) async fn ingest_on<'a, E: Executor + ?Sized>(
                 an.note_link(lease.session());
             }
         })?;
-    tracing::debug!(node = %node, table = %table.regclass_text(), "ingest started");
-    Ok(Ingest {
-        writer: Box::pin(writer),
-        lease,
-        deadline,
-        table: table.regclass_text(),
-        columns: columns.iter().map(|c| (*c).to_owned()).collect(),
-        rows: 0,
-        every: 0,
-        progress: None,
-    })
+    Ok(Ingest::started(writer, lease, deadline, &table, columns))
+}
+
+/// The columns of an ingest, validated (at least one, each a valid identifier).
+fn column_idents(columns: &[&str], node: &str) -> Result<Vec<Ident>> {
+    if columns.is_empty() {
+        return Err(Error::invalid(OP, Some(node), "no columns given"));
+    }
+    columns
+        .iter()
+        .map(|c| Ident::for_op(*c, "column", OP, Some(node)))
+        .collect()
 }
 
 /// Checks the table, its columns and (with `check`) its data nodes, and starts the COPY on
