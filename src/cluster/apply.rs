@@ -260,13 +260,58 @@ impl Cluster {
         Ok(())
     }
 
+    /// Runs `step`: an extension step on a session of its own, every other step on the
+    /// access node's session, within [`Cluster::node_deadline`] (connecting included).
+    /// Past the deadline the statement is cancelled on the server and the session given
+    /// up, as after a failed data-node connection; the next step opens another.
     async fn run_step(&self, step: &Step, an: &mut Option<AccessNode>) -> Result<()> {
+        if step.kind == StepKind::CreateExtension {
+            return self.create_extension(step).await;
+        }
+        let deadline = Deadline::after(self.node_deadline);
+        let handle = deadline
+            .run(OP, &self.access_node.node_name(), self.access_node(an))
+            .await?
+            .clone();
+        let session = handle
+            .pinned_session()
+            .expect("apply's access-node handle is pinned")
+            .clone();
+        let result = session
+            .bounded(
+                OP,
+                &self.waits_on(step),
+                deadline,
+                self.access_node_step(step, &handle),
+            )
+            .await;
+        if session.is_poisoned() {
+            *an = None;
+        }
+        result
+    }
+
+    /// The node a step that did not finish in time was waiting on, as far as the crate can
+    /// tell: the data node the step connects to or names, otherwise the access node.
+    fn waits_on(&self, step: &Step) -> String {
+        match step.kind {
+            StepKind::AddDataNode | StepKind::AlterDataNode | StepKind::DeleteDataNode => {
+                step.target.clone()
+            }
+            _ => step
+                .data_node
+                .clone()
+                .unwrap_or_else(|| self.access_node.node_name()),
+        }
+    }
+
+    /// A step on the access node, on `an`'s session.
+    async fn access_node_step(&self, step: &Step, an: &AccessNode) -> Result<()> {
         match step.kind {
             StepKind::CreateExtension => self.create_extension(step).await?,
             StepKind::AddDataNode => {
                 let config = self.find(OP, &step.target)?.clone();
                 let (host, port) = self.seen_by_access_node(&config);
-                let an = self.access_node(an).await?;
                 DataNode::from_config(&config)
                     .host(host)
                     .port(port)
@@ -278,7 +323,6 @@ impl Cluster {
             StepKind::AlterDataNode => {
                 let config = self.find(OP, &step.target)?.clone();
                 let (host, port) = self.seen_by_access_node(&config);
-                let an = self.access_node(an).await?;
                 AlterDataNode::new(step.target.clone())
                     .host(host)
                     .port(port)
@@ -288,7 +332,6 @@ impl Cluster {
             }
             StepKind::UserMapping => {
                 let config = self.find(OP, &step.target)?.clone();
-                let an = self.access_node(an).await?;
                 let change: MappingChange =
                     UserMapping::new(RoleSpec::CurrentUser, step.target.clone())
                         .remote_user(config.get_user())
@@ -299,12 +342,10 @@ impl Cluster {
             }
             StepKind::CreateTable => {
                 let spec = self.hypertable_spec(&step.target)?;
-                let an = self.access_node(an).await?;
-                an.execute(&spec.create_table, &[]).await?;
+                an.execute_pinned(OP, &spec.create_table).await?;
             }
             StepKind::DistributeTable => {
                 let spec = self.hypertable_spec(&step.target)?;
-                let an = self.access_node(an).await?;
                 let created = spec.hypertable.clone().if_not_exists().create(an).await?;
                 if !created.created {
                     // Not "succeeded": the table was a hypertable already, and TimescaleDB
@@ -324,7 +365,6 @@ impl Cluster {
                 let spec = self.hypertable_spec(&step.target)?;
                 let table = spec.hypertable.table_name()?;
                 let dn = Self::step_data_node(step)?;
-                let an = self.access_node(an).await?;
                 AttachDataNode::new(dn, table)
                     .if_not_attached()
                     .run(an)
@@ -336,7 +376,6 @@ impl Cluster {
                 let n = spec.hypertable.get_replication_factor().ok_or_else(|| {
                     Error::invalid(OP, None, "the spec gives this table no replication factor")
                 })?;
-                let an = self.access_node(an).await?;
                 an.set_replication_factor(&table, n).await?;
             }
             StepKind::SetChunkInterval => {
@@ -345,7 +384,6 @@ impl Cluster {
                 let interval = spec.hypertable.get_chunk_interval().ok_or_else(|| {
                     Error::invalid(OP, None, "the spec gives this table no chunk interval")
                 })?;
-                let an = self.access_node(an).await?;
                 an.set_chunk_interval(&table, interval).await?;
             }
             StepKind::ApplyRole => {
@@ -354,7 +392,6 @@ impl Cluster {
                     .iter()
                     .find(|r| r.name() == step.target)
                     .ok_or_else(|| Error::invalid(OP, None, "the plan names an unknown role"))?;
-                let an = self.access_node(an).await?;
                 let mut role = role.clone();
                 if role.data_node_names().is_none() {
                     let names: Vec<String> =
@@ -373,14 +410,12 @@ impl Cluster {
                 let table = step.table.as_deref().ok_or_else(|| {
                     Error::invalid(OP, None, "the plan's revoke step names no table")
                 })?;
-                let an = self.access_node(an).await?;
                 role.revoke_ungranted(an, table).await?;
             }
             StepKind::DetachDataNode => {
                 self.check_destructive(step)?;
                 let table = self.pruned_table(&step.target)?;
                 let dn = Self::step_data_node(step)?;
-                let an = self.access_node(an).await?;
                 let mut detach = DetachDataNode::new(dn).hypertable(table).if_attached();
                 if self.prune == Prune::DropData {
                     detach = detach.drop_remote_data();
@@ -389,7 +424,6 @@ impl Cluster {
             }
             StepKind::DeleteDataNode => {
                 self.check_destructive(step)?;
-                let an = self.access_node(an).await?;
                 let mut delete = DeleteDataNode::new(step.target.clone()).if_exists();
                 if self.prune == Prune::DropData {
                     delete = delete.drop_database();

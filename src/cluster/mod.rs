@@ -108,13 +108,18 @@ impl Cluster {
 
     /// How long one node's part of [`Cluster::status`], [`Cluster::plan`],
     /// [`Cluster::heal`], [`Cluster::rotate_password`] (its data-node step and its round
-    /// trip) and [`Cluster::apply`]'s extension steps may take (default [`DEFAULT_NODE_DEADLINE`], 30 s): connecting to
-    /// the node, reading it, and each probe the access node makes of a data node. The nodes
-    /// are checked at the same time, so a whole call takes about one deadline per phase
-    /// however many nodes do not answer.
+    /// trip) and each step of [`Cluster::apply`] may take (default [`DEFAULT_NODE_DEADLINE`],
+    /// 30 s): connecting to the node, reading it, each probe the access node makes of a data
+    /// node, and each step apply runs (an extension step on its node; every other step on
+    /// the access node, including what the access node does on the data nodes for it).
+    /// Raise it when a step is slow by nature (detaching a data node with its data on a
+    /// large table, say). The nodes are checked at the same time, so a whole call takes
+    /// about one deadline per phase however many nodes do not answer.
     ///
     /// When a step passes its deadline, it is reported as [`Error::Timeout`] naming the node
-    /// that did not answer (status and heal report it per node; plan lists it as unknown).
+    /// that did not answer (status and heal report it per node; plan lists it as unknown;
+    /// an apply step names the data node it connects to or names, else the access node,
+    /// and the next apply finishes what it started).
     /// Work the access node does towards a data node is bounded on the server too: its
     /// session gets the time left as `statement_timeout`, and when the deadline passes the
     /// crate sends a cancel request and drops that session (TimescaleDB 2.x waits without

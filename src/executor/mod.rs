@@ -361,6 +361,10 @@ impl<E: Executor + ?Sized> Executor for &E {
 #[async_trait::async_trait]
 impl sealed::Sealed for AccessNode {
     async fn lease(&self, op: &'static str, purpose: Purpose) -> Result<Lease<'_>> {
+        // A pinned handle runs everything on its one session (see `AccessNode::pinned`).
+        if self.pinned_session().is_some() {
+            return Ok(Lease::own(self.session(op).await?, self));
+        }
         match purpose {
             Purpose::Admin => Ok(Lease::own(self.session(op).await?, self)),
             Purpose::Pooled => Ok(Lease::pooled(self.pool().get(op).await?, self)),

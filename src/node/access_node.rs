@@ -11,6 +11,7 @@ use crate::pool::{NodePool, PoolConfig, PoolState, PooledClient};
 use crate::secret_send::SecretLogging;
 use crate::sql::functions::Schemas;
 use crate::sql::raw::RawSql;
+use crate::sql::session::{CATALOG_FIRST, RESET_SEARCH_PATH};
 use crate::sql::status::{ping, HYPERTABLE_DATA_NODES};
 use crate::sql::Sql;
 use std::sync::{Arc, OnceLock};
@@ -287,15 +288,38 @@ impl AccessNode {
         }
     }
 
-    /// A handle whose operations all run on one session opened now, in order (as a psql
-    /// script does), so the access node's connections to the data nodes are made once
-    /// instead of once per operation. Queries and `distributed_exec` still use the pool.
+    /// A handle whose typed operations all run on one session opened now, in order (as a
+    /// psql script does), so the access node's connections to the data nodes are made
+    /// once instead of once per operation, and one deadline on that session bounds each
+    /// operation ([`crate::connect::SessionOn::bounded`]). [`AccessNode::query`] and
+    /// [`AccessNode::execute`] still use the pool; [`AccessNode::execute_pinned`] does not.
     pub(crate) async fn pinned(&self, op: &'static str) -> Result<AccessNode> {
         let session = Session::open(&self.config, op).await?;
         Ok(AccessNode {
             pinned: Some(Arc::new(session)),
             ..self.clone()
         })
+    }
+
+    /// The session of a handle made by [`AccessNode::pinned`].
+    pub(crate) fn pinned_session(&self) -> Option<&Arc<Session>> {
+        self.pinned.as_ref()
+    }
+
+    /// Runs the caller's statement `sql` on the pinned session (the pool's when the handle
+    /// is not pinned), under the search path the server gives (as on a pooled session);
+    /// `pg_catalog` goes first again afterwards, or the session is given up.
+    pub(crate) async fn execute_pinned(&self, op: &'static str, sql: &RawSql) -> Result<u64> {
+        let Some(session) = &self.pinned else {
+            return self.execute(sql.clone(), &[]).await;
+        };
+        session.execute_utility(op, &RESET_SEARCH_PATH).await?;
+        let result = session.execute_multinode(op, &Sql::vouched(sql), &[]).await;
+        if session.execute_utility(op, &CATALOG_FIRST).await.is_err() {
+            session.discard();
+        }
+        self.note_link(session);
+        result
     }
 
     /// A session for `op` on a server that has `feature` (checked once per handle), and the

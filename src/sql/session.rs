@@ -23,6 +23,11 @@ pub(crate) const CATALOG_FIRST: Sql = Sql::from_static(
             false)",
 );
 
+/// Gives the session back the search path the server gave it (what [`CATALOG_FIRST`]
+/// changed), for a caller's statement on a session of the crate's: its names resolve, and
+/// its new objects go, where they would on a pooled session.
+pub(crate) const RESET_SEARCH_PATH: Sql = Sql::from_static("RESET search_path");
+
 /// Sets this session's `statement_timeout` to `$1` (text such as `2500ms`), so the server
 /// itself ends a statement that passes its deadline (an access node waiting on a data node
 /// that never answers, say), even when the client's cancel request is lost.

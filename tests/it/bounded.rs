@@ -2,7 +2,9 @@
 //! host) does not hang `Cluster::status`, `Cluster::heal`, `Cluster::plan` or
 //! `Cluster::rotate_password`: each returns,
 //! names the node with a timeout, reports the other nodes as they are, and leaves no
-//! access-node backend waiting on the node.
+//! access-node backend waiting on the node. An `apply` step held up on a data node or on
+//! the access node ends at the deadline, cancelled on the server, and the next apply
+//! converges.
 
 use std::time::Duration;
 
@@ -215,6 +217,56 @@ async fn an_apply_step_that_waits_on_a_data_node_ends_at_the_deadline() {
     let waiting = active_after_cancel(&watcher, "query ILIKE '%CREATE EXTENSION%'").await;
     assert_eq!(waiting, 0, "CREATE EXTENSION still waits on dn1");
 
+    holder.batch_execute("ROLLBACK").await.unwrap();
+    cluster.apply().await.unwrap();
+    assert!(cluster.plan().await.unwrap().is_converged());
+    drop(holder);
+    local.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_apply_step_on_the_access_node_ends_at_the_deadline() {
+    let Some(_) = tier2() else { return };
+    let local = LocalCluster::start(1).await.unwrap();
+    let an_config = local.access_node_config();
+    let dn1 = local.data_nodes()[0].config();
+    let create = "CREATE TABLE sensor_data(time timestamptz NOT NULL, sensor_id int NOT NULL)";
+    let cluster = Cluster::new(an_config.clone())
+        .data_node(dn1.clone())
+        .hypertable(
+            create,
+            timescaledb_multinode::DistributedHypertable::new("sensor_data", "time"),
+        )
+        .node_deadline(DEADLINE);
+
+    // The table exists and is no hypertable yet: the plan distributes it, a step on the
+    // access node that a lock on the table holds up.
+    let admin = an_config.connect().await.unwrap();
+    admin.batch_execute(create).await.unwrap();
+    let plan = cluster.plan().await.unwrap();
+    assert!(
+        plan.steps
+            .iter()
+            .any(|s| s.kind == timescaledb_multinode::StepKind::DistributeTable),
+        "{plan}"
+    );
+    let holder = an_config.connect().await.unwrap();
+    holder
+        .batch_execute("BEGIN; LOCK TABLE sensor_data IN SHARE UPDATE EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let err = tokio::time::timeout(GUARD, cluster.apply())
+        .await
+        .expect("apply hung on an access-node step")
+        .unwrap_err();
+    assert!(err.is_timeout(), "{err:?}");
+    assert_eq!(err.node(), Some(an_config.node_name().as_str()), "{err:?}");
+
+    // The step was cancelled on the access node, and nothing was left half-done that the
+    // next apply cannot finish.
+    let waiting =
+        active_after_cancel(&admin, "query ILIKE '%create_distributed_hypertable%'").await;
+    assert_eq!(waiting, 0, "create_distributed_hypertable still waits");
     holder.batch_execute("ROLLBACK").await.unwrap();
     cluster.apply().await.unwrap();
     assert!(cluster.plan().await.unwrap().is_converged());
