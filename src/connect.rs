@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::future::{poll_fn, Future};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -54,6 +54,9 @@ pub(crate) struct SessionOn<'c> {
     /// parses and plans each once, and runs it in one round trip after that. (A caller's
     /// session, borrowed for one operation, prepares nothing.)
     prepared: Mutex<HashMap<&'static str, Statement>>,
+    /// Whether the server has the TimescaleDB loader preloaded, once read on this session
+    /// (it changes only with a restart, which ends the session).
+    preloaded: OnceLock<bool>,
 }
 
 /// The driver's client a session runs on.
@@ -90,6 +93,7 @@ impl<'c> SessionOn<'c> {
             connector: None,
             in_transaction_block,
             prepared: Mutex::default(),
+            preloaded: OnceLock::new(),
         }
     }
 
@@ -171,6 +175,7 @@ impl Session {
                 connector: Some(for_cancel),
                 in_transaction_block: false,
                 prepared: Mutex::default(),
+                preloaded: OnceLock::new(),
             },
             Err(e) => return Err(Error::from_connect(op, &node, config.get_user(), e)),
         };
@@ -196,6 +201,16 @@ impl SessionOn<'_> {
     /// The node's name, for errors.
     pub(crate) fn node(&self) -> &str {
         &self.node
+    }
+
+    /// Whether the server preloads the TimescaleDB loader, if this session read it before.
+    pub(crate) fn preloaded(&self) -> Option<bool> {
+        self.preloaded.get().copied()
+    }
+
+    /// Keeps what this session read of the loader (see [`SessionOn::preloaded`]).
+    pub(crate) fn remember_preloaded(&self, preloaded: bool) {
+        let _ = self.preloaded.set(preloaded);
     }
 
     /// Marks the session unfit for reuse: a pool discards it instead of handing it out

@@ -147,7 +147,9 @@ impl ServerInfo {
         query: &crate::sql::Sql,
         with_role: bool,
     ) -> Result<ServerInfo> {
-        let row = session.query_one(OP, query, &[]).await?;
+        let row = session
+            .query_one(OP, query, &[&session.preloaded()])
+            .await?;
         let get_text = |column: &str| session.get::<Option<String>>(OP, &row, column);
         let num: i32 = session.get(OP, &row, "server_version_num")?;
         let node = session.node().to_owned();
@@ -191,7 +193,11 @@ impl ServerInfo {
             timescaledb_default,
             timescaledb_available,
             license: get_text("license")?.as_deref().map(License::parse),
-            preloaded: session.get(OP, &row, "loader_preloaded")?,
+            preloaded: {
+                let preloaded = session.get(OP, &row, "loader_preloaded")?;
+                session.remember_preloaded(preloaded);
+                preloaded
+            },
             max_prepared_transactions: session.get(OP, &row, "max_prepared_transactions")?,
             data_node_count,
             role,

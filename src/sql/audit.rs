@@ -143,6 +143,7 @@ fn corpus() -> Vec<(&'static str, Sql)> {
         ("guard", quiet::guard(quiet::Carriage::Literal, false)),
         ("RESTORE", quiet::RESTORE),
         ("CATALOG_FIRST", session::CATALOG_FIRST),
+        ("RESET_SEARCH_PATH", session::RESET_SEARCH_PATH),
         ("SESSION_TIMEOUTS", session::SESSION_TIMEOUTS),
         ("STATEMENT_TIMEOUT", session::STATEMENT_TIMEOUT),
         ("BEGIN", session::BEGIN),

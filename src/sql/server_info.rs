@@ -7,7 +7,10 @@ use super::Sql;
 /// any role: whether the TimescaleDB loader is preloaded is read from the setting it
 /// defines when it is (`timescaledb.max_background_workers`, an integer; a placeholder from
 /// the configuration file would be a string), not from `shared_preload_libraries`, which
-/// only superusers and members of `pg_read_all_settings` may read.
+/// only superusers and members of `pg_read_all_settings` may read. That read scans every
+/// setting (`pg_settings`), the costliest part of the statement, and what it finds holds
+/// until the server restarts, which ends the session: `$1` (`bool`) is what this session
+/// read before, and when it is not NULL the scan is skipped.
 pub(crate) const SERVER_INFO: Sql = Sql::from_static(
     "SELECT pg_catalog.current_setting('server_version_num'::pg_catalog.text)::pg_catalog.int4 \
               AS server_version_num, \
@@ -27,9 +30,11 @@ pub(crate) const SERVER_INFO: Sql = Sql::from_static(
                     FROM pg_catalog.pg_available_extension_versions v \
                    WHERE v.name OPERATOR(pg_catalog.=) 'timescaledb') AS available_versions, \
             pg_catalog.current_setting('timescaledb.license'::pg_catalog.text, true) AS license, \
-            EXISTS (SELECT FROM pg_catalog.pg_settings g \
-                     WHERE g.name OPERATOR(pg_catalog.=) 'timescaledb.max_background_workers' \
-                       AND g.vartype OPERATOR(pg_catalog.=) 'integer') AS loader_preloaded, \
+            CASE WHEN $1::pg_catalog.bool IS NULL THEN \
+              EXISTS (SELECT FROM pg_catalog.pg_settings g \
+                       WHERE g.name OPERATOR(pg_catalog.=) 'timescaledb.max_background_workers' \
+                         AND g.vartype OPERATOR(pg_catalog.=) 'integer') \
+            ELSE $1::pg_catalog.bool END AS loader_preloaded, \
             pg_catalog.current_setting('max_prepared_transactions'::pg_catalog.text)::pg_catalog.int4 \
               AS max_prepared_transactions, \
             (SELECT pg_catalog.count(*) FROM pg_catalog.pg_foreign_server s \
@@ -40,7 +45,7 @@ pub(crate) const SERVER_INFO: Sql = Sql::from_static(
 
 /// [`SERVER_INFO`] without the costly parts: the default and available versions are looked
 /// up only when the extension is not installed (both read every extension's control file).
-/// For hot paths such as a converged plan.
+/// For hot paths such as a converged plan. `$1` as in [`SERVER_INFO`].
 pub(crate) const SERVER_INFO_BRIEF: Sql = Sql::from_static(
     "SELECT pg_catalog.current_setting('server_version_num'::pg_catalog.text)::pg_catalog.int4 \
               AS server_version_num, \
@@ -61,9 +66,11 @@ pub(crate) const SERVER_INFO_BRIEF: Sql = Sql::from_static(
                      WHERE v.name OPERATOR(pg_catalog.=) 'timescaledb') \
             ELSE '{}'::pg_catalog.text[] END AS available_versions, \
             pg_catalog.current_setting('timescaledb.license'::pg_catalog.text, true) AS license, \
-            EXISTS (SELECT FROM pg_catalog.pg_settings g \
-                     WHERE g.name OPERATOR(pg_catalog.=) 'timescaledb.max_background_workers' \
-                       AND g.vartype OPERATOR(pg_catalog.=) 'integer') AS loader_preloaded, \
+            CASE WHEN $1::pg_catalog.bool IS NULL THEN \
+              EXISTS (SELECT FROM pg_catalog.pg_settings g \
+                       WHERE g.name OPERATOR(pg_catalog.=) 'timescaledb.max_background_workers' \
+                         AND g.vartype OPERATOR(pg_catalog.=) 'integer') \
+            ELSE $1::pg_catalog.bool END AS loader_preloaded, \
             pg_catalog.current_setting('max_prepared_transactions'::pg_catalog.text)::pg_catalog.int4 \
               AS max_prepared_transactions, \
             (SELECT pg_catalog.count(*) FROM pg_catalog.pg_foreign_server s \
