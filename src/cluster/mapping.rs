@@ -7,7 +7,7 @@ use super::cause::Cause;
 use crate::config::NodeConfig;
 use crate::connect::Session;
 use crate::error::Result;
-use crate::sql::user_mapping::{CURRENT_USER, CURRENT_USER_MAPPING_OPTIONS};
+use crate::sql::user_mapping::CURRENT_USER_MAPPING_OPTIONS;
 
 /// What the access node's mapping for data node `dn` (current user) holds, against `dn`'s
 /// settings. The values are compared here and dropped; no password is logged or returned.
@@ -37,42 +37,58 @@ impl MappingCheck {
     }
 }
 
-pub(super) async fn mapping_check(
+/// What the access node's mapping for each data node in `dns` holds (see
+/// [`MappingCheck`]), in `dns`' order, read in one statement.
+pub(super) async fn mapping_checks(
     session: &Session,
     op: &'static str,
-    dn: &NodeConfig,
-) -> Result<MappingCheck> {
+    dns: &[&NodeConfig],
+) -> Result<Vec<MappingCheck>> {
+    if dns.is_empty() {
+        return Ok(Vec::new());
+    }
+    let names: Vec<String> = dns.iter().map(|dn| dn.node_name()).collect();
     let rows = session
-        .query(op, &CURRENT_USER_MAPPING_OPTIONS, &[&dn.node_name()])
+        .query(op, &CURRENT_USER_MAPPING_OPTIONS, &[&names])
         .await?;
-    let mut user = None;
-    let mut password: Option<SecretString> = None;
+    let mut read: Vec<(Option<String>, Option<SecretString>, bool)> =
+        vec![(None, None, false); dns.len()];
+    let mut me = String::new();
     for row in &rows {
-        let option: String = session.get(op, row, "option")?;
+        let server: String = session.get(op, row, "server")?;
+        me = session.get(op, row, "me")?;
+        let Some(at) = names.iter().position(|n| *n == server) else {
+            continue;
+        };
+        let Some(option) = session.get::<Option<String>>(op, row, "option")? else {
+            continue;
+        };
+        let (user, password, any) = &mut read[at];
+        *any = true;
         match option.split_once('=') {
-            Some(("user", value)) => user = Some(value.to_owned()),
-            Some(("password", value)) => password = Some(SecretString::from(value.to_owned())),
+            Some(("user", value)) => *user = Some(value.to_owned()),
+            Some(("password", value)) => *password = Some(SecretString::from(value.to_owned())),
             _ => {}
         }
     }
-    if rows.is_empty() {
-        return Ok(MappingCheck::NoPassword);
-    }
-    let user = match user {
-        Some(user) => user,
-        None => session_user(session, op).await?,
-    };
-    if user != dn.get_user() {
-        return Ok(MappingCheck::WrongUser(user));
-    }
-    Ok(match password {
-        None => MappingCheck::NoPassword,
-        Some(p) if p.expose_secret() == dn.get_password().expose_secret() => MappingCheck::Matches,
-        Some(_) => MappingCheck::OtherPassword,
-    })
-}
-
-async fn session_user(session: &Session, op: &'static str) -> Result<String> {
-    let row = session.query_one(op, &CURRENT_USER, &[]).await?;
-    session.get(op, &row, "name")
+    Ok(dns
+        .iter()
+        .zip(read)
+        .map(|(dn, (user, password, any))| {
+            if !any {
+                return MappingCheck::NoPassword;
+            }
+            let user = user.unwrap_or_else(|| me.clone());
+            if user != dn.get_user() {
+                return MappingCheck::WrongUser(user);
+            }
+            match password {
+                None => MappingCheck::NoPassword,
+                Some(p) if p.expose_secret() == dn.get_password().expose_secret() => {
+                    MappingCheck::Matches
+                }
+                Some(_) => MappingCheck::OtherPassword,
+            }
+        })
+        .collect())
 }

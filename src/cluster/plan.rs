@@ -7,7 +7,7 @@ use std::time::Duration;
 use futures_util::future::join_all;
 
 use super::cause::Cause;
-use super::mapping::{mapping_check, MappingCheck};
+use super::mapping::{mapping_checks, MappingCheck};
 use super::probe::{link, probe_fresh};
 use super::status::AccessNodeLink;
 use super::verifier::{read_stored, Stored};
@@ -670,10 +670,9 @@ impl Cluster {
                 is_registered(&name) && reachable.contains(&name)
             })
             .collect();
-        let checks = join_all(to_check.iter().map(|dn| mapping_check(session, OP, dn))).await;
+        let checks = mapping_checks(session, OP, &to_check).await?;
         for (dn, check) in to_check.into_iter().zip(checks) {
             let name = dn.node_name();
-            let check = check?;
             plan.observe(format!("mapping of {name}: {check:?}"));
             match check {
                 MappingCheck::Matches => {}

@@ -13,7 +13,7 @@
 //! [`relayed_connect_cause`]: super::cause::relayed_connect_cause
 
 use super::cause::{relayed_connect_cause, Cause};
-use super::mapping::{mapping_check, MappingCheck};
+use super::mapping::{mapping_checks, MappingCheck};
 use super::probe::access_node_session;
 use crate::config::NodeConfig;
 use crate::connect::Deadline;
@@ -45,8 +45,8 @@ pub(crate) async fn cause_from_mapping(
             op,
             session.node(),
             deadline,
-            mapping_check(&session, op, dn),
+            mapping_checks(&session, op, &[dn]),
         )
         .await;
-    check.as_ref().ok().and_then(MappingCheck::likely_cause)
+    check.ok()?.first().and_then(MappingCheck::likely_cause)
 }

@@ -5,7 +5,7 @@ use std::fmt;
 use futures_util::future::join_all;
 
 use super::cause::Cause;
-use super::mapping::{mapping_check, MappingCheck};
+use super::mapping::{mapping_checks, MappingCheck};
 use super::probe::{link, probe_fresh, towards};
 use super::relayed;
 use super::verifier::{read_stored, Stored};
@@ -683,15 +683,13 @@ impl Cluster {
                     .filter(|d| names.contains(&&*d.node_name()))
                     .collect();
                 let checks = session
-                    .bounded(OP, &an_name, deadline, async {
-                        Ok(join_all(spec.iter().map(|dn| mapping_check(session, OP, dn))).await)
-                    })
+                    .bounded(OP, &an_name, deadline, mapping_checks(session, OP, &spec))
                     .await
                     .unwrap_or_default();
                 let mappings = spec
                     .iter()
                     .zip(checks)
-                    .filter_map(|(dn, check)| Some((dn.node_name(), check.ok()?)))
+                    .map(|(dn, check)| (dn.node_name(), check))
                     .collect();
                 (answered.is_ok(), mappings)
             }

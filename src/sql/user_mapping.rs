@@ -151,13 +151,18 @@ pub(crate) const MAPPING_OPTION_NAMES: Sql = Sql::from_static(
         AND m.usename OPERATOR(pg_catalog.=) $2::pg_catalog.name",
 );
 
-/// The options (`key=value`, values included) of the current user's own mapping on server
-/// `$1`. Only for comparing with credentials the caller already holds.
+/// The options (`key=value`, values included) of the current user's own mapping on each
+/// server named in `$1` (`text[]`), all in one statement: a row per option, with the
+/// server's name (`server`) and the current user (`me`); a server without such a mapping,
+/// or whose mapping has no options, gets one row whose `option` is NULL. Only for
+/// comparing with credentials the caller already holds.
 pub(crate) const CURRENT_USER_MAPPING_OPTIONS: Sql = Sql::from_static(
-    "SELECT o AS option FROM pg_catalog.pg_user_mappings m, \
-            pg_catalog.unnest(coalesce(m.umoptions, '{}')) o \
-      WHERE m.srvname OPERATOR(pg_catalog.=) $1::pg_catalog.name \
-        AND m.usename OPERATOR(pg_catalog.=) current_user",
+    "SELECT s::pg_catalog.text AS server, o AS option, current_user::pg_catalog.text AS me \
+       FROM pg_catalog.unnest($1::pg_catalog.text[]) AS s \
+       LEFT JOIN pg_catalog.pg_user_mappings m \
+              ON m.srvname OPERATOR(pg_catalog.=) s::pg_catalog.name \
+             AND m.usename OPERATOR(pg_catalog.=) current_user \
+       LEFT JOIN LATERAL pg_catalog.unnest(coalesce(m.umoptions, '{}')) AS o ON true",
 );
 
 /// The `user` option of the mapping of role `$2` on foreign server `$1`: one row when the
