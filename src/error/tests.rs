@@ -1,6 +1,7 @@
-//! The error type's own tests: what a message says, and that a source chain prints each
-//! text once (errors that carry a driver error, which only a server can produce, are
-//! checked the same way in the integration tests).
+//! The error type's own tests: what each message says, and that a source chain prints each
+//! text once. A driver error is made here from a connection string that does not parse;
+//! one that carries the server's `DbError`, which only a server can produce, is checked the
+//! same way in the integration tests.
 
 use std::error::Error as StdError;
 use std::time::Duration;
@@ -195,7 +196,7 @@ fn with_driver_error() -> Vec<(Error, &'static str)> {
             Error::Unreachable {
                 op,
                 node: node.clone(),
-                source: driver_error(),
+                driver: DriverError::new(driver_error()),
             },
             "connect on node dn1: server unreachable",
         ),
@@ -204,7 +205,7 @@ fn with_driver_error() -> Vec<(Error, &'static str)> {
                 op,
                 node: node.clone(),
                 user: "u1".into(),
-                source: driver_error(),
+                driver: DriverError::new(driver_error()),
             },
             "connect on node dn1: authentication failed for user u1",
         ),
@@ -213,7 +214,7 @@ fn with_driver_error() -> Vec<(Error, &'static str)> {
                 op,
                 node: node.clone(),
                 user: "u1".into(),
-                source: driver_error(),
+                driver: DriverError::new(driver_error()),
             },
             "connect on node dn1: channel binding required, but the server authenticated \
              without it (it needs SCRAM-SHA-256 authentication for user u1, over TLS)",
@@ -222,7 +223,7 @@ fn with_driver_error() -> Vec<(Error, &'static str)> {
             Error::ConnectionLost {
                 op,
                 node: node.clone(),
-                source: driver_error(),
+                driver: DriverError::new(driver_error()),
             },
             "connect on node dn1: connection lost",
         ),
@@ -230,7 +231,7 @@ fn with_driver_error() -> Vec<(Error, &'static str)> {
             Error::Tls {
                 op,
                 node: node.clone(),
-                source: driver_error(),
+                driver: DriverError::new(driver_error()),
             },
             "connect on node dn1: TLS handshake failed",
         ),
@@ -239,7 +240,7 @@ fn with_driver_error() -> Vec<(Error, &'static str)> {
                 op,
                 node: node.clone(),
                 object: "data node \"dn2\"".into(),
-                source: driver_error(),
+                driver: DriverError::new(driver_error()),
             },
             "connect on node dn1: data node \"dn2\" already exists",
         ),
@@ -248,7 +249,7 @@ fn with_driver_error() -> Vec<(Error, &'static str)> {
                 op,
                 node: node.clone(),
                 object: "data node \"dn9\"".into(),
-                source: driver_error(),
+                driver: DriverError::new(driver_error()),
             },
             "connect on node dn1: data node \"dn9\" does not exist",
         ),
@@ -256,7 +257,7 @@ fn with_driver_error() -> Vec<(Error, &'static str)> {
             Error::NoUserMapping {
                 op,
                 node: node.clone(),
-                source: driver_error(),
+                driver: DriverError::new(driver_error()),
             },
             "connect: the access node has no password for data node dn1 (no user mapping)",
         ),
@@ -264,7 +265,7 @@ fn with_driver_error() -> Vec<(Error, &'static str)> {
             Error::WouldLoseData {
                 op,
                 node: node.clone(),
-                source: driver_error(),
+                driver: DriverError::new(driver_error()),
             },
             "connect on node dn1: refused, it would lose data",
         ),
@@ -272,7 +273,7 @@ fn with_driver_error() -> Vec<(Error, &'static str)> {
             Error::Client {
                 op,
                 node,
-                source: driver_error(),
+                driver: DriverError::new(driver_error()),
             },
             "connect on node dn1: client error",
         ),
@@ -306,7 +307,7 @@ fn a_database_error_without_the_servers_fields_says_what_the_driver_says() {
     let error = Error::Database {
         op: "query",
         node: "an".into(),
-        source: driver_error(),
+        driver: DriverError::new(driver_error()),
     };
     assert_eq!(
         error.to_string(),
@@ -451,4 +452,21 @@ fn a_fixture_error_without_a_log_is_one_line() {
         "start local server: pg_ctl failed\n--- server log (last lines) ---\nFATAL: boom\nLOG: down"
     );
     assert!(e.source().is_none());
+}
+
+#[test]
+fn a_driver_error_gives_the_drivers_error_and_derefs_to_the_cause() {
+    let driver = DriverError::new(driver_error());
+    assert_eq!(
+        format!("{driver:?}"),
+        format!("{:?}", driver.get_ref()),
+        "Debug is the driver's error's"
+    );
+    // Without the server's fields, the cause is the driver's error itself.
+    let cause: &(dyn StdError + Send + Sync + 'static) = &*driver;
+    assert!(std::ptr::eq(
+        cause.downcast_ref::<tokio_postgres::Error>().unwrap(),
+        driver.get_ref()
+    ));
+    assert_eq!(driver.into_inner().to_string(), "invalid connection string");
 }
