@@ -49,7 +49,10 @@ impl DriverError {
 }
 
 /// The cause: the server's `DbError` when the server reported the error, otherwise the
-/// driver's error (the derive of `Error` takes a classified variant's `source()` from here).
+/// driver's error. The derive of `Error` takes a classified variant's `source()` from here
+/// (thiserror accepts a source that dereferences to `dyn Error`). `DriverError` must not
+/// implement `std::error::Error` itself: the derive would then return it, not the cause,
+/// and the chain would change (the unit tests check the source's type).
 impl Deref for DriverError {
     type Target = dyn StdError + Send + Sync + 'static;
 
