@@ -27,7 +27,7 @@
 //!
 //! | module | what it holds |
 //! |---|---|
-//! | `error` | [`Error`]: one type, variants a caller can act on, node and operation named; [`ErrorKind`], the way to react; each text of a cause chain once |
+//! | `error` | [`Error`]: one type, variants a caller can act on, node and operation named; [`ErrorKind`], the way to react; [`DriverError`], the driver's error a variant carries; each text of a cause chain once |
 //! | `ident` | [`Ident`]: validated identifiers (no NUL, ≤ 63 bytes) |
 //! | `table_name` | [`TableName`]: a table, optionally schema-qualified, read from and shown as SQL text; [`IntoTableName`] for the calls that take one |
 //! | `config` | [`NodeConfig`], [`TlsMode`]: how to reach one node |
@@ -145,7 +145,7 @@ pub use cluster::{
     Unknown, DEFAULT_NODE_DEADLINE,
 };
 pub use config::{ChannelBinding, NodeConfig, TlsMode};
-pub use error::{Error, ErrorKind, Mismatch, Result};
+pub use error::{DriverError, Error, ErrorKind, Mismatch, Result};
 pub use executor::Executor;
 pub use ident::{Ident, MAX_IDENT_BYTES};
 pub use migrate::{

@@ -67,7 +67,7 @@ impl Cause {
             Error::Tls { .. } => return Cause::Tls,
             Error::NoUserMapping { .. } => return Cause::NoUserMapping,
             Error::ConnectionLost { .. } | Error::DataNodeDown { .. } => return Cause::Down,
-            Error::Unreachable { source, .. } => return unreachable_cause(source),
+            Error::Unreachable { driver, .. } => return unreachable_cause(driver.get_ref()),
             _ => {}
         }
         if error.is_timeout() {

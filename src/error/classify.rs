@@ -22,7 +22,7 @@ use std::io;
 
 use tokio_postgres::error::SqlState;
 
-use super::Error;
+use super::{DriverError, Error};
 
 impl Error {
     /// Classifies a driver error from connecting to `node` as `user` for `op`.
@@ -38,7 +38,7 @@ impl Error {
                 op,
                 node,
                 user: user.to_owned(),
-                source,
+                driver: DriverError::new(source),
             };
         }
         if let Some(db) = source.as_db_error() {
@@ -47,10 +47,14 @@ impl Error {
                     op,
                     node,
                     user: user.to_owned(),
-                    source,
+                    driver: DriverError::new(source),
                 };
             }
-            return Error::Database { op, node, source };
+            return Error::Database {
+                op,
+                node,
+                driver: DriverError::new(source),
+            };
         }
         // tokio-postgres's own refusals of a login (a password the server asked for and the
         // config lacks, an unsupported method): its fixed text, see the module docs.
@@ -59,16 +63,28 @@ impl Error {
                 op,
                 node,
                 user: user.to_owned(),
-                source,
+                driver: DriverError::new(source),
             };
         }
         if is_tls_failure(&source) {
-            return Error::Tls { op, node, source };
+            return Error::Tls {
+                op,
+                node,
+                driver: DriverError::new(source),
+            };
         }
         if io_error(&source).is_some() || is_connect_timeout(&source) || source.is_closed() {
-            return Error::Unreachable { op, node, source };
+            return Error::Unreachable {
+                op,
+                node,
+                driver: DriverError::new(source),
+            };
         }
-        Error::Client { op, node, source }
+        Error::Client {
+            op,
+            node,
+            driver: DriverError::new(source),
+        }
     }
 
     /// Classifies a driver error from a statement `op` on an established session.
@@ -82,12 +98,24 @@ impl Error {
             return refusal;
         }
         if source.as_db_error().is_some() {
-            return Error::Database { op, node, source };
+            return Error::Database {
+                op,
+                node,
+                driver: DriverError::new(source),
+            };
         }
         if source.is_closed() || io_error(&source).is_some() {
-            return Error::ConnectionLost { op, node, source };
+            return Error::ConnectionLost {
+                op,
+                node,
+                driver: DriverError::new(source),
+            };
         }
-        Error::Client { op, node, source }
+        Error::Client {
+            op,
+            node,
+            driver: DriverError::new(source),
+        }
     }
 
     /// Classifies a server error from a multi-node call on the access node `node`: errors the
@@ -118,7 +146,7 @@ impl Error {
                     return Error::NoUserMapping {
                         op,
                         node: dn,
-                        source,
+                        driver: DriverError::new(source),
                     };
                 }
                 if detail.contains("password authentication failed") {
@@ -127,13 +155,13 @@ impl Error {
                         op,
                         node: dn,
                         user,
-                        source,
+                        driver: DriverError::new(source),
                     };
                 }
                 return Error::Unreachable {
                     op,
                     node: dn,
-                    source,
+                    driver: DriverError::new(source),
                 };
             }
         }
@@ -145,7 +173,7 @@ impl Error {
             return Error::WouldLoseData {
                 op,
                 node: dn,
-                source,
+                driver: DriverError::new(source),
             };
         }
         let remote = remote_node(message);
@@ -159,7 +187,7 @@ impl Error {
                     op,
                     node: node.to_owned(),
                     object: format!("data node \"{name}\""),
-                    source,
+                    driver: DriverError::new(source),
                 };
             }
         }
@@ -169,12 +197,16 @@ impl Error {
                     op,
                     node: node.to_owned(),
                     object: format!("data node \"{name}\""),
-                    source,
+                    driver: DriverError::new(source),
                 };
             }
         }
         let node = remote.unwrap_or_else(|| node.to_owned());
-        Error::Database { op, node, source }
+        Error::Database {
+            op,
+            node,
+            driver: DriverError::new(source),
+        }
     }
 
     /// Builds an [`Error::InvalidInput`].

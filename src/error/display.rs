@@ -1,121 +1,34 @@
-//! The messages and the source chain of [`Error`]: each text once (the rule is on [`Error`]).
+//! The pieces of [`Error`](super::Error)'s messages that are more than a field: each
+//! variant's `#[error(...)]` uses them (the rule, each text once, is on `Error`).
 
-use std::error::Error as StdError;
 use std::fmt;
 
 use tokio_postgres::error::DbError;
 
-use super::Error;
+use super::{DriverError, Error};
 
-impl fmt::Display for Error {
+/// ` on node <node>`, or nothing.
+pub(super) struct OnNode<'a>(pub(super) Option<&'a str>);
+
+impl fmt::Display for OnNode<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::InvalidInput { op, node, reason } => {
-                write!(
-                    f,
-                    "{op}{}: invalid input: {reason}",
-                    OnNode(node.as_deref())
-                )
-            }
-            Error::Unreachable { op, node, .. } => {
-                write!(f, "{op} on node {node}: server unreachable")
-            }
-            Error::Timeout { op, node, after } => {
-                write!(f, "{op} on node {node}: timed out after {after:?}")
-            }
-            Error::Deadline { op, node, after } => write!(
-                f,
-                "{op} on node {node}: did not finish within {after:?}; cancelled"
-            ),
-            Error::PoolTimeout { op, node, after } => write!(
-                f,
-                "{op} on node {node}: no pooled connection free after {after:?}"
-            ),
-            Error::AuthenticationFailed { op, node, user, .. } => write!(
-                f,
-                "{op} on node {node}: authentication failed for user {user}"
-            ),
-            Error::ChannelBindingNotUsed { op, node, user, .. } => write!(
-                f,
-                "{op} on node {node}: channel binding required, but the server authenticated \
-                 without it (it needs SCRAM-SHA-256 authentication for user {user}, over TLS)"
-            ),
-            Error::ConnectionLost { op, node, .. } => {
-                write!(f, "{op} on node {node}: connection lost")
-            }
-            Error::Tls { op, node, .. } => write!(f, "{op} on node {node}: TLS handshake failed"),
-            Error::UnsupportedServer { op, node, reason } => {
-                write!(f, "{op} on node {node}: unsupported server: {reason}")
-            }
-            Error::MissingPrivilege {
-                op,
-                node,
-                role,
-                privilege,
-            } => write!(f, "{op} on node {node}: the role {role} lacks {privilege}"),
-            Error::Database { op, node, source } => {
-                write!(f, "{op} on node {node}: ")?;
-                match source.as_db_error() {
-                    Some(db) => server_words(f, db),
-                    // Not built so by the crate; say what the driver says.
-                    None => write!(f, "{source}"),
-                }
-            }
-            Error::AlreadyExists {
-                op, node, object, ..
-            } => write!(f, "{op} on node {node}: {object} already exists"),
-            Error::NotFound {
-                op, node, object, ..
-            } => write!(f, "{op} on node {node}: {object} does not exist"),
-            Error::NoUserMapping { op, node, .. } => write!(
-                f,
-                "{op}: the access node has no password for data node {node} (no user mapping)"
-            ),
-            Error::DataNodeDown { op, node } => write!(
-                f,
-                "{op}: data node {node} does not answer the access node; refusing to write"
-            ),
-            Error::WouldLoseData { op, node, .. } => {
-                write!(f, "{op} on node {node}: refused, it would lose data")
-            }
-            Error::SecretWouldBeLogged { op, node, setting } => write!(
-                f,
-                "{op} on node {node}: refusing to send a secret: the setting {setting} would \
-                 record it, and this role cannot turn it off (a superuser can; or accept the \
-                 risk with SecretLogging::Accept)"
-            ),
-            Error::VerificationFailed { op, node, mismatch } => {
-                write!(f, "{op} on node {node}: {mismatch}")
-            }
-            Error::Client { op, node, .. } => write!(f, "{op} on node {node}: client error"),
-            Error::Conflict { op, node, reason } => {
-                write!(f, "{op} on node {node}: conflict: {reason}")
-            }
-            Error::StalePlan { op, node, reason } => {
-                write!(f, "{op} on node {node}: the plan is out of date: {reason}")
-            }
-            Error::Several { op, errors } => {
-                write!(f, "{op}: {} errors: ", errors.len())?;
-                for (i, error) in errors.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str("; ")?;
-                    }
-                    write!(f, "{error}")?;
-                }
-                Ok(())
-            }
-            #[cfg(feature = "testing")]
-            Error::Fixture {
-                op,
-                reason,
-                log_tail,
-            } => {
-                write!(f, "{op}: {reason}")?;
-                if let Some(tail) = log_tail {
-                    write!(f, "\n--- server log (last lines) ---\n{tail}")?;
-                }
-                Ok(())
-            }
+        match self.0 {
+            Some(node) => write!(f, " on node {node}"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// What an [`Error::Database`] says after the node: the server's error in one line,
+/// `message (SQLSTATE code; detail: ...; hint: ...)`.
+pub(super) struct ServerWords<'a>(pub(super) &'a DriverError);
+
+impl fmt::Display for ServerWords<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.get_ref().as_db_error() {
+            Some(db) => server_words(f, db),
+            // Not built so by the crate; say what the driver says.
+            None => write!(f, "{}", self.0.get_ref()),
         }
     }
 }
@@ -132,43 +45,30 @@ fn server_words(f: &mut fmt::Formatter<'_>, db: &DbError) -> fmt::Result {
     f.write_str(")")
 }
 
-impl StdError for Error {
-    fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        match self {
-            // The server's words are in the message already.
-            Error::Database { .. } => None,
-            Error::Unreachable { source, .. }
-            | Error::AuthenticationFailed { source, .. }
-            | Error::ChannelBindingNotUsed { source, .. }
-            | Error::ConnectionLost { source, .. }
-            | Error::Tls { source, .. }
-            | Error::AlreadyExists { source, .. }
-            | Error::NotFound { source, .. }
-            | Error::NoUserMapping { source, .. }
-            | Error::WouldLoseData { source, .. }
-            | Error::Client { source, .. } => Some(cause(source)),
-            _ => None,
+/// An [`Error::Several`]'s errors: each one's message, separated by `; `.
+pub(super) struct Each<'a>(pub(super) &'a [Error]);
+
+impl fmt::Display for Each<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, error) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{error}")?;
         }
+        Ok(())
     }
 }
 
-/// What a classified variant's `source()` gives: the server's error itself when the server
-/// reported it (the driver's wrapper around it says only "db error"), the driver's error
-/// otherwise (its message names what failed, its source the I/O or TLS error underneath).
-fn cause(source: &tokio_postgres::Error) -> &(dyn StdError + 'static) {
-    match source.as_db_error() {
-        Some(db) => db,
-        None => source,
-    }
-}
+/// A fixture error's server log: a heading line and the last lines, or nothing.
+#[cfg(feature = "testing")]
+pub(super) struct LogTail<'a>(pub(super) Option<&'a str>);
 
-/// ` on node <node>`, or nothing.
-struct OnNode<'a>(Option<&'a str>);
-
-impl fmt::Display for OnNode<'_> {
+#[cfg(feature = "testing")]
+impl fmt::Display for LogTail<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {
-            Some(node) => write!(f, " on node {node}"),
+            Some(tail) => write!(f, "\n--- server log (last lines) ---\n{tail}"),
             None => Ok(()),
         }
     }

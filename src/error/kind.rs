@@ -125,7 +125,7 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::InvalidInput { .. } => ErrorKind::InvalidInput,
-            Error::Unreachable { source, .. } if timed_out(source) => ErrorKind::Timeout,
+            Error::Unreachable { driver, .. } if timed_out(driver.get_ref()) => ErrorKind::Timeout,
             Error::Unreachable { .. } => ErrorKind::Unreachable,
             Error::ConnectionLost { .. } => ErrorKind::ConnectionLost,
             Error::Timeout { .. } | Error::Deadline { .. } | Error::PoolTimeout { .. } => {
@@ -146,7 +146,8 @@ impl Error {
             Error::StalePlan { .. } => ErrorKind::StalePlan,
             Error::VerificationFailed { .. } => ErrorKind::VerificationFailed,
             Error::Several { .. } => ErrorKind::Several,
-            Error::Database { source, .. } => source
+            Error::Database { driver, .. } => driver
+                .get_ref()
                 .as_db_error()
                 .map_or(ErrorKind::Database, |db| kind_of_code(db.code())),
             Error::Client { .. } => ErrorKind::Client,
@@ -221,17 +222,17 @@ impl Error {
     /// The driver error underneath, if there is one.
     pub(crate) fn driver(&self) -> Option<&tokio_postgres::Error> {
         match self {
-            Error::Unreachable { source, .. }
-            | Error::AuthenticationFailed { source, .. }
-            | Error::ChannelBindingNotUsed { source, .. }
-            | Error::ConnectionLost { source, .. }
-            | Error::Tls { source, .. }
-            | Error::Database { source, .. }
-            | Error::AlreadyExists { source, .. }
-            | Error::NotFound { source, .. }
-            | Error::NoUserMapping { source, .. }
-            | Error::WouldLoseData { source, .. }
-            | Error::Client { source, .. } => Some(source),
+            Error::Unreachable { driver, .. }
+            | Error::AuthenticationFailed { driver, .. }
+            | Error::ChannelBindingNotUsed { driver, .. }
+            | Error::ConnectionLost { driver, .. }
+            | Error::Tls { driver, .. }
+            | Error::Database { driver, .. }
+            | Error::AlreadyExists { driver, .. }
+            | Error::NotFound { driver, .. }
+            | Error::NoUserMapping { driver, .. }
+            | Error::WouldLoseData { driver, .. }
+            | Error::Client { driver, .. } => Some(driver.get_ref()),
             _ => None,
         }
     }

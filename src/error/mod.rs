@@ -6,7 +6,10 @@
 //!
 //! - `mod.rs`: the [`Error`] variants;
 //! - `kind.rs`: [`ErrorKind`], the way a caller reacts, and the predicates built on it;
-//! - `display.rs`: the messages and the source chain (each text once);
+//! - `display.rs`: the parts of the messages that are more than a field (each variant's
+//!   message is in its `#[error(...)]`; each text once);
+//! - `driver.rs`: [`DriverError`], the driver's error in a variant, and the cause its
+//!   `source()` gives;
 //! - `classify.rs`: driver and server errors sorted into variants, by SQLSTATE and the
 //!   server's fields (and, where the access node relays a data node's failure as text only,
 //!   by that text);
@@ -14,13 +17,19 @@
 
 mod classify;
 mod display;
+mod driver;
 mod kind;
 mod mismatch;
 #[cfg(test)]
 mod tests;
 
+pub use driver::DriverError;
 pub use kind::ErrorKind;
 pub use mismatch::Mismatch;
+
+#[cfg(feature = "testing")]
+use display::LogTail;
+use display::{Each, OnNode, ServerWords};
 
 /// Shorthand for `Result<T, timescaledb_multinode::Error>`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -47,7 +56,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 ///   `source()` says why, in the words of whoever reported it: the server's error
 ///   ([`DbError`](tokio_postgres::error::DbError): severity, message, detail, hint) when
 ///   the server reported it, otherwise the driver's error, whose own source is the I/O or
-///   TLS error underneath.
+///   TLS error underneath. The driver's error itself is the variant's `driver` field
+///   ([`DriverError`]).
 /// - [`Error::Several`]: the message lists each error's message; `source()` is `None`.
 ///
 /// # Matching
@@ -69,12 +79,13 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// }
 /// # let _ = advice;
 /// ```
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The input was refused before anything was sent to a server: an identifier with a NUL
     /// byte or over 63 bytes, a port of 0, an empty host, and the like.
     #[non_exhaustive]
+    #[error("{op}{}: invalid input: {reason}", OnNode(.node.as_deref()))]
     InvalidInput {
         /// What was being done.
         op: &'static str,
@@ -86,13 +97,15 @@ pub enum Error {
 
     /// Nothing answered: connection refused, host unreachable, or the connect timeout passed.
     #[non_exhaustive]
+    #[error("{op} on node {node}: server unreachable")]
     Unreachable {
         /// What was being done.
         op: &'static str,
         /// The node that could not be reached.
         node: String,
-        /// The driver's error.
-        source: tokio_postgres::Error,
+        /// The driver's error; `source()` is its cause ([`DriverError`]).
+        #[source]
+        driver: DriverError,
     },
 
     /// A connection could not be established within the configured connect timeout (the
@@ -101,6 +114,7 @@ pub enum Error {
     /// `node` is then the node that did not answer, which may be a data node the access
     /// node was waiting for).
     #[non_exhaustive]
+    #[error("{op} on node {node}: timed out after {after:?}")]
     Timeout {
         /// What was being done.
         op: &'static str,
@@ -115,6 +129,7 @@ pub enum Error {
     /// and the session closed. Whether a write took effect is unknown unless the operation
     /// says otherwise (an ingest that had not finished wrote nothing).
     #[non_exhaustive]
+    #[error("{op} on node {node}: did not finish within {after:?}; cancelled")]
     Deadline {
         /// What was being done.
         op: &'static str,
@@ -126,6 +141,7 @@ pub enum Error {
 
     /// No pooled connection became free within the pool's checkout timeout.
     #[non_exhaustive]
+    #[error("{op} on node {node}: no pooled connection free after {after:?}")]
     PoolTimeout {
         /// What was being done.
         op: &'static str,
@@ -137,6 +153,7 @@ pub enum Error {
 
     /// The server answered and refused the credentials (SQLSTATE class 28).
     #[non_exhaustive]
+    #[error("{op} on node {node}: authentication failed for user {user}")]
     AuthenticationFailed {
         /// What was being done.
         op: &'static str,
@@ -144,8 +161,9 @@ pub enum Error {
         node: String,
         /// The user name that was refused.
         user: String,
-        /// The driver's error.
-        source: tokio_postgres::Error,
+        /// The driver's error; `source()` is its cause ([`DriverError`]).
+        #[source]
+        driver: DriverError,
     },
 
     /// The config requires channel binding ([`crate::ChannelBinding::Require`]) and the
@@ -153,6 +171,10 @@ pub enum Error {
     /// asked for one in another way (`md5`, `password`), or offered SCRAM without channel
     /// binding. The client broke off the handshake; no password was sent.
     #[non_exhaustive]
+    #[error(
+        "{op} on node {node}: channel binding required, but the server authenticated without \
+         it (it needs SCRAM-SHA-256 authentication for user {user}, over TLS)"
+    )]
     ChannelBindingNotUsed {
         /// What was being done.
         op: &'static str,
@@ -160,37 +182,44 @@ pub enum Error {
         node: String,
         /// The user name that was logging in.
         user: String,
-        /// The driver's error.
-        source: tokio_postgres::Error,
+        /// The driver's error; `source()` is its cause ([`DriverError`]).
+        #[source]
+        driver: DriverError,
     },
 
     /// An established connection was closed under the caller (server restarted or crashed).
     #[non_exhaustive]
+    #[error("{op} on node {node}: connection lost")]
     ConnectionLost {
         /// What was being done.
         op: &'static str,
         /// The node whose connection was lost.
         node: String,
-        /// The driver's error.
-        source: tokio_postgres::Error,
+        /// The driver's error; `source()` is its cause ([`DriverError`]).
+        #[source]
+        driver: DriverError,
     },
 
     /// TLS could not be set up: the server refused it, or its certificate failed
     /// verification (`verify-full`: unknown issuer, or a name that does not match the host).
     #[non_exhaustive]
+    #[error("{op} on node {node}: TLS handshake failed")]
     Tls {
         /// What was being done.
         op: &'static str,
         /// The node concerned.
         node: String,
-        /// The driver's error (the TLS library's reason is in its source).
-        source: tokio_postgres::Error,
+        /// The driver's error (the TLS library's reason is in its source); `source()` is
+        /// the driver's error.
+        #[source]
+        driver: DriverError,
     },
 
     /// The server is not one this crate can work with for the requested operation: no
     /// TimescaleDB, the Apache-only build, a version without multi-node, an unsupported
     /// PostgreSQL major, or a feature the installed version does not have.
     #[non_exhaustive]
+    #[error("{op} on node {node}: unsupported server: {reason}")]
     UnsupportedServer {
         /// What was being done.
         op: &'static str,
@@ -204,6 +233,7 @@ pub enum Error {
     /// sent, such as a managed service's admin, which is not a superuser, asking for what
     /// TimescaleDB reserves to superusers).
     #[non_exhaustive]
+    #[error("{op} on node {node}: the role {role} lacks {privilege}")]
     MissingPrivilege {
         /// What was being done.
         op: &'static str,
@@ -217,17 +247,20 @@ pub enum Error {
 
     /// The server reported an error (it carries a SQLSTATE, message, detail and hint).
     #[non_exhaustive]
+    #[error("{op} on node {node}: {}", ServerWords(.driver))]
     Database {
         /// What was being done.
         op: &'static str,
         /// The node that reported the error.
         node: String,
-        /// The driver's error; [`Error::as_db_error`] reaches its fields.
-        source: tokio_postgres::Error,
+        /// The driver's error; [`Error::as_db_error`] reaches the server's fields. Not the
+        /// `source()`: the message holds the server's words.
+        driver: DriverError,
     },
 
     /// The object to create exists already (a data node, a user mapping, a hypertable).
     #[non_exhaustive]
+    #[error("{op} on node {node}: {object} already exists")]
     AlreadyExists {
         /// What was being done.
         op: &'static str,
@@ -235,12 +268,14 @@ pub enum Error {
         node: String,
         /// What exists, e.g. `data node "dn1"`.
         object: String,
-        /// The driver's error.
-        source: tokio_postgres::Error,
+        /// The driver's error; `source()` is its cause ([`DriverError`]).
+        #[source]
+        driver: DriverError,
     },
 
     /// A named object does not exist (a data node, a role, a table).
     #[non_exhaustive]
+    #[error("{op} on node {node}: {object} does not exist")]
     NotFound {
         /// What was being done.
         op: &'static str,
@@ -248,26 +283,30 @@ pub enum Error {
         node: String,
         /// What is missing, e.g. `data node "dn9"`.
         object: String,
-        /// The driver's error.
-        source: tokio_postgres::Error,
+        /// The driver's error; `source()` is its cause ([`DriverError`]).
+        #[source]
+        driver: DriverError,
     },
 
     /// The access node has no password for a data node: the current role has no user mapping
     /// with a password for it, and no passfile entry (`fe_sendauth: no password supplied`).
     #[non_exhaustive]
+    #[error("{op}: the access node has no password for data node {node} (no user mapping)")]
     NoUserMapping {
         /// What was being done.
         op: &'static str,
         /// The data node.
         node: String,
-        /// The driver's error.
-        source: tokio_postgres::Error,
+        /// The driver's error; `source()` is its cause ([`DriverError`]).
+        #[source]
+        driver: DriverError,
     },
 
     /// A data node a write needs does not answer the access node. Writing anyway can crash
     /// the access node (TimescaleDB 2.13 dereferences a dead connection when a distributed
     /// COPY or INSERT reaches a chunk with a replica on a down node), so the crate refuses.
     #[non_exhaustive]
+    #[error("{op}: data node {node} does not answer the access node; refusing to write")]
     DataNodeDown {
         /// What was being done.
         op: &'static str,
@@ -278,13 +317,15 @@ pub enum Error {
     /// The server refused because the operation would lose data (for example deleting or
     /// detaching the only data node that holds some chunks).
     #[non_exhaustive]
+    #[error("{op} on node {node}: refused, it would lose data")]
     WouldLoseData {
         /// What was being done.
         op: &'static str,
         /// The node the data is on.
         node: String,
-        /// The driver's error.
-        source: tokio_postgres::Error,
+        /// The driver's error; `source()` is its cause ([`DriverError`]).
+        #[source]
+        driver: DriverError,
     },
 
     /// A secret was not sent: a setting of the node would record it (in the server log or a
@@ -292,6 +333,11 @@ pub enum Error {
     /// (only a superuser can). Nothing secret reached the node. A superuser role can, or the
     /// caller may accept the risk with [`crate::SecretLogging::Accept`].
     #[non_exhaustive]
+    #[error(
+        "{op} on node {node}: refusing to send a secret: the setting {setting} would record \
+         it, and this role cannot turn it off (a superuser can; or accept the risk with \
+         SecretLogging::Accept)"
+    )]
     SecretWouldBeLogged {
         /// What was being done.
         op: &'static str,
@@ -306,6 +352,7 @@ pub enum Error {
     /// the rows of that range's chunks on the data nodes (row count or checksum): the copy
     /// is not exact. The chunks are named; nothing is repaired automatically.
     #[non_exhaustive]
+    #[error("{op} on node {node}: {mismatch}")]
     VerificationFailed {
         /// What was being done.
         op: &'static str,
@@ -318,13 +365,15 @@ pub enum Error {
     /// A driver error that is neither a server error nor a connection problem (for example a
     /// row that could not be decoded into the expected type).
     #[non_exhaustive]
+    #[error("{op} on node {node}: client error")]
     Client {
         /// What was being done.
         op: &'static str,
         /// The node concerned.
         node: String,
-        /// The driver's error.
-        source: tokio_postgres::Error,
+        /// The driver's error; `source()` is its cause ([`DriverError`]).
+        #[source]
+        driver: DriverError,
     },
 
     /// The live cluster has something the spec contradicts and that cannot be changed in
@@ -332,6 +381,7 @@ pub enum Error {
     /// at another address on a server without `alter_data_node`, ...). Nothing was changed;
     /// the reason says what to do by hand.
     #[non_exhaustive]
+    #[error("{op} on node {node}: conflict: {reason}")]
     Conflict {
         /// What was being done.
         op: &'static str,
@@ -344,6 +394,7 @@ pub enum Error {
     /// An approved plan was not applied: the cluster (or the spec) changed since the plan
     /// was made. Plan again and approve the new plan.
     #[non_exhaustive]
+    #[error("{op} on node {node}: the plan is out of date: {reason}")]
     StalePlan {
         /// What was being done.
         op: &'static str,
@@ -355,6 +406,7 @@ pub enum Error {
 
     /// Several nodes failed in one operation; each error names its node.
     #[non_exhaustive]
+    #[error("{op}: {} errors: {}", .errors.len(), Each(.errors))]
     Several {
         /// What was being done.
         op: &'static str,
@@ -366,6 +418,7 @@ pub enum Error {
     #[cfg(feature = "testing")]
     #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
     #[non_exhaustive]
+    #[error("{op}: {reason}{}", LogTail(.log_tail.as_deref()))]
     Fixture {
         /// What was being done.
         op: &'static str,

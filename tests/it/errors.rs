@@ -4,6 +4,7 @@
 
 use std::error::Error as StdError;
 
+use timescaledb_multinode::tokio_postgres::{self, error::DbError};
 use timescaledb_multinode::{
     AccessNode, Error, ErrorKind, NodeConfig, RawSql, SecretString, UserMapping,
 };
@@ -112,6 +113,13 @@ async fn a_cause_chain_prints_each_server_message_once() {
     assert!(err.is_authentication_failure());
     assert_eq!(err.code().map(|c| c.code()), Some("28P01"));
     assert_eq!(chain(&err).len(), 2, "{:#?}", chain(&err));
+    // The source is the server's `DbError` itself, so a caller can downcast to it.
+    let source = err.source().unwrap();
+    assert!(source.is::<DbError>(), "{source:?}");
+    assert!(std::ptr::eq(
+        source.downcast_ref::<DbError>().unwrap(),
+        err.as_db_error().unwrap()
+    ));
     assert_printed_once(&err, err.as_db_error().unwrap().message());
     assert_printed_once(&err, "authentication failed for user tsdbadmin");
 
@@ -147,5 +155,10 @@ async fn a_cause_chain_prints_each_server_message_once() {
     assert_eq!(texts[0], "connect on node dn2: server unreachable");
     let io = texts.last().unwrap();
     assert_ne!(io, &texts[0]);
+    // The source is the driver's error itself; the I/O error is below it.
+    let source = err.source().unwrap();
+    assert!(source.is::<tokio_postgres::Error>(), "{source:?}");
+    assert_eq!(source.to_string(), "error connecting to server");
+    assert!(err.as_db_error().is_none());
     assert_printed_once(&err, io);
 }
