@@ -57,6 +57,8 @@ pub(crate) struct SessionOn<'c> {
     /// Whether the server has the TimescaleDB loader preloaded, once read on this session
     /// (it changes only with a restart, which ends the session).
     preloaded: OnceLock<bool>,
+    /// Whether the session's user is a superuser, as first read on this session.
+    superuser: OnceLock<bool>,
 }
 
 /// The driver's client a session runs on.
@@ -94,6 +96,7 @@ impl<'c> SessionOn<'c> {
             in_transaction_block,
             prepared: Mutex::default(),
             preloaded: OnceLock::new(),
+            superuser: OnceLock::new(),
         }
     }
 
@@ -176,6 +179,7 @@ impl Session {
                 in_transaction_block: false,
                 prepared: Mutex::default(),
                 preloaded: OnceLock::new(),
+                superuser: OnceLock::new(),
             },
             Err(e) => return Err(Error::from_connect(op, &node, config.get_user(), e)),
         };
@@ -211,6 +215,18 @@ impl SessionOn<'_> {
     /// Keeps what this session read of the loader (see [`SessionOn::preloaded`]).
     pub(crate) fn remember_preloaded(&self, preloaded: bool) {
         let _ = self.preloaded.set(preloaded);
+    }
+
+    /// Whether the session's user was a superuser when this session first read it (a hint
+    /// for sending reads together: a read that needs the privilege still fails cleanly
+    /// when it was taken away since).
+    pub(crate) fn superuser(&self) -> Option<bool> {
+        self.superuser.get().copied()
+    }
+
+    /// Keeps what this session read of its user (see [`SessionOn::superuser`]).
+    pub(crate) fn remember_superuser(&self, superuser: bool) {
+        let _ = self.superuser.set(superuser);
     }
 
     /// Marks the session unfit for reuse: a pool discards it instead of handing it out

@@ -10,7 +10,7 @@ use super::cause::Cause;
 use super::mapping::{mapping_checks, MappingCheck};
 use super::probe::{link, probe_fresh};
 use super::status::AccessNodeLink;
-use super::verifier::{read_stored, Stored};
+use super::verifier::{read_stored, read_verifier, Stored};
 use super::Cluster;
 use crate::catalog::{DataNodeInfo, HypertableInfo};
 use crate::config::NodeConfig;
@@ -18,7 +18,6 @@ use crate::connect::{Deadline, Session};
 use crate::error::{Error, Result};
 use crate::ident::Ident;
 use crate::node::lifecycle::dimension::interval_units;
-use crate::node::{mapping_options, Mapping};
 use crate::node::{AccessNode, DistributedHypertable, DistributedRole, GrantOn};
 use crate::server::Feature;
 use crate::server::ServerInfo;
@@ -31,7 +30,7 @@ use crate::sql::role::{
     default_privileges, grant_on_all_tables, grant_on_table, revoke_on_table, Privilege,
     DIRECT_TABLE_PRIVILEGES, HAS_TABLE_PRIVILEGE, ROLE_LOGIN, SCHEMA_GRANT_STATE,
 };
-use crate::sql::user_mapping::{RoleSpec, MAPPING_REMOTE_USER};
+use crate::sql::user_mapping::{RoleSpec, ROLE_MAPPINGS};
 use crate::version::Version;
 
 /// A distributed hypertable the cluster should have: the table's definition (run when the
@@ -950,14 +949,9 @@ impl Cluster {
                 Some(false) => missing.push(format!("the role may not log in on {an_name}")),
                 Some(true) => {}
             }
-            let states = join_all(
-                nodes
-                    .iter()
-                    .map(|node| mapping_state(session, node, role.name())),
-            )
-            .await;
+            let states = mapping_states(session, &nodes, role.name()).await?;
             for (node, state) in nodes.iter().zip(states) {
-                match state? {
+                match state {
                     RoleMapping::Missing => {
                         missing.push(format!("no user mapping with a password on {node}"))
                     }
@@ -1276,17 +1270,37 @@ impl Cluster {
         let client = deadline.run(OP, &name, pool.get(OP)).await?;
         let session = client.session();
         let check = async {
-            let server = ServerInfo::read_brief(session).await?;
+            // Sent together (one round trip): what the node runs, whether each role exists,
+            // and, when this session read before that the admin may read verifiers, each
+            // role's verifier.
+            let superuser = session.superuser() == Some(true);
+            let (server, logins, verifiers) = tokio::join!(
+                ServerInfo::read_brief(session),
+                join_all(self.roles.iter().map(|r| role_login(session, r.name()))),
+                join_all(
+                    self.roles
+                        .iter()
+                        .filter(|_| superuser)
+                        .map(|r| read_verifier(session, OP, r.name()))
+                ),
+            );
+            let server = server?;
+            let mut verifiers = verifiers.into_iter();
             let mut roles = Vec::new();
             let mut grant_gaps = Vec::new();
             let mut stored = Vec::new();
-            for role in &self.roles {
-                let Some(can_login) = role_login(session, role.name()).await? else {
+            for (role, login) in self.roles.iter().zip(logins) {
+                let early = verifiers.next();
+                let Some(can_login) = login? else {
                     continue;
                 };
                 roles.push((role.name().to_owned(), can_login));
                 if can_login {
-                    let password = read_stored(session, OP, &server, role.name()).await?;
+                    let password = match early {
+                        Some(Ok(read)) => read,
+                        // Not read together (or no longer allowed): as the node says now.
+                        _ => read_stored(session, OP, &server, role.name()).await?,
+                    };
                     stored.push((role.name().to_owned(), password));
                 }
                 for (privileges, on) in role.grants() {
@@ -1345,21 +1359,6 @@ async fn role_login(session: &Session, role: &str) -> Result<Option<bool>> {
         .transpose()
 }
 
-/// The remote user of `role`'s mapping on `server`, when the mapping names one this role
-/// may read.
-async fn mapping_remote_user(
-    session: &Session,
-    server: &str,
-    role: &str,
-) -> Result<Option<String>> {
-    Ok(session
-        .query_opt(OP, &MAPPING_REMOTE_USER, &[&server, &role])
-        .await?
-        .map(|row| session.get::<Option<String>>(OP, &row, "remote_user"))
-        .transpose()?
-        .flatten())
-}
-
 /// Whether `config` (a role's login on one node) is refused for its password (28P01); the
 /// server checks the password, the crate reads no secret back. Any other outcome (in, a
 /// `pg_hba.conf` refusal, no answer) says nothing about the password.
@@ -1386,16 +1385,38 @@ enum RoleMapping {
     Ok,
 }
 
-async fn mapping_state(session: &Session, server: &str, role: &str) -> Result<RoleMapping> {
-    Ok(match mapping_options(session, OP, server, role).await? {
-        Mapping::Absent => RoleMapping::Missing,
-        Mapping::Hidden => RoleMapping::Ok,
-        Mapping::Options(names) if !names.iter().any(|o| o == "password") => RoleMapping::Missing,
-        Mapping::Options(_) => match mapping_remote_user(session, server, role).await? {
-            Some(user) if user != role => RoleMapping::WrongUser(user),
-            _ => RoleMapping::Ok,
-        },
-    })
+/// What `role`'s mapping on each of `servers` looks like to the plan, in `servers`' order,
+/// read in one statement.
+async fn mapping_states(
+    session: &Session,
+    servers: &[String],
+    role: &str,
+) -> Result<Vec<RoleMapping>> {
+    let rows = session
+        .query(OP, &ROLE_MAPPINGS, &[&servers, &role])
+        .await?;
+    let mut states: Vec<RoleMapping> = servers.iter().map(|_| RoleMapping::Missing).collect();
+    for row in &rows {
+        let server: String = session.get(OP, row, "server")?;
+        let Some(at) = servers.iter().position(|s| *s == server) else {
+            continue;
+        };
+        if !session.get::<bool>(OP, row, "mapped")? {
+            continue;
+        }
+        let names: Option<Vec<String>> = session.get(OP, row, "option_names")?;
+        let remote_user: Option<String> = session.get(OP, row, "remote_user")?;
+        states[at] = match names {
+            // Another role's options, hidden from a non-superuser.
+            None => RoleMapping::Ok,
+            Some(names) if !names.iter().any(|o| o == "password") => RoleMapping::Missing,
+            Some(_) => match remote_user {
+                Some(user) if user != role => RoleMapping::WrongUser(user),
+                _ => RoleMapping::Ok,
+            },
+        };
+    }
+    Ok(states)
 }
 
 /// What `role`'s grant of `privilege` on all tables of `schema` lacks on this node: tables

@@ -8,7 +8,7 @@ use super::cause::Cause;
 use super::mapping::{mapping_checks, MappingCheck};
 use super::probe::{link, probe_fresh, towards};
 use super::relayed;
-use super::verifier::{read_stored, Stored};
+use super::verifier::{read_stored, read_verifier, Stored};
 use super::Cluster;
 use crate::catalog::DataNodeInfo;
 use crate::config::NodeConfig;
@@ -774,12 +774,31 @@ impl Cluster {
         let fresh: Session;
         let mut logged_in_now = false;
         let mut session = client.session();
-        let mut server = session
-            .bounded(OP, &name, deadline, ServerInfo::read_brief(session))
-            .await;
+        // What this session read before says whether the admin may read verifiers: then
+        // the three reads go together, in one round trip.
+        let mut early = None;
+        let mut server = if session.superuser() == Some(true) {
+            let (server, prepared, stored) = tokio::join!(
+                session.bounded(OP, &name, deadline, ServerInfo::read_brief(session)),
+                session.bounded(OP, &name, deadline, prepared_transactions(session)),
+                session.bounded(
+                    OP,
+                    &name,
+                    deadline,
+                    read_verifier(session, OP, config.get_user())
+                ),
+            );
+            early = Some((prepared, stored));
+            server
+        } else {
+            session
+                .bounded(OP, &name, deadline, ServerInfo::read_brief(session))
+                .await
+        };
         if server.as_ref().is_err_and(|e| !e.is_timeout()) && session.is_poisoned() {
             // A kept session that no longer works: read again over a new one.
             logged_in_now = true;
+            early = None;
             fresh = match deadline.run(OP, &name, Session::open(config, OP)).await {
                 Ok(fresh) => fresh,
                 Err(e) => return failed(e),
@@ -789,25 +808,30 @@ impl Cluster {
                 .bounded(OP, &name, deadline, ServerInfo::read_brief(session))
                 .await;
         }
-        // Both at once: the session sends them without waiting.
-        let (prepared, stored) = tokio::join!(
-            session.bounded(OP, &name, deadline, prepared_transactions(session)),
-            async {
-                match &server {
-                    Ok(info) => {
-                        session
-                            .bounded(
-                                OP,
-                                &name,
-                                deadline,
-                                read_stored(session, OP, info, config.get_user()),
-                            )
-                            .await
+        let (prepared, stored) = match early {
+            Some(read) => read,
+            // Both at once: the session sends them without waiting.
+            None => {
+                tokio::join!(
+                    session.bounded(OP, &name, deadline, prepared_transactions(session)),
+                    async {
+                        match &server {
+                            Ok(info) => {
+                                session
+                                    .bounded(
+                                        OP,
+                                        &name,
+                                        deadline,
+                                        read_stored(session, OP, info, config.get_user()),
+                                    )
+                                    .await
+                            }
+                            Err(_) => Ok(Stored::NotRead),
+                        }
                     }
-                    Err(_) => Ok(Stored::NotRead),
-                }
+                )
             }
-        );
+        };
         let verified = stored.ok().and_then(|stored| {
             self.pools
                 .verified

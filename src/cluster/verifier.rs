@@ -86,6 +86,15 @@ pub(crate) async fn read_stored(
     if !server.is_superuser {
         return Ok(Stored::NotRead);
     }
+    read_verifier(session, op, role).await
+}
+
+/// [`read_stored`] for a session whose user is known to be a superuser.
+pub(crate) async fn read_verifier(
+    session: &Session,
+    op: &'static str,
+    role: &str,
+) -> Result<Stored> {
     let Some(row) = session.query_opt(op, &ROLE_VERIFIER, &[&role]).await? else {
         return Ok(Stored::NotRead);
     };

@@ -36,5 +36,4 @@ pub use lifecycle::{
 };
 pub use per_node::{query_each, NodeRows};
 pub use role::{DistributedRole, GrantOn};
-pub(crate) use user_mapping::{mapping_options, Mapping};
 pub use user_mapping::{MappingChange, UserMapping};

@@ -187,7 +187,11 @@ impl ServerInfo {
             postgres_version_string: session.get(OP, &row, "server_version")?,
             database: session.get(OP, &row, "database")?,
             user: session.get(OP, &row, "user_name")?,
-            is_superuser: session.get(OP, &row, "is_superuser")?,
+            is_superuser: {
+                let superuser = session.get(OP, &row, "is_superuser")?;
+                session.remember_superuser(superuser);
+                superuser
+            },
             timescaledb,
             timescaledb_schema: get_text("extension_schema")?,
             timescaledb_default,

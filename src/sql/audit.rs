@@ -180,7 +180,7 @@ fn corpus() -> Vec<(&'static str, Sql)> {
             user_mapping::drop(&RoleSpec::Public, &id("dn1"), true),
         ),
         ("MAPPING_OPTION_NAMES", user_mapping::MAPPING_OPTION_NAMES),
-        ("MAPPING_REMOTE_USER", user_mapping::MAPPING_REMOTE_USER),
+        ("ROLE_MAPPINGS", user_mapping::ROLE_MAPPINGS),
         (
             "CURRENT_USER_MAPPING_OPTIONS",
             user_mapping::CURRENT_USER_MAPPING_OPTIONS,

@@ -165,17 +165,33 @@ pub(crate) const CURRENT_USER_MAPPING_OPTIONS: Sql = Sql::from_static(
        LEFT JOIN LATERAL pg_catalog.unnest(coalesce(m.umoptions, '{}')) AS o ON true",
 );
 
-/// The `user` option of the mapping of role `$2` on foreign server `$1`: one row when the
-/// mapping exists, column `remote_user` NULL when it has no such option or its options are
-/// hidden from this role. Never the password.
-pub(crate) const MAPPING_REMOTE_USER: Sql = Sql::from_static(
-    "SELECT (SELECT pg_catalog.substr(o, 6::pg_catalog.int4) \
+/// The mappings of role `$2` on each server named in `$1` (`text[]`), in one statement: a
+/// row per server (`server`), `mapped` whether the mapping exists, `option_names` as in
+/// [`MAPPING_OPTION_NAMES`] (NULL when hidden from this role), and `remote_user` as in
+/// the mapping's `user` option (NULL when it has none or it is hidden). Never a password.
+pub(crate) const ROLE_MAPPINGS: Sql = Sql::from_static(
+    "SELECT n::pg_catalog.text AS server, m.umid IS NOT NULL AS mapped, \
+            CASE WHEN m.umoptions IS NOT NULL \
+                 THEN ARRAY(SELECT pg_catalog.split_part(o, '='::pg_catalog.text, 1) \
+                              FROM pg_catalog.unnest(m.umoptions) o)::pg_catalog.text[] \
+                 WHEN (m.umuser OPERATOR(pg_catalog.<>) 0 \
+                       AND m.usename OPERATOR(pg_catalog.=) current_user \
+                       AND (pg_catalog.pg_has_role(s.srvowner, 'USAGE'::pg_catalog.text) \
+                            OR pg_catalog.has_server_privilege(s.oid, 'USAGE'::pg_catalog.text))) \
+                   OR (m.umuser OPERATOR(pg_catalog.=) 0 \
+                       AND pg_catalog.pg_has_role(s.srvowner, 'USAGE'::pg_catalog.text)) \
+                   OR (SELECT r.rolsuper FROM pg_catalog.pg_roles r \
+                        WHERE r.rolname OPERATOR(pg_catalog.=) current_user) \
+                 THEN '{}'::pg_catalog.text[] END AS option_names, \
+            (SELECT pg_catalog.substr(o, 6::pg_catalog.int4) \
                FROM pg_catalog.unnest(m.umoptions) o \
               WHERE pg_catalog.split_part(o, '='::pg_catalog.text, 1) \
                     OPERATOR(pg_catalog.=) 'user'::pg_catalog.text) AS remote_user \
-       FROM pg_catalog.pg_user_mappings m \
-      WHERE m.srvname OPERATOR(pg_catalog.=) $1::pg_catalog.name \
-        AND m.usename OPERATOR(pg_catalog.=) $2::pg_catalog.name",
+       FROM pg_catalog.unnest($1::pg_catalog.text[]) AS n \
+       LEFT JOIN (pg_catalog.pg_user_mappings m \
+                  JOIN pg_catalog.pg_foreign_server s ON s.oid OPERATOR(pg_catalog.=) m.srvid) \
+              ON m.srvname OPERATOR(pg_catalog.=) n::pg_catalog.name \
+             AND m.usename OPERATOR(pg_catalog.=) $2::pg_catalog.name",
 );
 
 /// The current user's name.
