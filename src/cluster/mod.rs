@@ -4,6 +4,7 @@
 mod apply;
 mod cause;
 mod heal;
+mod link;
 mod mapping;
 mod placement;
 mod plan;
@@ -18,12 +19,12 @@ mod verifier;
 pub use apply::ApplyReport;
 pub use cause::Cause;
 pub use heal::{HealReport, NodeHeal};
+pub use link::AccessNodeLink;
 pub use placement::{ChunkPlacement, ChunkRows, NodeChunkRows};
 pub use plan::{Conflict, Plan, Prune, Step, StepKind, Unknown};
 pub use rotate::{Rotation, RotationStep};
 pub use status::{
-    AccessNodeLink, ClusterStatus, DataNodeStatus, NodeStatus, PreparedTransaction,
-    UnderReplicatedChunk,
+    ClusterStatus, DataNodeStatus, NodeStatus, PreparedTransaction, UnderReplicatedChunk,
 };
 
 use std::collections::HashMap;

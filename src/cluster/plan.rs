@@ -7,9 +7,9 @@ use std::time::Duration;
 use futures_util::future::join_all;
 
 use super::cause::Cause;
+use super::link::AccessNodeLink;
 use super::mapping::{mapping_checks, MappingCheck};
 use super::probe::{link, probe_fresh};
-use super::status::AccessNodeLink;
 use super::verifier::{read_stored, read_verifier, Stored};
 use super::Cluster;
 use crate::catalog::{DataNodeInfo, HypertableInfo};

@@ -19,7 +19,7 @@
 //! drops the session.
 
 use super::cause::{relayed_connect_cause, Cause};
-use super::status::AccessNodeLink;
+use super::link::AccessNodeLink;
 use crate::config::NodeConfig;
 use crate::connect::{Deadline, Session};
 use crate::error::{Error, Result};
