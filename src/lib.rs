@@ -154,13 +154,14 @@ pub use migrate::{
 };
 pub use node::{query_each, Ingest, IngestedBatch, NodeRows, INGEST_RETRIES, STALE_RETRIES};
 pub use node::{
-    update_extension, update_extensions, AccessNode, AddedDataNode, Bootstrap, ChunkInterval,
-    CreatedHypertable, DataNode, DistributedExec, DistributedHypertable, DistributedRole,
-    ExtensionChange, ExtensionUpdate, GrantOn, MappingChange, UserMapping,
+    AccessNode, AddedDataNode, Bootstrap, ChunkInterval, CreatedHypertable, DataNode,
+    DistributedExec, DistributedHypertable, DistributedRole, DropUserMapping, ExtensionChange,
+    ExtensionUpdate, MappingChange, UpdateExtension, UserMapping,
 };
 pub use node::{
     AllowNewChunks, AlterDataNode, AlteredDataNode, AttachDataNode, AttachedDataNode,
-    BlockNewChunks, DeleteDataNode, DeletedDataNode, DetachDataNode, Repartition, RestorePoint,
+    BlockNewChunks, CreateRestorePoint, DeleteDataNode, DeletedDataNode, DetachDataNode,
+    Repartition, RestorePoint, SetChunkInterval, SetReplicationFactor,
 };
 pub use pool::{CheckoutWaits, NodePool, PoolConfig, PoolState, PooledClient, CANCEL_GRACE};
 pub use secrecy::{ExposeSecret, SecretString};

@@ -5,7 +5,7 @@
 use timescaledb_multinode::testing::LocalCluster;
 use timescaledb_multinode::{
     AllowNewChunks, AttachDataNode, BlockNewChunks, DistributedExec, DistributedHypertable, Error,
-    TableName,
+    SetReplicationFactor, TableName,
 };
 
 use crate::common::{joined_cluster_from, tier2};
@@ -31,9 +31,8 @@ async fn tables_named_as_text_in_every_call_that_takes_one() {
     .unwrap();
     let table: TableName = TABLE.parse().unwrap();
     assert_eq!(table.to_string(), TABLE);
-    DistributedHypertable::new(table.name().as_str(), "time")
-        .schema(table.schema().unwrap().as_str())
-        .create(&an)
+    DistributedHypertable::new(TABLE, "time")
+        .run(&an)
         .await
         .unwrap();
 
@@ -51,7 +50,7 @@ async fn tables_named_as_text_in_every_call_that_takes_one() {
     ingest.write(&[&at, &1i32]).await.unwrap();
     assert_eq!(ingest.finish().await.unwrap(), 1);
     assert_eq!(an.chunks(TABLE).await.unwrap().len(), 1);
-    an.set_replication_factor(TABLE, 2).await.unwrap();
+    SetReplicationFactor::new(TABLE, 2).run(&an).await.unwrap();
     let placement = an.chunks(&table).await.unwrap();
     assert_eq!(placement[0].data_nodes.len(), 1, "{placement:?}");
 
@@ -73,7 +72,7 @@ async fn tables_named_as_text_in_every_call_that_takes_one() {
         1
     );
     let attached = AttachDataNode::new("dn2", TABLE)
-        .if_not_attached()
+        .idempotent()
         .run(&an)
         .await
         .unwrap();
