@@ -134,7 +134,7 @@ async fn delete_drops_every_user_mapping_first(model: AdminModel) {
         .await
         .unwrap();
 
-    // Gone now: refused before anything is sent, or skipped with if_exists.
+    // Gone now: refused before anything is sent, or skipped when idempotent.
     let err = DeleteDataNode::new("dn2").run(&an).await.unwrap_err();
     assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
     assert!(err.to_string().contains("\"dn2\""), "{err}");
@@ -331,7 +331,7 @@ async fn detach_and_reattach(model: AdminModel) {
         row.get::<_, i32>(0)
     });
 
-    // Attached already: refused (TS172), or converged with if_not_attached.
+    // Attached already: refused (TS172), or converged when idempotent.
     let err = AttachDataNode::new("dn2", table("t_drop"))
         .run(&an)
         .await

@@ -178,7 +178,7 @@ async fn insert_day(an: &AccessNode, day: u32) {
 }
 
 #[tokio::test]
-async fn update_extensions_from_2_9_3_through_2_11_2_to_2_13_1_keeps_the_rows() {
+async fn update_extension_across_a_cluster_from_2_9_3_through_2_11_2_to_2_13_1_keeps_the_rows() {
     let Some(sources) = matrix() else { return };
     let install = tokio::task::spawn_blocking(move || {
         PgInstall::discover_binaries()?.with_timescaledb(sources, RELEASES)

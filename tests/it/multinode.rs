@@ -66,7 +66,7 @@ pub async fn how_to(builder: LocalClusterBuilder) {
     let info = ServerInfo::detect(an.config()).await.unwrap();
     assert_eq!(info.role, NodeRole::AccessNode);
 
-    // Adding again: already exists, naming the node; with if_not_exists it converges.
+    // Adding again: already exists, naming the node; idempotent, it converges.
     let dn1 = &cluster.data_nodes()[0];
     let err = DataNode::from_config(&dn1.config())
         .bootstrap(Bootstrap::ExistingDatabase)

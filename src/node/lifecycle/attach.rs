@@ -79,7 +79,7 @@ impl AttachDataNode {
     /// access node does not have (the error lists the ones it has), and before anything
     /// reaches the data node when a name of the table that TimescaleDB copies there holds a
     /// double quote (a column renamed after distribution, say; see
-    /// [`DistributedHypertable::create`](crate::DistributedHypertable::create) for the
+    /// [`DistributedHypertable::run`](crate::DistributedHypertable::run) for the
     /// names checked); [`Error::Database`] for
     /// the server's refusals: TS172 already attached (without
     /// [`AttachDataNode::idempotent`]), 42P07
