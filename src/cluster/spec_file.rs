@@ -769,6 +769,34 @@ mod tests {
     }
 
     #[test]
+    fn tables_are_single_identifiers_checked_when_read() {
+        // `table` is one identifier as written, not SQL text: `a.b` is a table called so.
+        let dotted = SPEC.replace("table = \"t\"", "table = \"a.b\"");
+        let cluster = Cluster::from_toml_with(&dotted, secrets).unwrap();
+        let table = cluster.hypertables[0].hypertable.table_name().unwrap();
+        assert_eq!((table.schema(), table.name().as_str()), (None, "a.b"));
+        let (_, grant) = &cluster.roles[0].grants()[0];
+        let granted = grant.table_name("test", None).unwrap().unwrap();
+        assert_eq!((granted.schema(), granted.name().as_str()), (None, "a.b"));
+
+        let empty = SPEC.replace("table = \"t\"\n", "table = \"\"\n");
+        let err = Cluster::from_toml_with(&empty, secrets).unwrap_err();
+        assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
+        assert!(
+            err.to_string()
+                .contains("hypertable \"\" (hypertables[0]), field table: "),
+            "{err}"
+        );
+        let schema = SPEC.replace("table = \"t\" }", "table = \"t\", schema = \"\" }");
+        let err = Cluster::from_toml_with(&schema, secrets).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("role \"mn_user1\" (roles[0]), field grants[0].schema: "),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn errors_name_the_entry_and_the_field() {
         let port = SPEC.replace("port = 5433", "port = \"fifty\"");
         let err = Cluster::from_toml_with(&port, secrets).unwrap_err();
