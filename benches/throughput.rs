@@ -121,7 +121,7 @@ fn bench(c: &mut Criterion) {
         if bench.multinode {
             timescaledb_multinode::DistributedHypertable::new("soak", "time")
                 .partitioning_column("task")
-                .create(&bench.an)
+                .run(&bench.an)
                 .await
                 .unwrap();
         }

@@ -34,8 +34,8 @@ use std::time::Instant;
 
 use timescaledb_multinode::testing::LocalCluster;
 use timescaledb_multinode::{
-    update_extension, AccessNode, Bootstrap, DataNode, DistributedHypertable, DistributedRole,
-    Ident, NodeConfig, Privilege, SecretString, ServerInfo, TableName,
+    AccessNode, Bootstrap, DataNode, DistributedHypertable, DistributedRole, Ident, NodeConfig,
+    Privilege, SecretString, ServerInfo, TableName, UpdateExtension,
 };
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -160,7 +160,7 @@ async fn how_to(nodes: &Nodes, local: bool) -> Result<ExitCode, BoxError> {
     // 1. The extension: the data nodes first (their version must be at least the access
     //    node's); dn1 gets it through add_data_node's bootstrap instead.
     for config in nodes.data_nodes.iter().skip(1).chain([an_config]) {
-        let update = update_extension(config, None).await?;
+        let update = UpdateExtension::new().run(config).await?;
         println!(
             "extension on {}: {:?} ({} -> {})",
             update.node,
@@ -184,8 +184,8 @@ async fn how_to(nodes: &Nodes, local: bool) -> Result<ExitCode, BoxError> {
         };
         let added = DataNode::from_config(dn)
             .bootstrap(bootstrap)
-            .if_not_exists()
-            .add(&an)
+            .idempotent()
+            .run(&an)
             .await?;
         println!(
             "data node {}: added now: {}, database created: {}, extension created: {}, user mapping: {:?}",
@@ -220,8 +220,8 @@ async fn how_to(nodes: &Nodes, local: bool) -> Result<ExitCode, BoxError> {
         .await?;
     let created = DistributedHypertable::new("sensor_data", "time")
         .partitioning_column("sensor_id")
-        .if_not_exists()
-        .create(&an)
+        .idempotent()
+        .run(&an)
         .await?;
     println!(
         "distributed hypertable {}.{} (id {}), created now: {}",
@@ -286,7 +286,7 @@ async fn how_to(nodes: &Nodes, local: bool) -> Result<ExitCode, BoxError> {
     );
     DistributedRole::new("mn_user1", mn_password.clone())
         .grant([Privilege::Select], "sensor_data")
-        .apply(&an)
+        .run(&an)
         .await?;
     let as_user = NodeConfig::new(an_config.get_host(), "mn_user1", mn_password)
         .name(format!("{} as mn_user1", an.name()))

@@ -23,6 +23,60 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # Commands
+//!
+//! Every command is a `#[must_use]` builder: the required data in its constructor, the
+//! options in chainable setters, and one async call at the end, `.run(on)`, where `on` is
+//! any [`Executor`] (an [`AccessNode`], your `tokio_postgres::Client` or `Transaction`, a
+//! pool): [`DataNode`], [`DistributedHypertable`], [`DistributedRole`], [`UserMapping`],
+//! [`DropUserMapping`], [`DistributedExec`], [`AttachDataNode`], [`DetachDataNode`],
+//! [`DeleteDataNode`], [`AlterDataNode`], [`BlockNewChunks`], [`AllowNewChunks`],
+//! [`SetChunkInterval`], [`SetReplicationFactor`], [`CreateRestorePoint`]. The one
+//! exception is [`UpdateExtension`], which needs a fresh session of its own and so runs on a
+//! node's [`NodeConfig`] (`.run(&config)`, or `.run_cluster(..)` for every node, data nodes
+//! first). Reads are plain methods ([`AccessNode::data_nodes`], [`Executor::chunks`],
+//! [`AccessNode::query`], ...), and [`Cluster`] works on the whole cluster.
+//!
+//! **Idempotency is spelled `.idempotent()`.** By default a command whose result already
+//! holds fails as the server does (an error of kind [`ErrorKind::AlreadyExists`], or
+//! [`ErrorKind::NotFound`] / [`Error::InvalidInput`] for what is not there); `.idempotent()`
+//! makes it succeed, and the result says nothing changed ([`AddedDataNode::node_created`]
+//! and [`CreatedHypertable::created`] false, [`MappingChange::Unchanged`] or `Updated`, a
+//! count of 0, `false`). It exists on [`DataNode`], [`DistributedHypertable`],
+//! [`AttachDataNode`], [`DetachDataNode`], [`DeleteDataNode`], [`UserMapping`] and
+//! [`DropUserMapping`]. The other commands converge by nature and have none: running them
+//! again is the same as running them once ([`DistributedRole`] creates or updates,
+//! [`UpdateExtension`] leaves a node at that version alone, [`SetChunkInterval`] and
+//! [`SetReplicationFactor`] set what they set, [`BlockNewChunks`] counts a node blocked
+//! already as 0); [`CreateRestorePoint`] and [`DistributedExec`] do what they say each time.
+//!
+//! **Tables are named as text** wherever a command or read takes one ([`IntoTableName`]):
+//! `"metrics"`, `"app.metrics"`, `r#""My Schema"."a.b""#` (a quoted part may hold a dot or
+//! a doubled quote; unquoted parts are taken as written), or a [`TableName`]. Text that is
+//! not a table name is an [`Error::InvalidInput`] naming the command, from `run`, before
+//! anything is sent. SQL you write is a string literal, or [`RawSql::vouched`].
+//!
+//! ```no_run
+//! use timescaledb_multinode::{
+//!     AccessNode, DataNode, DistributedHypertable, DistributedRole, NodeConfig, Privilege,
+//!     SecretString, SetChunkInterval, ChunkInterval, UpdateExtension,
+//! };
+//!
+//! # async fn demo(an_config: NodeConfig, dn1: NodeConfig) -> timescaledb_multinode::Result<()> {
+//! UpdateExtension::new().run_cluster(&an_config, &[dn1.clone()]).await?;
+//! let an = AccessNode::connect(an_config).await?;
+//! DataNode::from_config(&dn1).idempotent().run(&an).await?;
+//! DistributedHypertable::new("app.metrics", "time").idempotent().run(&an).await?;
+//! SetChunkInterval::new("app.metrics", ChunkInterval::Time(std::time::Duration::from_secs(86_400)))
+//!     .run(&an)
+//!     .await?;
+//! DistributedRole::new("reader", SecretString::from("…"))
+//!     .grant([Privilege::Select], "app.metrics")
+//!     .run(&an)
+//!     .await?;
+//! # Ok(()) }
+//! ```
+//!
 //! # Layout
 //!
 //! | module | what it holds |
@@ -154,13 +208,14 @@ pub use migrate::{
 };
 pub use node::{query_each, Ingest, IngestedBatch, NodeRows, INGEST_RETRIES, STALE_RETRIES};
 pub use node::{
-    update_extension, update_extensions, AccessNode, AddedDataNode, Bootstrap, ChunkInterval,
-    CreatedHypertable, DataNode, DistributedExec, DistributedHypertable, DistributedRole,
-    ExtensionChange, ExtensionUpdate, GrantOn, MappingChange, UserMapping,
+    AccessNode, AddedDataNode, Bootstrap, ChunkInterval, CreatedHypertable, DataNode,
+    DistributedExec, DistributedHypertable, DistributedRole, DropUserMapping, ExtensionChange,
+    ExtensionUpdate, MappingChange, UpdateExtension, UserMapping,
 };
 pub use node::{
     AllowNewChunks, AlterDataNode, AlteredDataNode, AttachDataNode, AttachedDataNode,
-    BlockNewChunks, DeleteDataNode, DeletedDataNode, DetachDataNode, Repartition, RestorePoint,
+    BlockNewChunks, CreateRestorePoint, DeleteDataNode, DeletedDataNode, DetachDataNode,
+    Repartition, RestorePoint, SetChunkInterval, SetReplicationFactor,
 };
 pub use pool::{CheckoutWaits, NodePool, PoolConfig, PoolState, PooledClient, CANCEL_GRACE};
 pub use secrecy::{ExposeSecret, SecretString};

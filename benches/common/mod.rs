@@ -79,7 +79,7 @@ pub async fn sensor_table(bench: &Bench) {
     if bench.multinode {
         timescaledb_multinode::DistributedHypertable::new("sensor_data", "time")
             .partitioning_column("sensor_id")
-            .create(&bench.an)
+            .run(&bench.an)
             .await
             .expect("distributed hypertable");
     }

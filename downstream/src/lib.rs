@@ -56,8 +56,8 @@ impl Store {
             .await?;
         DistributedHypertable::new(TABLE, "at")
             .partitioning_column("sensor")
-            .if_not_exists()
-            .create(&self.access_node)
+            .idempotent()
+            .run(&self.access_node)
             .await?;
         Ok(())
     }

@@ -9,7 +9,8 @@ use crate::connect::Deadline;
 use crate::error::{Error, Result};
 use crate::node::{
     update_extension_within, AccessNode, AlterDataNode, AttachDataNode, Bootstrap, DataNode,
-    DeleteDataNode, DetachDataNode, MappingChange, UserMapping,
+    DeleteDataNode, DetachDataNode, MappingChange, SetChunkInterval, SetReplicationFactor,
+    UserMapping,
 };
 use crate::sql::hypertable::TableName;
 use crate::sql::user_mapping::RoleSpec;
@@ -316,8 +317,8 @@ impl Cluster {
                     .host(host)
                     .port(port)
                     .bootstrap(Bootstrap::ExistingDatabase)
-                    .if_not_exists()
-                    .add(an)
+                    .idempotent()
+                    .run(an)
                     .await?;
             }
             StepKind::AlterDataNode => {
@@ -336,7 +337,8 @@ impl Cluster {
                     UserMapping::new(RoleSpec::CurrentUser, step.target.clone())
                         .remote_user(config.get_user())
                         .password(config.get_password().clone())
-                        .ensure(an)
+                        .idempotent()
+                        .run(an)
                         .await?;
                 tracing::debug!(data_node = %step.target, ?change, "user mapping");
             }
@@ -346,7 +348,7 @@ impl Cluster {
             }
             StepKind::DistributeTable => {
                 let spec = self.hypertable_spec(&step.target)?;
-                let created = spec.hypertable.clone().if_not_exists().create(an).await?;
+                let created = spec.hypertable.clone().idempotent().run(an).await?;
                 if !created.created {
                     // Not "succeeded": the table was a hypertable already, and TimescaleDB
                     // only noticed. The next plan says whether it is a distributed one.
@@ -365,10 +367,7 @@ impl Cluster {
                 let spec = self.hypertable_spec(&step.target)?;
                 let table = spec.hypertable.table_name()?;
                 let dn = Self::step_data_node(step)?;
-                AttachDataNode::new(dn, table)
-                    .if_not_attached()
-                    .run(an)
-                    .await?;
+                AttachDataNode::new(dn, table).idempotent().run(an).await?;
             }
             StepKind::SetReplicationFactor => {
                 let spec = self.hypertable_spec(&step.target)?;
@@ -376,7 +375,7 @@ impl Cluster {
                 let n = spec.hypertable.get_replication_factor().ok_or_else(|| {
                     Error::invalid(OP, None, "the spec gives this table no replication factor")
                 })?;
-                an.set_replication_factor(&table, n).await?;
+                SetReplicationFactor::new(table, n).run(an).await?;
             }
             StepKind::SetChunkInterval => {
                 let spec = self.hypertable_spec(&step.target)?;
@@ -384,7 +383,7 @@ impl Cluster {
                 let interval = spec.hypertable.get_chunk_interval().ok_or_else(|| {
                     Error::invalid(OP, None, "the spec gives this table no chunk interval")
                 })?;
-                an.set_chunk_interval(&table, interval).await?;
+                SetChunkInterval::new(table, interval).run(an).await?;
             }
             StepKind::ApplyRole => {
                 let role = self
@@ -398,7 +397,7 @@ impl Cluster {
                         self.data_nodes.iter().map(|c| c.node_name()).collect();
                     role = role.data_nodes(names);
                 }
-                role.apply(an).await?;
+                role.run(an).await?;
             }
             StepKind::RevokeGrants => {
                 self.check_destructive(step)?;
@@ -416,7 +415,7 @@ impl Cluster {
                 self.check_destructive(step)?;
                 let table = self.pruned_table(&step.target)?;
                 let dn = Self::step_data_node(step)?;
-                let mut detach = DetachDataNode::new(dn).hypertable(table).if_attached();
+                let mut detach = DetachDataNode::new(dn).hypertable(table).idempotent();
                 if self.prune == Prune::DropData {
                     detach = detach.drop_remote_data();
                 }
@@ -424,7 +423,7 @@ impl Cluster {
             }
             StepKind::DeleteDataNode => {
                 self.check_destructive(step)?;
-                let mut delete = DeleteDataNode::new(step.target.clone()).if_exists();
+                let mut delete = DeleteDataNode::new(step.target.clone()).idempotent();
                 if self.prune == Prune::DropData {
                     delete = delete.drop_database();
                 }

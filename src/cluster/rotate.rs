@@ -150,7 +150,7 @@ impl Cluster {
         let mapping = UserMapping::new(RoleSpec::CurrentUser, name.clone())
             .remote_user(role.as_str())
             .password(new_password);
-        match mapping.ensure(&an).await {
+        match mapping.idempotent().run(&an).await {
             Ok(change) => rotation.mapping = Some(change),
             Err(e) => {
                 rotation.failure = Some((RotationStep::UserMapping, e));

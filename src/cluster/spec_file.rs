@@ -51,7 +51,9 @@ use serde::Deserialize;
 use super::Cluster;
 use crate::config::{NodeConfig, TlsMode};
 use crate::error::{Error, Result};
+use crate::ident::Ident;
 use crate::node::{ChunkInterval, DistributedHypertable, DistributedRole};
+use crate::sql::hypertable::TableName;
 use crate::sql::raw::RawSql;
 use crate::sql::role::Privilege;
 
@@ -521,11 +523,10 @@ impl SpecFile {
                 cluster = cluster.access_node_route(name, host, port);
             }
         }
-        for ht in self.hypertables {
-            let mut builder = DistributedHypertable::new(ht.table, ht.time_column);
-            if let Some(schema) = ht.schema {
-                builder = builder.schema(schema);
-            }
+        for (i, ht) in self.hypertables.into_iter().enumerate() {
+            let entry = Entry::new("hypertable", Some(&ht.table), &format!("hypertables[{i}]"));
+            let table = spec_table(&entry, "", ht.schema, ht.table)?;
+            let mut builder = DistributedHypertable::new(table, ht.time_column);
             if let Some(column) = ht.partitioning_column {
                 builder = builder.partitioning_column(column);
             }
@@ -573,9 +574,9 @@ impl SpecFile {
                     .map(|p| parse_privilege(&entry, &field, p))
                     .collect::<Result<Vec<_>>>()?;
                 builder = match (grant.table, grant.schema, grant.all_tables_in_schema) {
-                    (Some(table), None, None) => builder.grant(privileges, table),
-                    (Some(table), Some(schema), None) => {
-                        builder.grant_in_schema(privileges, schema, table)
+                    (Some(table), schema, None) => {
+                        let at = format!("grants[{g}].");
+                        builder.grant(privileges, spec_table(&entry, &at, schema, table)?)
                     }
                     (None, None, Some(schema)) => {
                         builder.grant_on_all_tables_in_schema(privileges, schema)
@@ -594,6 +595,19 @@ impl SpecFile {
         cluster.validate_spec(OP)?;
         Ok(cluster)
     }
+}
+
+/// The table of fields `{at}table` and `{at}schema`: each one identifier, taken as written
+/// (a spec's `table = "a.b"` is a table called `a.b`).
+fn spec_table(entry: &Entry, at: &str, schema: Option<String>, table: String) -> Result<TableName> {
+    let part = |name: String, field: &str| {
+        Ident::checked(name).map_err(|reason| entry.error(&format!("{at}{field}"), reason))
+    };
+    let table = part(table, "table")?;
+    Ok(match schema {
+        Some(schema) => TableName::qualified(part(schema, "schema")?, table),
+        None => TableName::new(table),
+    })
 }
 
 fn parse_privilege(entry: &Entry, field: &str, text: &str) -> Result<Privilege> {
@@ -750,6 +764,34 @@ mod tests {
                 "TOML, line 2: access_node, field name: invalid type: integer `1`, expected a \
                  string"
             ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn tables_are_single_identifiers_checked_when_read() {
+        // `table` is one identifier as written, not SQL text: `a.b` is a table called so.
+        let dotted = SPEC.replace("table = \"t\"", "table = \"a.b\"");
+        let cluster = Cluster::from_toml_with(&dotted, secrets).unwrap();
+        let table = cluster.hypertables[0].hypertable.table_name().unwrap();
+        assert_eq!((table.schema(), table.name().as_str()), (None, "a.b"));
+        let (_, grant) = &cluster.roles[0].grants()[0];
+        let granted = grant.table_name("test", None).unwrap().unwrap();
+        assert_eq!((granted.schema(), granted.name().as_str()), (None, "a.b"));
+
+        let empty = SPEC.replace("table = \"t\"\n", "table = \"\"\n");
+        let err = Cluster::from_toml_with(&empty, secrets).unwrap_err();
+        assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
+        assert!(
+            err.to_string()
+                .contains("hypertable \"\" (hypertables[0]), field table: "),
+            "{err}"
+        );
+        let schema = SPEC.replace("table = \"t\" }", "table = \"t\", schema = \"\" }");
+        let err = Cluster::from_toml_with(&schema, secrets).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("role \"mn_user1\" (roles[0]), field grants[0].schema: "),
             "{err}"
         );
     }

@@ -17,8 +17,8 @@ mod bb8_postgres;
 use crate::catalog::{ChunkInfo, DataNodeInfo, HypertableInfo};
 use crate::connect::{Session, SessionOn};
 use crate::error::Result;
+use crate::node::Ingest;
 use crate::node::{AccessNode, SessionRef};
-use crate::node::{Ingest, RestorePoint};
 use crate::pool::PooledClient;
 use crate::secret_send::SecretLogging;
 use crate::server::{Feature, ServerInfo};
@@ -32,11 +32,12 @@ pub(crate) const CALLERS_NODE: &str = "access node";
 /// Something the typed operations run on: a session to the access node, or a source of
 /// them.
 ///
-/// Every typed operation ([`DistributedHypertable::create`](crate::DistributedHypertable::create),
+/// Every command's `run` ([`DistributedHypertable::run`](crate::DistributedHypertable::run),
 /// [`DistributedExec::run`](crate::DistributedExec::run),
-/// [`DistributedRole::apply`](crate::DistributedRole::apply), [`UserMapping`](crate::UserMapping)'s
-/// calls, [`DataNode::add`](crate::DataNode::add) and the data-node lifecycle) takes
-/// `&impl Executor`; the catalog reads and binary-COPY ingest are methods of the trait
+/// [`DistributedRole::run`](crate::DistributedRole::run), [`UserMapping::run`](crate::UserMapping::run),
+/// [`DataNode::run`](crate::DataNode::run), the data-node lifecycle, ...; all but
+/// [`UpdateExtension`](crate::UpdateExtension)) takes `&impl Executor`; the catalog reads
+/// and binary-COPY ingest are methods of the trait
 /// ([`Executor::data_nodes`], [`Executor::chunks`], [`Executor::ingest`], ...). Implemented
 /// for:
 ///
@@ -87,8 +88,8 @@ pub(crate) const CALLERS_NODE: &str = "access node";
 ///     async fn metrics_table(on: &impl Executor) -> timescaledb_multinode::Result<()> {
 ///         DistributedHypertable::new("metrics", "time")
 ///             .partitioning_column("device")
-///             .if_not_exists()
-///             .create(on)
+///             .idempotent()
+///             .run(on)
 ///             .await?;
 ///         Ok(())
 ///     }
@@ -102,7 +103,7 @@ pub(crate) const CALLERS_NODE: &str = "access node";
 ///     let tx = client.transaction().await?;
 ///     tx.batch_execute("CREATE TABLE IF NOT EXISTS events (time timestamptz NOT NULL, kind text)")
 ///         .await?;
-///     DistributedHypertable::new("events", "time").if_not_exists().create(&tx).await?;
+///     DistributedHypertable::new("events", "time").idempotent().run(&tx).await?;
 ///     tx.commit().await?;
 ///
 ///     // Statements on every data node, on the same client.
@@ -145,22 +146,6 @@ pub trait Executor: sealed::Sealed + Send + Sync {
     /// The chunks of hypertable `table` and the data nodes that hold each.
     async fn chunks<T: IntoTableName + Send>(&self, table: T) -> Result<Vec<ChunkInfo>> {
         catalog::chunks(self, table).await
-    }
-
-    /// Sets how many data nodes hold each new chunk of the distributed hypertable `table`
-    /// (as [`AccessNode::set_replication_factor`]).
-    async fn set_replication_factor<T: IntoTableName + Send>(
-        &self,
-        table: T,
-        n: i32,
-    ) -> Result<()> {
-        crate::node::replication_factor(self, table, n).await
-    }
-
-    /// Creates a restore point named `name` on the access node and every data node at once
-    /// (as [`AccessNode::create_distributed_restore_point`]).
-    async fn create_distributed_restore_point(&self, name: &str) -> Result<Vec<RestorePoint>> {
-        crate::node::restore_point(self, name).await
     }
 
     /// Starts a binary COPY into `columns` of `table` on this executor's session, as

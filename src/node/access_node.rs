@@ -23,9 +23,7 @@ use crate::server::{Capabilities, Feature, ServerInfo};
 use crate::sql::data_node::LIST_DATA_NODES;
 use crate::sql::hypertable::{TableName, RESOLVE_TABLE};
 use crate::table_name::IntoTableName;
-use crate::version::Version;
 
-use super::extension::{update_extension, ExtensionUpdate};
 use super::health::Round;
 use super::write_guard::WriteGuard;
 
@@ -115,7 +113,7 @@ impl std::ops::Deref for SessionRef {
 impl AccessNode {
     /// Checks that the node answers and accepts the credentials, and returns a handle with
     /// a pool of the default size ([`PoolConfig::default`]). TimescaleDB need not be
-    /// installed yet (see [`AccessNode::update_extension`]).
+    /// installed yet (see [`UpdateExtension`](crate::UpdateExtension)).
     pub async fn connect(config: NodeConfig) -> Result<AccessNode> {
         Self::connect_with_pool(config, &PoolConfig::default()).await
     }
@@ -148,11 +146,6 @@ impl AccessNode {
     pub fn node_check_max_age(mut self, max_age: Duration) -> Self {
         self.guard = Arc::new(WriteGuard::new(max_age));
         self
-    }
-
-    /// The handle's [`AccessNode::node_check_max_age`].
-    pub fn get_node_check_max_age(&self) -> Duration {
-        self.guard.health.max_age()
     }
 
     /// Notes the outcome of a multi-node statement on `session`: when it broke the access
@@ -268,13 +261,6 @@ impl AccessNode {
     /// What the access node runs, read now.
     pub async fn server_info(&self) -> Result<ServerInfo> {
         ServerInfo::detect(&self.config).await
-    }
-
-    /// Creates or updates the TimescaleDB extension on the access node, as the first
-    /// statement of a fresh session. Update the data nodes first
-    /// ([`crate::update_extensions`] keeps that order).
-    pub async fn update_extension(&self, to: Option<Version>) -> Result<ExtensionUpdate> {
-        update_extension(&self.config, to).await
     }
 
     /// A session for `op`: a fresh one, or the handle's pinned one

@@ -33,7 +33,7 @@ pub enum Bootstrap {
 ///
 /// TimescaleDB uses the password given to `add_data_node` only while adding the node and
 /// stores it nowhere, so every later connection from the access node fails until a user
-/// mapping supplies it. [`DataNode::add`] therefore also creates (or updates) the user
+/// mapping supplies it. [`DataNode::run`] therefore also creates (or updates) the user
 /// mapping of the connecting role, unless told not to with [`DataNode::without_user_mapping`],
 /// and returns only when the access node can really reach the node.
 ///
@@ -46,14 +46,14 @@ pub enum Bootstrap {
 ///     .database("tsdb")
 ///     .password(SecretString::from("dn1 password"))
 ///     .bootstrap(Bootstrap::ExistingDatabase)
-///     .if_not_exists()
-///     .add(an)
+///     .idempotent()
+///     .run(an)
 ///     .await?;
 /// println!("{} created: {}", added.name, added.node_created);
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone)]
-#[must_use = "does nothing until .add() is awaited"]
+#[must_use = "does nothing until .run() is awaited"]
 pub struct DataNode {
     name: String,
     host: String,
@@ -62,11 +62,11 @@ pub struct DataNode {
     password: Option<SecretString>,
     remote_user: Option<String>,
     bootstrap: Bootstrap,
-    if_not_exists: bool,
+    idempotent: bool,
     user_mapping: bool,
 }
 
-/// What [`DataNode::add`] did.
+/// What [`DataNode::run`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct AddedDataNode {
@@ -78,7 +78,7 @@ pub struct AddedDataNode {
     pub port: u16,
     /// Its database.
     pub database: String,
-    /// Whether the node was added now (false: it existed, with `if_not_exists`).
+    /// Whether the node was added now (false: it existed, with [`DataNode::idempotent`]).
     pub node_created: bool,
     /// Whether its database was created.
     pub database_created: bool,
@@ -101,7 +101,7 @@ impl DataNode {
             password: None,
             remote_user: None,
             bootstrap: Bootstrap::default(),
-            if_not_exists: false,
+            idempotent: false,
             user_mapping: true,
         }
     }
@@ -154,9 +154,12 @@ impl DataNode {
         self
     }
 
-    /// Succeed (and still see to the user mapping) when the node exists already.
-    pub fn if_not_exists(mut self) -> Self {
-        self.if_not_exists = true;
+    /// Succeed when a data node of that name exists already (`if_not_exists => true`):
+    /// nothing is added ([`AddedDataNode::node_created`] is false), and the user mapping and
+    /// the reachability check are seen to as for a new node. Without it, an existing node is
+    /// [`Error::AlreadyExists`], as the server says.
+    pub fn idempotent(mut self) -> Self {
+        self.idempotent = true;
         self
     }
 
@@ -177,12 +180,12 @@ impl DataNode {
     /// [`Error::AuthenticationFailed`] or [`Error::NoUserMapping`] naming the data node when
     /// the access node cannot reach or log in to it; [`Error::UnsupportedServer`] on a server
     /// without multi-node. A failure after the node was added leaves it added: running the
-    /// same call with [`DataNode::if_not_exists`] finishes the job.
+    /// same call with [`DataNode::idempotent`] finishes the job.
     ///
     /// Runs on any [`Executor`] but a `Transaction`: the server refuses `add_data_node`
     /// inside a transaction block, so that is refused with [`Error::InvalidInput`] before
     /// anything is sent.
-    pub async fn add(self, on: &(impl Executor + ?Sized)) -> Result<AddedDataNode> {
+    pub async fn run(self, on: &(impl Executor + ?Sized)) -> Result<AddedDataNode> {
         let an_name = on.node_name();
         let name = Ident::for_op(self.name.clone(), "data node name", OP, Some(&an_name))?;
         let node = name.as_str().to_owned();
@@ -270,7 +273,7 @@ impl DataNode {
                     &self.host,
                     &self.database,
                     &port,
-                    &self.if_not_exists,
+                    &self.idempotent,
                     &(self.bootstrap == Bootstrap::CreateDatabase),
                     &self.password.as_ref().map(|p| p.expose_secret()),
                 ],

@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::sql::extension::{create, update, EXTENSION_STATE, INSTALLED_VERSION};
 use crate::version::Version;
 
-/// What [`update_extension`] did.
+/// What [`UpdateExtension`] did on one node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ExtensionChange {
@@ -20,7 +20,7 @@ pub enum ExtensionChange {
     Unchanged,
 }
 
-/// The outcome of [`update_extension`] on one node.
+/// The outcome of [`UpdateExtension`] on one node.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ExtensionUpdate {
@@ -36,14 +36,79 @@ pub struct ExtensionUpdate {
 
 const OP: &str = "update extension";
 
-/// Creates the TimescaleDB extension on `node`, or updates it (to `to`, or to the newest
-/// version the server has).
+/// The TimescaleDB extension to create on a node, or update (to the version given with
+/// [`UpdateExtension::to`], or to the newest version the server has).
 ///
-/// `ALTER EXTENSION timescaledb UPDATE` is sent as the first statement of a fresh, unpooled
-/// session, as TimescaleDB requires (a session that has loaded the old library cannot
-/// update); the version before is read in a separate session.
-pub async fn update_extension(node: &NodeConfig, to: Option<Version>) -> Result<ExtensionUpdate> {
-    update_extension_within(node, to, None).await
+/// It runs on a node's connection settings ([`NodeConfig`]; an
+/// [`AccessNode`](crate::AccessNode)'s are [`AccessNode::config`](crate::AccessNode::config)),
+/// not on an [`Executor`](crate::Executor): `ALTER EXTENSION timescaledb UPDATE` must be the
+/// first statement of a fresh, unpooled session, as TimescaleDB requires (a session that has
+/// loaded the old library cannot update), so the crate opens that session itself; the version
+/// before is read in a separate session. It converges by nature: a node already at that
+/// version is left alone ([`ExtensionChange::Unchanged`]).
+///
+/// ```no_run
+/// # async fn demo(an: timescaledb_multinode::NodeConfig, data_nodes: Vec<timescaledb_multinode::NodeConfig>) -> timescaledb_multinode::Result<()> {
+/// use timescaledb_multinode::{UpdateExtension, Version};
+///
+/// // Every node, data nodes first (a data node's version must be at least the access node's).
+/// for done in UpdateExtension::new().run_cluster(&an, &data_nodes).await? {
+///     println!("{}: {:?} -> {} ({:?})", done.node, done.from, done.to, done.change);
+/// }
+/// // One node, to a chosen version.
+/// let version: Version = "2.13.1".parse()?;
+/// UpdateExtension::new().to(version).run(&data_nodes[0]).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Default)]
+#[must_use = "does nothing until .run() or .run_cluster() is awaited"]
+pub struct UpdateExtension {
+    to: Option<Version>,
+}
+
+impl UpdateExtension {
+    /// Create or update to the newest version the server has.
+    pub fn new() -> Self {
+        UpdateExtension::default()
+    }
+
+    /// The version to create or update to (`None`: the newest the server has, the default).
+    pub fn to(mut self, version: impl Into<Option<Version>>) -> Self {
+        self.to = version.into();
+        self
+    }
+
+    /// Creates or updates the extension on `node`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnsupportedServer`] naming the node when the server has no TimescaleDB, does
+    /// not preload it, or the role may not update the extension (it needs to own it); the
+    /// node's connection errors; the server's refusal of the update (an unknown version,
+    /// say).
+    pub async fn run(self, node: &NodeConfig) -> Result<ExtensionUpdate> {
+        update_extension_within(node, self.to, None).await
+    }
+
+    /// Creates or updates the extension on every node of a cluster: the data nodes first (a
+    /// data node's version must be at least the access node's), then the access node; one
+    /// outcome per node in that order. Stops at the first failure: what was updated stays
+    /// updated, and running it again finishes the job.
+    ///
+    /// # Errors
+    ///
+    /// As [`UpdateExtension::run`], for the first node that fails.
+    pub async fn run_cluster(
+        self,
+        access_node: &NodeConfig,
+        data_nodes: &[NodeConfig],
+    ) -> Result<Vec<ExtensionUpdate>> {
+        let mut done = Vec::with_capacity(data_nodes.len() + 1);
+        for node in data_nodes.iter().chain(std::iter::once(access_node)) {
+            done.push(update_extension_within(node, self.to, None).await?);
+        }
+        Ok(done)
+    }
 }
 
 /// A fresh session to `node`, within `deadline` when there is one.
@@ -71,7 +136,7 @@ async fn within<T>(
     }
 }
 
-/// [`update_extension`], every connection and statement within `deadline` when there is
+/// [`UpdateExtension::run`], every connection and statement within `deadline` when there is
 /// one (a cluster's node deadline); past it, [`Error::Timeout`] names the node, and the
 /// statement is cancelled on the server (a `CREATE EXTENSION` cut off rolls back).
 pub(crate) async fn update_extension_within(
@@ -146,21 +211,6 @@ pub(crate) async fn update_extension_within(
         to: now,
         change,
     })
-}
-
-/// Updates the data nodes first (a data node's version must be at least the access node's),
-/// then the access node; returns one outcome per node in that order. Stops at the first
-/// failure: what was updated stays updated, and running it again finishes the job.
-pub async fn update_extensions(
-    access_node: &NodeConfig,
-    data_nodes: &[NodeConfig],
-    to: Option<Version>,
-) -> Result<Vec<ExtensionUpdate>> {
-    let mut done = Vec::with_capacity(data_nodes.len() + 1);
-    for node in data_nodes.iter().chain(std::iter::once(access_node)) {
-        done.push(update_extension(node, to).await?);
-    }
-    Ok(done)
 }
 
 /// What deciding to create or update needs.

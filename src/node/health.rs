@@ -97,11 +97,6 @@ impl<S: Default> NodeHealth<S> {
 }
 
 impl<S> NodeHealth<S> {
-    /// The accepted age.
-    pub(crate) fn max_age(&self) -> Duration {
-        self.max_age
-    }
-
     fn last(&self) -> std::sync::MutexGuard<'_, Option<Arc<Round>>> {
         self.last
             .lock()

@@ -10,6 +10,7 @@ use crate::executor::{Executor, Purpose};
 use crate::ident::Ident;
 use crate::server::Feature;
 use crate::sql::hypertable::{create_distributed, CreateArgs, IntervalKind, TableName};
+use crate::table_name::IntoTableName;
 
 use super::quote_guard::{self, CopiedName, CopyTo, Kind};
 
@@ -25,6 +26,10 @@ pub enum ChunkInterval {
 
 /// A distributed hypertable to create with `create_distributed_hypertable`.
 ///
+/// The table is named as everywhere in the crate ([`IntoTableName`]): `"sensor_data"` (in
+/// the search path's schema), `"metrics.cpu"`, `r#""My Schema"."a.b""#` or a
+/// [`TableName`](crate::TableName).
+///
 /// ```no_run
 /// # async fn demo(an: &timescaledb_multinode::AccessNode) -> timescaledb_multinode::Result<()> {
 /// use std::time::Duration;
@@ -34,26 +39,27 @@ pub enum ChunkInterval {
 ///     .partitioning_column("sensor_id")
 ///     .chunk_interval(ChunkInterval::Time(Duration::from_secs(7 * 24 * 3600)))
 ///     .replication_factor(1)
-///     .if_not_exists()
-///     .create(an)
+///     .idempotent()
+///     .run(an)
 ///     .await?;
+/// DistributedHypertable::new("metrics.cpu", "time").run(an).await?;
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone)]
-#[must_use = "does nothing until .create() is awaited"]
+#[must_use = "does nothing until .run() is awaited"]
 pub struct DistributedHypertable {
-    schema: Option<String>,
-    table: String,
+    /// The table, or why the text given is not a table name.
+    table: std::result::Result<TableName, String>,
     time_column: String,
     partitioning_column: Option<String>,
     number_partitions: Option<i32>,
     chunk_interval: Option<ChunkInterval>,
     replication_factor: Option<i32>,
     data_nodes: Option<Vec<String>>,
-    if_not_exists: bool,
+    idempotent: bool,
 }
 
-/// What [`DistributedHypertable::create`] did.
+/// What [`DistributedHypertable::run`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct CreatedHypertable {
@@ -63,38 +69,32 @@ pub struct CreatedHypertable {
     pub schema: String,
     /// Its name.
     pub name: String,
-    /// False when it was a hypertable already (with `if_not_exists`).
+    /// False when it was a hypertable already (with [`DistributedHypertable::idempotent`]).
     pub created: bool,
 }
 
 const OP: &str = "create distributed hypertable";
 
 impl DistributedHypertable {
-    /// Distribute the existing, empty table `table` (in the search path's schema) on its
-    /// time column `time_column`.
+    /// Distribute the existing, empty table `table` on its time column `time_column`.
     ///
-    /// `table` is the table's own name, one identifier taken as written like the column
-    /// names (`"a.b"` is a table called `a.b`); name its schema with
-    /// [`DistributedHypertable::schema`]. (The calls that take a whole
-    /// [`IntoTableName`](crate::IntoTableName) read `schema.table` text instead.)
-    pub fn new(table: impl Into<String>, time_column: impl Into<String>) -> Self {
+    /// `table` is a [`TableName`](crate::TableName) or text read as one: `"sensor_data"`
+    /// (in the search path's schema), `"metrics.cpu"`, `r#""My Schema"."a.b""#` (a quoted
+    /// part may hold a dot or a doubled quote); unquoted parts are taken as written. Text
+    /// that is not a table name is [`Error::InvalidInput`] from
+    /// [`DistributedHypertable::run`]. The column names are single identifiers, taken as
+    /// written.
+    pub fn new(table: impl IntoTableName, time_column: impl Into<String>) -> Self {
         DistributedHypertable {
-            schema: None,
-            table: table.into(),
+            table: table.read_table_name(),
             time_column: time_column.into(),
             partitioning_column: None,
             number_partitions: None,
             chunk_interval: None,
             replication_factor: None,
             data_nodes: None,
-            if_not_exists: false,
+            idempotent: false,
         }
-    }
-
-    /// The table's schema.
-    pub fn schema(mut self, schema: impl Into<String>) -> Self {
-        self.schema = Some(schema.into());
-        self
     }
 
     /// The space-partitioning column that spreads rows over the data nodes.
@@ -131,30 +131,32 @@ impl DistributedHypertable {
         self
     }
 
-    /// Succeed when the table is a hypertable already.
-    pub fn if_not_exists(mut self) -> Self {
-        self.if_not_exists = true;
+    /// Succeed when the table is a hypertable already (`if_not_exists => true`): nothing is
+    /// changed and [`CreatedHypertable::created`] is false. Without it, the server's
+    /// refusal (TS110, already a hypertable) is returned.
+    pub fn idempotent(mut self) -> Self {
+        self.idempotent = true;
         self
     }
 
     /// The data nodes chosen with [`DistributedHypertable::data_nodes`], if any.
-    pub fn data_node_names(&self) -> Option<&[String]> {
+    pub(crate) fn data_node_names(&self) -> Option<&[String]> {
         self.data_nodes.as_deref()
     }
 
     /// The time column.
-    pub fn time_column(&self) -> &str {
+    pub(crate) fn time_column(&self) -> &str {
         &self.time_column
     }
 
     /// The replication factor chosen with [`DistributedHypertable::replication_factor`], if
     /// any.
-    pub fn get_replication_factor(&self) -> Option<i32> {
+    pub(crate) fn get_replication_factor(&self) -> Option<i32> {
         self.replication_factor
     }
 
     /// The partitioning column, if any.
-    pub fn partitioning(&self) -> Option<&str> {
+    pub(crate) fn partitioning(&self) -> Option<&str> {
         self.partitioning_column.as_deref()
     }
 
@@ -168,15 +170,12 @@ impl DistributedHypertable {
         self.chunk_interval
     }
 
-    /// The table this builder distributes.
-    pub fn table_name(&self) -> Result<TableName> {
-        let name = Ident::for_op(self.table.clone(), "table", OP, None)?;
-        Ok(match &self.schema {
-            Some(schema) => {
-                TableName::qualified(Ident::for_op(schema.clone(), "schema", OP, None)?, name)
-            }
-            None => TableName::new(name),
-        })
+    /// The table this builder distributes, or [`Error::InvalidInput`] when the text given
+    /// is not a table name.
+    pub(crate) fn table_name(&self) -> Result<TableName> {
+        self.table
+            .clone()
+            .map_err(|reason| Error::invalid(OP, None, format!("table name: {reason}")))
     }
 
     /// Creates the distributed hypertable on `on`: an [`AccessNode`] or any other
@@ -185,7 +184,8 @@ impl DistributedHypertable {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidInput`] before anything is sent for a bad name, a replication factor
+    /// [`Error::InvalidInput`] before anything is sent for a bad name (text that is not a
+    /// table name among them), a replication factor
     /// or number of partitions below 1, a zero interval, or a data node the access node does
     /// not have (the error lists the ones it has); and before anything reaches a data node
     /// when a name TimescaleDB copies there holds a double quote (the table's schema, name,
@@ -193,8 +193,8 @@ impl DistributedHypertable {
     /// their access methods and collations, as the access node's catalog has them: TimescaleDB
     /// writes some of them into the statements for the data nodes unescaped).
     /// [`Error::Database`] for what the server refuses (a table with rows: SQLSTATE 0A000;
-    /// already a hypertable: TS110).
-    pub async fn create(self, on: &(impl Executor + ?Sized)) -> Result<CreatedHypertable> {
+    /// already a hypertable, without [`DistributedHypertable::idempotent`]: TS110).
+    pub async fn run(self, on: &(impl Executor + ?Sized)) -> Result<CreatedHypertable> {
         let an_name = on.node_name();
         let node = Some(an_name.as_str());
         let table = self.table_name().map_err(|e| with_node(e, &an_name))?;
@@ -310,7 +310,7 @@ impl DistributedHypertable {
         if let Some(nodes) = &node_refs {
             params.push(nodes);
         }
-        params.push(&self.if_not_exists);
+        params.push(&self.idempotent);
         let sql = create_distributed(
             &schemas,
             CreateArgs {

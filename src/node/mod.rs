@@ -24,16 +24,17 @@ pub use access_node::{AccessNode, STALE_RETRIES};
 pub use data_node::{AddedDataNode, Bootstrap, DataNode};
 pub use distributed_exec::DistributedExec;
 pub(crate) use extension::update_extension_within;
-pub use extension::{update_extension, update_extensions, ExtensionChange, ExtensionUpdate};
+pub use extension::{ExtensionChange, ExtensionUpdate, UpdateExtension};
 pub use hypertable::{ChunkInterval, CreatedHypertable, DistributedHypertable};
 pub(crate) use ingest::ingest_on;
 pub use ingest::Ingest;
 pub use ingest_retry::{IngestedBatch, INGEST_RETRIES};
-pub(crate) use lifecycle::{replication_factor, restore_point};
 pub use lifecycle::{
     AllowNewChunks, AlterDataNode, AlteredDataNode, AttachDataNode, AttachedDataNode,
-    BlockNewChunks, DeleteDataNode, DeletedDataNode, DetachDataNode, Repartition, RestorePoint,
+    BlockNewChunks, CreateRestorePoint, DeleteDataNode, DeletedDataNode, DetachDataNode,
+    Repartition, RestorePoint, SetChunkInterval, SetReplicationFactor,
 };
 pub use per_node::{query_each, NodeRows};
-pub use role::{DistributedRole, GrantOn};
-pub use user_mapping::{MappingChange, UserMapping};
+pub use role::DistributedRole;
+pub(crate) use role::GrantOn;
+pub use user_mapping::{DropUserMapping, MappingChange, UserMapping};

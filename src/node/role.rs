@@ -18,16 +18,22 @@ use crate::sql::role::{
     default_privileges, grant_on_all_tables, grant_on_table, login_role, revoke_on_table, verifier,
     Privilege, ROLE_EXISTS,
 };
+use crate::table_name::IntoTableName;
 
 /// A login role on the access node and on chosen data nodes, with table privileges and a
 /// user mapping per data node. Roles are not propagated by TimescaleDB (and a GRANT on a
 /// distributed hypertable fails until the role exists on every data node); this does it in
-/// the right order. Running it again converges: passwords are reset, nothing is duplicated.
+/// the right order.
+///
+/// It converges by nature, so it has no `idempotent()`: [`DistributedRole::run`] creates
+/// what is missing and updates what is there (the role, its `LOGIN` and passwords, its
+/// mappings), grants are granted again, nothing is duplicated, and running it twice is the
+/// same as running it once.
 ///
 /// Passwords travel as SCRAM verifiers; the one in the user mappings is stored in clear by
 /// the server, as postgres_fdw requires. Neither reaches a server log, statistics view or
 /// error (see [`AccessNode::secret_logging`] for when that is refused instead). On the data
-/// nodes each node commits the role on its own: after a failure on one, run `apply` again.
+/// nodes each node commits the role on its own: after a failure on one, run it again.
 ///
 /// ```no_run
 /// # async fn demo(an: &timescaledb_multinode::AccessNode) -> timescaledb_multinode::Result<()> {
@@ -36,12 +42,13 @@ use crate::sql::role::{
 /// DistributedRole::new("mn_user1", SecretString::from("access node password"))
 ///     .data_node_password(SecretString::from("data node password"))
 ///     .grant([Privilege::Select, Privilege::Insert], "sensor_data")
-///     .apply(an)
+///     .grant([Privilege::Select], "reports.daily")
+///     .run(an)
 ///     .await?;
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone)]
-#[must_use = "does nothing until .apply() is awaited"]
+#[must_use = "does nothing until .run() is awaited"]
 pub struct DistributedRole {
     name: String,
     password: SecretString,
@@ -52,15 +59,9 @@ pub struct DistributedRole {
 
 /// What a [`DistributedRole`]'s grant is on.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum GrantOn {
-    /// One table: in the search path (`schema` `None`) or in `schema`.
-    Table {
-        /// Its schema, when named.
-        schema: Option<String>,
-        /// The table.
-        table: String,
-    },
+pub(crate) enum GrantOn {
+    /// One table (optionally schema-qualified), or why the text given is not a table name.
+    Table(std::result::Result<TableName, String>),
     /// Every table of a schema (`GRANT ... ON ALL TABLES IN SCHEMA`), and the tables the
     /// admin creates there later (`ALTER DEFAULT PRIVILEGES IN SCHEMA ... GRANT ... ON
     /// TABLES`), on the access node and on each of the role's data nodes.
@@ -68,22 +69,17 @@ pub enum GrantOn {
 }
 
 impl GrantOn {
-    /// The table, when the grant is on one.
+    /// The table, when the grant is on one; text given that is not a table name is
+    /// [`Error::InvalidInput`] naming `op` and `node`.
     pub(crate) fn table_name(
         &self,
         op: &'static str,
         node: Option<&str>,
     ) -> Result<Option<TableName>> {
         match self {
-            GrantOn::Table { schema, table } => {
-                let name = Ident::for_op(table.clone(), "table", op, node)?;
-                Ok(Some(match schema {
-                    Some(schema) => TableName::qualified(
-                        Ident::for_op(schema.clone(), "schema", op, node)?,
-                        name,
-                    ),
-                    None => TableName::new(name),
-                }))
+            GrantOn::Table(Ok(table)) => Ok(Some(table.clone())),
+            GrantOn::Table(Err(reason)) => {
+                Err(Error::invalid(op, node, format!("table name: {reason}")))
             }
             GrantOn::AllTablesInSchema(_) => Ok(None),
         }
@@ -93,14 +89,8 @@ impl GrantOn {
     /// public`.
     pub(crate) fn describe(&self) -> String {
         match self {
-            GrantOn::Table {
-                schema: Some(schema),
-                table,
-            } => format!("{schema}.{table}"),
-            GrantOn::Table {
-                schema: None,
-                table,
-            } => table.clone(),
+            GrantOn::Table(Ok(table)) => table.to_string(),
+            GrantOn::Table(Err(_)) => "a table whose name is not valid".to_owned(),
             GrantOn::AllTablesInSchema(schema) => format!("all tables in schema {schema}"),
         }
     }
@@ -137,37 +127,18 @@ impl DistributedRole {
         self
     }
 
-    /// Grant `privileges` on `table` (in the search path) to the role. `table` is one
-    /// identifier taken as written; for a table in another schema use
-    /// [`DistributedRole::grant_in_schema`].
+    /// Grant `privileges` on `table` to the role. `table` is a
+    /// [`TableName`](crate::TableName) or text read as one: `"sensor_data"` (in the search
+    /// path's schema), `"reports.daily"`, `r#""My Schema"."a.b""#`; text that is not a table
+    /// name is [`Error::InvalidInput`] from [`DistributedRole::run`].
     pub fn grant(
         mut self,
         privileges: impl IntoIterator<Item = Privilege>,
-        table: impl Into<String>,
+        table: impl IntoTableName,
     ) -> Self {
         self.grants.push((
             privileges.into_iter().collect(),
-            GrantOn::Table {
-                schema: None,
-                table: table.into(),
-            },
-        ));
-        self
-    }
-
-    /// Grant `privileges` on `table` of `schema` to the role.
-    pub fn grant_in_schema(
-        mut self,
-        privileges: impl IntoIterator<Item = Privilege>,
-        schema: impl Into<String>,
-        table: impl Into<String>,
-    ) -> Self {
-        self.grants.push((
-            privileges.into_iter().collect(),
-            GrantOn::Table {
-                schema: Some(schema.into()),
-                table: table.into(),
-            },
+            GrantOn::Table(table.read_table_name()),
         ));
         self
     }
@@ -190,12 +161,12 @@ impl DistributedRole {
     }
 
     /// The role's name.
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         &self.name
     }
 
     /// The data nodes chosen with [`DistributedRole::data_nodes`], if any.
-    pub fn data_node_names(&self) -> Option<&[String]> {
+    pub(crate) fn data_node_names(&self) -> Option<&[String]> {
         self.data_nodes.as_deref()
     }
 
@@ -210,7 +181,7 @@ impl DistributedRole {
     }
 
     /// The grants, as (privileges, what they are on).
-    pub fn grants(&self) -> &[(Vec<Privilege>, GrantOn)] {
+    pub(crate) fn grants(&self) -> &[(Vec<Privilege>, GrantOn)] {
         &self.grants
     }
 
@@ -275,7 +246,7 @@ impl DistributedRole {
     /// block: on a `Transaction`, a role for data nodes is refused with
     /// [`Error::InvalidInput`] before anything is sent (one with
     /// [`DistributedRole::data_nodes`] empty runs there).
-    pub async fn apply(self, on: &(impl Executor + ?Sized)) -> Result<()> {
+    pub async fn run(self, on: &(impl Executor + ?Sized)) -> Result<()> {
         let an_name = on.node_name();
         let node = Some(an_name.as_str());
         let role = Ident::for_op(self.name.clone(), "role", OP, node)?;

@@ -4,7 +4,7 @@
 use super::cluster::{LocalCluster, LocalClusterBuilder};
 use crate::cluster::Cluster;
 use crate::error::{Error, Result};
-use crate::node::{update_extensions, AccessNode, Bootstrap, DataNode};
+use crate::node::{AccessNode, Bootstrap, DataNode, UpdateExtension};
 use crate::pool::PoolConfig;
 
 const OP: &str = "join local cluster";
@@ -27,7 +27,7 @@ const OP: &str = "join local cluster";
 /// joined.access_node.execute(&RawSql::vouched(table), &[]).await?;
 /// DistributedHypertable::new("metrics", "time")
 ///     .partitioning_column("device")
-///     .create(&joined.access_node)
+///     .run(&joined.access_node)
 ///     .await?;
 /// assert!(joined.cluster.status().await.is_healthy());
 /// joined.shutdown().await?;
@@ -99,9 +99,10 @@ impl LocalCluster {
     }
 
     /// Creates (or updates) the extension on every node, data nodes first
-    /// ([`update_extensions`]), and adds each data node to the access node with a user
-    /// mapping for `tsdbadmin` and its own password ([`DataNode::add`] with
-    /// [`Bootstrap::ExistingDatabase`] and `if_not_exists`, so joining twice is harmless);
+    /// ([`UpdateExtension::run_cluster`]), and adds each data node to the access node with a
+    /// user mapping for `tsdbadmin` and its own password ([`DataNode::run`] with
+    /// [`Bootstrap::ExistingDatabase`] and [`DataNode::idempotent`], so joining twice is
+    /// harmless);
     /// returns the access node with a pool built from `pool`.
     ///
     /// # Errors
@@ -117,13 +118,15 @@ impl LocalCluster {
                 log_tail: None,
             });
         }
-        update_extensions(&self.access_node_config(), &self.data_node_configs(), None).await?;
+        UpdateExtension::new()
+            .run_cluster(&self.access_node_config(), &self.data_node_configs())
+            .await?;
         let an = AccessNode::connect_with_pool(self.access_node_config(), pool).await?;
         for dn in self.data_nodes() {
             DataNode::from_config(&dn.config())
                 .bootstrap(Bootstrap::ExistingDatabase)
-                .if_not_exists()
-                .add(&an)
+                .idempotent()
+                .run(&an)
                 .await?;
         }
         Ok(an)

@@ -235,7 +235,8 @@ async fn a_broken_user_mapping_is_planned_and_repaired() {
         .unwrap();
     timescaledb_multinode::UserMapping::new(timescaledb_multinode::RoleSpec::CurrentUser, "dn2")
         .password(SecretString::from("not dn2's password"))
-        .alter(&an)
+        .idempotent()
+        .run(&an)
         .await
         .unwrap();
     let plan = cluster.plan().await.unwrap();

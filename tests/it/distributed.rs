@@ -151,7 +151,8 @@ async fn a_failed_data_node_login_does_not_poison_the_pool() {
     let (cluster, an) = joined(PoolConfig::default().max_size(1)).await;
     timescaledb_multinode::UserMapping::new(timescaledb_multinode::RoleSpec::CurrentUser, "dn2")
         .password(timescaledb_multinode::SecretString::from("wrong"))
-        .alter(&an)
+        .idempotent()
+        .run(&an)
         .await
         .unwrap();
     for _ in 0..3 {

@@ -94,7 +94,7 @@ async fn a_collation_with_a_double_quote_is_refused_before_the_data_nodes_see_an
         .unwrap();
 
     let err = DistributedHypertable::new("coll_t", "time")
-        .create(&an)
+        .run(&an)
         .await
         .unwrap_err();
     let reason = invalid_input_reason(&err);
@@ -144,7 +144,7 @@ async fn a_column_renamed_after_distribution_is_refused_before_attach() {
     for name in ["ren_t", "ren_ctl"] {
         DistributedHypertable::new(name, "time")
             .data_nodes(["dn1"])
-            .create(&an)
+            .run(&an)
             .await
             .unwrap();
     }
@@ -247,11 +247,16 @@ async fn every_kind_of_copied_name_is_checked() {
         ),
     ];
     for (name, schema, object) in cases {
-        let mut builder = DistributedHypertable::new(name, "time");
-        if let Some(schema) = schema {
-            builder = builder.schema(schema);
-        }
-        let err = builder.create(&an).await.unwrap_err();
+        let table = match schema {
+            Some(schema) => {
+                TableName::qualified(Ident::new(schema).unwrap(), Ident::new(name).unwrap())
+            }
+            None => TableName::new(Ident::new(name).unwrap()),
+        };
+        let err = DistributedHypertable::new(table, "time")
+            .run(&an)
+            .await
+            .unwrap_err();
         let reason = invalid_input_reason(&err);
         assert!(
             reason.starts_with(&format!("{object} contains a double quote")),

@@ -440,7 +440,7 @@ async fn grants_on_all_tables_of_a_schema_on_every_node(admin: AdminModel) {
     let cluster = spec(&local, 2).role(
         DistributedRole::new("mn_user1", SecretString::from("mn_user1 spec pw"))
             .grant_on_all_tables_in_schema([Privilege::Select], "public")
-            .grant_in_schema([Privilege::Select], "reports", "daily"),
+            .grant([Privilege::Select], "reports.daily"),
     );
     let plan = cluster.plan().await.unwrap();
     assert_eq!(kinds(&plan), [StepKind::ApplyRole], "{plan}");

@@ -131,8 +131,8 @@ async fn a_cause_chain_prints_each_server_message_once() {
         an.execute(&RawSql::vouched(sql), &[]).await.unwrap();
     }
     let mapping = || UserMapping::for_role("tsdbadmin", "dn1").password(SecretString::from("pw"));
-    mapping().create(&an).await.unwrap();
-    let err = mapping().create(&an).await.unwrap_err();
+    mapping().run(&an).await.unwrap();
+    let err = mapping().run(&an).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::AlreadyExists, "{err:?}");
     assert!(err.is_already_exists());
     assert!(!err.to_string().contains("data node"), "{err}");

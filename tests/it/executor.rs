@@ -13,8 +13,9 @@ use std::time::Duration;
 use timescaledb_multinode::testing::{AdminModel, LocalCluster, LocalServer};
 use timescaledb_multinode::tokio_postgres::Client;
 use timescaledb_multinode::{
-    AccessNode, DataNode, DeleteDataNode, DistributedExec, DistributedHypertable, DistributedRole,
-    Error, Executor, Ident, PoolConfig, RoleSpec, SecretString, UserMapping,
+    AccessNode, CreateRestorePoint, DataNode, DeleteDataNode, DistributedExec,
+    DistributedHypertable, DistributedRole, DropUserMapping, Error, Executor, Ident, PoolConfig,
+    RoleSpec, SecretString, SetReplicationFactor, UserMapping,
 };
 
 use crate::common::{as_both_admins, join, joined_cluster_from, tier2};
@@ -92,22 +93,30 @@ async fn user_mappings_run_on_every_executor() {
     fdw_server(&client, &roles).await;
 
     let an = AccessNode::connect(server.config()).await.unwrap();
-    mapping("r_access_node").ensure(&an).await.unwrap();
+    mapping("r_access_node")
+        .idempotent()
+        .run(&an)
+        .await
+        .unwrap();
     let pooled = an.client().await.unwrap();
-    mapping("r_pooled").ensure(&pooled).await.unwrap();
+    mapping("r_pooled").idempotent().run(&pooled).await.unwrap();
     drop(pooled);
-    mapping("r_client").ensure(&client).await.unwrap();
+    mapping("r_client").idempotent().run(&client).await.unwrap();
 
     // In the caller's transaction: undone by its rollback, kept by its commit.
     let tx = client.transaction().await.unwrap();
     assert!(tx.in_transaction_block());
-    mapping("r_tx").ensure(&tx).await.unwrap();
+    mapping("r_tx").idempotent().run(&tx).await.unwrap();
     tx.rollback().await.unwrap();
     assert!(!mapped(&client, "r_tx").await);
     let tx = client.transaction().await.unwrap();
-    mapping("r_tx").ensure(&tx).await.unwrap();
-    mapping("r_tx").drop(&tx).await.unwrap();
-    mapping("r_tx").create(&tx).await.unwrap();
+    mapping("r_tx").idempotent().run(&tx).await.unwrap();
+    let dropped = DropUserMapping::new(RoleSpec::Named(Ident::new("r_tx").unwrap()), "dn1")
+        .run(&tx)
+        .await
+        .unwrap();
+    assert!(dropped);
+    mapping("r_tx").run(&tx).await.unwrap();
     tx.commit().await.unwrap();
 
     #[cfg(feature = "bb8-postgres")]
@@ -120,9 +129,9 @@ async fn user_mappings_run_on_every_executor() {
             .build(manager)
             .await
             .unwrap();
-        mapping("r_bb8_pool").ensure(&pool).await.unwrap();
+        mapping("r_bb8_pool").idempotent().run(&pool).await.unwrap();
         let conn = pool.get().await.unwrap();
-        mapping("r_bb8_conn").ensure(&conn).await.unwrap();
+        mapping("r_bb8_conn").idempotent().run(&conn).await.unwrap();
         // The connection stays usable for the application.
         conn.simple_query("SELECT 1").await.unwrap();
     }
@@ -132,7 +141,7 @@ async fn user_mappings_run_on_every_executor() {
         assert_eq!(mapped(&client, role).await, expected, "{role}");
     }
     // An error on a caller's client names the operation and the node as the crate knows it.
-    let err = mapping("r_client").create(&client).await.unwrap_err();
+    let err = mapping("r_client").run(&client).await.unwrap_err();
     assert_eq!(err.code().map(|c| c.code()), Some("42710"), "{err:?}");
     assert_eq!(err.node(), Some("access node"));
     server.shutdown().await.unwrap();
@@ -218,7 +227,7 @@ async fn what_a_transaction_block_cannot_run_is_refused_before_anything_is_sent(
             "add_data_node",
             DataNode::new("dn9", "127.0.0.1")
                 .password(SecretString::from("pw"))
-                .add(&tx)
+                .run(&tx)
                 .await
                 .unwrap_err(),
         ),
@@ -237,7 +246,7 @@ async fn what_a_transaction_block_cannot_run_is_refused_before_anything_is_sent(
         (
             "distributed_exec",
             DistributedRole::new("r9", SecretString::from("pw"))
-                .apply(&tx)
+                .run(&tx)
                 .await
                 .unwrap_err(),
         ),
@@ -290,7 +299,7 @@ async fn distributed_table(on: &(impl Executor + ?Sized), client: &Client, name:
         .unwrap();
     let created = DistributedHypertable::new(name, "time")
         .partitioning_column("sensor_id")
-        .create(on)
+        .run(on)
         .await
         .unwrap();
     assert!(created.created, "{name}");
@@ -342,7 +351,7 @@ async fn typed_operations_on_every_executor(model: AdminModel) {
         .await
         .unwrap();
     DistributedHypertable::new("t_tx", "time")
-        .create(&tx)
+        .run(&tx)
         .await
         .unwrap();
     DistributedExec::new("CREATE TABLE e_tx(i int)")
@@ -356,7 +365,7 @@ async fn typed_operations_on_every_executor(model: AdminModel) {
         .await
         .unwrap();
     DistributedHypertable::new("t_tx", "time")
-        .create(&tx)
+        .run(&tx)
         .await
         .unwrap();
     DistributedExec::new("CREATE TABLE e_tx(i int)")
@@ -421,10 +430,13 @@ async fn typed_operations_on_every_executor(model: AdminModel) {
         .unwrap();
     assert_eq!(ingest.finish().await.unwrap(), 1);
     assert_eq!(client.chunks("t_client").await.unwrap().len(), 1);
-    client.set_replication_factor("t_client", 2).await.unwrap();
+    SetReplicationFactor::new("t_client", 2)
+        .run(&client)
+        .await
+        .unwrap();
     let info = client.hypertable("t_client").await.unwrap().unwrap();
     assert_eq!(info.replication_factor, Some(2));
-    let points = client.create_distributed_restore_point("byos").await;
+    let points = CreateRestorePoint::new("byos").run(&client).await;
     match model {
         AdminModel::Superuser => assert_eq!(points.unwrap().len(), 3),
         _ => {
@@ -498,7 +510,8 @@ async fn the_raw_client_keeps_a_session_whose_data_node_login_failed_out_of_the_
 
     UserMapping::new(RoleSpec::CurrentUser, "dn2")
         .password(SecretString::from("wrong"))
-        .alter(&an)
+        .idempotent()
+        .run(&an)
         .await
         .unwrap();
     for _ in 0..3 {

@@ -28,9 +28,10 @@ use timescaledb_multinode::testing::{
 use timescaledb_multinode::tokio_postgres::Client;
 use timescaledb_multinode::{
     query_each, AccessNode, AllowNewChunks, AlterDataNode, AttachDataNode, BlockNewChunks,
-    Bootstrap, Capabilities, ChunkInterval, Cluster, DataNode, DeleteDataNode, DetachDataNode,
-    DistributedExec, DistributedHypertable, DistributedRole, ExposeSecret, Ident, NodeConfig,
-    Privilege, RawSql, SecretString, ServerInfo, TableName,
+    Bootstrap, Capabilities, ChunkInterval, Cluster, CreateRestorePoint, DataNode, DeleteDataNode,
+    DetachDataNode, DistributedExec, DistributedHypertable, DistributedRole, ExposeSecret, Ident,
+    NodeConfig, Privilege, RawSql, SecretString, ServerInfo, SetChunkInterval,
+    SetReplicationFactor, TableName,
 };
 
 use crate::common::{plain_server, tier2};
@@ -452,12 +453,17 @@ async fn typed_api(local: &LocalCluster) -> String {
         .run(&an)
         .await
         .unwrap();
-    an.set_replication_factor(&sensor, 1).await.unwrap();
-    an.set_chunk_interval(&sensor, ChunkInterval::Time(Duration::from_secs(86_400)))
+    SetReplicationFactor::new(&sensor, 1)
+        .run(&an)
+        .await
+        .unwrap();
+    SetChunkInterval::new(&sensor, ChunkInterval::Time(Duration::from_secs(86_400)))
+        .run(&an)
         .await
         .unwrap();
     assert_eq!(
-        an.create_distributed_restore_point("hijack")
+        CreateRestorePoint::new("hijack")
+            .run(&an)
             .await
             .unwrap()
             .len(),
@@ -469,7 +475,7 @@ async fn typed_api(local: &LocalCluster) -> String {
         .await
         .unwrap();
     DistributedHypertable::new("spare", "time")
-        .create(&an)
+        .run(&an)
         .await
         .unwrap();
     assert_eq!(
@@ -490,7 +496,7 @@ async fn typed_api(local: &LocalCluster) -> String {
     let dn3 = &local.data_nodes()[2];
     let added = DataNode::from_config(&dn3.config())
         .bootstrap(Bootstrap::CreateDatabase)
-        .add(&an)
+        .run(&an)
         .await
         .unwrap();
     assert!(added.node_created && added.extension_created);
@@ -739,7 +745,7 @@ async fn the_api_is_called_in_the_extensions_own_schema() {
     for dn in local.data_nodes() {
         DataNode::from_config(&dn.config())
             .bootstrap(Bootstrap::ExistingDatabase)
-            .add(&an)
+            .run(&an)
             .await
             .unwrap();
     }
@@ -750,7 +756,7 @@ async fn the_api_is_called_in_the_extensions_own_schema() {
         .unwrap();
     let created = DistributedHypertable::new("t", "time")
         .partitioning_column("id")
-        .create(&an)
+        .run(&an)
         .await
         .unwrap();
     assert!(created.created);

@@ -27,9 +27,9 @@ use timescaledb_multinode::testing::{LocalCluster, LocalServer};
 use timescaledb_multinode::tokio_postgres::types::ToSql;
 use timescaledb_multinode::tokio_postgres::Client;
 use timescaledb_multinode::{
-    AccessNode, DataNode, DistributedExec, DistributedHypertable, DistributedRole, Error, Ident,
-    MappingChange, NodeConfig, Privilege, RawSql, RoleSpec, SecretString, TableName, UserMapping,
-    MAX_IDENT_BYTES,
+    AccessNode, DataNode, DistributedExec, DistributedHypertable, DistributedRole, DropUserMapping,
+    Error, Ident, MappingChange, NodeConfig, Privilege, RawSql, RoleSpec, SecretString, TableName,
+    UserMapping, MAX_IDENT_BYTES,
 };
 
 use crate::common::tier2;
@@ -381,27 +381,30 @@ async fn refusals(an: &AccessNode, name: &str) -> Result<(), TestCaseError> {
         "UserMapping role",
         UserMapping::for_role(name, "canary_srv")
             .password(pw())
-            .ensure(an)
+            .idempotent()
+            .run(an)
             .await,
     )?;
     refused(
         "UserMapping server",
         UserMapping::new(RoleSpec::CurrentUser, name)
             .password(pw())
-            .ensure(an)
+            .idempotent()
+            .run(an)
             .await,
     )?;
     refused(
         "UserMapping remote user",
         UserMapping::new(RoleSpec::CurrentUser, "canary_srv")
             .remote_user(name)
-            .create(an)
+            .run(an)
             .await,
     )?;
     refused(
         "UserMapping drop",
-        UserMapping::for_role(name, "canary_srv")
-            .drop_if_exists(an)
+        DropUserMapping::for_role(name, "canary_srv")
+            .idempotent()
+            .run(an)
             .await,
     )?;
     let canary = TableName::new(Ident::new("canary_0").ctx("canary name")?);
@@ -410,35 +413,33 @@ async fn refusals(an: &AccessNode, name: &str) -> Result<(), TestCaseError> {
         "ingest second column",
         an.ingest(&canary, &["id", name]).await,
     )?;
+    // A table is text read as SQL writes it: the name quoted is exactly that one part.
     refused(
         "hypertable table",
-        DistributedHypertable::new(name, "t_0").create(an).await,
+        DistributedHypertable::new(qi(name), "t_0").run(an).await,
     )?;
     refused(
         "hypertable schema",
-        DistributedHypertable::new("canary_0", "t_0")
-            .schema(name)
-            .create(an)
+        DistributedHypertable::new(format!("{}.canary_0", qi(name)), "t_0")
+            .run(an)
             .await,
     )?;
     refused(
         "hypertable time column",
-        DistributedHypertable::new("canary_0", name)
-            .create(an)
-            .await,
+        DistributedHypertable::new("canary_0", name).run(an).await,
     )?;
     refused(
         "hypertable partitioning column",
         DistributedHypertable::new("canary_0", "t_0")
             .partitioning_column(name)
-            .create(an)
+            .run(an)
             .await,
     )?;
     refused(
         "hypertable data node",
         DistributedHypertable::new("canary_0", "t_0")
             .data_nodes([name])
-            .create(an)
+            .run(an)
             .await,
     )?;
     refused(
@@ -450,20 +451,20 @@ async fn refusals(an: &AccessNode, name: &str) -> Result<(), TestCaseError> {
     )?;
     refused(
         "distributed role name",
-        DistributedRole::new(name, pw()).apply(an).await,
+        DistributedRole::new(name, pw()).run(an).await,
     )?;
     refused(
         "distributed role grant",
         DistributedRole::new("role_0", pw())
-            .grant([Privilege::Select], name)
-            .apply(an)
+            .grant([Privilege::Select], qi(name))
+            .run(an)
             .await,
     )?;
     refused(
         "data node name",
         DataNode::new(name, "127.0.0.1")
             .password(pw())
-            .add(an)
+            .run(an)
             .await,
     )?;
     refused(
@@ -471,7 +472,7 @@ async fn refusals(an: &AccessNode, name: &str) -> Result<(), TestCaseError> {
         DataNode::new("dn_0", "127.0.0.1")
             .database(name)
             .password(pw())
-            .add(an)
+            .run(an)
             .await,
     )?;
     let config = an.config().clone();
@@ -677,7 +678,11 @@ async fn tier1_accept(
     };
     if with_mapping {
         prop_assert_eq!(
-            mapping().ensure(an).await.ctx("ensure user mapping")?,
+            mapping()
+                .idempotent()
+                .run(an)
+                .await
+                .ctx("ensure user mapping")?,
             MappingChange::Created
         );
     }
@@ -761,7 +766,11 @@ async fn tier1_accept(
 
     // Clean up: the mapping through the crate, the rest with the test's quoting.
     if with_mapping {
-        mapping().drop(an).await.ctx("drop user mapping")?;
+        let dropped = DropUserMapping::for_role(name, name)
+            .run(an)
+            .await
+            .ctx("drop user mapping")?;
+        prop_assert!(dropped);
     }
     for sql in [
         format!("DROP TABLE {q}"),
@@ -838,7 +847,7 @@ async fn tier2_setup() -> Tier2 {
         .unwrap();
     DistributedHypertable::new("ht_0", "t_0")
         .partitioning_column("p_0")
-        .create(&an)
+        .run(&an)
         .await
         .unwrap();
     an_client
@@ -881,7 +890,7 @@ async fn tier2_case(env: &Tier2, name: &str) -> Result<Outcome, TestCaseError> {
             "distributed role data node",
             DistributedRole::new("role_0", SecretString::from("pw"))
                 .data_nodes([name])
-                .apply(&env.an)
+                .run(&env.an)
                 .await,
         )?;
         outcome
@@ -921,9 +930,12 @@ async fn tier2_accept(env: &Tier2, name: &str) -> Result<Outcome, TestCaseError>
     )
     .await
     .ctx("create table")?;
-    let created = DistributedHypertable::new(name, time_column.as_str())
+    // The table as SQL text (quoted, so exactly the hostile name); the grant below names it
+    // as a `TableName`.
+    let table = TableName::new(ident);
+    let created = DistributedHypertable::new(q.as_str(), time_column.as_str())
         .partitioning_column(name)
-        .create(an)
+        .run(an)
         .await;
     let distributed = match created {
         Ok(created) => {
@@ -945,7 +957,6 @@ async fn tier2_accept(env: &Tier2, name: &str) -> Result<Outcome, TestCaseError>
     };
 
     // Two rows through binary COPY into the hostile columns.
-    let table = TableName::new(ident);
     let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_704_067_200);
     let mut ingest = an
         .ingest(&table, &[time_column.as_str(), name, "v_0"])
@@ -968,9 +979,9 @@ async fn tier2_accept(env: &Tier2, name: &str) -> Result<Outcome, TestCaseError>
     // A role with the hostile name everywhere, with SELECT on the hostile table and on the
     // distributed hypertable ht_0 (that GRANT goes to the data nodes too).
     DistributedRole::new(name, SecretString::from(ROLE_PASSWORD))
-        .grant([Privilege::Select], name)
+        .grant([Privilege::Select], &table)
         .grant([Privilege::Select], "ht_0")
-        .apply(an)
+        .run(an)
         .await
         .ctx("apply distributed role")?;
 
@@ -1214,11 +1225,12 @@ fn hypertable_names_with_a_double_quote_are_refused_or_work() {
             )
             .await
             .unwrap();
-            let mut builder = DistributedHypertable::new(table, time);
+            // The table's name quoted, so the text reads back as exactly that name.
+            let mut builder = DistributedHypertable::new(qi(table), time);
             if let Some(column) = partitioning {
                 builder = builder.partitioning_column(column);
             }
-            match builder.create(&an).await {
+            match builder.run(&an).await {
                 Ok(created) if created.name == table => {}
                 Err(Error::InvalidInput { .. }) => {}
                 other => failures.push(format!(

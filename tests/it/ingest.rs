@@ -108,7 +108,7 @@ async fn copy_into_a_distributed_hypertable() {
     .unwrap();
     DistributedHypertable::new("sensor_data", "time")
         .partitioning_column("sensor_id")
-        .create(&an)
+        .run(&an)
         .await
         .unwrap();
     let start = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_704_067_200);
@@ -150,7 +150,7 @@ async fn ingest_refuses_to_write_while_a_data_node_is_down() {
     DistributedHypertable::new("m", "time")
         .partitioning_column("id")
         .replication_factor(2)
-        .create(&an)
+        .run(&an)
         .await
         .unwrap();
     let now = std::time::SystemTime::now();
@@ -192,7 +192,7 @@ async fn a_batch_the_server_rolled_back_runs_again_and_is_written_once() {
     .unwrap();
     DistributedHypertable::new("retry_me", "time")
         .partitioning_column("id")
-        .create(&an)
+        .run(&an)
         .await
         .unwrap();
     // Another session cancels the first attempt's COPY while it waits for its rows (the

@@ -6,8 +6,9 @@ use std::collections::BTreeSet;
 use timescaledb_multinode::testing::{AdminModel, LocalCluster};
 use timescaledb_multinode::tokio_postgres::Client;
 use timescaledb_multinode::{
-    AccessNode, AllowNewChunks, AlterDataNode, AttachDataNode, BlockNewChunks, DeleteDataNode,
-    DetachDataNode, DistributedHypertable, Error, Ident, RoleSpec, TableName, UserMapping,
+    AccessNode, AllowNewChunks, AlterDataNode, AttachDataNode, BlockNewChunks, CreateRestorePoint,
+    DeleteDataNode, DetachDataNode, DistributedHypertable, Error, Ident, RoleSpec,
+    SetReplicationFactor, TableName, UserMapping,
 };
 
 use crate::common::as_both_admins;
@@ -33,7 +34,7 @@ async fn sensor_table(an: &AccessNode, client: &Client, name: &str) {
         .unwrap();
     DistributedHypertable::new(name, "time")
         .partitioning_column("sensor_id")
-        .create(an)
+        .run(an)
         .await
         .unwrap();
 }
@@ -110,7 +111,7 @@ async fn delete_drops_every_user_mapping_first(model: AdminModel) {
     UserMapping::new(RoleSpec::Public, "dn2")
         .remote_user("tsdbadmin")
         .password(dn2.password().clone())
-        .create(&an)
+        .run(&an)
         .await
         .unwrap();
     let client = an.config().connect().await.unwrap();
@@ -133,12 +134,12 @@ async fn delete_drops_every_user_mapping_first(model: AdminModel) {
         .await
         .unwrap();
 
-    // Gone now: refused before anything is sent, or skipped with if_exists.
+    // Gone now: refused before anything is sent, or skipped when idempotent.
     let err = DeleteDataNode::new("dn2").run(&an).await.unwrap_err();
     assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
     assert!(err.to_string().contains("\"dn2\""), "{err}");
     let skipped = DeleteDataNode::new("dn2")
-        .if_exists()
+        .idempotent()
         .run(&an)
         .await
         .unwrap();
@@ -296,7 +297,7 @@ async fn detach_and_reattach(model: AdminModel) {
     assert_eq!(err.operation(), "attach data node");
     let again = DetachDataNode::new("dn2")
         .hypertable(table("t_keep"))
-        .if_attached()
+        .idempotent()
         .run(&an)
         .await
         .unwrap();
@@ -330,14 +331,14 @@ async fn detach_and_reattach(model: AdminModel) {
         row.get::<_, i32>(0)
     });
 
-    // Attached already: refused (TS172), or converged with if_not_attached.
+    // Attached already: refused (TS172), or converged when idempotent.
     let err = AttachDataNode::new("dn2", table("t_drop"))
         .run(&an)
         .await
         .unwrap_err();
     assert_eq!(sqlstate(&err), Some("TS172"), "{err:?}");
     let same = AttachDataNode::new("dn2", table("t_drop"))
-        .if_not_attached()
+        .idempotent()
         .run(&an)
         .await
         .unwrap();
@@ -351,7 +352,7 @@ async fn detach_and_reattach(model: AdminModel) {
     DistributedHypertable::new("t_rf2", "time")
         .partitioning_column("sensor_id")
         .replication_factor(2)
-        .create(&an)
+        .run(&an)
         .await
         .unwrap();
     insert(&client, "t_rf2", "2024-01-01", 3).await;
@@ -526,7 +527,7 @@ async fn set_replication_factor_then_chunk_placement(model: AdminModel) {
         Some(1)
     );
 
-    an.set_replication_factor(&t, 2).await.unwrap();
+    SetReplicationFactor::new(&t, 2).run(&an).await.unwrap();
     assert_eq!(
         an.hypertable(&t).await.unwrap().unwrap().replication_factor,
         Some(2)
@@ -539,10 +540,10 @@ async fn set_replication_factor_then_chunk_placement(model: AdminModel) {
         "{chunks:?}"
     );
 
-    let err = an.set_replication_factor(&t, 0).await.unwrap_err();
+    let err = SetReplicationFactor::new(&t, 0).run(&an).await.unwrap_err();
     assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
     assert_eq!(err.operation(), "set replication factor");
-    let err = an.set_replication_factor(&t, 3).await.unwrap_err();
+    let err = SetReplicationFactor::new(&t, 3).run(&an).await.unwrap_err();
     assert_eq!(sqlstate(&err), Some("TS170"), "{err:?}");
     assert_eq!(err.node(), Some("an"));
     cluster.shutdown().await.unwrap();
@@ -556,10 +557,7 @@ async fn restore_point_on_every_node(model: AdminModel) {
 
     if model == AdminModel::ManagedService {
         // TimescaleDB reserves it to superusers: refused before anything is sent.
-        let err = an
-            .create_distributed_restore_point("rp1")
-            .await
-            .unwrap_err();
+        let err = CreateRestorePoint::new("rp1").run(&an).await.unwrap_err();
         assert!(matches!(err, Error::MissingPrivilege { .. }), "{err:?}");
         assert!(
             err.to_string().contains("tsdbadmin lacks SUPERUSER"),
@@ -569,7 +567,7 @@ async fn restore_point_on_every_node(model: AdminModel) {
         cluster.shutdown().await.unwrap();
         return;
     }
-    let points = an.create_distributed_restore_point("rp1").await.unwrap();
+    let points = CreateRestorePoint::new("rp1").run(&an).await.unwrap();
     assert_eq!(points.len(), 3, "{points:?}");
     let access: Vec<_> = points.iter().filter(|p| p.node_name.is_none()).collect();
     assert_eq!(access.len(), 1);
@@ -589,16 +587,13 @@ async fn restore_point_on_every_node(model: AdminModel) {
     assert!(points.iter().all(|p| p.lsn.contains('/')), "{points:?}");
 
     for name in [String::new(), "r".repeat(64), "a\0b".to_owned()] {
-        let err = an
-            .create_distributed_restore_point(&name)
-            .await
-            .unwrap_err();
+        let err = CreateRestorePoint::new(&name).run(&an).await.unwrap_err();
         assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
         assert_eq!(err.operation(), "create distributed restore point");
         assert_eq!(err.node(), Some("an"));
     }
-    let longest = an
-        .create_distributed_restore_point(&"r".repeat(63))
+    let longest = CreateRestorePoint::new("r".repeat(63))
+        .run(&an)
         .await
         .unwrap();
     assert_eq!(longest.len(), 3);

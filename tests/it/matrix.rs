@@ -8,8 +8,8 @@
 
 use timescaledb_multinode::testing::{LocalCluster, LocalClusterBuilder, LocalServer, PgInstall};
 use timescaledb_multinode::{
-    update_extensions, AccessNode, Bootstrap, DataNode, DistributedHypertable, ExtensionChange,
-    NodeRole, RawSql, ServerInfo, Version,
+    AccessNode, Bootstrap, DataNode, DistributedHypertable, ExtensionChange, NodeRole, RawSql,
+    ServerInfo, UpdateExtension, Version,
 };
 
 use crate::common::matrix;
@@ -178,7 +178,7 @@ async fn insert_day(an: &AccessNode, day: u32) {
 }
 
 #[tokio::test]
-async fn update_extensions_from_2_9_3_through_2_11_2_to_2_13_1_keeps_the_rows() {
+async fn update_extension_across_a_cluster_from_2_9_3_through_2_11_2_to_2_13_1_keeps_the_rows() {
     let Some(sources) = matrix() else { return };
     let install = tokio::task::spawn_blocking(move || {
         PgInstall::discover_binaries()?.with_timescaledb(sources, RELEASES)
@@ -197,7 +197,9 @@ async fn update_extensions_from_2_9_3_through_2_11_2_to_2_13_1_keeps_the_rows() 
     let dn_configs = local.data_node_configs();
 
     let first: Version = RELEASES[0].parse().unwrap();
-    let created = update_extensions(&an_config, &dn_configs, Some(first))
+    let created = UpdateExtension::new()
+        .to(first)
+        .run_cluster(&an_config, &dn_configs)
         .await
         .unwrap();
     assert!(created
@@ -207,7 +209,7 @@ async fn update_extensions_from_2_9_3_through_2_11_2_to_2_13_1_keeps_the_rows() 
     for dn in &dn_configs {
         DataNode::from_config(dn)
             .bootstrap(Bootstrap::ExistingDatabase)
-            .add(&an)
+            .run(&an)
             .await
             .unwrap();
     }
@@ -222,7 +224,7 @@ async fn update_extensions_from_2_9_3_through_2_11_2_to_2_13_1_keeps_the_rows() 
     .unwrap();
     DistributedHypertable::new("sensor_data", "time")
         .partitioning_column("sensor_id")
-        .create(&an)
+        .run(&an)
         .await
         .unwrap();
     insert_day(&an, 1).await;
@@ -233,7 +235,9 @@ async fn update_extensions_from_2_9_3_through_2_11_2_to_2_13_1_keeps_the_rows() 
     let mut from = first;
     for (day, release) in (2..).zip(&RELEASES[1..]) {
         let to: Version = release.parse().unwrap();
-        let updates = update_extensions(&an_config, &dn_configs, Some(to))
+        let updates = UpdateExtension::new()
+            .to(to)
+            .run_cluster(&an_config, &dn_configs)
             .await
             .unwrap();
         let order: Vec<&str> = updates.iter().map(|u| u.node.as_str()).collect();

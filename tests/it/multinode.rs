@@ -2,9 +2,9 @@
 
 use timescaledb_multinode::testing::{AdminModel, LocalCluster, LocalClusterBuilder};
 use timescaledb_multinode::{
-    update_extensions, AccessNode, Bootstrap, DataNode, DistributedHypertable, DistributedRole,
-    Error, ExposeSecret, ExtensionChange, Ident, MappingChange, NodeConfig, NodeRole, Privilege,
-    SecretString, ServerInfo, TableName,
+    AccessNode, Bootstrap, DataNode, DistributedHypertable, DistributedRole, Error, ExposeSecret,
+    ExtensionChange, Ident, MappingChange, NodeConfig, NodeRole, Privilege, SecretString,
+    ServerInfo, TableName, UpdateExtension,
 };
 
 use crate::common::tier2;
@@ -14,13 +14,10 @@ const SENSOR_TABLE: &str = "CREATE TABLE sensor_data(time timestamptz NOT NULL, 
 
 async fn joined_cluster(builder: LocalClusterBuilder) -> (LocalCluster, AccessNode) {
     let cluster = builder.data_nodes(2).start().await.unwrap();
-    let updates = update_extensions(
-        &cluster.access_node_config(),
-        &cluster.data_node_configs(),
-        None,
-    )
-    .await
-    .unwrap();
+    let updates = UpdateExtension::new()
+        .run_cluster(&cluster.access_node_config(), &cluster.data_node_configs())
+        .await
+        .unwrap();
     assert_eq!(updates.len(), 3);
     assert_eq!(updates[2].node, "an", "the access node comes last");
     // The managed service's superuser created the extension already: nothing to do.
@@ -35,7 +32,7 @@ async fn joined_cluster(builder: LocalClusterBuilder) -> (LocalCluster, AccessNo
     for dn in cluster.data_nodes() {
         let added = DataNode::from_config(&dn.config())
             .bootstrap(Bootstrap::ExistingDatabase)
-            .add(&an)
+            .run(&an)
             .await
             .unwrap();
         assert!(added.node_created);
@@ -69,18 +66,18 @@ pub async fn how_to(builder: LocalClusterBuilder) {
     let info = ServerInfo::detect(an.config()).await.unwrap();
     assert_eq!(info.role, NodeRole::AccessNode);
 
-    // Adding again: already exists, naming the node; with if_not_exists it converges.
+    // Adding again: already exists, naming the node; idempotent, it converges.
     let dn1 = &cluster.data_nodes()[0];
     let err = DataNode::from_config(&dn1.config())
         .bootstrap(Bootstrap::ExistingDatabase)
-        .add(&an)
+        .run(&an)
         .await
         .unwrap_err();
     assert!(matches!(err, Error::AlreadyExists { .. }), "{err:?}");
     let again = DataNode::from_config(&dn1.config())
         .bootstrap(Bootstrap::ExistingDatabase)
-        .if_not_exists()
-        .add(&an)
+        .idempotent()
+        .run(&an)
         .await
         .unwrap();
     assert!(!again.node_created);
@@ -91,14 +88,14 @@ pub async fn how_to(builder: LocalClusterBuilder) {
     client.batch_execute(SENSOR_TABLE).await.unwrap();
     let created = DistributedHypertable::new("sensor_data", "time")
         .partitioning_column("sensor_id")
-        .create(&an)
+        .run(&an)
         .await
         .unwrap();
     assert!(created.created);
     let again = DistributedHypertable::new("sensor_data", "time")
         .partitioning_column("sensor_id")
-        .if_not_exists()
-        .create(&an)
+        .idempotent()
+        .run(&an)
         .await
         .unwrap();
     assert!(!again.created);
@@ -131,14 +128,14 @@ pub async fn how_to(builder: LocalClusterBuilder) {
     DistributedRole::new("mn_user1", pw.clone())
         .data_node_password(SecretString::from("mn_user1 dn pw"))
         .grant([Privilege::Select], "sensor_data")
-        .apply(&an)
+        .run(&an)
         .await
         .unwrap();
     // Twice: idempotent.
     DistributedRole::new("mn_user1", pw.clone())
         .data_node_password(SecretString::from("mn_user1 dn pw"))
         .grant([Privilege::Select], "sensor_data")
-        .apply(&an)
+        .run(&an)
         .await
         .unwrap();
     let user = NodeConfig::new("127.0.0.1", "mn_user1", pw)
@@ -179,7 +176,7 @@ async fn bad_input_is_refused_naming_node_and_operation() {
     let err = DataNode::new("dn9", "127.0.0.1")
         .port(port)
         .password(SecretString::from("x"))
-        .add(&an)
+        .run(&an)
         .await
         .unwrap_err();
     assert!(err.is_unreachable(), "{err:?}");
@@ -193,7 +190,7 @@ async fn bad_input_is_refused_naming_node_and_operation() {
         .database("tsdb")
         .password(SecretString::from("wrong-password-sentinel"))
         .bootstrap(Bootstrap::ExistingDatabase)
-        .add(&an)
+        .run(&an)
         .await
         .unwrap_err();
     assert!(err.is_authentication_failure(), "{err:?}");
@@ -203,12 +200,12 @@ async fn bad_input_is_refused_naming_node_and_operation() {
     // Invalid names: refused before anything is sent.
     let err = DataNode::new("x".repeat(64), "127.0.0.1")
         .password(SecretString::from("x"))
-        .add(&an)
+        .run(&an)
         .await
         .unwrap_err();
     assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
     let err = DataNode::new("dn3", "127.0.0.1")
-        .add(&an)
+        .run(&an)
         .await
         .unwrap_err();
     assert!(err.to_string().contains("password is needed"), "{err}");
@@ -218,7 +215,7 @@ async fn bad_input_is_refused_naming_node_and_operation() {
     client.batch_execute(SENSOR_TABLE).await.unwrap();
     let err = DistributedHypertable::new("sensor_data", "time")
         .data_nodes(["dn1", "nope"])
-        .create(&an)
+        .run(&an)
         .await
         .unwrap_err();
     assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
@@ -233,7 +230,7 @@ async fn bad_input_is_refused_naming_node_and_operation() {
         .await
         .unwrap();
     let err = DistributedHypertable::new("has_rows", "time")
-        .create(&an)
+        .run(&an)
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Database { .. }), "{err:?}");
@@ -243,7 +240,7 @@ async fn bad_input_is_refused_naming_node_and_operation() {
     // A role on an unknown node.
     let err = DistributedRole::new("r1", SecretString::from("pw"))
         .data_nodes(["dn7"])
-        .apply(&an)
+        .run(&an)
         .await
         .unwrap_err();
     assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");

@@ -6,9 +6,8 @@ use timescaledb_multinode::testing::{
     AdminModel, LocalCluster, LocalClusterBuilder, LocalServer, PgInstall,
 };
 use timescaledb_multinode::{
-    update_extension, update_extensions, AccessNode, AccessNodeLink, Bootstrap, Cause, Cluster,
-    DataNode, MappingChange, NodeConfig, RoleSpec, RotationStep, SecretString, UserMapping,
-    Version,
+    AccessNode, AccessNodeLink, Bootstrap, Cause, Cluster, DataNode, DropUserMapping,
+    MappingChange, NodeConfig, RoleSpec, RotationStep, SecretString, UpdateExtension, Version,
 };
 
 use crate::common::{matrix, tier2};
@@ -75,8 +74,8 @@ async fn status_tells_down_from_wrong_password_from_no_mapping() {
 
     // No user mapping at all: told apart from a wrong password.
     local.data_nodes_mut()[1].start().await.unwrap();
-    UserMapping::new(RoleSpec::CurrentUser, "dn2")
-        .drop(&an)
+    DropUserMapping::new(RoleSpec::CurrentUser, "dn2")
+        .run(&an)
         .await
         .unwrap();
     let status = cluster.status().await;
@@ -357,14 +356,16 @@ async fn an_older_minor_on_the_data_nodes_is_named_incompatible() {
     let an_config = local.access_node_config();
     let dn_configs = local.data_node_configs();
     let older: Version = "2.11.2".parse().unwrap();
-    update_extensions(&an_config, &dn_configs, Some(older))
+    UpdateExtension::new()
+        .to(older)
+        .run_cluster(&an_config, &dn_configs)
         .await
         .unwrap();
     let an = AccessNode::connect(an_config.clone()).await.unwrap();
     for dn in &dn_configs {
         DataNode::from_config(dn)
             .bootstrap(Bootstrap::ExistingDatabase)
-            .add(&an)
+            .run(&an)
             .await
             .unwrap();
     }
@@ -378,7 +379,9 @@ async fn an_older_minor_on_the_data_nodes_is_named_incompatible() {
     // The cluster's kept access-node sessions load the extension.
     cluster.plan().await.unwrap();
 
-    update_extension(&an_config, Some("2.13.1".parse().unwrap()))
+    UpdateExtension::new()
+        .to("2.13.1".parse::<Version>().unwrap())
+        .run(&an_config)
         .await
         .unwrap();
     // A kept session that loaded 2.11.2 fails after the update (42710); plan drops it and

@@ -9,8 +9,8 @@ use std::fmt::Write as _;
 
 use timescaledb_multinode::testing::{LocalCluster, LocalServer};
 use timescaledb_multinode::{
-    update_extensions, AccessNode, Bootstrap, DataNode, DistributedRole, Error, ExposeSecret,
-    NodeConfig, Privilege, SecretString, ServerInfo, UserMapping,
+    AccessNode, Bootstrap, DataNode, DistributedRole, Error, ExposeSecret, MappingChange,
+    NodeConfig, Privilege, SecretString, ServerInfo, UpdateExtension, UserMapping,
 };
 
 use crate::common::tier2;
@@ -82,14 +82,15 @@ async fn tier1_no_password_in_debug_errors_traces_or_logs() {
         .remote_user("app")
         .password(SecretString::from(SENTINEL));
     let _ = writeln!(everything, "{mapping:?}");
-    mapping.clone().ensure(&an).await.unwrap();
-    mapping.clone().ensure(&an).await.unwrap();
-    mapping.clone().alter(&an).await.unwrap();
+    mapping.clone().idempotent().run(&an).await.unwrap();
+    mapping.clone().idempotent().run(&an).await.unwrap();
+    let change = mapping.clone().idempotent().run(&an).await.unwrap();
+    assert_eq!(change, MappingChange::Updated);
     // A failing mapping statement: the error and the server's error log stay clean.
-    everything += &shown(&mapping.clone().create(&an).await.unwrap_err());
+    everything += &shown(&mapping.clone().run(&an).await.unwrap_err());
     let on_missing =
         UserMapping::for_role("app", "no_such_server").password(SecretString::from(SENTINEL));
-    everything += &shown(&on_missing.ensure(&an).await.unwrap_err());
+    everything += &shown(&on_missing.idempotent().run(&an).await.unwrap_err());
 
     // The one place the password lives: the user-mapping catalog.
     let stored: Vec<String> = admin
@@ -137,20 +138,17 @@ async fn tier2_no_password_in_debug_errors_traces_or_logs() {
     secrets.push(dn_pw.to_owned());
     let mut everything = format!("{cluster:?}\n");
 
-    update_extensions(
-        &cluster.access_node_config(),
-        &cluster.data_node_configs(),
-        None,
-    )
-    .await
-    .unwrap();
+    UpdateExtension::new()
+        .run_cluster(&cluster.access_node_config(), &cluster.data_node_configs())
+        .await
+        .unwrap();
     let an = AccessNode::connect(cluster.access_node_config())
         .await
         .unwrap();
     for dn in cluster.data_nodes() {
         let builder = DataNode::from_config(&dn.config()).bootstrap(Bootstrap::ExistingDatabase);
         let _ = writeln!(everything, "{builder:?}");
-        let added = builder.add(&an).await.unwrap();
+        let added = builder.run(&an).await.unwrap();
         let _ = writeln!(everything, "{added:?}");
     }
     // A data node with a wrong password: the error names the node, not the password.
@@ -160,7 +158,7 @@ async fn tier2_no_password_in_debug_errors_traces_or_logs() {
         .database("tsdb")
         .password(SecretString::from(SENTINEL))
         .bootstrap(Bootstrap::ExistingDatabase);
-    everything += &shown(&wrong.add(&an).await.unwrap_err());
+    everything += &shown(&wrong.run(&an).await.unwrap_err());
 
     // A distributed role: passwords as SCRAM verifiers on every node, mappings in clear.
     let client = an.config().connect().await.unwrap();
@@ -169,15 +167,15 @@ async fn tier2_no_password_in_debug_errors_traces_or_logs() {
         .await
         .unwrap();
     timescaledb_multinode::DistributedHypertable::new("t", "time")
-        .create(&an)
+        .run(&an)
         .await
         .unwrap();
     let role = DistributedRole::new("mn_user1", SecretString::from(an_pw))
         .data_node_password(SecretString::from(dn_pw))
         .grant([Privilege::Select], "t");
     let _ = writeln!(everything, "{role:?}");
-    role.clone().apply(&an).await.unwrap();
-    role.apply(&an).await.unwrap();
+    role.clone().run(&an).await.unwrap();
+    role.run(&an).await.unwrap();
     let as_user = NodeConfig::new("127.0.0.1", "mn_user1", SecretString::from(an_pw))
         .port(cluster.access_node().port())
         .database("tsdb");
@@ -231,7 +229,7 @@ async fn tier1_a_setting_the_role_cannot_change_is_refused_naming_it() {
     let mapping = |pw: &str| {
         UserMapping::new(RoleSpec::CurrentUser, "dn1").password(SecretString::from(pw.to_owned()))
     };
-    let refused = mapping(SENTINEL).create(&an).await.unwrap_err();
+    let refused = mapping(SENTINEL).run(&an).await.unwrap_err();
     match &refused {
         Error::SecretWouldBeLogged { node, setting, .. } => {
             assert_eq!(node, "an");
@@ -247,7 +245,7 @@ async fn tier1_a_setting_the_role_cannot_change_is_refused_naming_it() {
 
     let accepted = "accepted-Sent1nel-pw";
     mapping(accepted)
-        .create(&an.clone().secret_logging(SecretLogging::Accept))
+        .run(&an.clone().secret_logging(SecretLogging::Accept))
         .await
         .unwrap();
     assert!(

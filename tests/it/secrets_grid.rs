@@ -16,8 +16,8 @@ use std::sync::Arc;
 
 use timescaledb_multinode::testing::{AdminModel, LocalCluster, LocalServer};
 use timescaledb_multinode::{
-    update_extensions, AccessNode, Bootstrap, Cluster, DataNode, DistributedRole, Error,
-    ExposeSecret, RoleSpec, SecretLogging, SecretString, UserMapping,
+    AccessNode, Bootstrap, Cluster, DataNode, DistributedRole, Error, ExposeSecret, MappingChange,
+    RoleSpec, SecretLogging, SecretString, UpdateExtension, UserMapping,
 };
 use tokio::sync::Semaphore;
 
@@ -66,7 +66,7 @@ const SETTINGS: &[(&str, &[(&str, &str)])] = &[
 const OPERATIONS: &[&str] = &[
     "add data node",
     "user mapping create",
-    "user mapping alter",
+    "user mapping update",
     "distributed role",
     "rotation",
     "`Cluster::apply`",
@@ -169,13 +169,10 @@ async fn run_cell(index: usize, model: AdminModel, setting: usize) -> CellResult
     }
     let mut unexpected_controls = Vec::new();
     let mut outcomes: Vec<Outcome> = OPERATIONS.iter().map(|_| Outcome::default()).collect();
-    update_extensions(
-        &local.access_node_config(),
-        &local.data_node_configs(),
-        None,
-    )
-    .await
-    .unwrap();
+    UpdateExtension::new()
+        .run_cluster(&local.access_node_config(), &local.data_node_configs())
+        .await
+        .unwrap();
     let an = AccessNode::connect(local.access_node_config())
         .await
         .unwrap();
@@ -214,7 +211,7 @@ async fn run_cell(index: usize, model: AdminModel, setting: usize) -> CellResult
         out.secrets.push(dn.password().expose_secret().to_owned());
         let added = DataNode::from_config(&dn.config())
             .bootstrap(Bootstrap::ExistingDatabase)
-            .add(&an)
+            .run(&an)
             .await;
         out.record("add", added, false);
     }
@@ -225,7 +222,7 @@ async fn run_cell(index: usize, model: AdminModel, setting: usize) -> CellResult
         .database("tsdb")
         .password(SecretString::from(wrong))
         .bootstrap(Bootstrap::ExistingDatabase)
-        .add(&an)
+        .run(&an)
         .await;
     out.record("add with a wrong password", failed, true);
 
@@ -241,20 +238,30 @@ async fn run_cell(index: usize, model: AdminModel, setting: usize) -> CellResult
             .remote_user("grid_user")
             .password(SecretString::from(pw.to_owned()))
     };
-    out.record("create", mapping(&created).create(&an).await, false);
-    out.record("create again", mapping(&again).create(&an).await, true);
+    out.record("create", mapping(&created).run(&an).await, false);
+    out.record("create again", mapping(&again).run(&an).await, true);
 
-    // User mapping alter, and alter on a server that does not exist (fails).
+    // An existing user mapping updated (`idempotent()`: option by option), and a mapping
+    // on a server that does not exist (fails).
     let out = &mut outcomes[2];
-    let altered = sentinel(index, "mapping-alter");
+    let altered = sentinel(index, "mapping-update");
     let missing = sentinel(index, "mapping-missing");
     out.secrets.extend([altered.clone(), missing.clone()]);
-    out.record("alter", mapping(&altered).alter(&an).await, false);
+    let updated = mapping(&altered).idempotent().run(&an).await;
+    if let Ok(change) = &updated {
+        assert_eq!(
+            *change,
+            MappingChange::Updated,
+            "an existing mapping is updated"
+        );
+    }
+    out.record("update", updated, false);
     let on_missing = UserMapping::for_role("grid_user", "no_such_dn")
         .password(SecretString::from(missing))
-        .alter(&an)
+        .idempotent()
+        .run(&an)
         .await;
-    out.record("alter on a missing server", on_missing, true);
+    out.record("update on a missing server", on_missing, true);
 
     // Distributed role, and one whose data-node password equals its name, which
     // passwordcheck refuses on the data nodes only.
@@ -266,12 +273,12 @@ async fn run_cell(index: usize, model: AdminModel, setting: usize) -> CellResult
         .extend([role_an.clone(), role_dn.clone(), fail_an.clone()]);
     let role = DistributedRole::new("grid_role", SecretString::from(role_an))
         .data_node_password(SecretString::from(role_dn));
-    out.record("apply", role.apply(&an).await, false);
+    out.record("apply", role.run(&an).await, false);
     let failing = DistributedRole::new("grid_pwfail", SecretString::from(fail_an))
         .data_node_password(SecretString::from("grid_pwfail"));
     out.record(
         "apply refused on the data nodes",
-        failing.apply(&an).await,
+        failing.run(&an).await,
         true,
     );
     if out.refused.is_none() {
@@ -361,7 +368,7 @@ async fn run_cell(index: usize, model: AdminModel, setting: usize) -> CellResult
         let accepting = an.clone().secret_logging(SecretLogging::Accept);
         let created = UserMapping::new(RoleSpec::CurrentUser, "grid_srv")
             .password(SecretString::from(accepted.clone()))
-            .create(&accepting)
+            .run(&accepting)
             .await;
         if let Err(e) = created {
             unexpected_controls.push(format!("accepted mapping: {e}"));
@@ -374,7 +381,7 @@ async fn run_cell(index: usize, model: AdminModel, setting: usize) -> CellResult
     if outcomes[3].refused.is_some() && outcomes[0].refused.is_none() {
         let accepting = an.clone().secret_logging(SecretLogging::Accept);
         let applied = DistributedRole::new("grid_accepted", SecretString::from(accepted.clone()))
-            .apply(&accepting)
+            .run(&accepting)
             .await;
         if let Err(e) = applied {
             unexpected_controls.push(format!("accepted role: {e}"));
@@ -505,7 +512,7 @@ async fn no_secret_in_logs_statistics_or_errors_for_either_admin_model() {
                 "add-wrong",
                 "mapping-create",
                 "mapping-again",
-                "mapping-alter",
+                "mapping-update",
                 "mapping-missing",
                 "role-an",
                 "role-dn",
@@ -620,7 +627,7 @@ async fn a_data_node_setting_refuses_naming_the_data_node() {
 
     let pw = sentinel(0, "data-node-only");
     let refused = DistributedRole::new("grid_dn_only", SecretString::from(pw.clone()))
-        .apply(&an)
+        .run(&an)
         .await
         .unwrap_err();
     match &refused {
@@ -649,7 +656,7 @@ async fn a_data_node_setting_refuses_naming_the_data_node() {
 
     // Accepted, the role is made there too.
     DistributedRole::new("grid_dn_only", SecretString::from(pw))
-        .apply(&an.clone().secret_logging(SecretLogging::Accept))
+        .run(&an.clone().secret_logging(SecretLogging::Accept))
         .await
         .unwrap();
     local.shutdown().await.unwrap();

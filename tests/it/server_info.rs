@@ -57,7 +57,8 @@ async fn detect_reports_unreachable_nodes_by_name() {
 #[tokio::test]
 async fn update_extension_refuses_a_server_that_cannot_load_timescaledb() {
     let server = plain_server("dn1").await;
-    let err = timescaledb_multinode::update_extension(&server.config(), None)
+    let err = timescaledb_multinode::UpdateExtension::new()
+        .run(&server.config())
         .await
         .unwrap_err();
     assert!(matches!(err, Error::UnsupportedServer { .. }), "{err:?}");

@@ -74,7 +74,7 @@ async fn soak(tasks_n: i32) {
     .unwrap();
     DistributedHypertable::new("soak", "time")
         .partitioning_column("task")
-        .create(&an)
+        .run(&an)
         .await
         .unwrap();
     let table = TableName::new(Ident::new("soak").unwrap());

@@ -2,10 +2,13 @@
 //! takes a table, on a real cluster; text that is not a table name refused before anything
 //! is sent.
 
+use std::time::Duration;
 use timescaledb_multinode::testing::LocalCluster;
+
 use timescaledb_multinode::{
-    AllowNewChunks, AttachDataNode, BlockNewChunks, DistributedExec, DistributedHypertable, Error,
-    TableName,
+    AllowNewChunks, AttachDataNode, BlockNewChunks, ChunkInterval, DistributedExec,
+    DistributedHypertable, DistributedRole, Error, Privilege, SecretString, SetChunkInterval,
+    SetReplicationFactor, TableName,
 };
 
 use crate::common::{joined_cluster_from, tier2};
@@ -31,9 +34,8 @@ async fn tables_named_as_text_in_every_call_that_takes_one() {
     .unwrap();
     let table: TableName = TABLE.parse().unwrap();
     assert_eq!(table.to_string(), TABLE);
-    DistributedHypertable::new(table.name().as_str(), "time")
-        .schema(table.schema().unwrap().as_str())
-        .create(&an)
+    DistributedHypertable::new(TABLE, "time")
+        .run(&an)
         .await
         .unwrap();
 
@@ -51,7 +53,7 @@ async fn tables_named_as_text_in_every_call_that_takes_one() {
     ingest.write(&[&at, &1i32]).await.unwrap();
     assert_eq!(ingest.finish().await.unwrap(), 1);
     assert_eq!(an.chunks(TABLE).await.unwrap().len(), 1);
-    an.set_replication_factor(TABLE, 2).await.unwrap();
+    SetReplicationFactor::new(TABLE, 2).run(&an).await.unwrap();
     let placement = an.chunks(&table).await.unwrap();
     assert_eq!(placement[0].data_nodes.len(), 1, "{placement:?}");
 
@@ -73,11 +75,41 @@ async fn tables_named_as_text_in_every_call_that_takes_one() {
         1
     );
     let attached = AttachDataNode::new("dn2", TABLE)
-        .if_not_attached()
+        .idempotent()
         .run(&an)
         .await
         .unwrap();
     assert_eq!(attached.node_name, "dn2");
+
+    let day = ChunkInterval::Time(Duration::from_secs(86_400));
+    SetChunkInterval::new(TABLE, day).run(&an).await.unwrap();
+    let row = an
+        .query(
+            "SELECT EXTRACT(epoch FROM time_interval)::int8 AS secs \
+               FROM timescaledb_information.dimensions \
+              WHERE hypertable_schema = 'My Schema' AND hypertable_name = 'Sensor.Data'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row[0].get::<_, i64>("secs"), 86_400);
+
+    // A grant on the table named as text, and on the same table as a `TableName`.
+    DistributedRole::new("reader", SecretString::from("reader pw"))
+        .grant([Privilege::Select], TABLE)
+        .grant([Privilege::Insert], &table)
+        .run(&an)
+        .await
+        .unwrap();
+    let row = an
+        .query(
+            "SELECT has_table_privilege('reader', $1::text, 'SELECT') AS s, \
+                    has_table_privilege('reader', $1::text, 'INSERT') AS i",
+            &[&TABLE],
+        )
+        .await
+        .unwrap();
+    assert!(row[0].get::<_, bool>("s") && row[0].get::<_, bool>("i"));
 
     // Text that is not a table name: refused naming the call and the node, nothing sent.
     for bad in ["a.b.c", "\"open", "", "s.\"t\"x"] {
@@ -94,6 +126,37 @@ async fn tables_named_as_text_in_every_call_that_takes_one() {
             "{bad:?}: {err:?}"
         );
         assert!(err.to_string().contains("table name"), "{err}");
+        for (op, err) in [
+            (
+                "create distributed hypertable",
+                DistributedHypertable::new(bad, "time").run(&an).await.err(),
+            ),
+            (
+                "set chunk interval",
+                SetChunkInterval::new(bad, day).run(&an).await.err(),
+            ),
+            (
+                "set replication factor",
+                SetReplicationFactor::new(bad, 1).run(&an).await.err(),
+            ),
+            (
+                "apply distributed role",
+                DistributedRole::new("reader", SecretString::from("reader pw"))
+                    .grant([Privilege::Select], bad)
+                    .run(&an)
+                    .await
+                    .err(),
+            ),
+        ] {
+            let err = err.expect("refused");
+            assert!(
+                matches!(err, Error::InvalidInput { .. }),
+                "{op}, {bad:?}: {err:?}"
+            );
+            assert_eq!(err.operation(), op, "{bad:?}");
+            assert_eq!(err.node(), Some("an"), "{op}, {bad:?}");
+            assert!(err.to_string().contains("table name"), "{err}");
+        }
     }
     cluster.shutdown().await.unwrap();
 }

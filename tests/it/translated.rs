@@ -9,7 +9,8 @@
 
 use timescaledb_multinode::testing::{skip_or_fail, AdminModel, JoinedCluster, LocalCluster};
 use timescaledb_multinode::{
-    AccessNodeLink, Cause, DeleteDataNode, ErrorKind, RoleSpec, SecretString, StepKind, UserMapping,
+    AccessNodeLink, Cause, DeleteDataNode, DropUserMapping, ErrorKind, RoleSpec, SecretString,
+    StepKind, UserMapping,
 };
 
 use crate::common::as_both_admins;
@@ -76,12 +77,13 @@ async fn a_wrong_mapping_password_is_named_in_german(admin: AdminModel) {
     // dn1: the access node's user mapping holds a wrong password.
     UserMapping::new(RoleSpec::CurrentUser, "dn1")
         .password(SecretString::from("a wrong password"))
-        .alter(&an)
+        .idempotent()
+        .run(&an)
         .await
         .unwrap();
     // dn2: no user mapping at all.
-    UserMapping::new(RoleSpec::CurrentUser, "dn2")
-        .drop(&an)
+    DropUserMapping::new(RoleSpec::CurrentUser, "dn2")
+        .run(&an)
         .await
         .unwrap();
 

@@ -3,7 +3,8 @@
 
 use timescaledb_multinode::testing::LocalServer;
 use timescaledb_multinode::{
-    AccessNode, Error, ExposeSecret, MappingChange, RoleSpec, SecretString, UserMapping,
+    AccessNode, DropUserMapping, Error, ExposeSecret, MappingChange, RoleSpec, SecretString,
+    UserMapping,
 };
 
 /// A role name and a server name full of quotes, spaces, backslashes and unicode.
@@ -73,8 +74,14 @@ async fn mappings_with_hostile_names_work_through_postgres_fdw() {
             .remote_user(ROLE)
             .password(SecretString::from(MAPPING_SECRET))
     };
-    assert_eq!(mapping().ensure(&an).await.unwrap(), MappingChange::Created);
-    assert_eq!(mapping().ensure(&an).await.unwrap(), MappingChange::Updated);
+    assert_eq!(
+        mapping().idempotent().run(&an).await.unwrap(),
+        MappingChange::Created
+    );
+    assert_eq!(
+        mapping().idempotent().run(&an).await.unwrap(),
+        MappingChange::Updated
+    );
 
     // The role queries the remote table through its mapping.
     let as_role =
@@ -91,36 +98,48 @@ async fn mappings_with_hostile_names_work_through_postgres_fdw() {
     };
     assert_eq!(count(as_role.clone()).await.unwrap(), 2);
 
-    // A wrong password in the mapping breaks it; ensure repairs it.
-    UserMapping::for_role(ROLE, SERVER)
+    // A wrong password in the mapping breaks it; an idempotent run repairs it.
+    let change = UserMapping::for_role(ROLE, SERVER)
         .password(SecretString::from("wrong"))
-        .alter(&an)
+        .idempotent()
+        .run(&an)
         .await
         .unwrap();
+    assert_eq!(change, MappingChange::Updated);
     assert!(count(as_role.clone()).await.is_err());
-    assert_eq!(mapping().ensure(&an).await.unwrap(), MappingChange::Updated);
+    assert_eq!(
+        mapping().idempotent().run(&an).await.unwrap(),
+        MappingChange::Updated
+    );
     assert_eq!(count(as_role.clone()).await.unwrap(), 2);
 
     // Creating it again is refused by the server; dropping works once.
-    let err = mapping().create(&an).await.unwrap_err();
+    let err = mapping().run(&an).await.unwrap_err();
     assert_eq!(err.code().map(|c| c.code()), Some("42710"), "{err:?}");
     assert!(!format!("{err} {err:?}").contains(MAPPING_SECRET));
-    mapping().drop(&an).await.unwrap();
-    let err = mapping().drop(&an).await.unwrap_err();
+    let drop = || DropUserMapping::for_role(ROLE, SERVER);
+    assert!(drop().run(&an).await.unwrap());
+    let err = drop().run(&an).await.unwrap_err();
     assert_eq!(err.code().map(|c| c.code()), Some("42704"), "{err:?}");
-    mapping().drop_if_exists(&an).await.unwrap();
+    assert!(err.is_not_found(), "{err:?}");
+    assert!(!drop().idempotent().run(&an).await.unwrap());
+    // Without idempotent(), a missing mapping is created; dropped idempotently, it is gone.
+    assert_eq!(mapping().run(&an).await.unwrap(), MappingChange::Created);
+    assert!(drop().idempotent().run(&an).await.unwrap());
     assert!(count(as_role).await.is_err());
 
     // PUBLIC and CURRENT_USER mappings render and apply too.
     UserMapping::new(RoleSpec::Public, SERVER)
         .remote_user(ROLE)
         .password(SecretString::from(MAPPING_SECRET))
-        .ensure(&an)
+        .idempotent()
+        .run(&an)
         .await
         .unwrap();
     UserMapping::new(RoleSpec::CurrentUser, SERVER)
         .password(SecretString::from(MAPPING_SECRET))
-        .ensure(&an)
+        .idempotent()
+        .run(&an)
         .await
         .unwrap();
 
@@ -146,20 +165,24 @@ async fn invalid_names_are_refused_before_anything_is_sent() {
         UserMapping::for_role("r", "x".repeat(64)),
         UserMapping::for_role("r", "dn1").remote_user("nul\0"),
     ] {
-        let err = mapping.ensure(&an).await.unwrap_err();
+        let err = mapping.idempotent().run(&an).await.unwrap_err();
         assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
         assert_eq!(err.node(), Some("an"));
         assert_eq!(err.operation(), "ensure user mapping");
     }
-    let err = UserMapping::for_role("r", "dn1")
-        .alter(&an)
-        .await
-        .unwrap_err();
-    assert!(err.to_string().contains("nothing to change"), "{err}");
+    for drop in [
+        DropUserMapping::for_role("", "dn1"),
+        DropUserMapping::new(RoleSpec::Public, "x".repeat(64)),
+    ] {
+        let err = drop.idempotent().run(&an).await.unwrap_err();
+        assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
+        assert_eq!(err.operation(), "drop user mapping");
+    }
     // A server that does not exist: the server's error, typed.
     let err = UserMapping::for_role("tsdbadmin", "no_such_server")
         .password(SecretString::from("x"))
-        .ensure(&an)
+        .idempotent()
+        .run(&an)
         .await
         .unwrap_err();
     assert_eq!(err.code().map(|c| c.code()), Some("42704"), "{err:?}");

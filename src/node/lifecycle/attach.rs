@@ -18,10 +18,9 @@ use crate::table_name::IntoTableName;
 ///
 /// ```no_run
 /// # async fn demo(an: &timescaledb_multinode::AccessNode) -> timescaledb_multinode::Result<()> {
-/// use timescaledb_multinode::{AttachDataNode, Ident, TableName};
+/// use timescaledb_multinode::AttachDataNode;
 ///
-/// let table = TableName::new(Ident::new("sensor_data")?);
-/// let attached = AttachDataNode::new("dn3", table).if_not_attached().run(an).await?;
+/// let attached = AttachDataNode::new("dn3", "sensor_data").idempotent().run(an).await?;
 /// println!("hypertable {} on {}", attached.hypertable_id, attached.node_name);
 /// # Ok(()) }
 /// ```
@@ -31,7 +30,7 @@ pub struct AttachDataNode {
     name: String,
     /// The table, or why the text given is not a table name.
     hypertable: std::result::Result<TableName, String>,
-    if_not_attached: bool,
+    idempotent: bool,
     repartition: Repartition,
 }
 
@@ -53,14 +52,15 @@ impl AttachDataNode {
         AttachDataNode {
             name: name.into(),
             hypertable: hypertable.read_table_name(),
-            if_not_attached: false,
+            idempotent: false,
             repartition: Repartition::default(),
         }
     }
 
-    /// Succeed when the node is attached already (the server returns the existing row).
-    pub fn if_not_attached(mut self) -> Self {
-        self.if_not_attached = true;
+    /// Succeed when the node is attached already (`if_not_attached => true`; the server
+    /// returns the existing row). Without it, that is the server's refusal (TS172).
+    pub fn idempotent(mut self) -> Self {
+        self.idempotent = true;
         self
     }
 
@@ -79,9 +79,10 @@ impl AttachDataNode {
     /// access node does not have (the error lists the ones it has), and before anything
     /// reaches the data node when a name of the table that TimescaleDB copies there holds a
     /// double quote (a column renamed after distribution, say; see
-    /// [`DistributedHypertable::create`](crate::DistributedHypertable::create) for the
+    /// [`DistributedHypertable::run`](crate::DistributedHypertable::run) for the
     /// names checked); [`Error::Database`] for
-    /// the server's refusals: TS172 already attached (without `if_not_attached`), 42P07
+    /// the server's refusals: TS172 already attached (without
+    /// [`AttachDataNode::idempotent`]), 42P07
     /// naming the data node when its member table is left from a detach without
     /// `drop_remote_data`, 42P01 no such table.
     pub async fn run(self, on: &(impl Executor + ?Sized)) -> Result<AttachedDataNode> {
@@ -98,7 +99,7 @@ impl AttachDataNode {
             .query_multinode(
                 OP,
                 &attach_data_node(&schemas),
-                &[&node.as_str(), &table, &self.if_not_attached, &repartition],
+                &[&node.as_str(), &table, &self.idempotent, &repartition],
             )
             .await?;
         let row = first_row(session, OP, &rows)?;

@@ -42,7 +42,7 @@ use crate::sql::user_mapping::{self, RoleSpec};
 #[must_use = "does nothing until .run() is awaited"]
 pub struct DeleteDataNode {
     name: String,
-    if_exists: bool,
+    idempotent: bool,
     force: bool,
     repartition: Repartition,
     drop_database: bool,
@@ -54,7 +54,8 @@ pub struct DeleteDataNode {
 pub struct DeletedDataNode {
     /// The data node's name.
     pub name: String,
-    /// Whether the node was deleted now (false: it did not exist, with `if_exists`).
+    /// Whether the node was deleted now (false: it did not exist, with
+    /// [`DeleteDataNode::idempotent`]).
     pub deleted: bool,
     /// The roles whose user mappings for the node were dropped ([`RoleSpec::Public`] for the
     /// PUBLIC mapping).
@@ -69,16 +70,18 @@ impl DeleteDataNode {
     pub fn new(name: impl Into<String>) -> Self {
         DeleteDataNode {
             name: name.into(),
-            if_exists: false,
+            idempotent: false,
             force: false,
             repartition: Repartition::default(),
             drop_database: false,
         }
     }
 
-    /// Succeed, deleting nothing, when there is no such data node.
-    pub fn if_exists(mut self) -> Self {
-        self.if_exists = true;
+    /// Succeed, deleting nothing ([`DeletedDataNode::deleted`] is false), when there is no
+    /// such data node (`if_exists => true`). Without it, that is
+    /// [`Error::InvalidInput`] listing the data nodes there are, before anything is sent.
+    pub fn idempotent(mut self) -> Self {
+        self.idempotent = true;
         self
     }
 
@@ -113,7 +116,8 @@ impl DeleteDataNode {
     /// # Errors
     ///
     /// [`Error::InvalidInput`] before anything is sent for an invalid name, or a node the
-    /// access node does not have (unless `if_exists`; the error lists the nodes it has);
+    /// access node does not have (unless [`DeleteDataNode::idempotent`]; the error lists the
+    /// nodes it has);
     /// [`Error::WouldLoseData`] naming the data node when it holds the only copy of some
     /// chunks (with or without `force`); [`Error::Database`] with SQLSTATE TS504 when it
     /// holds replicated data and `force` is not set; [`Error::UnsupportedServer`] for
@@ -138,13 +142,13 @@ impl DeleteDataNode {
         let lease = on.lease(OP, Purpose::Admin).await?;
         let session = lease.session();
         let schemas = lease.require(OP, feature).await?;
-        if !self.if_exists {
+        if !self.idempotent {
             check_node(session, OP, &node).await?;
         }
         let call = DeleteCall {
             schemas: &schemas,
             node: &node,
-            if_exists: self.if_exists,
+            if_exists: self.idempotent,
             force: self.force,
             repartition: self.repartition.as_bool(),
         };

@@ -23,11 +23,10 @@ use crate::table_name::IntoTableName;
 ///
 /// ```no_run
 /// # async fn demo(an: &timescaledb_multinode::AccessNode) -> timescaledb_multinode::Result<()> {
-/// use timescaledb_multinode::{DetachDataNode, Ident, TableName};
+/// use timescaledb_multinode::DetachDataNode;
 ///
-/// let table = TableName::new(Ident::new("sensor_data")?);
 /// let detached = DetachDataNode::new("dn2")
-///     .hypertable(table)
+///     .hypertable("sensor_data")
 ///     .drop_remote_data()
 ///     .run(an)
 ///     .await?;
@@ -40,7 +39,7 @@ pub struct DetachDataNode {
     name: String,
     /// The table, or why the text given is not a table name.
     hypertable: Option<std::result::Result<TableName, String>>,
-    if_attached: bool,
+    idempotent: bool,
     force: bool,
     repartition: Repartition,
     drop_remote_data: bool,
@@ -53,7 +52,7 @@ impl DetachDataNode {
         DetachDataNode {
             name: name.into(),
             hypertable: None,
-            if_attached: false,
+            idempotent: false,
             force: false,
             repartition: Repartition::default(),
             drop_remote_data: false,
@@ -66,9 +65,10 @@ impl DetachDataNode {
         self
     }
 
-    /// Succeed, detaching nothing, when the node is not attached to the hypertable.
-    pub fn if_attached(mut self) -> Self {
-        self.if_attached = true;
+    /// Succeed, detaching nothing (the count is 0), when the node is not attached to the
+    /// hypertable (`if_attached => true`). Without it, that is the server's refusal (TS173).
+    pub fn idempotent(mut self) -> Self {
+        self.idempotent = true;
         self
     }
 
@@ -100,7 +100,8 @@ impl DetachDataNode {
     /// access node does not have (the error lists the ones it has);
     /// [`Error::WouldLoseData`] naming the data node when it holds the only copy of some
     /// chunks; [`Error::Database`] for other refusals (TS504: holds replicated data, needs
-    /// `force`; TS173: not attached, without `if_attached`; 42P01: no such table);
+    /// `force`; TS173: not attached, without [`DetachDataNode::idempotent`]; 42P01: no such
+    /// table);
     /// [`Error::UnsupportedServer`] for `drop_remote_data` before TimescaleDB 2.8.
     pub async fn run(self, on: &(impl Executor + ?Sized)) -> Result<u32> {
         const OP: &str = "detach data node";
@@ -121,7 +122,7 @@ impl DetachDataNode {
         let mut params: Vec<&(dyn ToSql + Sync)> = vec![
             &node_name,
             &table,
-            &self.if_attached,
+            &self.idempotent,
             &self.force,
             &repartition,
         ];

@@ -6,47 +6,67 @@
 //! the extension's schema on a data node would take over.
 
 use crate::error::{Error, Result};
-use crate::node::access_node::AccessNode;
+use crate::executor::{Executor, Purpose};
 use crate::node::ChunkInterval;
 use crate::server::Feature;
+use crate::sql::hypertable::TableName;
 use crate::sql::lifecycle::set_chunk_time_interval;
 use crate::table_name::IntoTableName;
 
-impl AccessNode {
-    /// Sets the chunk interval of `table`'s time dimension for new chunks
-    /// (`set_chunk_time_interval`); existing chunks keep theirs.
-    ///
-    /// ```no_run
-    /// # async fn demo(an: &timescaledb_multinode::AccessNode) -> timescaledb_multinode::Result<()> {
-    /// use std::time::Duration;
-    /// use timescaledb_multinode::{ChunkInterval, Ident, TableName};
-    ///
-    /// let day = ChunkInterval::Time(Duration::from_secs(86_400));
-    /// an.set_chunk_interval(&TableName::new(Ident::new("sensor_data")?), day).await?;
-    /// # Ok(()) }
-    /// ```
+/// The chunk interval of a hypertable's time dimension for new chunks, to set with
+/// `set_chunk_time_interval`; existing chunks keep theirs. Setting the interval it has is a
+/// no-op, so running it again converges.
+///
+/// ```no_run
+/// # async fn demo(an: &timescaledb_multinode::AccessNode) -> timescaledb_multinode::Result<()> {
+/// use std::time::Duration;
+/// use timescaledb_multinode::{ChunkInterval, SetChunkInterval};
+///
+/// let day = ChunkInterval::Time(Duration::from_secs(86_400));
+/// SetChunkInterval::new("sensor_data", day).run(an).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "does nothing until .run() is awaited"]
+pub struct SetChunkInterval {
+    /// The table, or why the text given is not a table name.
+    table: std::result::Result<TableName, String>,
+    interval: ChunkInterval,
+}
+
+impl SetChunkInterval {
+    /// Set the chunk interval of hypertable `table` (a [`TableName`](crate::TableName) or
+    /// text read as one) to `interval`.
+    pub fn new(table: impl IntoTableName, interval: ChunkInterval) -> Self {
+        SetChunkInterval {
+            table: table.read_table_name(),
+            interval,
+        }
+    }
+
+    /// Sets the interval. Runs on any [`Executor`].
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidInput`] before anything is sent for an interval of zero (or one
-    /// beyond `i64` microseconds); [`Error::Database`] for the server's refusals: an
-    /// interval of the wrong kind for the time column (a `Time` interval on an integer
-    /// column, say), TS001 not a hypertable, 42P01 no such table.
-    pub async fn set_chunk_interval(
-        &self,
-        table: impl IntoTableName,
-        interval: ChunkInterval,
-    ) -> Result<()> {
+    /// [`Error::InvalidInput`] before anything is sent for text that is not a table name or
+    /// an interval of zero (or one beyond `i64` microseconds); [`Error::Database`] for the
+    /// server's refusals: an interval of the wrong kind for the time column (a `Time`
+    /// interval on an integer column, say), TS001 not a hypertable, 42P01 no such table.
+    pub async fn run(self, on: &(impl Executor + ?Sized)) -> Result<()> {
         const OP: &str = "set chunk interval";
-        let table = &table.into_table_name(OP, Some(&self.name()))?;
+        let an_name = on.node_name();
+        let table = super::table_name(self.table, OP, &an_name)?;
+        let interval = self.interval;
         let units = interval_units(interval).ok_or_else(|| {
             Error::invalid(
                 OP,
-                Some(&self.name()),
+                Some(&an_name),
                 format!("the chunk interval must be positive and fit in 64 bits, not {interval:?}"),
             )
         })?;
-        let (session, schemas) = self.session_with(OP, Feature::MultiNode).await?;
+        let lease = on.lease(OP, Purpose::Admin).await?;
+        let session = lease.session();
+        let schemas = lease.require(OP, Feature::MultiNode).await?;
         session
             .execute_multinode(
                 OP,

@@ -1,5 +1,6 @@
 //! The data-node lifecycle: delete, detach, attach, alter, block / allow new chunks, and the
-//! cluster-wide calls that go with them (replication factor, distributed restore points).
+//! cluster-wide calls that go with them (chunk interval, replication factor, distributed
+//! restore points).
 //!
 //! Each builder validates its input, opens a session to the access node, refuses where the
 //! installed TimescaleDB lacks the call (or the named argument asked for), checks that the data
@@ -13,14 +14,16 @@ mod detach;
 pub(crate) mod dimension;
 mod new_chunks;
 mod replication;
+mod restore_point;
 
 pub use alter::{AlterDataNode, AlteredDataNode};
 pub use attach::{AttachDataNode, AttachedDataNode};
 pub use delete::{DeleteDataNode, DeletedDataNode};
 pub use detach::DetachDataNode;
+pub use dimension::SetChunkInterval;
 pub use new_chunks::{AllowNewChunks, BlockNewChunks};
-pub use replication::RestorePoint;
-pub(crate) use replication::{replication_factor, restore_point};
+pub use replication::SetReplicationFactor;
+pub use restore_point::{CreateRestorePoint, RestorePoint};
 
 use super::access_node::AccessNode;
 use crate::connect::SessionOn;

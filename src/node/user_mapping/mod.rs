@@ -1,18 +1,25 @@
 //! User mappings: the password the access node uses, per local role, for each data node.
+//! Creating (or converging) one is [`UserMapping`], dropping one [`DropUserMapping`].
+
+mod drop;
+
+pub use drop::DropUserMapping;
 
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::connect::SessionOn;
-use crate::error::{Error, Result};
+#[cfg(doc)]
+use crate::error::Error;
+use crate::error::Result;
 use crate::executor::{Executor, Purpose};
 use crate::ident::Ident;
 use crate::secret_send::Quiet;
 use crate::sql::quiet::{Carriage, SecretTemplate};
 use crate::sql::user_mapping::{
-    alter, create, drop, replace, OptionChange, RoleSpec, CURRENT_USER, MAPPING_OPTION_NAMES,
+    alter, create, replace, OptionChange, RoleSpec, CURRENT_USER, MAPPING_OPTION_NAMES,
 };
 
-/// What [`UserMapping::ensure`] did.
+/// What [`UserMapping::run`] did.
 #[cfg_attr(
     feature = "serde",
     derive(serde::Serialize),
@@ -29,33 +36,42 @@ pub enum MappingChange {
     Unchanged,
 }
 
-/// A user mapping for one (local role, data node): which remote user to log in as, and with
-/// which password. Works on any foreign server (TimescaleDB data nodes, postgres_fdw).
+/// A user mapping to create for one (local role, data node): which remote user to log in
+/// as, and with which password. Works on any foreign server (TimescaleDB data nodes,
+/// postgres_fdw). [`DropUserMapping`] drops one.
+///
+/// By default [`UserMapping::run`] creates the mapping and fails as the server does when it
+/// exists (an error of kind [`ErrorKind::AlreadyExists`](crate::ErrorKind::AlreadyExists), SQLSTATE 42710); with
+/// [`UserMapping::idempotent`] it creates the mapping or gives an existing one the options
+/// set here, and says which it did ([`MappingChange`]).
 ///
 /// ```no_run
 /// # async fn demo(an: &timescaledb_multinode::AccessNode) -> timescaledb_multinode::Result<()> {
-/// use timescaledb_multinode::{RoleSpec, SecretString, UserMapping};
+/// use timescaledb_multinode::{DropUserMapping, MappingChange, RoleSpec, SecretString, UserMapping};
 ///
-/// UserMapping::for_role("mn_user1", "dn1")
+/// let change = UserMapping::for_role("mn_user1", "dn1")
 ///     .remote_user("mn_user1")
 ///     .password(SecretString::from("dn1 password"))
-///     .ensure(an)
+///     .idempotent()
+///     .run(an)
 ///     .await?;
-/// UserMapping::new(RoleSpec::CurrentUser, "dn2").drop_if_exists(an).await?;
+/// println!("mapping {}", if change == MappingChange::Unchanged { "as it was" } else { "written" });
+/// DropUserMapping::new(RoleSpec::CurrentUser, "dn2").idempotent().run(an).await?;
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone)]
-#[must_use = "does nothing until .create(), .ensure(), .alter() or .drop() is awaited"]
+#[must_use = "does nothing until .run() is awaited"]
 pub struct UserMapping {
     role: Role,
     server: String,
     remote_user: Option<String>,
     password: Option<SecretString>,
+    idempotent: bool,
 }
 
 /// The role as given: checked when the mapping is used, so the error names the operation.
 #[derive(Debug, Clone)]
-enum Role {
+pub(super) enum Role {
     Spec(RoleSpec),
     Name(String),
 }
@@ -75,6 +91,7 @@ impl UserMapping {
             server: server.into(),
             remote_user: None,
             password: None,
+            idempotent: false,
         }
     }
 
@@ -85,6 +102,7 @@ impl UserMapping {
             server: server.into(),
             remote_user: None,
             password: None,
+            idempotent: false,
         }
     }
 
@@ -101,11 +119,22 @@ impl UserMapping {
         self
     }
 
+    /// Succeed when the mapping exists already, giving it the remote user and password set
+    /// here (afterwards the mapping has them, whatever was there before):
+    /// [`UserMapping::run`] then returns [`MappingChange::Updated`], or
+    /// [`MappingChange::Unchanged`] when it had them. Without it, an existing mapping is
+    /// an error of kind [`ErrorKind::AlreadyExists`](crate::ErrorKind::AlreadyExists), as the server says.
+    ///
+    /// A mapping of another role that the connecting role may not read the options of (only
+    /// a superuser reads another role's) is dropped and created again with exactly these
+    /// options, in one statement.
+    pub fn idempotent(mut self) -> Self {
+        self.idempotent = true;
+        self
+    }
+
     pub(crate) fn validate(&self, op: &'static str, an: &str) -> Result<Checked> {
-        let role = match &self.role {
-            Role::Spec(spec) => spec.clone(),
-            Role::Name(name) => RoleSpec::Named(Ident::for_op(name.clone(), "role", op, Some(an))?),
-        };
+        let role = self.role.checked(op, an)?;
         let server = Ident::for_op(self.server.clone(), "data node", op, Some(an))?;
         let user = self
             .remote_user
@@ -115,12 +144,29 @@ impl UserMapping {
         Ok(Checked { role, server, user })
     }
 
-    /// Creates the mapping; fails (SQLSTATE 42710) if it exists.
+    /// Creates the mapping ([`MappingChange::Created`]), or with
+    /// [`UserMapping::idempotent`] converges an existing one.
     ///
     /// The password never reaches a server log, statistics view or error; see
-    /// [`AccessNode::secret_logging`](crate::AccessNode::secret_logging) for when that is refused instead. Runs on any
-    /// [`Executor`].
-    pub async fn create(self, on: &(impl Executor + ?Sized)) -> Result<()> {
+    /// [`AccessNode::secret_logging`](crate::AccessNode::secret_logging) for when that is
+    /// refused instead. Runs on any [`Executor`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] before anything is sent for a bad role, data node or remote
+    /// user name; an error of kind [`ErrorKind::AlreadyExists`](crate::ErrorKind::AlreadyExists) when the mapping
+    /// exists, without [`UserMapping::idempotent`]; [`Error::Database`](crate::Error::Database)
+    /// for the server's other refusals (a foreign server or role that does not exist, say).
+    pub async fn run(self, on: &(impl Executor + ?Sized)) -> Result<MappingChange> {
+        if self.idempotent {
+            const OP: &str = "ensure user mapping";
+            let checked = self.validate(OP, &on.node_name())?;
+            let lease = on.lease(OP, Purpose::Admin).await?;
+            let quiet =
+                Quiet::enter(lease.session(), OP, Carriage::Bound, lease.secret_logging()).await?;
+            let result = self.ensure_on(&quiet, OP, &checked).await;
+            return quiet.leave(result).await;
+        }
         const OP: &str = "create user mapping";
         let checked = self.validate(OP, &on.node_name())?;
         let lease = on.lease(OP, Purpose::Admin).await?;
@@ -134,23 +180,8 @@ impl UserMapping {
             false,
         );
         let result = self.send(&quiet, &template).await;
-        quiet.leave(result).await
-    }
-
-    /// Creates the mapping, or gives an existing one the remote user and password set here:
-    /// afterwards the mapping has them, whatever was there before. Idempotent.
-    ///
-    /// The password never reaches a server log, statistics view or error; see
-    /// [`AccessNode::secret_logging`](crate::AccessNode::secret_logging) for when that is refused instead. Runs on any
-    /// [`Executor`].
-    pub async fn ensure(self, on: &(impl Executor + ?Sized)) -> Result<MappingChange> {
-        const OP: &str = "ensure user mapping";
-        let checked = self.validate(OP, &on.node_name())?;
-        let lease = on.lease(OP, Purpose::Admin).await?;
-        let quiet =
-            Quiet::enter(lease.session(), OP, Carriage::Bound, lease.secret_logging()).await?;
-        let result = self.ensure_on(&quiet, OP, &checked).await;
-        quiet.leave(result).await
+        quiet.leave(result).await?;
+        Ok(MappingChange::Created)
     }
 
     /// Runs `template` with this mapping's password (or none) in its hole.
@@ -216,62 +247,15 @@ impl UserMapping {
             self.password.as_ref().map(|_| change("password")),
         )
     }
+}
 
-    /// Changes the password (and remote user, if set) of an existing mapping.
-    ///
-    /// The password never reaches a server log, statistics view or error; see
-    /// [`AccessNode::secret_logging`](crate::AccessNode::secret_logging) for when that is refused instead. Runs on any
-    /// [`Executor`].
-    pub async fn alter(self, on: &(impl Executor + ?Sized)) -> Result<()> {
-        const OP: &str = "alter user mapping";
-        let an_name = on.node_name();
-        let checked = self.validate(OP, &an_name)?;
-        let lease = on.lease(OP, Purpose::Admin).await?;
-        let session = lease.session();
-        let existing = match option_names(session, OP, &checked).await? {
-            Mapping::Options(names) => names,
-            Mapping::Absent => Vec::new(),
-            Mapping::Hidden => {
-                return Err(Error::invalid(
-                    OP,
-                    Some(&an_name),
-                    "this role cannot read the options of that mapping (only a superuser \
-                     reads another role's), so it cannot change them one by one; use \
-                     UserMapping::ensure with the remote user and password, which replaces \
-                     the mapping",
-                ))
-            }
-        };
-        let Some(template) = self.alter_template(&checked, &existing) else {
-            return Err(Error::invalid(
-                OP,
-                Some(&an_name),
-                "nothing to change: give a password or a remote user",
-            ));
-        };
-        let quiet = Quiet::enter(session, OP, Carriage::Bound, lease.secret_logging()).await?;
-        let result = self.send(&quiet, &template).await;
-        quiet.leave(result).await
-    }
-
-    /// Drops the mapping; fails if it does not exist. Runs on any [`Executor`].
-    pub async fn drop(self, on: &(impl Executor + ?Sized)) -> Result<()> {
-        self.drop_with(on, false).await
-    }
-
-    /// Drops the mapping if it exists. Runs on any [`Executor`].
-    pub async fn drop_if_exists(self, on: &(impl Executor + ?Sized)) -> Result<()> {
-        self.drop_with(on, true).await
-    }
-
-    async fn drop_with(self, on: &(impl Executor + ?Sized), if_exists: bool) -> Result<()> {
-        const OP: &str = "drop user mapping";
-        let checked = self.validate(OP, &on.node_name())?;
-        let lease = on.lease(OP, Purpose::Admin).await?;
-        lease
-            .session()
-            .execute_utility_multinode(OP, &drop(&checked.role, &checked.server, if_exists))
-            .await
+impl Role {
+    /// The role spec, its name checked; the error names `op` and access node `an`.
+    pub(super) fn checked(&self, op: &'static str, an: &str) -> Result<RoleSpec> {
+        Ok(match self {
+            Role::Spec(spec) => spec.clone(),
+            Role::Name(name) => RoleSpec::Named(Ident::for_op(name.clone(), "role", op, Some(an))?),
+        })
     }
 }
 
@@ -292,7 +276,17 @@ async fn option_names(
     op: &'static str,
     checked: &Checked,
 ) -> Result<Mapping> {
-    let usename = match &checked.role {
+    mapping_of(session, op, &checked.role, &checked.server).await
+}
+
+/// What this role can see of the mapping of `role` on `server`.
+pub(super) async fn mapping_of(
+    session: &SessionOn<'_>,
+    op: &'static str,
+    role: &RoleSpec,
+    server: &Ident,
+) -> Result<Mapping> {
+    let usename = match role {
         RoleSpec::Named(role) => role.as_str().to_owned(),
         RoleSpec::Public => "public".to_owned(),
         RoleSpec::CurrentUser => {
@@ -300,7 +294,7 @@ async fn option_names(
             session.get(op, &row, "name")?
         }
     };
-    mapping_options(session, op, checked.server.as_str(), &usename).await
+    mapping_options(session, op, server.as_str(), &usename).await
 }
 
 /// What this role can see of the mapping of `usename` (a role name, or `public`) on
