@@ -127,13 +127,13 @@ pub(crate) fn drop(role: &RoleSpec, server: &Ident, if_exists: bool) -> Sql {
     ))
 }
 
-/// The option names (never the values) of the mapping of `$2` (a role name, or `public`) on
-/// server `$1`; no row when there is no such mapping, and NULL names when the current role
-/// may not read them: `pg_user_mappings` shows another role's options only to superusers
-/// (the conditions below are the view's own), and shows NULL for a mapping without options
-/// too, so "no options" and "hidden" are told apart here.
-pub(crate) const MAPPING_OPTION_NAMES: Sql = Sql::from_static(
-    "SELECT CASE WHEN m.umoptions IS NOT NULL \
+/// The option names (never the values) of mapping `m` on foreign server `s`, as column
+/// `option_names`: NULL when the current role may not read them. `pg_user_mappings` shows
+/// another role's options only to superusers (the conditions are the view's own), and shows
+/// NULL for a mapping without options too, so "no options" and "hidden" are told apart here.
+macro_rules! option_names_of_m {
+    () => {
+        "CASE WHEN m.umoptions IS NOT NULL \
                  THEN ARRAY(SELECT pg_catalog.split_part(o, '='::pg_catalog.text, 1) \
                               FROM pg_catalog.unnest(m.umoptions) o)::pg_catalog.text[] \
                  WHEN (m.umuser OPERATOR(pg_catalog.<>) 0 \
@@ -144,12 +144,21 @@ pub(crate) const MAPPING_OPTION_NAMES: Sql = Sql::from_static(
                        AND pg_catalog.pg_has_role(s.srvowner, 'USAGE'::pg_catalog.text)) \
                    OR (SELECT r.rolsuper FROM pg_catalog.pg_roles r \
                         WHERE r.rolname OPERATOR(pg_catalog.=) current_user) \
-                 THEN '{}'::pg_catalog.text[] END AS option_names \
-       FROM pg_catalog.pg_user_mappings m \
+                 THEN '{}'::pg_catalog.text[] END AS option_names"
+    };
+}
+
+/// The option names (never the values) of the mapping of `$2` (a role name, or `public`) on
+/// server `$1`; no row when there is no such mapping, and NULL names when the current role
+/// may not read them (see `option_names_of_m`).
+pub(crate) const MAPPING_OPTION_NAMES: Sql = Sql::from_static(concat!(
+    "SELECT ",
+    option_names_of_m!(),
+    " FROM pg_catalog.pg_user_mappings m \
        JOIN pg_catalog.pg_foreign_server s ON s.oid OPERATOR(pg_catalog.=) m.srvid \
       WHERE m.srvname OPERATOR(pg_catalog.=) $1::pg_catalog.name \
         AND m.usename OPERATOR(pg_catalog.=) $2::pg_catalog.name",
-);
+));
 
 /// The options (`key=value`, values included) of the current user's own mapping on each
 /// server named in `$1` (`text[]`), all in one statement: a row per option, with the
@@ -169,21 +178,10 @@ pub(crate) const CURRENT_USER_MAPPING_OPTIONS: Sql = Sql::from_static(
 /// row per server (`server`), `mapped` whether the mapping exists, `option_names` as in
 /// [`MAPPING_OPTION_NAMES`] (NULL when hidden from this role), and `remote_user` as in
 /// the mapping's `user` option (NULL when it has none or it is hidden). Never a password.
-pub(crate) const ROLE_MAPPINGS: Sql = Sql::from_static(
-    "SELECT n::pg_catalog.text AS server, m.umid IS NOT NULL AS mapped, \
-            CASE WHEN m.umoptions IS NOT NULL \
-                 THEN ARRAY(SELECT pg_catalog.split_part(o, '='::pg_catalog.text, 1) \
-                              FROM pg_catalog.unnest(m.umoptions) o)::pg_catalog.text[] \
-                 WHEN (m.umuser OPERATOR(pg_catalog.<>) 0 \
-                       AND m.usename OPERATOR(pg_catalog.=) current_user \
-                       AND (pg_catalog.pg_has_role(s.srvowner, 'USAGE'::pg_catalog.text) \
-                            OR pg_catalog.has_server_privilege(s.oid, 'USAGE'::pg_catalog.text))) \
-                   OR (m.umuser OPERATOR(pg_catalog.=) 0 \
-                       AND pg_catalog.pg_has_role(s.srvowner, 'USAGE'::pg_catalog.text)) \
-                   OR (SELECT r.rolsuper FROM pg_catalog.pg_roles r \
-                        WHERE r.rolname OPERATOR(pg_catalog.=) current_user) \
-                 THEN '{}'::pg_catalog.text[] END AS option_names, \
-            (SELECT pg_catalog.substr(o, 6::pg_catalog.int4) \
+pub(crate) const ROLE_MAPPINGS: Sql = Sql::from_static(concat!(
+    "SELECT n::pg_catalog.text AS server, m.umid IS NOT NULL AS mapped, ",
+    option_names_of_m!(),
+    ", (SELECT pg_catalog.substr(o, 6::pg_catalog.int4) \
                FROM pg_catalog.unnest(m.umoptions) o \
               WHERE pg_catalog.split_part(o, '='::pg_catalog.text, 1) \
                     OPERATOR(pg_catalog.=) 'user'::pg_catalog.text) AS remote_user \
@@ -192,7 +190,7 @@ pub(crate) const ROLE_MAPPINGS: Sql = Sql::from_static(
                   JOIN pg_catalog.pg_foreign_server s ON s.oid OPERATOR(pg_catalog.=) m.srvid) \
               ON m.srvname OPERATOR(pg_catalog.=) n::pg_catalog.name \
              AND m.usename OPERATOR(pg_catalog.=) $2::pg_catalog.name",
-);
+));
 
 /// The current user's name.
 pub(crate) const CURRENT_USER: Sql =
