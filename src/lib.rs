@@ -164,20 +164,23 @@
 // by rustdoc itself (`doc_cfg` took in the former `doc_auto_cfg`).
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod catalog;
-mod cluster;
+pub mod catalog;
+pub mod cluster;
+pub mod data;
+pub mod error;
+pub mod lifecycle;
+pub mod migrate;
+pub mod pool;
+pub mod server;
+
 mod config;
 mod connect;
-mod error;
 mod executor;
 mod ident;
-mod migrate;
 mod node;
-mod pool;
 mod secret_send;
 #[cfg(feature = "serde")]
 mod serialize;
-mod server;
 mod sql;
 mod table_name;
 mod tls;
