@@ -85,7 +85,8 @@ pub const DEFAULT_MIGRATION_CONCURRENCY: usize = 2;
 /// ```no_run
 /// # async fn demo(cluster: timescaledb_multinode::Cluster, target: timescaledb_multinode::NodeConfig)
 /// # -> timescaledb_multinode::Result<()> {
-/// use timescaledb_multinode::{Ident, MigrationEvent, TableName};
+/// use timescaledb_multinode::migrate::MigrationEvent;
+/// use timescaledb_multinode::{Ident, TableName};
 ///
 /// let migration = cluster
 ///     .migration(target)
