@@ -21,10 +21,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use timescaledb_multinode::pool::PoolConfig;
 use timescaledb_multinode::tokio_postgres::binary_copy::BinaryCopyInWriter;
 use timescaledb_multinode::tokio_postgres::types::{ToSql, Type};
 use timescaledb_multinode::tokio_postgres::Client;
-use timescaledb_multinode::{AccessNode, Ident, PoolConfig, RawSql, TableName};
+use timescaledb_multinode::{AccessNode, Ident, RawSql, TableName};
 
 /// Operations per measurement, split among the tasks.
 const OPS: usize = 256;

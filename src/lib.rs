@@ -1,13 +1,18 @@
 //! A typed async client that provisions, operates and queries **TimescaleDB multi-node
 //! clusters** (TimescaleDB 2.0–2.13 with its TSL part): one access node, N data nodes.
 //!
-//! This release lays the foundation: typed connection settings with secret passwords,
-//! optional TLS, one error type, and [`ServerInfo`], which tells what a node runs and refuses
-//! clearly where multi-node cannot work. With the `testing` feature, `testing::LocalCluster`
-//! starts throwaway clusters of real PostgreSQL (and TimescaleDB, when installed) servers.
+//! The crate root holds what the main flow needs: how to reach a node ([`NodeConfig`],
+//! [`TlsMode`], passwords as [`SecretString`]), what a node runs ([`ServerInfo`]), the access
+//! node ([`AccessNode`]) and the commands of the multi-node how-to ([`UpdateExtension`],
+//! [`DataNode`], [`UserMapping`], [`DistributedHypertable`], [`DistributedRole`],
+//! [`DistributedExec`]), the cluster as a whole ([`Cluster`]), and the one [`Error`]. The rest
+//! is grouped in modules named for what they hold ([Layout](#layout)). With the `testing`
+//! feature, `testing::LocalCluster` starts throwaway clusters of real PostgreSQL (and
+//! TimescaleDB, when installed) servers.
 //!
 //! ```no_run
-//! use timescaledb_multinode::{NodeConfig, NodeRole, SecretString, ServerInfo};
+//! use timescaledb_multinode::server::NodeRole;
+//! use timescaledb_multinode::{NodeConfig, SecretString, ServerInfo};
 //!
 //! # async fn demo() -> timescaledb_multinode::Result<()> {
 //! let password = SecretString::from(std::env::var("AN_PASSWORD").unwrap_or_default());
@@ -28,8 +33,9 @@
 //! Every command is a `#[must_use]` builder: the required data in its constructor, the
 //! options in chainable setters, and one async call at the end, `.run(on)`, where `on` is
 //! any [`Executor`] (an [`AccessNode`], your `tokio_postgres::Client` or `Transaction`, a
-//! pool): [`DataNode`], [`DistributedHypertable`], [`DistributedRole`], [`UserMapping`],
-//! [`DropUserMapping`], [`DistributedExec`], [`AttachDataNode`], [`DetachDataNode`],
+//! pool). At the crate root: [`DataNode`], [`DistributedHypertable`], [`DistributedRole`],
+//! [`UserMapping`], [`DropUserMapping`], [`DistributedExec`]; in [`lifecycle`], with the
+//! options and results of every command: [`AttachDataNode`], [`DetachDataNode`],
 //! [`DeleteDataNode`], [`AlterDataNode`], [`BlockNewChunks`], [`AllowNewChunks`],
 //! [`SetChunkInterval`], [`SetReplicationFactor`], [`CreateRestorePoint`]. The one
 //! exception is [`UpdateExtension`], which needs a fresh session of its own and so runs on a
@@ -56,10 +62,24 @@
 //! not a table name is an [`Error::InvalidInput`] naming the command, from `run`, before
 //! anything is sent. SQL you write is a string literal, or [`RawSql::vouched`].
 //!
+//! [`AttachDataNode`]: lifecycle::AttachDataNode
+//! [`DetachDataNode`]: lifecycle::DetachDataNode
+//! [`DeleteDataNode`]: lifecycle::DeleteDataNode
+//! [`AlterDataNode`]: lifecycle::AlterDataNode
+//! [`BlockNewChunks`]: lifecycle::BlockNewChunks
+//! [`AllowNewChunks`]: lifecycle::AllowNewChunks
+//! [`SetChunkInterval`]: lifecycle::SetChunkInterval
+//! [`SetReplicationFactor`]: lifecycle::SetReplicationFactor
+//! [`CreateRestorePoint`]: lifecycle::CreateRestorePoint
+//! [`AddedDataNode::node_created`]: lifecycle::AddedDataNode::node_created
+//! [`CreatedHypertable::created`]: lifecycle::CreatedHypertable::created
+//! [`MappingChange::Unchanged`]: lifecycle::MappingChange::Unchanged
+//!
 //! ```no_run
+//! use timescaledb_multinode::lifecycle::{ChunkInterval, SetChunkInterval};
 //! use timescaledb_multinode::{
 //!     AccessNode, DataNode, DistributedHypertable, DistributedRole, NodeConfig, Privilege,
-//!     SecretString, SetChunkInterval, ChunkInterval, UpdateExtension,
+//!     SecretString, UpdateExtension,
 //! };
 //!
 //! # async fn demo(an_config: NodeConfig, dn1: NodeConfig) -> timescaledb_multinode::Result<()> {
@@ -79,21 +99,28 @@
 //!
 //! # Layout
 //!
+//! The public modules, each named for what it holds (the crate root re-exports the names of
+//! the main flow):
+//!
 //! | module | what it holds |
 //! |---|---|
-//! | `error` | [`Error`]: one type, variants a caller can act on, node and operation named; [`ErrorKind`], the way to react; [`DriverError`], the driver's error a variant carries; each text of a cause chain once |
-//! | `ident` | [`Ident`]: validated identifiers (no NUL, ≤ 63 bytes) |
-//! | `table_name` | [`TableName`]: a table, optionally schema-qualified, read from and shown as SQL text; [`IntoTableName`] for the calls that take one |
-//! | `config` | [`NodeConfig`], [`TlsMode`]: how to reach one node |
-//! | `connect`, `tls` | one unpooled session; deadlines and cancel requests; notices to `tracing` |
-//! | `executor` | [`Executor`]: what the typed operations run on — an [`AccessNode`], a [`PooledClient`], your `tokio_postgres::Client` or `Transaction`, your bb8-postgres pool |
-//! | `secret_send` | the one way a secret is sent, [`SecretLogging`]: nothing secret in logs, statistics views or errors |
-//! | `sql` | the only place SQL text is made (renderers, quoting through `postgres_protocol`) |
-//! | `cluster` | [`Cluster`]: plan / apply, status and its [`Cause`]s, heal and rotation, chunk placement, each node's step within [`Cluster::node_deadline`] |
-//! | `migrate` | [`Migration`]: leaving multi-node, distributed hypertables to one node, resumable and verified |
-//! | `server` | [`ServerInfo`], [`Capabilities`], [`Feature`]: what a node runs and can do |
-//! | `version` | [`Version`], [`PgVersion`] |
+//! | [`cluster`] | [`Cluster`] and what it gives: plan / apply ([`cluster::Plan`], [`cluster::ApplyReport`]), status ([`cluster::ClusterStatus`] and its [`cluster::Cause`]s), heal ([`cluster::HealReport`]), password rotation ([`cluster::Rotation`]), chunk placement ([`cluster::ChunkPlacement`]), each node's step within [`Cluster::node_deadline`] |
+//! | [`lifecycle`] | the commands beyond the first steps ([`lifecycle::AttachDataNode`], [`lifecycle::SetChunkInterval`], ...) and the options and results of every command ([`lifecycle::AddedDataNode`], [`lifecycle::MappingChange`], ...) |
+//! | [`catalog`] | rows of the access node's catalog: [`catalog::DataNodeInfo`], [`catalog::HypertableInfo`], [`catalog::ChunkInfo`] |
+//! | [`server`] | what a node runs and can do: [`ServerInfo`], [`server::Capabilities`], [`server::Feature`], [`server::NodeRole`], [`server::License`] |
+//! | [`data`] | data in and out: binary-COPY ingest ([`data::Ingest`]) and read-only queries on each node ([`data::query_each`]) |
+//! | [`pool`] | one node's connection pool: [`pool::NodePool`], [`pool::PoolConfig`], [`pool::PooledClient`] |
+//! | [`migrate`] | [`migrate::Migration`]: leaving multi-node, distributed hypertables to one node, resumable and verified |
+//! | [`error`] | [`Error`]: one type, variants a caller can act on, node and operation named; [`ErrorKind`], the way to react; [`error::DriverError`], the driver's error a variant carries; each text of a cause chain once |
 //! | `testing` | (feature `testing`) `LocalCluster` and `LocalServer` fixtures |
+//!
+//! Inside, at the root: [`NodeConfig`], [`TlsMode`] and [`ChannelBinding`] (how to reach one
+//! node: `config`, `connect`, `tls`); [`Executor`] (what the commands run on: `executor`);
+//! [`Ident`] and [`TableName`] (validated identifiers and table names: `ident`,
+//! `table_name`); [`SecretLogging`] (the one way a secret is sent, nothing secret in logs,
+//! statistics views or errors: `secret_send`); [`Version`] and [`PgVersion`] (`version`).
+//! The typed commands live in `node`, and `sql` is the only place SQL text is made
+//! (renderers, quoting through `postgres_protocol`).
 //!
 //! # Features
 //!
@@ -106,41 +133,41 @@
 //!
 //! # Serialization (feature `serde`)
 //!
-//! The reports serialize for tools that print JSON or keep a record ([`ClusterStatus`],
-//! [`HealReport`], [`Rotation`], [`ChunkPlacement`], [`ServerInfo`], the catalog rows,
-//! [`Error`]). The field
+//! The reports serialize for tools that print JSON or keep a record
+//! ([`cluster::ClusterStatus`], [`cluster::HealReport`], [`cluster::Rotation`],
+//! [`cluster::ChunkPlacement`], [`ServerInfo`], the [`catalog`] rows, [`Error`]). The field
 //! names are part of the crate's interface and change only with a changelog note.
 //!
 //! Conventions:
 //!
 //! - Names are `snake_case`; enums without data serialize as a `snake_case` string
-//!   ([`crate::Cause`]: `"wrong_password"`, [`crate::NodeRole`]: `"access_node"`).
-//! - Versions are strings: `"2.13.1"` ([`crate::Version`]), `"15.20"`
-//!   ([`crate::PgVersion`]); a licence is `"timescale"`, `"apache"` or the setting's value.
+//!   ([`cluster::Cause`]: `"wrong_password"`, [`server::NodeRole`]: `"access_node"`).
+//! - Versions are strings: `"2.13.1"` ([`Version`]), `"15.20"` ([`PgVersion`]); a licence
+//!   is `"timescale"`, `"apache"` or the setting's value.
 //! - A field that holds a `Result` in Rust is two fields: `x` (the value, or `null` when it
 //!   failed) and `x_error` (an error object, or `null` when it succeeded).
-//! - An [`crate::Error`] is an object `{"kind", "operation", "node", "message",
-//!   "sqlstate"}`: `kind` is its [`crate::ErrorKind`] in `snake_case`
-//!   ([`crate::ErrorKind::as_str`]: `"authentication_failed"`, `"timeout"`,
-//!   `"unreachable"`, ...), `node` and `sqlstate` may be `null`, and `message` is the error's
-//!   `Display` (which never holds a password or SQL text).
+//! - An [`Error`] is an object `{"kind", "operation", "node", "message", "sqlstate"}`:
+//!   `kind` is its [`ErrorKind`] in `snake_case` ([`ErrorKind::as_str`]:
+//!   `"authentication_failed"`, `"timeout"`, `"unreachable"`, ...), `node` and `sqlstate`
+//!   may be `null`, and `message` is the error's `Display` (which never holds a password or
+//!   SQL text).
 //! - What a report's methods compute is included, so a reader needs no rules of its own:
 //!   `healthy` on a status, `clean` and `healed` on a heal report, `complete` on a rotation.
 //!
 //! | type | fields |
 //! |---|---|
-//! | [`crate::ClusterStatus`] | `healthy`, `access_node_name`, `access_node` (a node status), `data_nodes`, `under_replicated`, `under_replicated_error` |
-//! | [`crate::NodeStatus`] | `up`, `cause`, `server` ([`crate::ServerInfo`]), `server_error` |
-//! | [`crate::DataNodeStatus`] | `name`, `healthy`, `direct` (a node status), `link`, `available`, `version_ok`, `extension_missing`, `max_prepared_transactions`, `two_phase_commit_disabled`, `prepared_transactions`, `prepared_transactions_error` |
-//! | [`crate::AccessNodeLink`] | `state` (`ok`, `down`, `wrong_password`, `no_user_mapping`, `rejected_by_hba`, `unknown_role`, `unknown_database`, `tls`, `dns`, `extension_missing`, `extension_incompatible`, `not_added`, `not_checked`, `failed`), `cause`, `error`, `reason` (why it was not checked) |
-//! | [`crate::PreparedTransaction`] | `gid`, `prepared`, `owner`, `database` |
-//! | [`crate::UnderReplicatedChunk`] | `hypertable_schema`, `hypertable_name`, `chunk_schema`, `chunk_name`, `desired`, `actual`, `replica_nodes` |
-//! | [`crate::HealReport`] | `clean`, `healed`, `advanced_xid`, `nodes` |
-//! | [`crate::NodeHeal`] | `name`, `in_doubt_before`, `in_doubt_before_error`, `healed`, `healed_error`, `remote_txn_records_before`, `remote_txn_records_after` (`null`: not read), `in_doubt_after`, `in_doubt_after_error`, `other_owners` |
-//! | [`crate::Rotation`] | `data_node`, `complete`, `role_changed`, `mapping` (`created`, `updated`, `unchanged` or `null`), `verified`, `failure` (`{"step", "error"}` or `null`) |
-//! | [`crate::ChunkPlacement`] | `schema`, `table`, `data_nodes`, `chunks` ([`crate::ChunkInfo`]s), `rows` (per data node: `node`, `chunks` (`chunk_schema`, `chunk_name`, `rows`), `chunks_error`) |
-//! | [`crate::ServerInfo`] | its public fields, by their names |
-//! | [`crate::ChunkInfo`], [`crate::DataNodeInfo`], [`crate::HypertableInfo`] | their public fields, by their names |
+//! | [`cluster::ClusterStatus`] | `healthy`, `access_node_name`, `access_node` (a node status), `data_nodes`, `under_replicated`, `under_replicated_error` |
+//! | [`cluster::NodeStatus`] | `up`, `cause`, `server` ([`ServerInfo`]), `server_error` |
+//! | [`cluster::DataNodeStatus`] | `name`, `healthy`, `direct` (a node status), `link`, `available`, `version_ok`, `extension_missing`, `max_prepared_transactions`, `two_phase_commit_disabled`, `prepared_transactions`, `prepared_transactions_error` |
+//! | [`cluster::AccessNodeLink`] | `state` (`ok`, `down`, `wrong_password`, `no_user_mapping`, `rejected_by_hba`, `unknown_role`, `unknown_database`, `tls`, `dns`, `extension_missing`, `extension_incompatible`, `not_added`, `not_checked`, `failed`), `cause`, `error`, `reason` (why it was not checked) |
+//! | [`cluster::PreparedTransaction`] | `gid`, `prepared`, `owner`, `database` |
+//! | [`cluster::UnderReplicatedChunk`] | `hypertable_schema`, `hypertable_name`, `chunk_schema`, `chunk_name`, `desired`, `actual`, `replica_nodes` |
+//! | [`cluster::HealReport`] | `clean`, `healed`, `advanced_xid`, `nodes` |
+//! | [`cluster::NodeHeal`] | `name`, `in_doubt_before`, `in_doubt_before_error`, `healed`, `healed_error`, `remote_txn_records_before`, `remote_txn_records_after` (`null`: not read), `in_doubt_after`, `in_doubt_after_error`, `other_owners` |
+//! | [`cluster::Rotation`] | `data_node`, `complete`, `role_changed`, `mapping` (`created`, `updated`, `unchanged` or `null`), `verified`, `failure` (`{"step", "error"}` or `null`) |
+//! | [`cluster::ChunkPlacement`] | `schema`, `table`, `data_nodes`, `chunks` ([`catalog::ChunkInfo`]s), `rows` (per data node: `node`, `chunks` (`chunk_schema`, `chunk_name`, `rows`), `chunks_error`) |
+//! | [`ServerInfo`] | its public fields, by their names |
+//! | [`catalog::ChunkInfo`], [`catalog::DataNodeInfo`], [`catalog::HypertableInfo`] | their public fields, by their names |
 //!
 //! # Security
 //!
@@ -164,20 +191,23 @@
 // by rustdoc itself (`doc_cfg` took in the former `doc_auto_cfg`).
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod catalog;
-mod cluster;
+pub mod catalog;
+pub mod cluster;
+pub mod data;
+pub mod error;
+pub mod lifecycle;
+pub mod migrate;
+pub mod pool;
+pub mod server;
+
 mod config;
 mod connect;
-mod error;
 mod executor;
 mod ident;
-mod migrate;
 mod node;
-mod pool;
 mod secret_send;
 #[cfg(feature = "serde")]
 mod serialize;
-mod server;
 mod sql;
 mod table_name;
 mod tls;
@@ -191,36 +221,19 @@ pub mod testing;
 /// an application can build its pool with the same versions.
 #[cfg(feature = "bb8-postgres")]
 pub use bb8_postgres;
-pub use catalog::{ChunkInfo, DataNodeInfo, HypertableInfo};
-pub use cluster::{
-    AccessNodeLink, ApplyReport, Cause, ChunkPlacement, ChunkRows, Cluster, ClusterStatus,
-    Conflict, DataNodeStatus, HealReport, NodeChunkRows, NodeHeal, NodeStatus, Plan,
-    PreparedTransaction, Prune, Rotation, RotationStep, Step, StepKind, UnderReplicatedChunk,
-    Unknown, DEFAULT_NODE_DEADLINE,
-};
+pub use cluster::Cluster;
 pub use config::{ChannelBinding, NodeConfig, TlsMode};
-pub use error::{DriverError, Error, ErrorKind, Mismatch, Result};
+pub use error::{Error, ErrorKind, Result};
 pub use executor::Executor;
 pub use ident::{Ident, MAX_IDENT_BYTES};
-pub use migrate::{
-    ChunkPlan, ChunkReport, Creation, Migration, MigrationEvent, MigrationPlan, MigrationReport,
-    RangeCheck, TablePlan, TableReport, TargetKind, DEFAULT_MIGRATION_CONCURRENCY,
-};
-pub use node::{query_each, Ingest, IngestedBatch, NodeRows, INGEST_RETRIES, STALE_RETRIES};
+pub use lifecycle::{Bootstrap, UpdateExtension};
 pub use node::{
-    AccessNode, AddedDataNode, Bootstrap, ChunkInterval, CreatedHypertable, DataNode,
-    DistributedExec, DistributedHypertable, DistributedRole, DropUserMapping, ExtensionChange,
-    ExtensionUpdate, MappingChange, UpdateExtension, UserMapping,
+    AccessNode, DataNode, DistributedExec, DistributedHypertable, DistributedRole, DropUserMapping,
+    UserMapping,
 };
-pub use node::{
-    AllowNewChunks, AlterDataNode, AlteredDataNode, AttachDataNode, AttachedDataNode,
-    BlockNewChunks, CreateRestorePoint, DeleteDataNode, DeletedDataNode, DetachDataNode,
-    Repartition, RestorePoint, SetChunkInterval, SetReplicationFactor,
-};
-pub use pool::{CheckoutWaits, NodePool, PoolConfig, PoolState, PooledClient, CANCEL_GRACE};
 pub use secrecy::{ExposeSecret, SecretString};
 pub use secret_send::SecretLogging;
-pub use server::{Capabilities, Feature, License, NodeRole, ServerInfo};
+pub use server::ServerInfo;
 pub use sql::raw::RawSql;
 pub use sql::role::Privilege;
 pub use sql::user_mapping::RoleSpec;
@@ -237,8 +250,8 @@ mod tests {
         assert::<crate::ServerInfo>();
         assert::<crate::Error>();
         assert::<crate::Ident>();
-        assert::<crate::Migration>();
-        assert::<crate::MigrationPlan>();
-        assert::<crate::MigrationReport>();
+        assert::<crate::migrate::Migration>();
+        assert::<crate::migrate::MigrationPlan>();
+        assert::<crate::migrate::MigrationReport>();
     }
 }

@@ -5,8 +5,9 @@
 
 use std::time::Duration;
 
+use timescaledb_multinode::pool::PoolConfig;
 use timescaledb_multinode::testing::{LocalCluster, PgInstall};
-use timescaledb_multinode::{AccessNode, PoolConfig, RawSql};
+use timescaledb_multinode::{AccessNode, RawSql};
 
 pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()

@@ -17,7 +17,9 @@
 
 use std::process::ExitCode;
 
-use timescaledb_multinode::{ChunkInfo, ChunkPlacement, Cluster};
+use timescaledb_multinode::catalog::ChunkInfo;
+use timescaledb_multinode::cluster::ChunkPlacement;
+use timescaledb_multinode::Cluster;
 
 use crate::human::count;
 use crate::progress::Progress;

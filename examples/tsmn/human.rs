@@ -2,10 +2,11 @@
 
 use std::fmt::Write;
 
-use timescaledb_multinode::{
-    ClusterStatus, Creation, HealReport, MappingChange, MigrationPlan, MigrationReport, NodeHeal,
-    Plan, Rotation, RotationStep, Step, StepKind, TargetKind,
+use timescaledb_multinode::cluster::{
+    ClusterStatus, HealReport, NodeHeal, Plan, Rotation, RotationStep, Step, StepKind,
 };
+use timescaledb_multinode::lifecycle::MappingChange;
+use timescaledb_multinode::migrate::{Creation, MigrationPlan, MigrationReport, TargetKind};
 
 /// `add data node dn1 on an`, `create extension timescaledb on dn1`.
 pub fn step_line(step: &Step) -> String {

@@ -32,9 +32,8 @@
 
 use serde::Serialize;
 use serde_json::{json, Value};
-use timescaledb_multinode::{
-    ApplyReport, Creation, MigrationPlan, MigrationReport, Plan, Step, StepKind, TargetKind,
-};
+use timescaledb_multinode::cluster::{ApplyReport, Plan, Step, StepKind};
+use timescaledb_multinode::migrate::{Creation, MigrationPlan, MigrationReport, TargetKind};
 
 use crate::BoxError;
 

@@ -19,9 +19,8 @@
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use timescaledb_multinode::{
-    Cluster, ExposeSecret, MigrationEvent, NodeConfig, SecretString, DEFAULT_MIGRATION_CONCURRENCY,
-};
+use timescaledb_multinode::migrate::{MigrationEvent, DEFAULT_MIGRATION_CONCURRENCY};
+use timescaledb_multinode::{Cluster, ExposeSecret, NodeConfig, SecretString};
 
 use crate::progress::Progress;
 use crate::{access_node, human, json, table_name, BoxError};

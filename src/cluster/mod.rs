@@ -1,5 +1,19 @@
-//! The cluster as a whole: the access node and every data node with its own credentials,
-//! for the operations that need both sides (health, password rotation).
+//! The cluster as a whole: [`Cluster`], the access node and every data node with its own
+//! credentials, for the operations that need both sides.
+//!
+//! - Plan / apply from a spec: [`Cluster::plan`] gives a [`Plan`] of [`Step`]s (with the
+//!   [`Conflict`]s and [`Unknown`]s it found; [`Prune`] says what to remove),
+//!   [`Cluster::apply`] an [`ApplyReport`].
+//! - Status: [`Cluster::status`] gives a [`ClusterStatus`], one [`DataNodeStatus`] per data
+//!   node, each [`NodeStatus`] with its [`Cause`] when down, the [`AccessNodeLink`] to it, its
+//!   [`PreparedTransaction`]s, and the [`UnderReplicatedChunk`]s.
+//! - Healing two-phase commits: [`Cluster::heal`] gives a [`HealReport`] of [`NodeHeal`]s.
+//! - Password rotation: [`Cluster::rotate_password`] gives a [`Rotation`] (its
+//!   [`RotationStep`]s).
+//! - Where the chunks live: [`Cluster::chunk_placement`] gives a [`ChunkPlacement`]
+//!   ([`NodeChunkRows`], [`ChunkRows`]).
+//!
+//! Each node's step runs within [`Cluster::node_deadline`] ([`DEFAULT_NODE_DEADLINE`]).
 
 mod apply;
 mod cause;

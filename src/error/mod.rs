@@ -1,19 +1,21 @@
-//! The crate's one error type.
+//! The crate's one error type, [`Error`], and what goes with it: [`ErrorKind`], the way a
+//! caller reacts; [`Result`]; [`DriverError`], the driver's error a variant carries;
+//! [`Mismatch`], what a migration's verification found different.
 //!
 //! Every variant names the operation that failed and, where one was involved, the node it was
 //! talking to. No variant carries SQL text or a password: statements that hold a secret never
 //! reach an error, and the server's own message is kept only as the server reported it.
-//!
-//! - `mod.rs`: the [`Error`] variants;
-//! - `kind.rs`: [`ErrorKind`], the way a caller reacts, and the predicates built on it;
-//! - `display.rs`: the parts of the messages that are more than a field (each variant's
-//!   message is in its `#[error(...)]`; each text once);
-//! - `driver.rs`: [`DriverError`], the driver's error in a variant, and the cause its
-//!   `source()` gives;
-//! - `classify.rs`: driver and server errors sorted into variants, by SQLSTATE and the
-//!   server's fields (and, where the access node relays a data node's failure as text only,
-//!   by that text);
-//! - `mismatch.rs`: what a migration's verification found different.
+
+// - `mod.rs`: the `Error` variants;
+// - `kind.rs`: `ErrorKind`, the way a caller reacts, and the predicates built on it;
+// - `display.rs`: the parts of the messages that are more than a field (each variant's
+//   message is in its `#[error(...)]`; each text once);
+// - `driver.rs`: `DriverError`, the driver's error in a variant, and the cause its
+//   `source()` gives;
+// - `classify.rs`: driver and server errors sorted into variants, by SQLSTATE and the
+//   server's fields (and, where the access node relays a data node's failure as text only,
+//   by that text);
+// - `mismatch.rs`: what a migration's verification found different.
 
 mod classify;
 mod display;

@@ -63,7 +63,7 @@ pub(crate) const CALLERS_NODE: &str = "access node";
 ///
 /// On a caller's session, operations run under that session's own `statement_timeout`: the
 /// crate sets no deadline of its own there and sends no cancel request (an
-/// [`AccessNode`]'s pooled sessions get [`PoolConfig::statement_timeout`](crate::PoolConfig::statement_timeout)
+/// [`AccessNode`]'s pooled sessions get [`PoolConfig::statement_timeout`](crate::pool::PoolConfig::statement_timeout)
 /// and a deadline).
 ///
 /// After an error that names a data node's login or connection
@@ -372,7 +372,7 @@ mod tests {
     fn the_executors_are_what_the_docs_say() {
         fn executor<E: Executor + ?Sized>() {}
         executor::<crate::AccessNode>();
-        executor::<crate::PooledClient<'static>>();
+        executor::<crate::pool::PooledClient<'static>>();
         executor::<tokio_postgres::Client>();
         executor::<tokio_postgres::Transaction<'static>>();
         executor::<&tokio_postgres::Client>();

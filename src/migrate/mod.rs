@@ -2,14 +2,22 @@
 //! 2.13 or 2.14 and later, or plain PostgreSQL), chunk by chunk from the data nodes,
 //! resumable and verified.
 //!
-//! | file | what it does |
-//! |---|---|
-//! | `plan` | [`MigrationPlan`]: what will be created, what cannot be carried over, chunks and sizes |
-//! | `schema` | a hypertable's definition from the access node's catalog; its creation on the target |
-//! | `copy` | the copy phase: binary COPY streams from the data nodes, one transaction per chunk |
-//! | `verify` | row counts and checksums per time range, source against target |
-//! | `progress` | [`MigrationEvent`]s for the caller |
-//! | `report` | [`MigrationReport`] |
+//! A [`Migration`] ([`Cluster::migration`](crate::Cluster::migration)) first gives a
+//! [`MigrationPlan`] (a [`TablePlan`] per hypertable, a [`ChunkPlan`] per chunk, what is
+//! created on the target as a [`Creation`] of a [`TargetKind`]), then runs and reports a
+//! [`MigrationReport`] (a [`TableReport`] per hypertable, a [`ChunkReport`] per chunk, the
+//! [`RangeCheck`]s of its verification), telling the caller how it goes through
+//! [`MigrationEvent`]s. Chunks are copied [`DEFAULT_MIGRATION_CONCURRENCY`] at a time unless
+//! told otherwise.
+
+// | file | what it does |
+// |---|---|
+// | `plan` | `MigrationPlan`: what will be created, what cannot be carried over, chunks and sizes |
+// | `schema` | a hypertable's definition from the access node's catalog; its creation on the target |
+// | `copy` | the copy phase: binary COPY streams from the data nodes, one transaction per chunk |
+// | `verify` | row counts and checksums per time range, source against target |
+// | `progress` | `MigrationEvent`s for the caller |
+// | `report` | `MigrationReport` |
 
 mod copy;
 mod plan;
@@ -77,7 +85,8 @@ pub const DEFAULT_MIGRATION_CONCURRENCY: usize = 2;
 /// ```no_run
 /// # async fn demo(cluster: timescaledb_multinode::Cluster, target: timescaledb_multinode::NodeConfig)
 /// # -> timescaledb_multinode::Result<()> {
-/// use timescaledb_multinode::{Ident, MigrationEvent, TableName};
+/// use timescaledb_multinode::migrate::MigrationEvent;
+/// use timescaledb_multinode::{Ident, TableName};
 ///
 /// let migration = cluster
 ///     .migration(target)

@@ -33,7 +33,8 @@ pub enum ChunkInterval {
 /// ```no_run
 /// # async fn demo(an: &timescaledb_multinode::AccessNode) -> timescaledb_multinode::Result<()> {
 /// use std::time::Duration;
-/// use timescaledb_multinode::{ChunkInterval, DistributedHypertable};
+/// use timescaledb_multinode::lifecycle::ChunkInterval;
+/// use timescaledb_multinode::DistributedHypertable;
 ///
 /// DistributedHypertable::new("sensor_data", "time")
 ///     .partitioning_column("sensor_id")

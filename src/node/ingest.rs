@@ -107,7 +107,7 @@ impl AccessNode {
     /// ([`AccessNode::node_check_max_age`]); [`AccessNode::ingest_unchecked`] skips it.
     ///
     /// The whole ingest is one COPY statement, so it runs under the pool's statement timeout
-    /// ([`crate::PoolConfig::statement_timeout`]): split longer loads into batches. To have
+    /// ([`crate::pool::PoolConfig::statement_timeout`]): split longer loads into batches. To have
     /// a batch run again after a failure that wrote nothing, use
     /// [`AccessNode::ingest_with_retry`].
     ///

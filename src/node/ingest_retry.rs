@@ -84,8 +84,8 @@ impl AccessNode {
     ///
     /// # Errors
     ///
-    /// As [`AccessNode::ingest`], [`Ingest::write`](crate::Ingest::write) and
-    /// [`Ingest::finish`](crate::Ingest::finish); the last attempt's error when every
+    /// As [`AccessNode::ingest`], [`Ingest::write`](crate::data::Ingest::write) and
+    /// [`Ingest::finish`](crate::data::Ingest::finish); the last attempt's error when every
     /// attempt failed.
     pub async fn ingest_with_retry<'v, R>(
         &self,

@@ -31,7 +31,7 @@ const OP: &str = "query each node";
 ///
 /// ```no_run
 /// # async fn demo(data_nodes: &[timescaledb_multinode::NodeConfig]) {
-/// use timescaledb_multinode::query_each;
+/// use timescaledb_multinode::data::query_each;
 ///
 /// for entry in query_each(data_nodes, "SELECT gid FROM pg_prepared_xacts", &[]).await {
 ///     match entry.result {

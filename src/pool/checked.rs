@@ -1,5 +1,5 @@
 //! The statement methods of a [`PooledClient`] handed out raw ([`crate::AccessNode::client`],
-//! [`crate::NodePool::client`]): the driver's, with every error routed through the check that
+//! [`crate::pool::NodePool::client`]): the driver's, with every error routed through the check that
 //! keeps a session whose access node lost (or never got) its connection to a data node out
 //! of the pool, and named after the node.
 //!

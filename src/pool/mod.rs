@@ -1,15 +1,20 @@
-//! One bb8 pool per node, behind a small type.
+//! The connection pool of one node: [`NodePool`], set up with a [`PoolConfig`], lends
+//! [`PooledClient`]s; [`PoolState`] and [`CheckoutWaits`] tell how it is doing.
 //!
-//! The pool's connections are made by the same code as every other connection of the crate
-//! (TLS modes, a connect timeout over the whole handshake, notices to `tracing`, typed
-//! errors), through a bb8 connection manager of our own. A connection whose server went
-//! away is noticed when its driver task ends and is replaced at the next checkout, without
-//! the caller doing anything.
-//!
-//! Checkouts are served first come, first served, and their waits are recorded
+//! An [`AccessNode`](crate::AccessNode) keeps one
+//! ([`AccessNode::pool`](crate::AccessNode::pool),
+//! [`AccessNode::connect_with_pool`](crate::AccessNode::connect_with_pool)); a
+//! [`NodePool`] of your own reaches any node. A connection whose server went away is noticed
+//! when its driver task ends and is replaced at the next checkout, without the caller doing
+//! anything. Checkouts are served first come, first served, and their waits are recorded
 //! ([`NodePool::checkout_waits`]). Every pooled session runs under a statement timeout and a
-//! lock timeout, and the crate's operations on it under a deadline of their own
-//! ([`deadline`]).
+//! lock timeout, and the crate's operations on it under a deadline of their own: the
+//! server's statement timeout plus [`CANCEL_GRACE`].
+
+// The pool's connections are made by the same code as every other connection of the crate
+// (TLS modes, a connect timeout over the whole handshake, notices to `tracing`, typed
+// errors), through a bb8 connection manager of our own; `deadline` holds the crate's own
+// deadline on pooled sessions.
 
 mod checked;
 mod deadline;

@@ -1,11 +1,11 @@
-//! What a node is: PostgreSQL and TimescaleDB versions, licence, role in a cluster, and
-//! whether multi-node can work there.
+//! What a node is: PostgreSQL and TimescaleDB versions, licence ([`License`]), role in a
+//! cluster ([`NodeRole`]), and whether multi-node can work there.
 //!
 //! [`ServerInfo::detect`] reads it all over one connection; [`ServerInfo::check_multinode`]
 //! turns it into a clear refusal ("TimescaleDB 2.14.0 has no multi-node ...") before any
 //! multi-node call is made, and [`ServerInfo::check_multinode_offered`] does the same for a
 //! database whose extension is not created yet, from what its server offers;
-//! [`Capabilities`] answers "does this version have X?".
+//! [`Capabilities`] answers "does this version have X?" for each [`Feature`].
 
 mod capability;
 mod support;

@@ -61,7 +61,7 @@ pub enum FunctionHome {
     /// created `WITH SCHEMA`).
     Api,
     /// TimescaleDB's internal functions: `_timescaledb_functions` from 2.12,
-    /// `_timescaledb_internal` before ([`Capabilities::internal_schema`](crate::Capabilities::internal_schema)).
+    /// `_timescaledb_internal` before ([`Capabilities::internal_schema`](crate::server::Capabilities::internal_schema)).
     Internal,
     /// `timescaledb_experimental`.
     Experimental,

@@ -8,10 +8,9 @@
 
 use std::time::Duration;
 
+use timescaledb_multinode::cluster::{AccessNodeLink, Cause, RotationStep};
 use timescaledb_multinode::testing::LocalCluster;
-use timescaledb_multinode::{
-    AccessNodeLink, Cause, Cluster, NodeConfig, RotationStep, SecretString,
-};
+use timescaledb_multinode::{Cluster, NodeConfig, SecretString};
 use tokio::net::TcpListener;
 
 use crate::common::{joined_cluster_from, tier2};
@@ -191,9 +190,8 @@ async fn an_apply_step_that_waits_on_a_data_node_ends_at_the_deadline() {
         .node_deadline(DEADLINE);
     let plan = cluster.plan().await.unwrap();
     assert!(
-        plan.steps
-            .iter()
-            .any(|s| s.node == "dn1" && s.kind == timescaledb_multinode::StepKind::CreateExtension),
+        plan.steps.iter().any(|s| s.node == "dn1"
+            && s.kind == timescaledb_multinode::cluster::StepKind::CreateExtension),
         "{plan}"
     );
 
@@ -247,7 +245,7 @@ async fn an_apply_step_on_the_access_node_ends_at_the_deadline() {
     assert!(
         plan.steps
             .iter()
-            .any(|s| s.kind == timescaledb_multinode::StepKind::DistributeTable),
+            .any(|s| s.kind == timescaledb_multinode::cluster::StepKind::DistributeTable),
         "{plan}"
     );
     let holder = an_config.connect().await.unwrap();

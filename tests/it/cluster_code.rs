@@ -2,10 +2,11 @@
 //! a second apply that sends no mutating statement, and an apply that stops at a node that
 //! is down and is finished by the next one.
 
+use timescaledb_multinode::cluster::StepKind;
 use timescaledb_multinode::testing::{AdminModel, LocalCluster, LocalClusterBuilder};
 use timescaledb_multinode::{
     AccessNode, Cluster, DistributedHypertable, DistributedRole, Error, ExposeSecret, Ident,
-    Privilege, RawSql, SecretString, ServerInfo, StepKind, TableName,
+    Privilege, RawSql, SecretString, ServerInfo, TableName,
 };
 
 use crate::common::tier2;

@@ -47,7 +47,7 @@ pub async fn plain_cluster(n: usize) -> LocalCluster {
 /// from `pool`.
 pub async fn join(
     cluster: &LocalCluster,
-    pool: timescaledb_multinode::PoolConfig,
+    pool: timescaledb_multinode::pool::PoolConfig,
 ) -> timescaledb_multinode::AccessNode {
     cluster
         .join_with_pool(&pool)

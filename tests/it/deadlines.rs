@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use timescaledb_multinode::{AccessNode, Error, PoolConfig, RawSql, CANCEL_GRACE};
+use timescaledb_multinode::pool::{PoolConfig, CANCEL_GRACE};
+use timescaledb_multinode::{AccessNode, Error, RawSql};
 
 use crate::common::plain_server;
 

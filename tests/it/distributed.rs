@@ -1,7 +1,9 @@
 //! Tier 2: pooled `distributed_exec` and per-node queries on a real cluster.
 
+use timescaledb_multinode::data::query_each;
+use timescaledb_multinode::pool::PoolConfig;
 use timescaledb_multinode::testing::LocalCluster;
-use timescaledb_multinode::{query_each, AccessNode, DistributedExec, Error, PoolConfig, RawSql};
+use timescaledb_multinode::{AccessNode, DistributedExec, Error, RawSql};
 
 use crate::common::{join, tier2};
 

@@ -8,11 +8,10 @@
 //! control) and shows what the name would have done there: a column the access node's table
 //! does not have.
 
+use timescaledb_multinode::lifecycle::AttachDataNode;
 use timescaledb_multinode::testing::{LocalCluster, LocalServer};
 use timescaledb_multinode::tokio_postgres::Client;
-use timescaledb_multinode::{
-    AccessNode, AttachDataNode, DistributedHypertable, Error, Ident, RawSql, TableName,
-};
+use timescaledb_multinode::{AccessNode, DistributedHypertable, Error, Ident, RawSql, TableName};
 
 /// A joined 1 + 2 cluster whose servers log every statement.
 async fn logged_cluster() -> (LocalCluster, AccessNode) {

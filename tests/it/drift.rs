@@ -7,10 +7,11 @@
 use std::time::Duration;
 use timescaledb_multinode::testing::{AdminModel, LocalCluster};
 
+use timescaledb_multinode::cluster::{Plan, Prune, StepKind};
+use timescaledb_multinode::lifecycle::{AlterDataNode, ChunkInterval};
 use timescaledb_multinode::{
-    AccessNode, AlterDataNode, ChunkInterval, Cluster, DistributedHypertable, DistributedRole,
-    Error, Ident, NodeConfig, Plan, Privilege, Prune, RawSql, SecretString, ServerInfo, StepKind,
-    TableName,
+    AccessNode, Cluster, DistributedHypertable, DistributedRole, Error, Ident, NodeConfig,
+    Privilege, RawSql, SecretString, ServerInfo, TableName,
 };
 
 use crate::common::{as_both_admins, tier2};

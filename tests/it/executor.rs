@@ -10,12 +10,13 @@
 use std::path::Path;
 use std::time::Duration;
 
+use timescaledb_multinode::lifecycle::{CreateRestorePoint, DeleteDataNode, SetReplicationFactor};
+use timescaledb_multinode::pool::PoolConfig;
 use timescaledb_multinode::testing::{AdminModel, LocalCluster, LocalServer};
 use timescaledb_multinode::tokio_postgres::Client;
 use timescaledb_multinode::{
-    AccessNode, CreateRestorePoint, DataNode, DeleteDataNode, DistributedExec,
-    DistributedHypertable, DistributedRole, DropUserMapping, Error, Executor, Ident, PoolConfig,
-    RoleSpec, SecretString, SetReplicationFactor, UserMapping,
+    AccessNode, DataNode, DistributedExec, DistributedHypertable, DistributedRole, DropUserMapping,
+    Error, Executor, Ident, RoleSpec, SecretString, UserMapping,
 };
 
 use crate::common::{as_both_admins, join, joined_cluster_from, tier2};
@@ -403,7 +404,7 @@ async fn typed_operations_on_every_executor(model: AdminModel) {
         assert!(is_distributed(&client, name).await, "{name}");
     }
     // The catalog reads, on a caller's client and transaction, as on the access node.
-    let names = |nodes: Vec<timescaledb_multinode::DataNodeInfo>| {
+    let names = |nodes: Vec<timescaledb_multinode::catalog::DataNodeInfo>| {
         nodes.into_iter().map(|n| n.name).collect::<Vec<_>>()
     };
     assert_eq!(names(client.data_nodes().await.unwrap()), ["dn1", "dn2"]);
@@ -491,7 +492,7 @@ async fn typed_operations_on_every_executor(model: AdminModel) {
 as_both_admins!(typed_operations_on_every_executor);
 
 /// The backend serving `client`'s session.
-async fn backend_pid(client: &timescaledb_multinode::PooledClient<'_>) -> i32 {
+async fn backend_pid(client: &timescaledb_multinode::pool::PooledClient<'_>) -> i32 {
     client
         .query_one("SELECT pg_catalog.pg_backend_pid()", &[])
         .await

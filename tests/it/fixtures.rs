@@ -3,8 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
+use timescaledb_multinode::server::NodeRole;
 use timescaledb_multinode::testing::{LocalCluster, LocalServer};
-use timescaledb_multinode::{Error, NodeRole, RawSql, ServerInfo};
+use timescaledb_multinode::{Error, RawSql, ServerInfo};
 
 use crate::common::{plain_cluster, tier2};
 

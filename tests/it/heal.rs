@@ -2,8 +2,9 @@
 
 use std::time::Duration;
 
+use timescaledb_multinode::data::query_each;
 use timescaledb_multinode::testing::{AdminModel, LocalCluster, LocalClusterBuilder};
-use timescaledb_multinode::{query_each, AccessNode, Cluster, DistributedExec, NodeConfig, RawSql};
+use timescaledb_multinode::{AccessNode, Cluster, DistributedExec, NodeConfig, RawSql};
 
 use crate::common::tier2;
 

@@ -21,17 +21,21 @@ use std::time::{Duration, SystemTime};
 
 use futures_util::FutureExt;
 
+use timescaledb_multinode::data::query_each;
+use timescaledb_multinode::lifecycle::{
+    AllowNewChunks, AlterDataNode, AttachDataNode, BlockNewChunks, ChunkInterval,
+    CreateRestorePoint, DeleteDataNode, DetachDataNode, SetChunkInterval, SetReplicationFactor,
+};
+use timescaledb_multinode::server::Capabilities;
 use timescaledb_multinode::testing::{
     called_functions, FunctionHome, FunctionKind, LocalCluster, LocalClusterBuilder, LocalServer,
     LookAlike,
 };
 use timescaledb_multinode::tokio_postgres::Client;
 use timescaledb_multinode::{
-    query_each, AccessNode, AllowNewChunks, AlterDataNode, AttachDataNode, BlockNewChunks,
-    Bootstrap, Capabilities, ChunkInterval, Cluster, CreateRestorePoint, DataNode, DeleteDataNode,
-    DetachDataNode, DistributedExec, DistributedHypertable, DistributedRole, ExposeSecret, Ident,
-    NodeConfig, Privilege, RawSql, SecretString, ServerInfo, SetChunkInterval,
-    SetReplicationFactor, TableName,
+    AccessNode, Bootstrap, Cluster, DataNode, DistributedExec, DistributedHypertable,
+    DistributedRole, ExposeSecret, Ident, NodeConfig, Privilege, RawSql, SecretString, ServerInfo,
+    TableName,
 };
 
 use crate::common::{plain_server, tier2};

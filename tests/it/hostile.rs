@@ -23,13 +23,14 @@ use std::time::{Duration, Instant, SystemTime};
 
 use proptest::prelude::*;
 use proptest::test_runner::{TestCaseError, TestRunner};
+use timescaledb_multinode::lifecycle::MappingChange;
 use timescaledb_multinode::testing::{LocalCluster, LocalServer};
 use timescaledb_multinode::tokio_postgres::types::ToSql;
 use timescaledb_multinode::tokio_postgres::Client;
 use timescaledb_multinode::{
     AccessNode, DataNode, DistributedExec, DistributedHypertable, DistributedRole, DropUserMapping,
-    Error, Ident, MappingChange, NodeConfig, Privilege, RawSql, RoleSpec, SecretString, TableName,
-    UserMapping, MAX_IDENT_BYTES,
+    Error, Ident, NodeConfig, Privilege, RawSql, RoleSpec, SecretString, TableName, UserMapping,
+    MAX_IDENT_BYTES,
 };
 
 use crate::common::tier2;
@@ -826,7 +827,8 @@ async fn joined_cluster(log_statements: bool) -> (LocalCluster, AccessNode) {
         builder = builder.setting("log_statement", "all");
     }
     let cluster = builder.start().await.expect("start a local cluster");
-    let an = crate::common::join(&cluster, timescaledb_multinode::PoolConfig::default()).await;
+    let an =
+        crate::common::join(&cluster, timescaledb_multinode::pool::PoolConfig::default()).await;
     (cluster, an)
 }
 
@@ -1032,7 +1034,7 @@ async fn tier2_accept(env: &Tier2, name: &str) -> Result<Outcome, TestCaseError>
         an.hypertable(&table),
         an.query(&dimensions, &params),
         as_role,
-        timescaledb_multinode::query_each(&data_nodes, &lookup, &params),
+        timescaledb_multinode::data::query_each(&data_nodes, &lookup, &params),
     );
 
     let info = info.ctx("describe hypertable")?;

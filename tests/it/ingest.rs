@@ -128,7 +128,9 @@ async fn copy_into_a_distributed_hypertable() {
     // The rows are on the data nodes, both of them.
     let sql = RawSql::vouched("SELECT count(*) FROM sensor_data");
     let mut total = 0;
-    for entry in timescaledb_multinode::query_each(&cluster.data_node_configs(), &sql, &[]).await {
+    for entry in
+        timescaledb_multinode::data::query_each(&cluster.data_node_configs(), &sql, &[]).await
+    {
         let n: i64 = entry.result.unwrap()[0].get(0);
         assert!(n > 0, "{} holds no rows", entry.node);
         total += n;

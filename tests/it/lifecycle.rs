@@ -3,12 +3,14 @@
 
 use std::collections::BTreeSet;
 
+use timescaledb_multinode::lifecycle::{
+    AllowNewChunks, AlterDataNode, AttachDataNode, BlockNewChunks, CreateRestorePoint,
+    DeleteDataNode, DetachDataNode, SetReplicationFactor,
+};
 use timescaledb_multinode::testing::{AdminModel, LocalCluster};
 use timescaledb_multinode::tokio_postgres::Client;
 use timescaledb_multinode::{
-    AccessNode, AllowNewChunks, AlterDataNode, AttachDataNode, BlockNewChunks, CreateRestorePoint,
-    DeleteDataNode, DetachDataNode, DistributedHypertable, Error, Ident, RoleSpec,
-    SetReplicationFactor, TableName, UserMapping,
+    AccessNode, DistributedHypertable, Error, Ident, RoleSpec, TableName, UserMapping,
 };
 
 use crate::common::as_both_admins;
@@ -393,7 +395,7 @@ async fn alter_data_node_availability_and_address(model: AdminModel) {
     assert_eq!(altered.port, dn1.port());
     assert_eq!(altered.database, "tsdb");
     assert!(!altered.available);
-    let available = |nodes: Vec<timescaledb_multinode::DataNodeInfo>| {
+    let available = |nodes: Vec<timescaledb_multinode::catalog::DataNodeInfo>| {
         nodes
             .into_iter()
             .map(|n| (n.name, n.available))

@@ -6,10 +6,12 @@
 //! The releases are built from the source archives in `TSMN_TIMESCALEDB_SOURCES` (cached
 //! after the first build); without it the matrix prints `version matrix skipped: <reason>`.
 
+use timescaledb_multinode::lifecycle::ExtensionChange;
+use timescaledb_multinode::server::NodeRole;
 use timescaledb_multinode::testing::{LocalCluster, LocalClusterBuilder, LocalServer, PgInstall};
 use timescaledb_multinode::{
-    AccessNode, Bootstrap, DataNode, DistributedHypertable, ExtensionChange, NodeRole, RawSql,
-    ServerInfo, UpdateExtension, Version,
+    AccessNode, Bootstrap, DataNode, DistributedHypertable, RawSql, ServerInfo, UpdateExtension,
+    Version,
 };
 
 use crate::common::matrix;

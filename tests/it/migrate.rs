@@ -11,12 +11,12 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 
+use timescaledb_multinode::migrate::{
+    Creation, Migration, MigrationEvent, MigrationReport, TargetKind,
+};
 use timescaledb_multinode::testing::{AdminModel, LocalCluster, LocalServer};
 use timescaledb_multinode::tokio_postgres::Client;
-use timescaledb_multinode::{
-    Cluster, Creation, Error, Ident, Migration, MigrationEvent, MigrationReport, TableName,
-    TargetKind,
-};
+use timescaledb_multinode::{Cluster, Error, Ident, TableName};
 
 use crate::common::{joined_cluster_from, matrix, plain_server, tier2};
 

@@ -1,10 +1,11 @@
 //! Tier 2: the how-to, step by step, through the typed API on a real cluster.
 
+use timescaledb_multinode::lifecycle::{ExtensionChange, MappingChange};
+use timescaledb_multinode::server::NodeRole;
 use timescaledb_multinode::testing::{AdminModel, LocalCluster, LocalClusterBuilder};
 use timescaledb_multinode::{
     AccessNode, Bootstrap, DataNode, DistributedHypertable, DistributedRole, Error, ExposeSecret,
-    ExtensionChange, Ident, MappingChange, NodeConfig, NodeRole, Privilege, SecretString,
-    ServerInfo, TableName, UpdateExtension,
+    Ident, NodeConfig, Privilege, SecretString, ServerInfo, TableName, UpdateExtension,
 };
 
 use crate::common::tier2;

@@ -2,12 +2,14 @@
 //! version on the version matrix's installation), and password rotation that
 //! repairs a password changed behind the crate's back.
 
+use timescaledb_multinode::cluster::{AccessNodeLink, Cause, RotationStep};
+use timescaledb_multinode::lifecycle::MappingChange;
 use timescaledb_multinode::testing::{
     AdminModel, LocalCluster, LocalClusterBuilder, LocalServer, PgInstall,
 };
 use timescaledb_multinode::{
-    AccessNode, AccessNodeLink, Bootstrap, Cause, Cluster, DataNode, DropUserMapping,
-    MappingChange, NodeConfig, RoleSpec, RotationStep, SecretString, UpdateExtension, Version,
+    AccessNode, Bootstrap, Cluster, DataNode, DropUserMapping, NodeConfig, RoleSpec, SecretString,
+    UpdateExtension, Version,
 };
 
 use crate::common::{matrix, tier2};

@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use timescaledb_multinode::{AccessNode, DistributedExec, Error, PoolConfig, RawSql};
+use timescaledb_multinode::pool::PoolConfig;
+use timescaledb_multinode::{AccessNode, DistributedExec, Error, RawSql};
 
 use crate::common::plain_server;
 
@@ -208,7 +209,7 @@ async fn callers_are_served_in_the_order_they_asked() {
     use std::future::{poll_fn, Future};
     use std::sync::{Arc, Mutex};
     use std::task::Poll;
-    use timescaledb_multinode::NodePool;
+    use timescaledb_multinode::pool::NodePool;
 
     let server = plain_server("fifo").await;
     let pool = NodePool::new(server.config(), &PoolConfig::default().max_size(1)).unwrap();

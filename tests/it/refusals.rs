@@ -2,8 +2,9 @@
 //! server runs or offers) before anything changes on any node, `apply` changes nothing when
 //! refused, and `status` says why.
 
+use timescaledb_multinode::cluster::AccessNodeLink;
 use timescaledb_multinode::testing::LocalServer;
-use timescaledb_multinode::{AccessNodeLink, Cluster, DistributedHypertable, Error, RawSql};
+use timescaledb_multinode::{Cluster, DistributedHypertable, Error, RawSql};
 
 use crate::common::{matrix, tier2};
 

@@ -7,10 +7,11 @@
 use std::error::Error as _;
 use std::fmt::Write as _;
 
+use timescaledb_multinode::lifecycle::MappingChange;
 use timescaledb_multinode::testing::{LocalCluster, LocalServer};
 use timescaledb_multinode::{
-    AccessNode, Bootstrap, DataNode, DistributedRole, Error, ExposeSecret, MappingChange,
-    NodeConfig, Privilege, SecretString, ServerInfo, UpdateExtension, UserMapping,
+    AccessNode, Bootstrap, DataNode, DistributedRole, Error, ExposeSecret, NodeConfig, Privilege,
+    SecretString, ServerInfo, UpdateExtension, UserMapping,
 };
 
 use crate::common::tier2;

@@ -14,10 +14,11 @@ use std::error::Error as _;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
+use timescaledb_multinode::lifecycle::MappingChange;
 use timescaledb_multinode::testing::{AdminModel, LocalCluster, LocalServer};
 use timescaledb_multinode::{
-    AccessNode, Bootstrap, Cluster, DataNode, DistributedRole, Error, ExposeSecret, MappingChange,
-    RoleSpec, SecretLogging, SecretString, UpdateExtension, UserMapping,
+    AccessNode, Bootstrap, Cluster, DataNode, DistributedRole, Error, ExposeSecret, RoleSpec,
+    SecretLogging, SecretString, UpdateExtension, UserMapping,
 };
 use tokio::sync::Semaphore;
 

@@ -1,6 +1,7 @@
 //! `ServerInfo` on plain PostgreSQL (tier 1): versions, settings, and the refusals.
 
-use timescaledb_multinode::{Error, Feature, NodeRole, ServerInfo};
+use timescaledb_multinode::server::{Feature, NodeRole};
+use timescaledb_multinode::{Error, ServerInfo};
 
 use crate::common::plain_server;
 

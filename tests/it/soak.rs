@@ -10,11 +10,12 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
+use timescaledb_multinode::data::query_each;
+use timescaledb_multinode::pool::PoolConfig;
 use timescaledb_multinode::testing::LocalCluster;
 use timescaledb_multinode::tokio_postgres::types::ToSql;
 use timescaledb_multinode::{
-    query_each, AccessNode, DistributedExec, DistributedHypertable, Error, Ident, PoolConfig,
-    RawSql, TableName,
+    AccessNode, DistributedExec, DistributedHypertable, Error, Ident, RawSql, TableName,
 };
 
 use crate::common::{join, tier2};

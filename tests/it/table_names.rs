@@ -5,10 +5,13 @@
 use std::time::Duration;
 use timescaledb_multinode::testing::LocalCluster;
 
+use timescaledb_multinode::lifecycle::{
+    AllowNewChunks, AttachDataNode, BlockNewChunks, ChunkInterval, SetChunkInterval,
+    SetReplicationFactor,
+};
 use timescaledb_multinode::{
-    AllowNewChunks, AttachDataNode, BlockNewChunks, ChunkInterval, DistributedExec,
-    DistributedHypertable, DistributedRole, Error, Privilege, SecretString, SetChunkInterval,
-    SetReplicationFactor, TableName,
+    DistributedExec, DistributedHypertable, DistributedRole, Error, Privilege, SecretString,
+    TableName,
 };
 
 use crate::common::{joined_cluster_from, tier2};

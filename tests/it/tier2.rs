@@ -1,8 +1,9 @@
 //! Tier 2: a real TimescaleDB multi-node cluster. Each test returns early (after the
 //! `tier 2 skipped: ...` line) when the installation has no TimescaleDB multi-node.
 
+use timescaledb_multinode::server::{Feature, License, NodeRole};
 use timescaledb_multinode::testing::{LocalCluster, LocalServer};
-use timescaledb_multinode::{Error, ExposeSecret, Feature, License, NodeRole, ServerInfo};
+use timescaledb_multinode::{Error, ExposeSecret, ServerInfo};
 
 use crate::common::tier2;
 

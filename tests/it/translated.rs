@@ -7,11 +7,10 @@
 //! PostgreSQL packages ship them). Without either the test says why and skips, or fails
 //! under `TSMN_REQUIRE_TIMESCALEDB=1`.
 
+use timescaledb_multinode::cluster::{AccessNodeLink, Cause, StepKind};
+use timescaledb_multinode::lifecycle::DeleteDataNode;
 use timescaledb_multinode::testing::{skip_or_fail, AdminModel, JoinedCluster, LocalCluster};
-use timescaledb_multinode::{
-    AccessNodeLink, Cause, DeleteDataNode, DropUserMapping, ErrorKind, RoleSpec, SecretString,
-    StepKind, UserMapping,
-};
+use timescaledb_multinode::{DropUserMapping, ErrorKind, RoleSpec, SecretString, UserMapping};
 
 use crate::common::as_both_admins;
 

@@ -7,8 +7,9 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use serde_json::Value;
+use timescaledb_multinode::data::query_each;
 use timescaledb_multinode::testing::{AdminModel, LocalCluster};
-use timescaledb_multinode::{query_each, AccessNode, ExposeSecret, Ident, RawSql, TableName};
+use timescaledb_multinode::{AccessNode, ExposeSecret, Ident, RawSql, TableName};
 
 use crate::common::{example_binary, tier2};
 

@@ -1,10 +1,10 @@
 //! Tier 1: user mappings on a postgres_fdw server between two plain PostgreSQL servers,
 //! with hostile names, proven by querying through the mapping (SCRAM on the remote side).
 
+use timescaledb_multinode::lifecycle::MappingChange;
 use timescaledb_multinode::testing::LocalServer;
 use timescaledb_multinode::{
-    AccessNode, DropUserMapping, Error, ExposeSecret, MappingChange, RoleSpec, SecretString,
-    UserMapping,
+    AccessNode, DropUserMapping, Error, ExposeSecret, RoleSpec, SecretString, UserMapping,
 };
 
 /// A role name and a server name full of quotes, spaces, backslashes and unicode.

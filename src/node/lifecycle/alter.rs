@@ -31,7 +31,7 @@ use crate::sql::lifecycle::alter_data_node;
 ///
 /// ```no_run
 /// # async fn demo(an: &timescaledb_multinode::AccessNode) -> timescaledb_multinode::Result<()> {
-/// use timescaledb_multinode::AlterDataNode;
+/// use timescaledb_multinode::lifecycle::AlterDataNode;
 ///
 /// // Maintenance on dn1: reads of replicated data fail over to the other replicas.
 /// AlterDataNode::new("dn1").mark_unavailable().run(an).await?;

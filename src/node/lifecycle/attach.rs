@@ -18,7 +18,7 @@ use crate::table_name::IntoTableName;
 ///
 /// ```no_run
 /// # async fn demo(an: &timescaledb_multinode::AccessNode) -> timescaledb_multinode::Result<()> {
-/// use timescaledb_multinode::AttachDataNode;
+/// use timescaledb_multinode::lifecycle::AttachDataNode;
 ///
 /// let attached = AttachDataNode::new("dn3", "sensor_data").idempotent().run(an).await?;
 /// println!("hypertable {} on {}", attached.hypertable_id, attached.node_name);

@@ -31,7 +31,7 @@ use crate::sql::user_mapping::{self, RoleSpec};
 ///
 /// ```no_run
 /// # async fn demo(an: &timescaledb_multinode::AccessNode) -> timescaledb_multinode::Result<()> {
-/// use timescaledb_multinode::DeleteDataNode;
+/// use timescaledb_multinode::lifecycle::DeleteDataNode;
 ///
 /// let deleted = DeleteDataNode::new("dn3").drop_database().run(an).await?;
 /// assert!(deleted.deleted && deleted.database_dropped);

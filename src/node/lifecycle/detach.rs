@@ -23,7 +23,7 @@ use crate::table_name::IntoTableName;
 ///
 /// ```no_run
 /// # async fn demo(an: &timescaledb_multinode::AccessNode) -> timescaledb_multinode::Result<()> {
-/// use timescaledb_multinode::DetachDataNode;
+/// use timescaledb_multinode::lifecycle::DetachDataNode;
 ///
 /// let detached = DetachDataNode::new("dn2")
 ///     .hypertable("sensor_data")

@@ -20,7 +20,7 @@ use crate::table_name::IntoTableName;
 /// ```no_run
 /// # async fn demo(an: &timescaledb_multinode::AccessNode) -> timescaledb_multinode::Result<()> {
 /// use std::time::Duration;
-/// use timescaledb_multinode::{ChunkInterval, SetChunkInterval};
+/// use timescaledb_multinode::lifecycle::{ChunkInterval, SetChunkInterval};
 ///
 /// let day = ChunkInterval::Time(Duration::from_secs(86_400));
 /// SetChunkInterval::new("sensor_data", day).run(an).await?;

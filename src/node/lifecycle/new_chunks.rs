@@ -15,7 +15,7 @@ use crate::table_name::IntoTableName;
 ///
 /// ```no_run
 /// # async fn demo(an: &timescaledb_multinode::AccessNode) -> timescaledb_multinode::Result<()> {
-/// use timescaledb_multinode::{AllowNewChunks, BlockNewChunks};
+/// use timescaledb_multinode::lifecycle::{AllowNewChunks, BlockNewChunks};
 ///
 /// let blocked = BlockNewChunks::new("dn1").run(an).await?; // every hypertable
 /// // ... drain dn1 ...

@@ -14,7 +14,7 @@ use crate::table_name::IntoTableName;
 ///
 /// ```no_run
 /// # async fn demo(an: &timescaledb_multinode::AccessNode) -> timescaledb_multinode::Result<()> {
-/// use timescaledb_multinode::SetReplicationFactor;
+/// use timescaledb_multinode::lifecycle::SetReplicationFactor;
 ///
 /// SetReplicationFactor::new("sensor_data", 2).run(an).await?;
 /// SetReplicationFactor::new("metrics.cpu", 2).run(an).await?;

@@ -13,7 +13,7 @@ use crate::sql::server_info::ROLE_IS_SUPERUSER;
 ///
 /// ```no_run
 /// # async fn demo(an: &timescaledb_multinode::AccessNode) -> timescaledb_multinode::Result<()> {
-/// use timescaledb_multinode::CreateRestorePoint;
+/// use timescaledb_multinode::lifecycle::CreateRestorePoint;
 ///
 /// for point in CreateRestorePoint::new("before-upgrade").run(an).await? {
 ///     println!("{:?} ({}) at {}", point.node_name, point.node_type, point.lsn);

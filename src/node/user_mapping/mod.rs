@@ -47,7 +47,8 @@ pub enum MappingChange {
 ///
 /// ```no_run
 /// # async fn demo(an: &timescaledb_multinode::AccessNode) -> timescaledb_multinode::Result<()> {
-/// use timescaledb_multinode::{DropUserMapping, MappingChange, RoleSpec, SecretString, UserMapping};
+/// use timescaledb_multinode::lifecycle::MappingChange;
+/// use timescaledb_multinode::{DropUserMapping, RoleSpec, SecretString, UserMapping};
 ///
 /// let change = UserMapping::for_role("mn_user1", "dn1")
 ///     .remote_user("mn_user1")
