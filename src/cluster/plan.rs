@@ -533,13 +533,24 @@ impl Cluster {
         let an_name = self.access_node.node_name();
         // One access-node session for the whole plan; the data nodes are checked at the same
         // time, each over one session of its own.
-        let (an_client, dn_checks) = tokio::join!(
-            Deadline::after(self.node_deadline).run(OP, &an_name, self.access_node_client(OP)),
+        // The access node's own read goes with the data nodes' (on a node without the
+        // extension it reads the installable versions, the slowest part of a plan).
+        let (an, dn_checks) = tokio::join!(
+            async {
+                let deadline = Deadline::after(self.node_deadline);
+                let client = deadline
+                    .run(OP, &an_name, self.access_node_client(OP))
+                    .await?;
+                let session = client.session();
+                let info = session
+                    .bounded(OP, &an_name, deadline, ServerInfo::read_brief(session))
+                    .await?;
+                Ok::<_, Error>((client, info))
+            },
             join_all(self.data_nodes.iter().map(|dn| self.check_data_node(dn)))
         );
-        let an_client = an_client?;
+        let (an_client, an_info) = an?;
         let session = an_client.session();
-        let an_info = ServerInfo::read_brief(session).await?;
         // Every node that answered must run, or be able to create, a multi-node TimescaleDB
         // before anything is planned, so that `apply` changes nothing on a cluster that
         // cannot work: the access node first, then the data nodes in order.
@@ -571,8 +582,17 @@ impl Cluster {
                     ));
                     if check.server.timescaledb.is_none() {
                         let version = an_info.timescaledb;
-                        match version {
-                            Some(v) if !check.server.timescaledb_available.contains(&v) => {
+                        // Which versions the node offers: read only here, where a new data
+                        // node is to get the access node's version.
+                        let offered = match version {
+                            Some(_) => self.offered_versions(dn).await,
+                            None => Ok(Vec::new()),
+                        };
+                        match (version, offered) {
+                            (Some(_), Err(e)) => {
+                                plan.add_unknown(&name, "the TimescaleDB versions it offers", e)
+                            }
+                            (Some(v), Ok(offered)) if !offered.contains(&v) => {
                                 plan.add_conflict(
                                     &name,
                                     &name,
@@ -580,12 +600,7 @@ impl Cluster {
                                         "the extension is not installed, and this server does \
                                          not offer TimescaleDB {v}, the access node's version \
                                          (it offers {:?}); install {v} on it",
-                                        check
-                                            .server
-                                            .timescaledb_available
-                                            .iter()
-                                            .map(ToString::to_string)
-                                            .collect::<Vec<_>>()
+                                        offered.iter().map(ToString::to_string).collect::<Vec<_>>()
                                     ),
                                 );
                             }
@@ -1263,6 +1278,24 @@ impl Cluster {
     ///
     /// Within the cluster's node deadline: a session cut off at the deadline is cancelled
     /// and never goes back to the pool.
+    /// The TimescaleDB versions data node `config` offers (its extension not installed).
+    async fn offered_versions(&self, config: &NodeConfig) -> Result<Vec<Version>> {
+        let name = config.node_name();
+        let deadline = Deadline::after(self.node_deadline);
+        let pool = self.data_node_pool(config)?;
+        let client = deadline.run(OP, &name, pool.get(OP)).await?;
+        let session = client.session();
+        let info = session
+            .bounded(
+                OP,
+                &name,
+                deadline,
+                ServerInfo::read_brief_with_versions(session),
+            )
+            .await?;
+        Ok(info.timescaledb_available)
+    }
+
     async fn check_data_node(&self, config: &NodeConfig) -> Result<NodeCheck> {
         let name = config.node_name();
         let deadline = Deadline::after(self.node_deadline);

@@ -86,11 +86,13 @@ pub struct ServerInfo {
     pub timescaledb_schema: Option<String>,
     /// The version `CREATE EXTENSION timescaledb` would install, if the server has it.
     ///
-    /// Reading it and [`ServerInfo::timescaledb_available`] costs reading every version's
-    /// control file (tens of milliseconds with TimescaleDB's many update scripts): the
-    /// cluster's reports ([`Cluster::status`](crate::Cluster::status),
-    /// [`Cluster::plan`](crate::Cluster::plan)) read both only where the extension is not
-    /// installed, and leave them empty elsewhere; [`ServerInfo::detect`] always reads them.
+    /// Reading [`ServerInfo::timescaledb_available`] costs reading every version's control
+    /// and update files (several milliseconds with TimescaleDB's many update scripts), and
+    /// this one every extension's control file: the cluster's reports
+    /// ([`Cluster::status`](crate::Cluster::status), [`Cluster::plan`](crate::Cluster::plan))
+    /// read this one only where the extension is not installed, and the available versions
+    /// only where the default cannot be used either (to name an alternative); elsewhere they
+    /// are empty. [`ServerInfo::detect`] always reads both.
     pub timescaledb_default: Option<Version>,
     /// Every TimescaleDB version the server could install (ascending); see
     /// [`ServerInfo::timescaledb_default`] for when it is read.
@@ -130,26 +132,45 @@ impl ServerInfo {
     }
 
     pub(crate) async fn read(session: &SessionOn<'_>) -> Result<ServerInfo> {
-        Self::read_with(session, &SERVER_INFO, true).await
+        Self::read_with(session, &SERVER_INFO, true, None).await
     }
 
-    /// Like [`ServerInfo::read`], cheaper, in one round trip: `timescaledb_default` and
-    /// `timescaledb_available` are read only when the extension is not installed (enough for
-    /// [`ServerInfo::check_multinode_offered`]), and `role` is not read (it says
-    /// [`NodeRole::AccessNode`] when the database has data nodes, else
-    /// [`NodeRole::Standalone`]).
+    /// Like [`ServerInfo::read`], cheaper, in one round trip: `timescaledb_default` is read
+    /// only when the extension is not installed (enough for
+    /// [`ServerInfo::check_multinode_offered`]), `timescaledb_available` only when the
+    /// default version cannot be used either (for the refusal's alternative; a second round
+    /// trip then), and `role` is not read (it says [`NodeRole::AccessNode`] when the database
+    /// has data nodes, else [`NodeRole::Standalone`]).
     pub(crate) async fn read_brief(session: &SessionOn<'_>) -> Result<ServerInfo> {
-        Self::read_with(session, &SERVER_INFO_BRIEF, false).await
+        let info = Self::read_with(session, &SERVER_INFO_BRIEF, false, Some(false)).await?;
+        if info.timescaledb.is_none() && support::check_offered(&info).is_err() {
+            return Self::read_brief_with_versions(session).await;
+        }
+        Ok(info)
     }
 
+    /// [`ServerInfo::read_brief`], with `timescaledb_available` whenever the extension is not
+    /// installed.
+    pub(crate) async fn read_brief_with_versions(session: &SessionOn<'_>) -> Result<ServerInfo> {
+        Self::read_with(session, &SERVER_INFO_BRIEF, false, Some(true)).await
+    }
+
+    /// Reads `query` ([`SERVER_INFO`], or [`SERVER_INFO_BRIEF`] with `versions` as its `$2`).
     async fn read_with(
         session: &SessionOn<'_>,
         query: &crate::sql::Sql,
         with_role: bool,
+        versions: Option<bool>,
     ) -> Result<ServerInfo> {
-        let row = session
-            .query_one(OP, query, &[&session.preloaded()])
-            .await?;
+        let preloaded = session.preloaded();
+        let row = match versions {
+            Some(versions) => {
+                session
+                    .query_one(OP, query, &[&preloaded, &versions])
+                    .await?
+            }
+            None => session.query_one(OP, query, &[&preloaded]).await?,
+        };
         let get_text = |column: &str| session.get::<Option<String>>(OP, &row, column);
         let num: i32 = session.get(OP, &row, "server_version_num")?;
         let node = session.node().to_owned();

@@ -43,9 +43,11 @@ pub(crate) const SERVER_INFO: Sql = Sql::from_static(
               AS data_node_count",
 );
 
-/// [`SERVER_INFO`] without the costly parts: the default and available versions are looked
-/// up only when the extension is not installed (both read every extension's control file).
-/// For hot paths such as a converged plan. `$1` as in [`SERVER_INFO`].
+/// [`SERVER_INFO`] without the costly parts: the default version is looked up only when the
+/// extension is not installed (it reads every extension's control file), the available
+/// versions only then and when `$2` (`bool`) asks for them (they read every version's
+/// control and update files: several milliseconds with TimescaleDB's). For hot paths such as
+/// a converged plan. `$1` as in [`SERVER_INFO`].
 pub(crate) const SERVER_INFO_BRIEF: Sql = Sql::from_static(
     "SELECT pg_catalog.current_setting('server_version_num'::pg_catalog.text)::pg_catalog.int4 \
               AS server_version_num, \
@@ -60,7 +62,7 @@ pub(crate) const SERVER_INFO_BRIEF: Sql = Sql::from_static(
               (SELECT a.default_version::pg_catalog.text \
                  FROM pg_catalog.pg_available_extensions a \
                 WHERE a.name OPERATOR(pg_catalog.=) 'timescaledb') END AS default_version, \
-            CASE WHEN e.extversion IS NULL THEN \
+            CASE WHEN e.extversion IS NULL AND $2::pg_catalog.bool THEN \
               ARRAY(SELECT v.version::pg_catalog.text \
                       FROM pg_catalog.pg_available_extension_versions v \
                      WHERE v.name OPERATOR(pg_catalog.=) 'timescaledb') \
