@@ -241,6 +241,17 @@ pub use table_name::{IntoTableName, TableName};
 pub use tokio_postgres;
 pub use version::{PgVersion, Version};
 
+/// The README's Rust examples, compiled (and run: they only define functions) as doctests, so
+/// that they keep up with the API.
+#[cfg(all(
+    doctest,
+    feature = "testing",
+    feature = "serde",
+    feature = "bb8-postgres"
+))]
+#[doc = include_str!("../README.md")]
+struct ReadmeExamples;
+
 #[cfg(test)]
 mod tests {
     #[test]
