@@ -4,6 +4,28 @@
 use super::cause::Cause;
 use crate::error::Error;
 
+/// The error of a failed link, `None` for the links without one: by reference or by value
+/// as `link` is (the variants listed once for [`AccessNodeLink::error`] and
+/// [`AccessNodeLink::into_error`]).
+macro_rules! failure {
+    ($link:expr) => {
+        match $link {
+            AccessNodeLink::Down(e)
+            | AccessNodeLink::WrongPassword(e)
+            | AccessNodeLink::NoUserMapping(e)
+            | AccessNodeLink::RejectedByHba(e)
+            | AccessNodeLink::UnknownRole(e)
+            | AccessNodeLink::UnknownDatabase(e)
+            | AccessNodeLink::Tls(e)
+            | AccessNodeLink::Dns(e)
+            | AccessNodeLink::ExtensionMissing(e)
+            | AccessNodeLink::ExtensionIncompatible(e)
+            | AccessNodeLink::Failed(e) => Some(e),
+            AccessNodeLink::Ok | AccessNodeLink::NotAdded | AccessNodeLink::NotChecked(_) => None,
+        }
+    };
+}
+
 /// Whether the access node can reach and log in to a data node (with the current role's
 /// user mapping). TimescaleDB's own `ping_data_node` says only true or false; this tells
 /// the cases apart ([`AccessNodeLink::cause`] gives the [`Cause`] of each failure).
@@ -68,38 +90,12 @@ impl AccessNodeLink {
     /// The error of a failed link (`None` for [`AccessNodeLink::Ok`],
     /// [`AccessNodeLink::NotAdded`] and [`AccessNodeLink::NotChecked`]).
     pub fn error(&self) -> Option<&Error> {
-        match self {
-            AccessNodeLink::Down(e)
-            | AccessNodeLink::WrongPassword(e)
-            | AccessNodeLink::NoUserMapping(e)
-            | AccessNodeLink::RejectedByHba(e)
-            | AccessNodeLink::UnknownRole(e)
-            | AccessNodeLink::UnknownDatabase(e)
-            | AccessNodeLink::Tls(e)
-            | AccessNodeLink::Dns(e)
-            | AccessNodeLink::ExtensionMissing(e)
-            | AccessNodeLink::ExtensionIncompatible(e)
-            | AccessNodeLink::Failed(e) => Some(e),
-            AccessNodeLink::Ok | AccessNodeLink::NotAdded | AccessNodeLink::NotChecked(_) => None,
-        }
+        failure!(self)
     }
 
     /// The error of a failed link, owned.
     pub(crate) fn into_error(self) -> Option<Error> {
-        match self {
-            AccessNodeLink::Down(e)
-            | AccessNodeLink::WrongPassword(e)
-            | AccessNodeLink::NoUserMapping(e)
-            | AccessNodeLink::RejectedByHba(e)
-            | AccessNodeLink::UnknownRole(e)
-            | AccessNodeLink::UnknownDatabase(e)
-            | AccessNodeLink::Tls(e)
-            | AccessNodeLink::Dns(e)
-            | AccessNodeLink::ExtensionMissing(e)
-            | AccessNodeLink::ExtensionIncompatible(e)
-            | AccessNodeLink::Failed(e) => Some(e),
-            AccessNodeLink::Ok | AccessNodeLink::NotAdded | AccessNodeLink::NotChecked(_) => None,
-        }
+        failure!(self)
     }
 
     /// Why the link fails, when it does and was checked.

@@ -12,7 +12,7 @@ use crate::secret_send::SecretLogging;
 use crate::sql::functions::Schemas;
 use crate::sql::raw::RawSql;
 use crate::sql::session::{CATALOG_FIRST, RESET_SEARCH_PATH};
-use crate::sql::status::{ping, HYPERTABLE_DATA_NODES};
+use crate::sql::status::HYPERTABLE_DATA_NODES;
 use crate::sql::Sql;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -25,7 +25,7 @@ use crate::sql::hypertable::{TableName, RESOLVE_TABLE};
 use crate::table_name::IntoTableName;
 
 use super::health::Round;
-use super::write_guard::WriteGuard;
+use super::write_guard::{refuse_unless_up, WriteGuard};
 
 /// How many times [`AccessNode::query`] and [`AccessNode::execute`] run a statement again
 /// after [`Error::is_stale_data_node_connection`].
@@ -436,17 +436,7 @@ impl AccessNode {
         if unseen.is_empty() {
             return Ok(());
         }
-        let rows = session.query(op, &ping(&known.schemas), &[&unseen]).await?;
-        for row in &rows {
-            let up: bool = session.get(op, row, "up")?;
-            if !up {
-                return Err(Error::DataNodeDown {
-                    op,
-                    node: session.get(op, row, "node_name")?,
-                });
-            }
-        }
-        Ok(())
+        refuse_unless_up(session, op, &known.schemas, &unseen).await
     }
 
     /// The data nodes of this access node (like `\des+`), by name. (Any [`Executor`](crate::Executor):

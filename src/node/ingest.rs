@@ -18,7 +18,9 @@ use crate::ident::Ident;
 use crate::server::ServerInfo;
 use crate::sql::copy::{copy_in_binary, INGEST_TARGET, TABLE_COLUMNS};
 use crate::sql::hypertable::TableName;
-use crate::sql::status::{ping, HYPERTABLE_DATA_NODES};
+use crate::sql::status::HYPERTABLE_DATA_NODES;
+
+use super::write_guard::refuse_unless_up;
 use crate::table_name::IntoTableName;
 
 pub(super) const OP: &str = "ingest";
@@ -297,17 +299,7 @@ async fn check_nodes_up_on(
     if nodes.is_empty() {
         return Ok(());
     }
-    let rows = session.query(op, &ping(&schemas), &[&nodes]).await?;
-    for row in &rows {
-        let up: bool = session.get(op, row, "up")?;
-        if !up {
-            return Err(Error::DataNodeDown {
-                op,
-                node: session.get(op, row, "node_name")?,
-            });
-        }
-    }
-    Ok(())
+    refuse_unless_up(session, op, &schemas, &nodes).await
 }
 
 impl Ingest<'_> {

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 use super::health::{NodeHealth, Round, PING_TIMEOUT};
 use crate::config::NodeConfig;
-use crate::connect::Session;
+use crate::connect::{Session, SessionOn};
 use crate::error::{Error, Result};
 use crate::pool::CANCEL_GRACE;
 use crate::sql::functions::Schemas;
@@ -171,4 +171,26 @@ async fn ping_every_data_node(
         Some(e) => Err(e),
         None => Ok(seen),
     }
+}
+
+/// Pings `nodes` from `session` (the access node, with its TimescaleDB functions in
+/// `schemas`) and refuses the write with [`Error::DataNodeDown`] naming the first that does
+/// not answer.
+pub(crate) async fn refuse_unless_up(
+    session: &SessionOn<'_>,
+    op: &'static str,
+    schemas: &Schemas,
+    nodes: &[String],
+) -> Result<()> {
+    let rows = session.query(op, &ping(schemas), &[&nodes]).await?;
+    for row in &rows {
+        let up: bool = session.get(op, row, "up")?;
+        if !up {
+            return Err(Error::DataNodeDown {
+                op,
+                node: session.get(op, row, "node_name")?,
+            });
+        }
+    }
+    Ok(())
 }

@@ -159,20 +159,25 @@ impl UserMapping {
     /// exists, without [`UserMapping::idempotent`]; [`Error::Database`](crate::Error::Database)
     /// for the server's other refusals (a foreign server or role that does not exist, say).
     pub async fn run(self, on: &(impl Executor + ?Sized)) -> Result<MappingChange> {
-        if self.idempotent {
-            const OP: &str = "ensure user mapping";
-            let checked = self.validate(OP, &on.node_name())?;
-            let lease = on.lease(OP, Purpose::Admin).await?;
-            let quiet =
-                Quiet::enter(lease.session(), OP, Carriage::Bound, lease.secret_logging()).await?;
-            let result = self.ensure_on(&quiet, OP, &checked).await;
-            return quiet.leave(result).await;
-        }
-        const OP: &str = "create user mapping";
-        let checked = self.validate(OP, &on.node_name())?;
-        let lease = on.lease(OP, Purpose::Admin).await?;
+        let op = if self.idempotent {
+            "ensure user mapping"
+        } else {
+            "create user mapping"
+        };
+        let checked = self.validate(op, &on.node_name())?;
+        let lease = on.lease(op, Purpose::Admin).await?;
         let quiet =
-            Quiet::enter(lease.session(), OP, Carriage::Bound, lease.secret_logging()).await?;
+            Quiet::enter(lease.session(), op, Carriage::Bound, lease.secret_logging()).await?;
+        let result = if self.idempotent {
+            self.ensure_on(&quiet, op, &checked).await
+        } else {
+            self.create_on(&quiet, &checked).await
+        };
+        quiet.leave(result).await
+    }
+
+    /// Creates the mapping `checked` names, with this mapping's options.
+    async fn create_on(&self, quiet: &Quiet<'_>, checked: &Checked) -> Result<MappingChange> {
         let template = create(
             &checked.role,
             &checked.server,
@@ -180,8 +185,7 @@ impl UserMapping {
             self.password.is_some(),
             false,
         );
-        let result = self.send(&quiet, &template).await;
-        quiet.leave(result).await?;
+        self.send(quiet, &template).await?;
         Ok(MappingChange::Created)
     }
 
@@ -198,18 +202,8 @@ impl UserMapping {
         checked: &Checked,
     ) -> Result<MappingChange> {
         let session = quiet.session();
-        let existing = match option_names(session, op, checked).await? {
-            Mapping::Absent => {
-                let template = create(
-                    &checked.role,
-                    &checked.server,
-                    checked.user.as_ref(),
-                    self.password.is_some(),
-                    false,
-                );
-                self.send(quiet, &template).await?;
-                return Ok(MappingChange::Created);
-            }
+        let existing = match mapping_of(session, op, &checked.role, &checked.server).await? {
+            Mapping::Absent => return self.create_on(quiet, checked).await,
             // Another role's mapping, seen by a non-superuser: its options cannot be read,
             // so it is replaced by one with exactly the options given here.
             Mapping::Hidden => {
@@ -269,15 +263,6 @@ pub(crate) enum Mapping {
     Hidden,
     /// There is one with these option names.
     Options(Vec<String>),
-}
-
-/// What this role can see of the mapping `checked` names.
-async fn option_names(
-    session: &SessionOn<'_>,
-    op: &'static str,
-    checked: &Checked,
-) -> Result<Mapping> {
-    mapping_of(session, op, &checked.role, &checked.server).await
 }
 
 /// What this role can see of the mapping of `role` on `server`.
