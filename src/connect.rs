@@ -2,6 +2,7 @@
 //! classification, and forwarding the server's notices (TimescaleDB's 01P01 deprecation
 //! warnings among them) to `tracing`.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::future::{poll_fn, Future};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,6 +15,7 @@ use tokio_postgres::{AsyncMessage, Client, Connection, Row, Statement};
 
 use crate::config::NodeConfig;
 use crate::error::{Error, Result};
+use crate::sql::functions::Schemas;
 use crate::sql::session::CATALOG_FIRST;
 use crate::sql::Sql;
 use crate::tls::Connector;
@@ -53,12 +55,15 @@ pub(crate) struct SessionOn<'c> {
     /// The crate's own statements this session has prepared: a session kept in a pool
     /// parses and plans each once, and runs it in one round trip after that. (A caller's
     /// session, borrowed for one operation, prepares nothing.)
-    prepared: Mutex<HashMap<&'static str, Statement>>,
+    prepared: Mutex<HashMap<Cow<'static, str>, Statement>>,
     /// Whether the server has the TimescaleDB loader preloaded, once read on this session
     /// (it changes only with a restart, which ends the session).
     preloaded: OnceLock<bool>,
     /// Whether the session's user is a superuser, as first read on this session.
     superuser: OnceLock<bool>,
+    /// The TimescaleDB schemas this session last read: a hint that lets statements that
+    /// name them go out together with the read that checks them.
+    schemas: Mutex<Option<Schemas>>,
 }
 
 /// The driver's client a session runs on.
@@ -97,6 +102,7 @@ impl<'c> SessionOn<'c> {
             prepared: Mutex::default(),
             preloaded: OnceLock::new(),
             superuser: OnceLock::new(),
+            schemas: Mutex::default(),
         }
     }
 
@@ -180,6 +186,7 @@ impl Session {
                 prepared: Mutex::default(),
                 preloaded: OnceLock::new(),
                 superuser: OnceLock::new(),
+                schemas: Mutex::default(),
             },
             Err(e) => return Err(Error::from_connect(op, &node, config.get_user(), e)),
         };
@@ -227,6 +234,23 @@ impl SessionOn<'_> {
     /// Keeps what this session read of its user (see [`SessionOn::superuser`]).
     pub(crate) fn remember_superuser(&self, superuser: bool) {
         let _ = self.superuser.set(superuser);
+    }
+
+    /// The TimescaleDB schemas this session last read, if it read them (a hint: check it
+    /// against a read made with the statements that use it).
+    pub(crate) fn schemas_hint(&self) -> Option<Schemas> {
+        self.schemas
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Keeps the TimescaleDB schemas this session read (see [`SessionOn::schemas_hint`]).
+    pub(crate) fn remember_schemas(&self, schemas: Schemas) {
+        *self
+            .schemas
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(schemas);
     }
 
     /// Marks the session unfit for reuse: a pool discards it instead of handing it out
@@ -333,7 +357,7 @@ impl SessionOn<'_> {
     /// `sql` prepared on this session, when it is one of the crate's own statements: from
     /// the session's cache, or prepared now and kept.
     async fn prepared(&self, op: &'static str, sql: &Sql) -> Result<Option<Statement>> {
-        let Some(text) = sql.static_text() else {
+        let Some(text) = sql.kept_text() else {
             return Ok(None);
         };
         if !matches!(self.client, Handle::Owned(_)) {
@@ -343,7 +367,7 @@ impl SessionOn<'_> {
             .prepared
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(text)
+            .get(text.as_ref())
             .cloned();
         if let Some(statement) = kept {
             return Ok(Some(statement));
@@ -356,18 +380,18 @@ impl SessionOn<'_> {
         self.prepared
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(text, statement.clone());
+            .insert(text.clone(), statement.clone());
         Ok(Some(statement))
     }
 
     /// Forgets `sql`'s prepared statement after it failed, so the next use prepares it
     /// again (a plan the server can no longer use, after an extension update, say).
     fn forget(&self, sql: &Sql) {
-        if let Some(text) = sql.static_text() {
+        if let Some(text) = sql.kept_text() {
             self.prepared
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .remove(text);
+                .remove(text.as_ref());
         }
     }
 
@@ -427,10 +451,14 @@ impl SessionOn<'_> {
         sql: &Sql,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<u64> {
-        self.client()
-            .execute(sql.text(), params)
-            .await
-            .map_err(|e| self.multinode_err(op, e))
+        let result = match self.prepared(op, sql).await? {
+            Some(statement) => self.client().execute(&statement, params).await,
+            None => self.client().execute(sql.text(), params).await,
+        };
+        result.map_err(|e| {
+            self.forget(sql);
+            self.multinode_err(op, e)
+        })
     }
 
     /// Runs a utility statement (no parameters) as a multi-node call.

@@ -10,7 +10,7 @@ use super::cause::Cause;
 use super::link::AccessNodeLink;
 use super::mapping::{mapping_checks, MappingCheck};
 use super::probe::{link, probe_fresh};
-use super::verifier::{read_stored, read_verifier, Stored};
+use super::verifier::{read_stored, role_states, Stored};
 use super::Cluster;
 use crate::catalog::{DataNodeInfo, HypertableInfo};
 use crate::config::NodeConfig;
@@ -1303,36 +1303,29 @@ impl Cluster {
         let client = deadline.run(OP, &name, pool.get(OP)).await?;
         let session = client.session();
         let check = async {
-            // Sent together (one round trip): what the node runs, whether each role exists,
-            // and, when this session read before that the admin may read verifiers, each
-            // role's verifier.
-            let superuser = session.superuser() == Some(true);
-            let (server, logins, verifiers) = tokio::join!(
+            // Sent together (one round trip): what the node runs, and each role's state
+            // (with its stored password, when this session read before that the admin may
+            // read it).
+            let names: Vec<&str> = self.roles.iter().map(DistributedRole::name).collect();
+            let (server, states) = tokio::join!(
                 ServerInfo::read_brief(session),
-                join_all(self.roles.iter().map(|r| role_login(session, r.name()))),
-                join_all(
-                    self.roles
-                        .iter()
-                        .filter(|_| superuser)
-                        .map(|r| read_verifier(session, OP, r.name()))
-                ),
+                role_states(session, OP, &names),
             );
             let server = server?;
-            let mut verifiers = verifiers.into_iter();
+            let states = states?;
             let mut roles = Vec::new();
             let mut grant_gaps = Vec::new();
             let mut stored = Vec::new();
-            for (role, login) in self.roles.iter().zip(logins) {
-                let early = verifiers.next();
-                let Some(can_login) = login? else {
+            for (role, state) in self.roles.iter().zip(states) {
+                let Some((can_login, password)) = state else {
                     continue;
                 };
                 roles.push((role.name().to_owned(), can_login));
                 if can_login {
-                    let password = match early {
-                        Some(Ok(read)) => read,
-                        // Not read together (or no longer allowed): as the node says now.
-                        _ => read_stored(session, OP, &server, role.name()).await?,
+                    let password = match password {
+                        // Not read together: as the node says now.
+                        Stored::NotRead => read_stored(session, OP, &server, role.name()).await?,
+                        read => read,
                     };
                     stored.push((role.name().to_owned(), password));
                 }

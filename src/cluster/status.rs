@@ -491,10 +491,110 @@ impl Cluster {
         }
     }
 
-    /// [`Cluster::access_node_view`] over `session`.
+    /// [`Cluster::access_node_view`] over `session`: all at once when the session read the
+    /// access node's TimescaleDB schemas before and they still hold, else step by step.
     async fn view_over(&self, session: &Session, deadline: Deadline) -> AccessNodeView {
+        if let Some(schemas) = session.schemas_hint() {
+            if let Some(view) = self.view_at_once(session, &schemas, deadline).await {
+                return view;
+            }
+        }
+        self.view_step_by_step(session, deadline).await
+    }
+
+    /// [`Cluster::access_node_view`] in one round trip: what the access node runs, its data
+    /// nodes, its under-replicated chunks, `SELECT 1` on every data node (through
+    /// `distributed_exec` over the session's connections) and the admin's mappings, sent
+    /// together with the `schemas` this session read before. `None` when the access node
+    /// cannot run multi-node now or its schemas changed: read again step by step.
+    async fn view_at_once(
+        &self,
+        session: &Session,
+        schemas: &Schemas,
+        deadline: Deadline,
+    ) -> Option<AccessNodeView> {
         let an_name = self.access_node.node_name();
-        let stale = |e: &Error| e.code().is_some_and(|c| c.code() == "42710");
+        let spec: Vec<&NodeConfig> = self.data_nodes.iter().collect();
+        let every_data_node: Option<Vec<&str>> = None;
+        let round_trip = distributed_exec(schemas);
+        let select_1 = ROUND_TRIP;
+        let statement = select_1.text();
+        let transactional = false;
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
+            [&statement, &every_data_node, &transactional];
+        let (info, registered, under_replicated, answered, checks) = tokio::join!(
+            session.bounded(OP, &an_name, deadline, ServerInfo::read_brief(session)),
+            session.bounded(
+                OP,
+                &an_name,
+                deadline,
+                AccessNode::list_data_nodes(session, OP)
+            ),
+            session.bounded(OP, &an_name, deadline, under_replicated(session)),
+            towards(
+                session,
+                OP,
+                &an_name,
+                deadline,
+                session.execute_multinode(OP, &round_trip, &params,),
+            ),
+            session.bounded(OP, &an_name, deadline, mapping_checks(session, OP, &spec)),
+        );
+        let info = match info {
+            Ok(info) => info,
+            Err(e) => {
+                return Some(AccessNodeView {
+                    stale: is_stale(&e),
+                    ..self.unread_view(e)
+                })
+            }
+        };
+        if multinode_refusal(&info).is_some() || info.schemas(OP).ok().as_ref() != Some(schemas) {
+            return None;
+        }
+        let under_replicated = if info.supports(Feature::ChunkReplicationStatus) {
+            under_replicated
+        } else {
+            Ok(Vec::new())
+        };
+        let was_stale = registered.as_ref().err().is_some_and(is_stale)
+            || under_replicated.as_ref().err().is_some_and(is_stale);
+        let registered = registered
+            .map_err(|e| format!("the access node's data nodes could not be listed: {e}"));
+        let has_data_nodes = registered.as_ref().map_or(true, |nodes| !nodes.is_empty());
+        if answered.is_err() && has_data_nodes {
+            // In TimescaleDB 2.13 a session whose connection to a data node failed may
+            // crash on its next distributed statement: never reuse it.
+            session.discard();
+        }
+        let (answered, mappings) = match &registered {
+            Ok(nodes) if !nodes.is_empty() => {
+                let mappings = spec
+                    .iter()
+                    .zip(checks.unwrap_or_default())
+                    .filter(|(dn, _)| nodes.iter().any(|n| n.name == dn.node_name()))
+                    .map(|(dn, check)| (dn.node_name(), check))
+                    .collect();
+                (answered.is_ok(), mappings)
+            }
+            _ => (false, Vec::new()),
+        };
+        Some(AccessNodeView {
+            server: Ok(info),
+            registered,
+            schemas: Some(schemas.clone()),
+            under_replicated,
+            answered,
+            mappings,
+            stale: was_stale,
+        })
+    }
+
+    /// [`Cluster::access_node_view`] one statement after another, each chosen by what the
+    /// one before read.
+    async fn view_step_by_step(&self, session: &Session, deadline: Deadline) -> AccessNodeView {
+        let an_name = self.access_node.node_name();
+        let stale = is_stale;
         let info = match session
             .bounded(OP, &an_name, deadline, ServerInfo::read_brief(session))
             .await
@@ -520,6 +620,9 @@ impl Cluster {
             };
         }
         let schemas = info.schemas(OP).ok();
+        if let Some(schemas) = &schemas {
+            session.remember_schemas(schemas.clone());
+        }
         let registered = session
             .bounded(
                 OP,
@@ -732,6 +835,12 @@ impl Cluster {
             direct: (NodeStatus { server }, prepared),
         }
     }
+}
+
+/// Whether `e` is how a session fails after the extension was updated under it (the loader
+/// refuses a second version: 42710).
+fn is_stale(e: &Error) -> bool {
+    e.code().is_some_and(|c| c.code() == "42710")
 }
 
 async fn prepared_transactions(session: &Session) -> Result<Vec<PreparedTransaction>> {

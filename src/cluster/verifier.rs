@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use crate::connect::Session;
 use crate::error::Result;
 use crate::server::ServerInfo;
-use crate::sql::role::ROLE_VERIFIER;
+use crate::sql::role::{ROLES_LOGIN, ROLES_LOGIN_VERIFIER, ROLE_VERIFIER};
 
 /// How many (verifier, password) outcomes a cluster keeps; the oldest go first.
 const KEPT: usize = 256;
@@ -98,12 +98,56 @@ pub(crate) async fn read_verifier(
     let Some(row) = session.query_opt(op, &ROLE_VERIFIER, &[&role]).await? else {
         return Ok(Stored::NotRead);
     };
-    let valid: bool = session.get(op, &row, "valid")?;
-    let verifier: Option<String> = session.get(op, &row, "verifier")?;
+    stored_in(session, op, &row)
+}
+
+/// The stored password in a row with `verifier` and `valid` columns.
+fn stored_in(session: &Session, op: &'static str, row: &tokio_postgres::Row) -> Result<Stored> {
+    let valid: bool = session.get(op, row, "valid")?;
+    let verifier: Option<String> = session.get(op, row, "verifier")?;
     Ok(match verifier {
         Some(v) if valid => Stored::Verifier(SecretString::from(v)),
         _ => Stored::None,
     })
+}
+
+/// What each of `roles` is on the node, in `roles`' order, in one statement: `None` for a
+/// role that does not exist, else whether it may log in and its stored password. The
+/// password is read with the rest where the session read before that its user is a
+/// superuser (and still is); [`Stored::NotRead`] elsewhere.
+pub(crate) async fn role_states(
+    session: &Session,
+    op: &'static str,
+    roles: &[&str],
+) -> Result<Vec<Option<(bool, Stored)>>> {
+    let mut with_verifiers = session.superuser() == Some(true);
+    let rows = if with_verifiers {
+        match session.query(op, &ROLES_LOGIN_VERIFIER, &[&roles]).await {
+            Ok(rows) => rows,
+            // No longer a superuser: without the passwords.
+            Err(e) if e.code().is_some_and(|c| c.code() == "42501") => {
+                with_verifiers = false;
+                session.query(op, &ROLES_LOGIN, &[&roles]).await?
+            }
+            Err(e) => return Err(e),
+        }
+    } else {
+        session.query(op, &ROLES_LOGIN, &[&roles]).await?
+    };
+    let mut states = vec![None; roles.len()];
+    for row in &rows {
+        let role: String = session.get(op, row, "role")?;
+        let can_login: bool = session.get(op, row, "can_login")?;
+        let stored = if with_verifiers {
+            stored_in(session, op, row)?
+        } else {
+            Stored::NotRead
+        };
+        if let Some(at) = roles.iter().position(|r| *r == role) {
+            states[at] = Some((can_login, stored));
+        }
+    }
+    Ok(states)
 }
 
 /// Whether `password` is the password `verifier` (`rolpassword`) of `role` was made from;

@@ -109,6 +109,8 @@ fn corpus() -> Vec<(&'static str, Sql)> {
         ("ROLE_EXISTS", role::ROLE_EXISTS),
         ("ROLE_LOGIN", role::ROLE_LOGIN),
         ("ROLE_VERIFIER", role::ROLE_VERIFIER),
+        ("ROLES_LOGIN", role::ROLES_LOGIN),
+        ("ROLES_LOGIN_VERIFIER", role::ROLES_LOGIN_VERIFIER),
         ("SCHEMA_GRANT_STATE", role::SCHEMA_GRANT_STATE),
         (
             "grant_on_all_tables",

@@ -29,7 +29,7 @@ pub(crate) const LIST_DATA_NODES: Sql = Sql::from_static(
 
 /// `CALL distributed_exec($1 query, $2 node list, $3 transactional)`.
 pub(crate) fn distributed_exec(schemas: &Schemas) -> Sql {
-    Sql::rendered(format!(
+    Sql::rendered_to_keep(format!(
         "CALL {}.distributed_exec($1::pg_catalog.text, $2::pg_catalog.name[], \
                                   $3::pg_catalog.bool)",
         schemas.api()

@@ -48,6 +48,9 @@ pub(crate) mod user_mapping;
 pub(crate) struct Sql {
     text: Cow<'static, str>,
     secret: bool,
+    /// Whether a session may keep it prepared: its text is the same for every use on a
+    /// server (static text, or rendered from nothing but the server's TimescaleDB schemas).
+    keep: bool,
 }
 
 impl Sql {
@@ -56,6 +59,7 @@ impl Sql {
         Sql {
             text: Cow::Borrowed(text),
             secret: false,
+            keep: true,
         }
     }
 
@@ -64,6 +68,17 @@ impl Sql {
         Sql {
             text: Cow::Owned(text),
             secret: false,
+            keep: false,
+        }
+    }
+
+    /// A statement rendered from nothing but the server's TimescaleDB schemas: the same text
+    /// every time on one server, so a session may keep it prepared.
+    pub(crate) fn rendered_to_keep(text: String) -> Self {
+        Sql {
+            text: Cow::Owned(text),
+            secret: false,
+            keep: true,
         }
     }
 
@@ -72,6 +87,7 @@ impl Sql {
         Sql {
             text: Cow::Owned(text),
             secret: true,
+            keep: false,
         }
     }
 
@@ -80,6 +96,7 @@ impl Sql {
         Sql {
             text: Cow::Owned(raw.as_str().to_owned()),
             secret: false,
+            keep: false,
         }
     }
 
@@ -88,13 +105,10 @@ impl Sql {
         &self.text
     }
 
-    /// The text, when it is written into the crate's source (the same for every session,
-    /// so a session may keep it prepared).
-    pub(crate) fn static_text(&self) -> Option<&'static str> {
-        match self.text {
-            Cow::Borrowed(text) => Some(text),
-            Cow::Owned(_) => None,
-        }
+    /// The text, when a session may keep the statement prepared (see
+    /// [`Sql::rendered_to_keep`]).
+    pub(crate) fn kept_text(&self) -> Option<&Cow<'static, str>> {
+        self.keep.then_some(&self.text)
     }
 }
 

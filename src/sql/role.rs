@@ -200,6 +200,26 @@ pub(crate) const ROLE_VERIFIER: Sql = Sql::from_static(
       WHERE a.rolname OPERATOR(pg_catalog.=) $1::pg_catalog.name",
 );
 
+/// The roles among `$1` (`name[]`) that exist, each with whether it may log in (`role`,
+/// `can_login`): every role a plan checks on a node, in one statement.
+pub(crate) const ROLES_LOGIN: Sql = Sql::from_static(
+    "SELECT r.rolname::pg_catalog.text AS role, r.rolcanlogin AS can_login \
+       FROM pg_catalog.pg_roles r \
+      WHERE r.rolname OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.name[])",
+);
+
+/// [`ROLES_LOGIN`] with each role's stored password and whether it has not expired
+/// (`verifier`, `valid`, as in [`ROLE_VERIFIER`]), for a superuser (only one may read
+/// `pg_authid`).
+pub(crate) const ROLES_LOGIN_VERIFIER: Sql = Sql::from_static(
+    "SELECT a.rolname::pg_catalog.text AS role, a.rolcanlogin AS can_login, \
+            a.rolpassword AS verifier, \
+            (a.rolvaliduntil IS NULL \
+             OR a.rolvaliduntil OPERATOR(pg_catalog.>) pg_catalog.now()) AS valid \
+       FROM pg_catalog.pg_authid a \
+      WHERE a.rolname OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.name[])",
+);
+
 /// Whether role `$1` has privilege `$3` on table `$2` (a quoted name, as text).
 pub(crate) const HAS_TABLE_PRIVILEGE: Sql = Sql::from_static(
     "SELECT pg_catalog.has_table_privilege($1::pg_catalog.name, \
