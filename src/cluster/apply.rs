@@ -5,14 +5,15 @@ use futures_util::future::join_all;
 
 use super::plan::{HypertableSpec, Plan, Prune, Step, StepKind};
 use super::Cluster;
-use crate::connect::Deadline;
+use crate::connect::{Deadline, Session};
 use crate::error::{Error, Result};
 use crate::node::{
-    update_extension_within, AccessNode, AlterDataNode, AttachDataNode, Bootstrap, DataNode,
-    DeleteDataNode, DetachDataNode, MappingChange, SetChunkInterval, SetReplicationFactor,
-    UserMapping,
+    update_extension_session, update_extension_within, AccessNode, AlterDataNode, AttachDataNode,
+    Bootstrap, DataNode, DeleteDataNode, DetachDataNode, MappingChange, SetChunkInterval,
+    SetReplicationFactor, UserMapping,
 };
 use crate::sql::hypertable::TableName;
+use crate::sql::session::CATALOG_FIRST;
 use crate::sql::user_mapping::RoleSpec;
 
 /// What [`Cluster::apply`] did.
@@ -179,7 +180,17 @@ impl Cluster {
                 );
                 for (step, outcome) in batch.into_iter().zip(outcomes) {
                     match outcome {
-                        Ok(()) => report.applied.push(step),
+                        Ok(kept) => {
+                            // The access node's own extension session goes on with the
+                            // steps that follow, as a psql script's would: TimescaleDB is
+                            // loaded in it already.
+                            if let Some(session) = kept {
+                                if an.is_none() && steps.peek().is_some() {
+                                    an = self.access_node_on(session).await;
+                                }
+                            }
+                            report.applied.push(step);
+                        }
                         Err(e) => {
                             failed.push(step.node.clone());
                             errors.push(e);
@@ -222,12 +233,22 @@ impl Cluster {
         if an.is_none() {
             // One session for every step, as a psql script would: the access node's
             // connections to the data nodes are made once.
-            let handle = AccessNode::connect(self.access_node.clone())
-                .await?
+            let session = Session::open(&self.access_node, OP).await?;
+            let handle = AccessNode::pinned_on(self.access_node.clone(), session)?
                 .secret_logging(self.secret_logging);
-            *an = Some(handle.pinned(OP).await?);
+            *an = Some(handle);
         }
         Ok(an.as_ref().expect("set above"))
+    }
+
+    /// The access node's handle for the steps, on `session` (the one that created its
+    /// extension); `None` when the session cannot be set up for them (the next step opens
+    /// another).
+    async fn access_node_on(&self, session: Session) -> Option<AccessNode> {
+        session.execute_utility(OP, &CATALOG_FIRST).await.ok()?;
+        AccessNode::pinned_on(self.access_node.clone(), session)
+            .ok()
+            .map(|handle| handle.secret_logging(self.secret_logging))
     }
 
     /// The spec of the hypertable a step names (by its quoted table name).
@@ -249,16 +270,19 @@ impl Cluster {
             .ok_or_else(|| Error::invalid(OP, None, "the plan's step names no data node"))
     }
 
-    /// A [`StepKind::CreateExtension`] step, on a fresh session to its node.
-    async fn create_extension(&self, step: &Step) -> Result<()> {
-        let config = if step.node == self.access_node.node_name() {
-            &self.access_node
-        } else {
-            self.find(OP, &step.node)?
-        };
+    /// A [`StepKind::CreateExtension`] step, on a fresh session to its node; on the access
+    /// node, that session is kept for the steps that follow.
+    async fn create_extension(&self, step: &Step) -> Result<Option<Session>> {
         let deadline = Deadline::after(self.node_deadline);
+        if step.node == self.access_node.node_name() {
+            let (_, session) =
+                update_extension_session(&self.access_node, step.extension_version, Some(deadline))
+                    .await?;
+            return Ok(Some(session));
+        }
+        let config = self.find(OP, &step.node)?;
         update_extension_within(config, step.extension_version, Some(deadline)).await?;
-        Ok(())
+        Ok(None)
     }
 
     /// Runs `step`: an extension step on a session of its own, every other step on the
@@ -267,7 +291,7 @@ impl Cluster {
     /// up, as after a failed data-node connection; the next step opens another.
     async fn run_step(&self, step: &Step, an: &mut Option<AccessNode>) -> Result<()> {
         if step.kind == StepKind::CreateExtension {
-            return self.create_extension(step).await;
+            return self.create_extension(step).await.map(drop);
         }
         let deadline = Deadline::after(self.node_deadline);
         let handle = deadline
@@ -309,7 +333,7 @@ impl Cluster {
     /// A step on the access node, on `an`'s session.
     async fn access_node_step(&self, step: &Step, an: &AccessNode) -> Result<()> {
         match step.kind {
-            StepKind::CreateExtension => self.create_extension(step).await?,
+            StepKind::CreateExtension => drop(self.create_extension(step).await?),
             StepKind::AddDataNode => {
                 let config = self.find(OP, &step.target)?.clone();
                 let (host, port) = self.seen_by_access_node(&config);

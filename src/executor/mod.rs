@@ -346,7 +346,7 @@ impl<E: Executor + ?Sized> Executor for &E {
 #[async_trait::async_trait]
 impl sealed::Sealed for AccessNode {
     async fn lease(&self, op: &'static str, purpose: Purpose) -> Result<Lease<'_>> {
-        // A pinned handle runs everything on its one session (see `AccessNode::pinned`).
+        // A pinned handle runs everything on its one session (see `AccessNode::pinned_on`).
         if self.pinned_session().is_some() {
             return Ok(Lease::own(self.session(op).await?, self));
         }

@@ -264,7 +264,7 @@ impl AccessNode {
     }
 
     /// A session for `op`: a fresh one, or the handle's pinned one
-    /// ([`AccessNode::pinned`]).
+    /// ([`AccessNode::pinned_on`]).
     pub(crate) async fn session(&self, op: &'static str) -> Result<SessionRef> {
         match &self.pinned {
             Some(session) => Ok(SessionRef::Shared(session.clone())),
@@ -274,20 +274,26 @@ impl AccessNode {
         }
     }
 
-    /// A handle whose typed operations all run on one session opened now, in order (as a
-    /// psql script does), so the access node's connections to the data nodes are made
-    /// once instead of once per operation, and one deadline on that session bounds each
-    /// operation ([`crate::connect::SessionOn::bounded`]). [`AccessNode::query`] and
-    /// [`AccessNode::execute`] still use the pool; [`AccessNode::execute_pinned`] does not.
-    pub(crate) async fn pinned(&self, op: &'static str) -> Result<AccessNode> {
-        let session = Session::open(&self.config, op).await?;
+    /// A handle whose typed operations all run on `session`, in order (as a psql script
+    /// does), so the access node's connections to the data nodes are made once instead of
+    /// once per operation, and one deadline on that session bounds each operation
+    /// ([`crate::connect::SessionOn::bounded`]). `session` is a session of the crate's own
+    /// to `config`'s node whose search path puts `pg_catalog` first. [`AccessNode::query`]
+    /// and [`AccessNode::execute`] still use the pool, which opens its first connection
+    /// when one of them runs; [`AccessNode::execute_pinned`] does not.
+    pub(crate) fn pinned_on(config: NodeConfig, session: Session) -> Result<AccessNode> {
+        let pool = NodePool::new(config.clone(), &PoolConfig::default())?;
         Ok(AccessNode {
+            config,
+            pool,
+            known: Arc::default(),
             pinned: Some(Arc::new(session)),
-            ..self.clone()
+            secret_logging: SecretLogging::default(),
+            guard: Arc::new(WriteGuard::new(Duration::ZERO)),
         })
     }
 
-    /// The session of a handle made by [`AccessNode::pinned`].
+    /// The session of a handle made by [`AccessNode::pinned_on`].
     pub(crate) fn pinned_session(&self) -> Option<&Arc<Session>> {
         self.pinned.as_ref()
     }

@@ -144,6 +144,19 @@ pub(crate) async fn update_extension_within(
     to: Option<Version>,
     deadline: Option<Deadline>,
 ) -> Result<ExtensionUpdate> {
+    update_extension_session(node, to, deadline)
+        .await
+        .map(|(update, _)| update)
+}
+
+/// [`update_extension_within`], keeping the session that created or updated the extension
+/// (its search path as the server sets it): it has TimescaleDB loaded at the new version, so
+/// the statements that follow on it pay no second login or library load.
+pub(crate) async fn update_extension_session(
+    node: &NodeConfig,
+    to: Option<Version>,
+    deadline: Option<Deadline>,
+) -> Result<(ExtensionUpdate, Session)> {
     // The search path stays as the server gives it: `CREATE EXTENSION` puts the extension
     // in its first schema, and `ALTER EXTENSION ... UPDATE` must be the session's first
     // statement. The catalog reads here qualify every name.
@@ -154,12 +167,13 @@ pub(crate) async fn update_extension_within(
         // Already where an update would take it: nothing to send (a role that does not own
         // the extension, such as a managed service's admin, could not send it anyway).
         if Some(installed) == to.or(state.default) {
-            return Ok(ExtensionUpdate {
+            let unchanged = ExtensionUpdate {
                 node: first.node().to_owned(),
                 from,
                 to: installed,
                 change: ExtensionChange::Unchanged,
-            });
+            };
+            return Ok((unchanged, first));
         }
         if !state.may_update {
             return Err(Error::UnsupportedServer {
@@ -205,12 +219,13 @@ pub(crate) async fn update_extension_within(
         (change, _) => change,
     };
     tracing::debug!(node = %session.node(), from = ?from, to = %now, ?change, "extension");
-    Ok(ExtensionUpdate {
+    let update = ExtensionUpdate {
         node: session.node().to_owned(),
         from,
         to: now,
         change,
-    })
+    };
+    Ok((update, session))
 }
 
 /// What deciding to create or update needs.
