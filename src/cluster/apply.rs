@@ -8,12 +8,11 @@ use super::Cluster;
 use crate::connect::{Deadline, Session};
 use crate::error::{Error, Result};
 use crate::node::{
-    update_extension_session, update_extension_within, AccessNode, AlterDataNode, AttachDataNode,
-    Bootstrap, DataNode, DeleteDataNode, DetachDataNode, MappingChange, SetChunkInterval,
-    SetReplicationFactor, UserMapping,
+    create_on_session, AccessNode, AlterDataNode, AttachDataNode, Bootstrap, DataNode,
+    DeleteDataNode, DetachDataNode, MappingChange, SetChunkInterval, SetReplicationFactor,
+    UserMapping,
 };
 use crate::sql::hypertable::TableName;
-use crate::sql::session::CATALOG_FIRST;
 use crate::sql::user_mapping::RoleSpec;
 
 /// What [`Cluster::apply`] did.
@@ -165,32 +164,41 @@ impl Cluster {
                     progress(step);
                     tracing::debug!(kind = ?step.kind, node = %step.node, "apply step");
                 }
-                // Not while the access node's own extension is being created: the session
-                // reads what the access node runs when it opens.
+                // The access node's extension on the session the steps that follow run on,
+                // as a psql script's would: TimescaleDB is loaded in it once. Without such
+                // a step, that session is connected meanwhile.
                 let an_name = self.access_node.node_name();
-                let needs_an = steps.peek().is_some() && !batch.iter().any(|s| s.node == an_name);
-                let (outcomes, _) = tokio::join!(
-                    join_all(batch.iter().map(|step| self.create_extension(step))),
+                let more = steps.peek().is_some();
+                let (dn_outcomes, an_outcome) = tokio::join!(
+                    join_all(
+                        batch
+                            .iter()
+                            .filter(|s| s.node != an_name)
+                            .map(|step| self.create_extension(step, None))
+                    ),
                     async {
-                        // Connected ahead; a failure here shows again at its first use.
-                        if needs_an && an.is_none() {
-                            let _ = self.access_node(&mut an).await;
+                        match batch.iter().find(|s| s.node == an_name) {
+                            Some(step) => Some(self.access_node_extension(step, &mut an).await),
+                            None => {
+                                // A failure here shows again at the first use.
+                                if more && an.is_none() {
+                                    let _ = self.access_node(&mut an).await;
+                                }
+                                None
+                            }
                         }
                     }
                 );
-                for (step, outcome) in batch.into_iter().zip(outcomes) {
+                let mut dn_outcomes = dn_outcomes.into_iter();
+                let mut an_outcome = an_outcome;
+                for step in batch {
+                    let outcome = if step.node == an_name {
+                        an_outcome.take().unwrap_or(Ok(()))
+                    } else {
+                        dn_outcomes.next().unwrap_or(Ok(()))
+                    };
                     match outcome {
-                        Ok(kept) => {
-                            // The access node's own extension session goes on with the
-                            // steps that follow, as a psql script's would: TimescaleDB is
-                            // loaded in it already.
-                            if let Some(session) = kept {
-                                if an.is_none() && steps.peek().is_some() {
-                                    an = self.access_node_on(session).await;
-                                }
-                            }
-                            report.applied.push(step);
-                        }
+                        Ok(()) => report.applied.push(step),
                         Err(e) => {
                             failed.push(step.node.clone());
                             errors.push(e);
@@ -241,16 +249,6 @@ impl Cluster {
         Ok(an.as_ref().expect("set above"))
     }
 
-    /// The access node's handle for the steps, on `session` (the one that created its
-    /// extension); `None` when the session cannot be set up for them (the next step opens
-    /// another).
-    async fn access_node_on(&self, session: Session) -> Option<AccessNode> {
-        session.execute_utility(OP, &CATALOG_FIRST).await.ok()?;
-        AccessNode::pinned_on(self.access_node.clone(), session)
-            .ok()
-            .map(|handle| handle.secret_logging(self.secret_logging))
-    }
-
     /// The spec of the hypertable a step names (by its quoted table name).
     fn hypertable_spec(&self, target: &str) -> Result<&HypertableSpec> {
         self.hypertables
@@ -270,19 +268,43 @@ impl Cluster {
             .ok_or_else(|| Error::invalid(OP, None, "the plan's step names no data node"))
     }
 
-    /// A [`StepKind::CreateExtension`] step, on a fresh session to its node; on the access
-    /// node, that session is kept for the steps that follow.
-    async fn create_extension(&self, step: &Step) -> Result<Option<Session>> {
+    /// A [`StepKind::CreateExtension`] step, within [`Cluster::node_deadline`]: on a data
+    /// node over the session the cluster keeps for it (the plan's), on the access node over
+    /// `an_session`, apply's.
+    async fn create_extension(&self, step: &Step, an_session: Option<&Session>) -> Result<()> {
         let deadline = Deadline::after(self.node_deadline);
         if step.node == self.access_node.node_name() {
-            let (_, session) =
-                update_extension_session(&self.access_node, step.extension_version, Some(deadline))
-                    .await?;
-            return Ok(Some(session));
+            let session = an_session.ok_or_else(|| {
+                Error::invalid(
+                    OP,
+                    Some(&step.node),
+                    "the access node's extension step has no session",
+                )
+            })?;
+            return create_on_session(session, step.extension_version, deadline)
+                .await
+                .map(drop);
         }
-        let config = self.find(OP, &step.node)?;
-        update_extension_within(config, step.extension_version, Some(deadline)).await?;
-        Ok(None)
+        let pool = self.data_node_pool(self.find(OP, &step.node)?)?;
+        let client = deadline.run(OP, &step.node, pool.get(OP)).await?;
+        create_on_session(client.session(), step.extension_version, deadline).await?;
+        Ok(())
+    }
+
+    /// The access node's [`StepKind::CreateExtension`] step, on apply's access-node session
+    /// (opened now when there is none).
+    async fn access_node_extension(&self, step: &Step, an: &mut Option<AccessNode>) -> Result<()> {
+        let deadline = Deadline::after(self.node_deadline);
+        let handle = deadline.run(OP, &step.node, self.access_node(an)).await?;
+        let session = handle
+            .pinned_session()
+            .expect("apply's access-node handle is pinned")
+            .clone();
+        let result = self.create_extension(step, Some(&session)).await;
+        if session.is_poisoned() {
+            *an = None;
+        }
+        result
     }
 
     /// Runs `step`: an extension step on a session of its own, every other step on the
@@ -291,7 +313,11 @@ impl Cluster {
     /// up, as after a failed data-node connection; the next step opens another.
     async fn run_step(&self, step: &Step, an: &mut Option<AccessNode>) -> Result<()> {
         if step.kind == StepKind::CreateExtension {
-            return self.create_extension(step).await.map(drop);
+            return if step.node == self.access_node.node_name() {
+                self.access_node_extension(step, an).await
+            } else {
+                self.create_extension(step, None).await
+            };
         }
         let deadline = Deadline::after(self.node_deadline);
         let handle = deadline
@@ -333,7 +359,10 @@ impl Cluster {
     /// A step on the access node, on `an`'s session.
     async fn access_node_step(&self, step: &Step, an: &AccessNode) -> Result<()> {
         match step.kind {
-            StepKind::CreateExtension => drop(self.create_extension(step).await?),
+            StepKind::CreateExtension => {
+                self.create_extension(step, an.pinned_session().map(|s| &**s))
+                    .await?
+            }
             StepKind::AddDataNode => {
                 let config = self.find(OP, &step.target)?.clone();
                 let (host, port) = self.seen_by_access_node(&config);

@@ -6,6 +6,7 @@ use std::future::Future;
 use crate::connect::{Deadline, Session, SessionOn};
 use crate::error::{Error, Result};
 use crate::sql::extension::{create, update, EXTENSION_STATE, INSTALLED_VERSION};
+use crate::sql::session::{CATALOG_FIRST, RESET_SEARCH_PATH};
 use crate::version::Version;
 
 /// What [`UpdateExtension`] did on one node.
@@ -144,19 +145,6 @@ pub(crate) async fn update_extension_within(
     to: Option<Version>,
     deadline: Option<Deadline>,
 ) -> Result<ExtensionUpdate> {
-    update_extension_session(node, to, deadline)
-        .await
-        .map(|(update, _)| update)
-}
-
-/// [`update_extension_within`], keeping the session that created or updated the extension
-/// (its search path as the server sets it): it has TimescaleDB loaded at the new version, so
-/// the statements that follow on it pay no second login or library load.
-pub(crate) async fn update_extension_session(
-    node: &NodeConfig,
-    to: Option<Version>,
-    deadline: Option<Deadline>,
-) -> Result<(ExtensionUpdate, Session)> {
     // The search path stays as the server gives it: `CREATE EXTENSION` puts the extension
     // in its first schema, and `ALTER EXTENSION ... UPDATE` must be the session's first
     // statement. The catalog reads here qualify every name.
@@ -167,13 +155,12 @@ pub(crate) async fn update_extension_session(
         // Already where an update would take it: nothing to send (a role that does not own
         // the extension, such as a managed service's admin, could not send it anyway).
         if Some(installed) == to.or(state.default) {
-            let unchanged = ExtensionUpdate {
+            return Ok(ExtensionUpdate {
                 node: first.node().to_owned(),
                 from,
                 to: installed,
                 change: ExtensionChange::Unchanged,
-            };
-            return Ok((unchanged, first));
+            });
         }
         if !state.may_update {
             return Err(Error::UnsupportedServer {
@@ -219,13 +206,51 @@ pub(crate) async fn update_extension_session(
         (change, _) => change,
     };
     tracing::debug!(node = %session.node(), from = ?from, to = %now, ?change, "extension");
-    let update = ExtensionUpdate {
+    Ok(ExtensionUpdate {
         node: session.node().to_owned(),
         from,
         to: now,
         change,
-    };
-    Ok((update, session))
+    })
+}
+
+/// `CREATE EXTENSION IF NOT EXISTS timescaledb [VERSION to]` on `session`, a session of the
+/// crate's own whose search path puts `pg_catalog` first, to a node that a plan found just
+/// now able to run it (the extension available, the loader preloaded): the statement runs
+/// under the search path the server gives (the extension goes to its first schema, as with
+/// a fresh session), then `pg_catalog` goes first again, and the version now installed is
+/// read (those three in one round trip), within `deadline`. A session whose search path
+/// could not be set back is given up.
+pub(crate) async fn create_on_session(
+    session: &Session,
+    to: Option<Version>,
+    deadline: Deadline,
+) -> Result<Version> {
+    let sql = create(to);
+    let catalog_first = CATALOG_FIRST;
+    let (created, back, now) = within(session, Some(deadline), async {
+        // Not sent ahead: the extension must never be created under `pg_catalog`.
+        session.execute_utility(OP, &RESET_SEARCH_PATH).await?;
+        Ok(tokio::join!(
+            session.execute_utility(OP, &sql),
+            session.execute_utility(OP, &catalog_first),
+            read_version(session),
+        ))
+    })
+    .await
+    .inspect_err(|_| session.discard())?;
+    if back.is_err() {
+        session.discard();
+    }
+    created?;
+    back?;
+    let now = now?.ok_or_else(|| Error::UnsupportedServer {
+        op: OP,
+        node: session.node().to_owned(),
+        reason: "extension timescaledb is still not installed".to_owned(),
+    })?;
+    tracing::debug!(node = %session.node(), to = %now, "extension created");
+    Ok(now)
 }
 
 /// What deciding to create or update needs.

@@ -23,7 +23,7 @@ pub(crate) use access_node::SessionRef;
 pub use access_node::{AccessNode, STALE_RETRIES};
 pub use data_node::{AddedDataNode, Bootstrap, DataNode};
 pub use distributed_exec::DistributedExec;
-pub(crate) use extension::{update_extension_session, update_extension_within};
+pub(crate) use extension::create_on_session;
 pub use extension::{ExtensionChange, ExtensionUpdate, UpdateExtension};
 pub use hypertable::{ChunkInterval, CreatedHypertable, DistributedHypertable};
 pub(crate) use ingest::ingest_on;

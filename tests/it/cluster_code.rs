@@ -252,3 +252,37 @@ async fn a_broken_user_mapping_is_planned_and_repaired() {
     assert!(!local.access_node().log().contains("Segmentation fault"));
     local.shutdown().await.unwrap();
 }
+
+/// Apply creates the extension over the sessions it keeps, whose search path puts
+/// `pg_catalog` first: the extension still goes where a fresh session would put it, the
+/// first schema of the path the server gives the admin (here a schema of its own), on
+/// every node, and never into `pg_catalog`; the steps after it find the API there.
+#[tokio::test]
+async fn apply_creates_the_extension_where_the_admins_search_path_says() {
+    let Some(_) = tier2() else { return };
+    let local = LocalCluster::start(2).await.unwrap();
+    for node in local.nodes() {
+        let admin = node.config().connect().await.unwrap();
+        admin
+            .batch_execute(
+                "CREATE SCHEMA \"ts home\"; \
+                 ALTER ROLE CURRENT_USER SET search_path = \"ts home\", public",
+            )
+            .await
+            .unwrap();
+    }
+    let cluster = spec(&local);
+    cluster.apply().await.unwrap();
+    for node in local.nodes() {
+        let info = ServerInfo::detect(&node.config()).await.unwrap();
+        assert_eq!(
+            info.timescaledb_schema.as_deref(),
+            Some("ts home"),
+            "{}",
+            node.name()
+        );
+    }
+    assert!(cluster.plan().await.unwrap().is_converged());
+    assert!(cluster.status().await.is_healthy());
+    local.shutdown().await.unwrap();
+}
