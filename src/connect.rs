@@ -19,6 +19,7 @@ use crate::sql::functions::Schemas;
 use crate::sql::session::CATALOG_FIRST;
 use crate::sql::Sql;
 use crate::tls::Connector;
+use crate::version::Version;
 
 /// The search path a session gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,9 +62,9 @@ pub(crate) struct SessionOn<'c> {
     preloaded: OnceLock<bool>,
     /// Whether the session's user is a superuser, as first read on this session.
     superuser: OnceLock<bool>,
-    /// The TimescaleDB schemas this session last read: a hint that lets statements that
-    /// name them go out together with the read that checks them.
-    schemas: Mutex<Option<Schemas>>,
+    /// The TimescaleDB version and schemas this session last read: a hint that lets
+    /// statements that depend on them go out together with the read that checks them.
+    timescaledb: Mutex<Option<(Version, Schemas)>>,
 }
 
 /// The driver's client a session runs on.
@@ -102,7 +103,7 @@ impl<'c> SessionOn<'c> {
             prepared: Mutex::default(),
             preloaded: OnceLock::new(),
             superuser: OnceLock::new(),
-            schemas: Mutex::default(),
+            timescaledb: Mutex::default(),
         }
     }
 
@@ -186,7 +187,7 @@ impl Session {
                 prepared: Mutex::default(),
                 preloaded: OnceLock::new(),
                 superuser: OnceLock::new(),
-                schemas: Mutex::default(),
+                timescaledb: Mutex::default(),
             },
             Err(e) => return Err(Error::from_connect(op, &node, config.get_user(), e)),
         };
@@ -236,21 +237,22 @@ impl SessionOn<'_> {
         let _ = self.superuser.set(superuser);
     }
 
-    /// The TimescaleDB schemas this session last read, if it read them (a hint: check it
-    /// against a read made with the statements that use it).
-    pub(crate) fn schemas_hint(&self) -> Option<Schemas> {
-        self.schemas
+    /// The TimescaleDB version and schemas this session last read, if it read them (a
+    /// hint: check it against a read sent with the statements that use it).
+    pub(crate) fn timescaledb_hint(&self) -> Option<(Version, Schemas)> {
+        self.timescaledb
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
     }
 
-    /// Keeps the TimescaleDB schemas this session read (see [`SessionOn::schemas_hint`]).
-    pub(crate) fn remember_schemas(&self, schemas: Schemas) {
+    /// Keeps the TimescaleDB version and schemas this session read (see
+    /// [`SessionOn::timescaledb_hint`]).
+    pub(crate) fn remember_timescaledb(&self, version: Version, schemas: Schemas) {
         *self
-            .schemas
+            .timescaledb
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(schemas);
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((version, schemas));
     }
 
     /// Marks the session unfit for reuse: a pool discards it instead of handing it out

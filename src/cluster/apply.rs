@@ -307,8 +307,9 @@ impl Cluster {
         result
     }
 
-    /// Runs `step`: an extension step on a session of its own, every other step on the
-    /// access node's session, within [`Cluster::node_deadline`] (connecting included).
+    /// Runs `step`: a data node's extension step on the session the cluster keeps for it,
+    /// every other step (the access node's extension too) on the access node's session,
+    /// within [`Cluster::node_deadline`] (connecting included).
     /// Past the deadline the statement is cancelled on the server and the session given
     /// up, as after a failed data-node connection; the next step opens another.
     async fn run_step(&self, step: &Step, an: &mut Option<AccessNode>) -> Result<()> {

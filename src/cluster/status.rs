@@ -16,7 +16,7 @@ use crate::config::NodeConfig;
 use crate::connect::{Deadline, Session};
 use crate::error::{Error, Result};
 use crate::node::AccessNode;
-use crate::server::{Feature, ServerInfo};
+use crate::server::{Capabilities, Feature, ServerInfo};
 use crate::sql::data_node::{distributed_exec, ROUND_TRIP};
 use crate::sql::functions::Schemas;
 use crate::sql::status::{PREPARED_TRANSACTIONS, UNDER_REPLICATED_CHUNKS};
@@ -492,10 +492,14 @@ impl Cluster {
     }
 
     /// [`Cluster::access_node_view`] over `session`: all at once when the session read the
-    /// access node's TimescaleDB schemas before and they still hold, else step by step.
+    /// access node's TimescaleDB version and schemas before and they still hold, else step
+    /// by step.
     async fn view_over(&self, session: &Session, deadline: Deadline) -> AccessNodeView {
-        if let Some(schemas) = session.schemas_hint() {
-            if let Some(view) = self.view_at_once(session, &schemas, deadline).await {
+        if let Some((version, schemas)) = session.timescaledb_hint() {
+            if let Some(view) = self
+                .view_at_once(session, version, &schemas, deadline)
+                .await
+            {
                 return view;
             }
         }
@@ -505,14 +509,18 @@ impl Cluster {
     /// [`Cluster::access_node_view`] in one round trip: what the access node runs, its data
     /// nodes, its under-replicated chunks, `SELECT 1` on every data node (through
     /// `distributed_exec` over the session's connections) and the admin's mappings, sent
-    /// together with the `schemas` this session read before. `None` when the access node
-    /// cannot run multi-node now or its schemas changed: read again step by step.
+    /// together, by the `version` and `schemas` this session read before. `None` when the
+    /// access node cannot run multi-node now or its version or schemas changed: read again
+    /// step by step.
     async fn view_at_once(
         &self,
         session: &Session,
+        version: Version,
         schemas: &Schemas,
         deadline: Deadline,
     ) -> Option<AccessNodeView> {
+        // Not asked of a version without the view (no error in the server's log each time).
+        let replication_status = Capabilities::of(version).has(Feature::ChunkReplicationStatus);
         let an_name = self.access_node.node_name();
         let spec: Vec<&NodeConfig> = self.data_nodes.iter().collect();
         let every_data_node: Option<Vec<&str>> = None;
@@ -530,7 +538,14 @@ impl Cluster {
                 deadline,
                 AccessNode::list_data_nodes(session, OP)
             ),
-            session.bounded(OP, &an_name, deadline, under_replicated(session)),
+            async {
+                if !replication_status {
+                    return Ok(Vec::new());
+                }
+                session
+                    .bounded(OP, &an_name, deadline, under_replicated(session))
+                    .await
+            },
             towards(
                 session,
                 OP,
@@ -549,14 +564,12 @@ impl Cluster {
                 })
             }
         };
-        if multinode_refusal(&info).is_some() || info.schemas(OP).ok().as_ref() != Some(schemas) {
+        if multinode_refusal(&info).is_some()
+            || info.timescaledb != Some(version)
+            || info.schemas(OP).ok().as_ref() != Some(schemas)
+        {
             return None;
         }
-        let under_replicated = if info.supports(Feature::ChunkReplicationStatus) {
-            under_replicated
-        } else {
-            Ok(Vec::new())
-        };
         let was_stale = registered.as_ref().err().is_some_and(is_stale)
             || under_replicated.as_ref().err().is_some_and(is_stale);
         let registered = registered
@@ -620,8 +633,8 @@ impl Cluster {
             };
         }
         let schemas = info.schemas(OP).ok();
-        if let Some(schemas) = &schemas {
-            session.remember_schemas(schemas.clone());
+        if let (Some(version), Some(schemas)) = (info.timescaledb, &schemas) {
+            session.remember_timescaledb(version, schemas.clone());
         }
         let registered = session
             .bounded(
