@@ -166,6 +166,17 @@ fn bench(c: &mut Criterion) {
             );
         }
     }
+    // How status grows against the floor it cannot go under: 1.0 means as fast.
+    let growth = |samples: &[(usize, Duration)]| {
+        samples[samples.len() - 1].1.as_secs_f64() / samples[0].1.as_secs_f64()
+    };
+    println!(
+        "RATIO status() growth 1 + 2 -> 1 + 8 / floor growth: {:.2} / {:.2} = {:.3} (no target; \
+         status also reads each data node directly)",
+        growth(&statuses),
+        growth(&floors),
+        growth(&statuses) / growth(&floors)
+    );
 }
 
 criterion_group!(benches, bench);
