@@ -637,10 +637,22 @@ impl Cluster {
         }
 
         // 2. Data nodes and the access node's user mappings for them.
-        let registered: Vec<DataNodeInfo> = if an_ready {
-            AccessNode::list_data_nodes(session, OP).await?
+        // The access node's data nodes, and its mappings for the spec's data nodes that
+        // answered, read together (one round trip); the mappings of those not added yet are
+        // left out below.
+        let answered: Vec<&NodeConfig> = self
+            .data_nodes
+            .iter()
+            .filter(|dn| reachable.contains(&dn.node_name()))
+            .collect();
+        let (registered, checks): (Vec<DataNodeInfo>, Vec<MappingCheck>) = if an_ready {
+            let (registered, checks) = tokio::join!(
+                AccessNode::list_data_nodes(session, OP),
+                mapping_checks(session, OP, &answered),
+            );
+            (registered?, checks?)
         } else {
-            Vec::new()
+            (Vec::new(), Vec::new())
         };
         for info in &registered {
             plan.observe(format!("registered {info:?}"));
@@ -675,18 +687,11 @@ impl Cluster {
         // What the mapping says a failed probe most likely means, for a failure relayed in
         // words the crate does not know (see `relayed.rs`).
         let mut likely: Vec<(String, Option<Cause>)> = Vec::new();
-        // Read all at once: the session sends them without waiting (one round trip).
-        let to_check: Vec<&NodeConfig> = self
-            .data_nodes
-            .iter()
-            .filter(|dn| {
-                let name = dn.node_name();
-                is_registered(&name) && reachable.contains(&name)
-            })
-            .collect();
-        let checks = mapping_checks(session, OP, &to_check).await?;
-        for (dn, check) in to_check.into_iter().zip(checks) {
+        for (dn, check) in answered.into_iter().zip(checks) {
             let name = dn.node_name();
+            if !is_registered(&name) {
+                continue;
+            }
             plan.observe(format!("mapping of {name}: {check:?}"));
             match check {
                 MappingCheck::Matches => {}
@@ -844,10 +849,13 @@ impl Cluster {
         //    replication factor. Placement steps run after the roles: attach_data_node
         //    copies the table's grants to the data node, where the roles must exist.
         let mut placement = Plan::default();
+        // Whether each table read here exists (by its quoted name), for the grants below.
+        let mut resolved: Vec<(String, bool)> = Vec::new();
         for spec in &self.hypertables {
             let table = spec.hypertable.table_name()?;
             let qualified = table.regclass_text();
             let exists = resolve(session, &table).await?;
+            resolved.push((qualified.clone(), exists.is_some()));
             let info = match (&exists, an_ready) {
                 (Some((schema, name)), true) => session
                     .query_opt(OP, &HYPERTABLE, &[schema, name])
@@ -957,15 +965,28 @@ impl Cluster {
             };
             let id = Ident::for_op(role.name(), "role", OP, Some(&an_name))?;
             let mut missing = Vec::new();
-            let an_login = role_login(session, role.name()).await?;
+            // Sent together (one round trip): the role on the access node, its mappings,
+            // and its stored password there (read only where the admin may, and used only
+            // when the password is checked).
+            let (an_login, states, an_stored) = tokio::join!(
+                role_login(session, role.name()),
+                mapping_states(session, &nodes, role.name()),
+                async {
+                    if self.role_password_check {
+                        read_stored(session, OP, &an_info, role.name()).await.ok()
+                    } else {
+                        None
+                    }
+                },
+            );
+            let an_login = an_login?;
             let on_access_node = an_login.is_some();
             match an_login {
                 None => missing.push(format!("the role is missing on {an_name}")),
                 Some(false) => missing.push(format!("the role may not log in on {an_name}")),
                 Some(true) => {}
             }
-            let states = mapping_states(session, &nodes, role.name()).await?;
-            for (node, state) in nodes.iter().zip(states) {
+            for (node, state) in nodes.iter().zip(states?) {
                 match state {
                     RoleMapping::Missing => {
                         missing.push(format!("no user mapping with a password on {node}"))
@@ -990,7 +1011,11 @@ impl Cluster {
             // spec's password, on every node at once; refused (28P01) means another password.
             if missing.is_empty() && self.role_password_check {
                 let verified = &self.pools.verified;
-                let an_stored = read_stored(session, OP, &an_info, role.name()).await?;
+                let an_stored = match an_stored {
+                    Some(stored) => stored,
+                    // Not read with the rest: as the node says now (and its error).
+                    None => read_stored(session, OP, &an_info, role.name()).await?,
+                };
                 let mut logins = Vec::new();
                 match verified.matches(&an_stored, role.name(), role.password()) {
                     Some(true) => {}
@@ -1078,19 +1103,40 @@ impl Cluster {
                         .text()
                         .to_owned(),
                 );
-                if resolve(session, &table_name).await?.is_none() {
+                let known = resolved
+                    .iter()
+                    .find(|(t, _)| *t == table_name.regclass_text())
+                    .map(|(_, exists)| *exists);
+                let exists = match known {
+                    Some(exists) => exists,
+                    None => resolve(session, &table_name).await?.is_some(),
+                };
+                if !exists {
                     missing.push(format!("table {shown} for the grant does not exist yet"));
                     continue;
                 }
-                for privilege in privileges {
-                    for single in privilege.expanded() {
-                        // A role that does not exist has no privilege (and
-                        // has_table_privilege would fail on it, 42704).
-                        if !on_access_node
-                            || !has_privilege(session, role.name(), &table_name, single).await?
-                        {
-                            missing.push(format!("{single} on {shown} is not granted"));
-                        }
+                let singles: Vec<&str> = privileges
+                    .iter()
+                    .flat_map(|p| p.expanded())
+                    .copied()
+                    .collect();
+                // A role that does not exist has no privilege (and has_table_privilege would
+                // fail on it, 42704); the others are read together (one round trip).
+                let granted: Vec<bool> = if on_access_node {
+                    join_all(
+                        singles
+                            .iter()
+                            .map(|single| has_privilege(session, role.name(), &table_name, single)),
+                    )
+                    .await
+                    .into_iter()
+                    .collect::<Result<_>>()?
+                } else {
+                    vec![false; singles.len()]
+                };
+                for (single, granted) in singles.iter().zip(granted) {
+                    if !granted {
+                        missing.push(format!("{single} on {shown} is not granted"));
                     }
                 }
                 if self.prune != Prune::Off && on_access_node {
