@@ -1342,9 +1342,25 @@ impl Cluster {
         Ok(info.timescaledb_available)
     }
 
+    /// What a data node runs and has of the spec's roles, over the session the cluster
+    /// keeps for it; once more over a new session when the kept one's connection ended
+    /// (the node restarted since, say), all within one node deadline.
     async fn check_data_node(&self, config: &NodeConfig) -> Result<NodeCheck> {
-        let name = config.node_name();
         let deadline = Deadline::after(self.node_deadline);
+        match self.check_data_node_within(config, deadline).await {
+            Err(e) if !e.is_timeout() && e.ended_the_session() => {
+                self.check_data_node_within(config, deadline).await
+            }
+            other => other,
+        }
+    }
+
+    async fn check_data_node_within(
+        &self,
+        config: &NodeConfig,
+        deadline: Deadline,
+    ) -> Result<NodeCheck> {
+        let name = config.node_name();
         let pool = self.data_node_pool(config)?;
         let client = deadline.run(OP, &name, pool.get(OP)).await?;
         let session = client.session();
@@ -1393,7 +1409,11 @@ impl Cluster {
                 grant_gaps,
             })
         };
-        session.bounded(OP, &name, deadline, check).await
+        let checked = session.bounded(OP, &name, deadline, check).await;
+        if checked.as_ref().is_err_and(Error::ended_the_session) {
+            session.discard();
+        }
+        checked
     }
 }
 

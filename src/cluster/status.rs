@@ -279,7 +279,8 @@ struct AccessNodeView {
     /// What the access node's user mapping (current user) holds for each of the spec's
     /// registered data nodes, against the credentials of their settings.
     mappings: Vec<(String, MappingCheck)>,
-    /// Whether the session failed as one does after the extension was updated under it.
+    /// Whether the session, not the node, is done for (see [`is_stale`]): read again over a
+    /// new one.
     stale: bool,
 }
 
@@ -463,6 +464,7 @@ impl Cluster {
         if !view.stale {
             return view;
         }
+        client.session().discard();
         drop(client);
         match deadline
             .run(OP, &an_name, Session::open(&self.access_node, OP))
@@ -794,8 +796,14 @@ impl Cluster {
                 .bounded(OP, &name, deadline, ServerInfo::read_brief(session))
                 .await
         };
-        if server.as_ref().is_err_and(|e| !e.is_timeout()) && session.is_poisoned() {
-            // A kept session that no longer works: read again over a new one.
+        if server
+            .as_ref()
+            .is_err_and(|e| !e.is_timeout() && (session.is_poisoned() || e.ended_the_session()))
+        {
+            // A kept session that no longer works (or whose connection ended, which says
+            // nothing of the node now: it may be down, or up again): read again over a new
+            // one, and never use the old one again.
+            session.discard();
             logged_in_now = true;
             early = None;
             fresh = match deadline.run(OP, &name, Session::open(config, OP)).await {
@@ -850,10 +858,11 @@ impl Cluster {
     }
 }
 
-/// Whether `e` is how a session fails after the extension was updated under it (the loader
-/// refuses a second version: 42710).
+/// Whether `e` says the kept session, not the node, is done for: it fails as sessions do
+/// after the extension was updated under them (the loader refuses a second version: 42710),
+/// or its connection ended (the server restarted, say), which says nothing of the node now.
 fn is_stale(e: &Error) -> bool {
-    e.code().is_some_and(|c| c.code() == "42710")
+    e.code().is_some_and(|c| c.code() == "42710") || e.ended_the_session()
 }
 
 async fn prepared_transactions(session: &Session) -> Result<Vec<PreparedTransaction>> {

@@ -268,6 +268,26 @@ impl Error {
         matches!(self, Error::Unreachable { .. })
     }
 
+    /// True when an established session's own connection ended under it: closed
+    /// ([`ErrorKind::ConnectionLost`]), a connection failure (SQLSTATE class 08), or the
+    /// server shutting down or restarting (57P01 `admin_shutdown`, 57P02 `crash_shutdown`,
+    /// 57P03 `cannot_connect_now`). Such an error tells how the old session ended, not how
+    /// the node is now: a new session does.
+    pub(crate) fn ended_the_session(&self) -> bool {
+        if self.kind() == ErrorKind::ConnectionLost {
+            return true;
+        }
+        let Some(db) = self.as_db_error() else {
+            return false;
+        };
+        let code = db.code().code();
+        // Relayed from a data node: the access node's own session is fine.
+        if remote_node(db.message()).is_some() {
+            return false;
+        }
+        code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
+    }
+
     /// True when an object to create exists already ([`ErrorKind::AlreadyExists`]).
     pub fn is_already_exists(&self) -> bool {
         self.kind() == ErrorKind::AlreadyExists

@@ -424,3 +424,48 @@ mod every_cause {
         status_tells_every_cause_apart(AdminModel::ManagedService).await;
     }
 }
+
+/// Ends every other session of the cluster's database on `node` (as a server restart or a
+/// DBA's `pg_terminate_backend` would), without waiting for them to go.
+async fn end_sessions(node: &LocalServer) {
+    node.config()
+        .connect()
+        .await
+        .unwrap()
+        .batch_execute(
+            "SELECT pg_terminate_backend(a.pid) FROM pg_stat_activity a \
+              WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() \
+                AND a.backend_type = 'client backend'",
+        )
+        .await
+        .unwrap();
+}
+
+/// The sessions a `Cluster` keeps may end under it (a restart, a DBA, a pooler). Their end
+/// says nothing of the nodes now: status and plan read again over new sessions and find
+/// every node up, linked and converged, not down and unknown.
+#[tokio::test]
+async fn sessions_ended_under_the_cluster_are_not_the_nodes_state() {
+    let Some(_) = tier2() else { return };
+    let (local, cluster, an) = joined(LocalCluster::builder()).await;
+    assert!(cluster.status().await.is_healthy());
+    assert!(cluster.plan().await.unwrap().is_converged());
+    for round in 0..3 {
+        for node in local.nodes() {
+            end_sessions(node).await;
+        }
+        if round % 2 == 0 {
+            let status = cluster.status().await;
+            assert!(status.is_healthy(), "round {round}: {status:#?}");
+            let plan = cluster.plan().await.unwrap();
+            assert!(plan.is_converged(), "round {round}: {plan}");
+        } else {
+            let plan = cluster.plan().await.unwrap();
+            assert!(plan.is_converged(), "round {round}: {plan}");
+            let status = cluster.status().await;
+            assert!(status.is_healthy(), "round {round}: {status:#?}");
+        }
+    }
+    drop(an);
+    local.shutdown().await.unwrap();
+}
