@@ -318,7 +318,7 @@ impl SessionOn<'_> {
     }
 
     /// Classifies a multi-node error, poisoning the session when the access node's
-    /// connection to a data node failed.
+    /// connection to a data node failed, or its own connection ended.
     pub(crate) fn multinode_err(&self, op: &'static str, e: tokio_postgres::Error) -> Error {
         let err = Error::from_access_node(op, &self.node, e);
         let data_node_link = matches!(
@@ -328,7 +328,7 @@ impl SessionOn<'_> {
                 | Error::Unreachable { .. }
         ) || err.is_stale_data_node_connection()
             || err.code().is_some_and(|c| c.code().starts_with("08"));
-        if data_node_link {
+        if data_node_link || err.ended_the_session() {
             self.poisoned.store(true, Ordering::Relaxed);
         }
         err
@@ -349,8 +349,9 @@ impl SessionOn<'_> {
         // 42710 from a statement of the crate's: most often TimescaleDB's loader, when the
         // extension was updated after this session loaded it ("already loaded with a
         // different version"); such a session never works again. Any other duplicate
-        // object costs no more than a new session.
-        if err.code().is_some_and(|c| c.code() == "42710") {
+        // object costs no more than a new session. A session whose connection ended
+        // (the server restarted, say) may not be closed in the driver yet: never again.
+        if err.code().is_some_and(|c| c.code() == "42710") || err.ended_the_session() {
             self.poisoned.store(true, Ordering::Relaxed);
         }
         err

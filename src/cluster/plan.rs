@@ -1409,11 +1409,7 @@ impl Cluster {
                 grant_gaps,
             })
         };
-        let checked = session.bounded(OP, &name, deadline, check).await;
-        if checked.as_ref().is_err_and(Error::ended_the_session) {
-            session.discard();
-        }
-        checked
+        session.bounded(OP, &name, deadline, check).await
     }
 }
 

@@ -464,7 +464,6 @@ impl Cluster {
         if !view.stale {
             return view;
         }
-        client.session().discard();
         drop(client);
         match deadline
             .run(OP, &an_name, Session::open(&self.access_node, OP))
@@ -609,14 +608,13 @@ impl Cluster {
     /// one before read.
     async fn view_step_by_step(&self, session: &Session, deadline: Deadline) -> AccessNodeView {
         let an_name = self.access_node.node_name();
-        let stale = is_stale;
         let info = match session
             .bounded(OP, &an_name, deadline, ServerInfo::read_brief(session))
             .await
         {
             Ok(info) => info,
             Err(e) => {
-                let was_stale = stale(&e);
+                let was_stale = is_stale(&e);
                 return AccessNodeView {
                     stale: was_stale,
                     ..self.unread_view(e)
@@ -653,8 +651,8 @@ impl Cluster {
         } else {
             Ok(Vec::new())
         };
-        let was_stale = registered.as_ref().err().is_some_and(stale)
-            || under_replicated.as_ref().err().is_some_and(stale);
+        let was_stale = registered.as_ref().err().is_some_and(is_stale)
+            || under_replicated.as_ref().err().is_some_and(is_stale);
         let registered = registered
             .map_err(|e| format!("the access node's data nodes could not be listed: {e}"));
         let (answered, mappings) = match (&registered, &schemas) {
@@ -796,14 +794,10 @@ impl Cluster {
                 .bounded(OP, &name, deadline, ServerInfo::read_brief(session))
                 .await
         };
-        if server
-            .as_ref()
-            .is_err_and(|e| !e.is_timeout() && (session.is_poisoned() || e.ended_the_session()))
-        {
-            // A kept session that no longer works (or whose connection ended, which says
+        if server.as_ref().is_err_and(|e| !e.is_timeout()) && session.is_poisoned() {
+            // A kept session that no longer works (its connection ended, say, which tells
             // nothing of the node now: it may be down, or up again): read again over a new
-            // one, and never use the old one again.
-            session.discard();
+            // one.
             logged_in_now = true;
             early = None;
             fresh = match deadline.run(OP, &name, Session::open(config, OP)).await {
