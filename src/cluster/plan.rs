@@ -1252,7 +1252,9 @@ impl Cluster {
                     &an_name,
                     &qualified,
                     format!(
-                        "the table is partitioned by time on {column:?}, the spec's time                          column is {:?}; a hypertable's time column cannot change: copy                          the rows out, drop the table, and apply again",
+                        "the table is partitioned by time on {column:?}, the spec's time \
+                        column is {:?}; a hypertable's time column cannot change: copy \
+                        the rows out, drop the table, and apply again",
                         hypertable.time_column()
                     ),
                 );
@@ -1264,14 +1266,19 @@ impl Cluster {
                     &an_name,
                     &qualified,
                     format!(
-                        "the spec partitions the table on {wanted:?} too, but it has no space                          partitioning; TimescaleDB adds a space dimension only to an empty                          hypertable (add_dimension): copy the rows out, drop the table, and                          apply again"
+                        "the spec partitions the table on {wanted:?} too, but it has no space \
+                        partitioning; TimescaleDB adds a space dimension only to an empty \
+                        hypertable (add_dimension): copy the rows out, drop the table, and \
+                        apply again"
                     ),
                 ),
                 Some((column, _)) if column != wanted => plan.add_conflict(
                     &an_name,
                     &qualified,
                     format!(
-                        "the table's space partitioning is on {column:?}, the spec's on                          {wanted:?}; a space dimension's column cannot change: copy the rows                          out, drop the table, and apply again"
+                        "the table's space partitioning is on {column:?}, the spec's on \
+                        {wanted:?}; a space dimension's column cannot change: copy the rows \
+                        out, drop the table, and apply again"
                     ),
                 ),
                 Some((column, slices)) => {
@@ -1311,7 +1318,9 @@ impl Cluster {
                     &qualified,
                     show::set_chunk_time_interval(schemas, &qualified, wanted_units),
                     &format!(
-                        "the chunk interval is {units}, the spec's {wanted_units} (in the time                          column's units, microseconds for time types; existing chunks keep                          theirs)"
+                        "the chunk interval is {units}, the spec's {wanted_units} (in the time \
+                        column's units, microseconds for time types; existing chunks keep \
+                        theirs)"
                     ),
                 );
             }

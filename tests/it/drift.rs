@@ -533,7 +533,12 @@ async fn partitioning_and_the_chunk_interval_converge_or_conflict(admin: AdminMo
         .unwrap();
     let plan = cluster.plan().await.unwrap();
     assert_eq!(kinds(&plan), [StepKind::SetChunkInterval], "{plan}");
-    assert!(plan.steps[0].why.contains("604800000000"), "{plan}");
+    assert!(
+        plan.steps[0]
+            .why
+            .contains("is 604800000000, the spec's 86400000000 (in the time column's units"),
+        "{plan}"
+    );
     cluster.apply().await.unwrap();
     assert!(cluster.plan().await.unwrap().is_converged());
     let interval: i64 = an
@@ -570,11 +575,13 @@ async fn partitioning_and_the_chunk_interval_converge_or_conflict(admin: AdminMo
     for (hypertable, says) in [
         (
             DistributedHypertable::new("sensor_data", "temperature"),
-            "time column cannot change",
+            "the spec's time column is \"temperature\"; a hypertable's time column cannot \
+             change: copy the rows out",
         ),
         (
             DistributedHypertable::new("sensor_data", "time").partitioning_column("temperature"),
-            "column cannot change",
+            "the spec's on \"temperature\"; a space dimension's column cannot change: copy the \
+             rows out",
         ),
     ] {
         let other = with(hypertable);
