@@ -8,29 +8,23 @@ use futures_util::future::join_all;
 
 use super::cause::Cause;
 use super::link::AccessNodeLink;
-use super::mapping::{mapping_checks, MappingCheck};
+use super::mapping::MappingCheck;
 use super::probe::{link, probe_fresh};
 use super::verifier::{read_stored, role_states, Stored};
 use super::Cluster;
-use crate::catalog::{DataNodeInfo, HypertableInfo};
 use crate::config::NodeConfig;
 use crate::connect::{Deadline, Session};
 use crate::error::{Error, Result};
 use crate::ident::Ident;
-use crate::node::lifecycle::dimension::interval_units;
-use crate::node::{AccessNode, DistributedHypertable, DistributedRole, GrantOn};
+use crate::node::{DistributedHypertable, DistributedRole, GrantOn};
 use crate::server::Feature;
 use crate::server::ServerInfo;
-use crate::sql::functions::Schemas;
-use crate::sql::hypertable::{TableName, HYPERTABLE, RESOLVE_TABLE};
-use crate::sql::lifecycle::HYPERTABLE_DIMENSIONS;
 use crate::sql::plan as show;
 use crate::sql::raw::RawSql;
 use crate::sql::role::{
     default_privileges, grant_on_all_tables, grant_on_table, revoke_on_table, Privilege,
-    DIRECT_TABLE_PRIVILEGES, HAS_TABLE_PRIVILEGE, ROLE_LOGIN, SCHEMA_GRANT_STATE,
 };
-use crate::sql::user_mapping::{RoleSpec, ROLE_MAPPINGS};
+use crate::sql::user_mapping::RoleSpec;
 use crate::version::Version;
 
 /// A distributed hypertable the cluster should have: the table's definition (run when the
@@ -346,6 +340,14 @@ impl Plan {
         });
     }
 
+    /// Adds `other`'s steps, conflicts, unknowns and what it read after this plan's.
+    fn append(&mut self, mut other: Plan) {
+        self.steps.append(&mut other.steps);
+        self.unknown.append(&mut other.unknown);
+        self.conflicts.append(&mut other.conflicts);
+        self.observed.append(&mut other.observed);
+    }
+
     /// Records a fact the plan read, for the fingerprint. Never a secret.
     fn observe(&mut self, fact: String) {
         self.observed.push(fact);
@@ -374,6 +376,13 @@ impl Plan {
         self.fingerprint = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
     }
 }
+
+mod access_node;
+mod roles;
+mod tables;
+
+use roles::{schema_grant_gaps, RoleMapping};
+use tables::Tables;
 
 const OP: &str = "plan cluster";
 
@@ -532,9 +541,9 @@ impl Cluster {
         self.validate_spec(OP)?;
         let an_name = self.access_node.node_name();
         // One access-node session for the whole plan; the data nodes are checked at the same
-        // time, each over one session of its own.
-        // The access node's own read goes with the data nodes' (on a node without the
-        // extension it reads the installable versions, the slowest part of a plan).
+        // time, each over one session of its own. Everything the plan reads on the access
+        // node alone is read meanwhile: what it runs, its data nodes and mappings, the
+        // tables, the roles. What depends on the data nodes' answers is decided after.
         let (an, dn_checks) = tokio::join!(
             async {
                 let deadline = Deadline::after(self.node_deadline);
@@ -545,11 +554,16 @@ impl Cluster {
                 let info = session
                     .bounded(OP, &an_name, deadline, ServerInfo::read_brief(session))
                     .await?;
-                Ok::<_, Error>((client, info))
+                // Not on a node the plan refuses below (with this same error).
+                let reads = match info.check_offered_for(OP) {
+                    Ok(()) => Ok(self.read_access_node(session, &info).await),
+                    Err(e) => Err(e),
+                };
+                Ok::<_, Error>((client, info, reads))
             },
             join_all(self.data_nodes.iter().map(|dn| self.check_data_node(dn)))
         );
-        let (an_client, an_info) = an?;
+        let (an_client, an_info, reads) = an?;
         let session = an_client.session();
         // Every node that answered must run, or be able to create, a multi-node TimescaleDB
         // before anything is planned, so that `apply` changes nothing on a cluster that
@@ -558,6 +572,7 @@ impl Cluster {
         for check in dn_checks.iter().flatten() {
             check.server.check_offered_for(OP)?;
         }
+        let reads = reads?;
         let mut plan = Plan::default();
         plan.observe(format!(
             "spec prune={:?} an={an_name} user={} extension={:?}",
@@ -637,23 +652,10 @@ impl Cluster {
         }
 
         // 2. Data nodes and the access node's user mappings for them.
-        // The access node's data nodes, and its mappings for the spec's data nodes that
-        // answered, read together (one round trip); the mappings of those not added yet are
-        // left out below.
-        let answered: Vec<&NodeConfig> = self
-            .data_nodes
-            .iter()
-            .filter(|dn| reachable.contains(&dn.node_name()))
-            .collect();
-        let (registered, checks): (Vec<DataNodeInfo>, Vec<MappingCheck>) = if an_ready {
-            let (registered, checks) = tokio::join!(
-                AccessNode::list_data_nodes(session, OP),
-                mapping_checks(session, OP, &answered),
-            );
-            (registered?, checks?)
-        } else {
-            (Vec::new(), Vec::new())
-        };
+        // The access node's data nodes, and its mappings for the spec's data nodes; those
+        // of data nodes that did not answer, or are not added yet, are left out below.
+        let registered = reads.registered?;
+        let checks = reads.mappings?;
         for info in &registered {
             plan.observe(format!("registered {info:?}"));
         }
@@ -687,9 +689,9 @@ impl Cluster {
         // What the mapping says a failed probe most likely means, for a failure relayed in
         // words the crate does not know (see `relayed.rs`).
         let mut likely: Vec<(String, Option<Cause>)> = Vec::new();
-        for (dn, check) in answered.into_iter().zip(checks) {
+        for (dn, check) in self.data_nodes.iter().zip(checks) {
             let name = dn.node_name();
-            if !is_registered(&name) {
+            if !reachable.contains(&name) || !is_registered(&name) {
                 continue;
             }
             plan.observe(format!("mapping of {name}: {check:?}"));
@@ -846,147 +848,28 @@ impl Cluster {
         let spec_names: Vec<String> = self.data_nodes.iter().map(NodeConfig::node_name).collect();
 
         // 3. Tables and their distribution: placement on the spec's data nodes, the
-        //    replication factor. Placement steps run after the roles: attach_data_node
-        //    copies the table's grants to the data node, where the roles must exist.
-        let mut placement = Plan::default();
-        // Whether each table read here exists (by its quoted name), for the grants below.
-        let mut resolved: Vec<(String, bool)> = Vec::new();
-        for spec in &self.hypertables {
-            let table = spec.hypertable.table_name()?;
-            let qualified = table.regclass_text();
-            let exists = resolve(session, &table).await?;
-            resolved.push((qualified.clone(), exists.is_some()));
-            let info = match (&exists, an_ready) {
-                (Some((schema, name)), true) => session
-                    .query_opt(OP, &HYPERTABLE, &[schema, name])
-                    .await?
-                    .map(|row| HypertableInfo::from_row(session, OP, &row))
-                    .transpose()?,
-                _ => None,
-            };
-            plan.observe(format!("table {qualified}: {exists:?} {info:?}"));
-            if exists.is_none() {
-                plan.add_step(
-                    StepKind::CreateTable,
-                    &an_name,
-                    &qualified,
-                    spec.create_table.as_str().to_owned(),
-                    "the table does not exist",
-                );
-            }
-            let Some(info) = info else {
-                plan.add_step(
-                    StepKind::DistributeTable,
-                    &an_name,
-                    &qualified,
-                    show::distribute(
-                        an_schemas.as_ref(),
-                        &qualified,
-                        spec.hypertable.time_column(),
-                        spec.hypertable.partitioning(),
-                    ),
-                    "the table is not a distributed hypertable",
-                );
-                continue;
-            };
-            if !info.is_distributed {
-                plan.add_conflict(
-                    &an_name,
-                    &qualified,
-                    "the table is a hypertable, but not a distributed one; TimescaleDB cannot \
-                     distribute an existing hypertable (create_distributed_hypertable only \
-                     notices that it is a hypertable already): copy its rows out, drop it, and \
-                     apply again to create it distributed, or rename it"
-                        .to_owned(),
-                );
-                continue;
-            }
-            let wanted: &[String] = spec.hypertable.data_node_names().unwrap_or(&spec_names);
-            for dn in wanted {
-                if info.data_nodes.contains(dn) {
-                    continue;
-                }
-                let id = Ident::for_op(dn.clone(), "data node", OP, Some(&an_name))?;
-                placement.add_step(
-                    StepKind::AttachDataNode,
-                    &an_name,
-                    &qualified,
-                    show::attach_data_node(an_schemas.as_ref(), &id, &qualified),
-                    "the spec places the hypertable on this data node, which is not attached \
-                     to it",
-                );
-                placement.last_step().data_node = Some(dn.clone());
-            }
-            if let Some(n) = spec.hypertable.get_replication_factor() {
-                if info.replication_factor != Some(n) {
-                    placement.add_step(
-                        StepKind::SetReplicationFactor,
-                        &an_name,
-                        &qualified,
-                        show::set_replication_factor(an_schemas.as_ref(), &qualified, n),
-                        &format!(
-                            "the replication factor is {:?}, the spec's {n} (existing chunks \
-                             keep their replicas)",
-                            info.replication_factor
-                        ),
-                    );
-                }
-            }
-            if let Some((schema, name)) = &exists {
-                self.plan_partitioning(session, spec, schema, name, &mut plan, an_schemas.as_ref())
-                    .await?;
-            }
-            if self.prune != Prune::Off {
-                for dn in &info.data_nodes {
-                    // Data nodes outside the spec are deleted below, which detaches them.
-                    if wanted.contains(dn) || !spec_names.contains(dn) {
-                        continue;
-                    }
-                    let drop = self.prune == Prune::DropData;
-                    placement.add_step(
-                        StepKind::DetachDataNode,
-                        &an_name,
-                        &qualified,
-                        show::detach_data_node(an_schemas.as_ref(), dn, &qualified, drop),
-                        "prune: the spec does not place the hypertable on this data node",
-                    );
-                    let step = placement.last_step();
-                    step.data_node = Some(dn.clone());
-                    step.destructive = true;
-                }
-            }
-        }
+        //    replication factor (read with the access node's other reads). Placement steps
+        //    run after the roles.
+        let Tables {
+            plan: tables,
+            mut placement,
+            ..
+        } = reads.tables?;
+        plan.append(tables);
 
-        // 4. Roles: on every node, with mappings and grants.
-        for role in &self.roles {
-            let nodes: Vec<String> = match role.data_node_names() {
-                Some(nodes) => nodes.to_vec(),
-                None => spec_names.clone(),
-            };
+        // 4. Roles: on every node, with mappings and grants. What the access node has of
+        //    them was read with the tables, while the data nodes were checked.
+        for (role, reads) in self.roles.iter().zip(reads.roles?) {
+            let nodes = self.role_nodes(role);
             let id = Ident::for_op(role.name(), "role", OP, Some(&an_name))?;
             let mut missing = Vec::new();
-            // Sent together (one round trip): the role on the access node, its mappings,
-            // and its stored password there (read only where the admin may, and used only
-            // when the password is checked).
-            let (an_login, states, an_stored) = tokio::join!(
-                role_login(session, role.name()),
-                mapping_states(session, &nodes, role.name()),
-                async {
-                    if self.role_password_check {
-                        read_stored(session, OP, &an_info, role.name()).await.ok()
-                    } else {
-                        None
-                    }
-                },
-            );
-            let an_login = an_login?;
-            let on_access_node = an_login.is_some();
-            match an_login {
+            let on_access_node = reads.login.is_some();
+            match reads.login {
                 None => missing.push(format!("the role is missing on {an_name}")),
                 Some(false) => missing.push(format!("the role may not log in on {an_name}")),
                 Some(true) => {}
             }
-            for (node, state) in nodes.iter().zip(states?) {
+            for (node, state) in nodes.iter().zip(reads.mappings) {
                 match state {
                     RoleMapping::Missing => {
                         missing.push(format!("no user mapping with a password on {node}"))
@@ -1011,7 +894,7 @@ impl Cluster {
             // spec's password, on every node at once; refused (28P01) means another password.
             if missing.is_empty() && self.role_password_check {
                 let verified = &self.pools.verified;
-                let an_stored = match an_stored {
+                let an_stored = match reads.stored {
                     Some(stored) => stored,
                     // Not read with the rest: as the node says now (and its error).
                     None => read_stored(session, OP, &an_info, role.name()).await?,
@@ -1064,7 +947,7 @@ impl Cluster {
             let mut grants = Vec::new();
             let mut revokes = Plan::default();
             let mut revoked: Vec<String> = Vec::new();
-            for (privileges, on) in role.grants() {
+            for ((privileges, on), read) in role.grants().iter().zip(reads.grants) {
                 let shown = on.describe();
                 let Some(table_name) = on.table_name(OP, Some(&an_name))? else {
                     let GrantOn::AllTablesInSchema(schema) = on else {
@@ -1077,16 +960,11 @@ impl Cluster {
                     ] {
                         grants.push(sql.text().to_owned());
                     }
-                    if on_access_node {
-                        for single in privileges.iter().flat_map(|p| p.expanded()) {
-                            missing.extend(
-                                schema_grant_gaps(session, schema, role.name(), single)
-                                    .await?
-                                    .into_iter()
-                                    .map(|gap| format!("{gap} on {an_name}")),
-                            );
-                        }
-                    }
+                    missing.extend(
+                        read.schema_gaps
+                            .into_iter()
+                            .map(|gap| format!("{gap} on {an_name}")),
+                    );
                     for node in &nodes {
                         if let Some((_, gaps)) = grant_gaps.iter().find(|(n, _)| n == node) {
                             missing.extend(
@@ -1103,54 +981,20 @@ impl Cluster {
                         .text()
                         .to_owned(),
                 );
-                let known = resolved
-                    .iter()
-                    .find(|(t, _)| *t == table_name.regclass_text())
-                    .map(|(_, exists)| *exists);
-                let exists = match known {
-                    Some(exists) => exists,
-                    None => resolve(session, &table_name).await?.is_some(),
-                };
-                if !exists {
+                if !read.table_exists {
                     missing.push(format!("table {shown} for the grant does not exist yet"));
                     continue;
                 }
-                let singles: Vec<&str> = privileges
-                    .iter()
-                    .flat_map(|p| p.expanded())
-                    .copied()
-                    .collect();
-                // A role that does not exist has no privilege (and has_table_privilege would
-                // fail on it, 42704); the others are read together (one round trip).
-                let granted: Vec<bool> = if on_access_node {
-                    join_all(
-                        singles
-                            .iter()
-                            .map(|single| has_privilege(session, role.name(), &table_name, single)),
-                    )
-                    .await
-                    .into_iter()
-                    .collect::<Result<_>>()?
-                } else {
-                    vec![false; singles.len()]
-                };
-                for (single, granted) in singles.iter().zip(granted) {
+                let singles = privileges.iter().flat_map(|p| p.expanded());
+                for (single, granted) in singles.zip(read.granted) {
                     if !granted {
                         missing.push(format!("{single} on {shown} is not granted"));
                     }
                 }
                 if self.prune != Prune::Off && on_access_node {
                     let granted = role.table_privileges(&table_name);
-                    let extra: Vec<String> = session
-                        .query(
-                            OP,
-                            &DIRECT_TABLE_PRIVILEGES,
-                            &[&table_name.regclass_text(), &role.name()],
-                        )
-                        .await?
-                        .iter()
-                        .map(|row| session.get::<String>(OP, row, "privilege"))
-                        .collect::<Result<Vec<_>>>()?
+                    let extra: Vec<String> = read
+                        .direct
                         .into_iter()
                         .filter(|p| !granted.contains(&p.as_str()))
                         .collect();
@@ -1214,125 +1058,6 @@ impl Cluster {
         Ok(plan)
     }
 
-    /// Steps or conflicts for how the existing hypertable `schema.name` is partitioned,
-    /// against what `spec` states (only what it states): the time column, the space
-    /// partitioning column (neither can change once the table has them), the number of
-    /// partitions and the chunk interval (both can, for new chunks).
-    async fn plan_partitioning(
-        &self,
-        session: &Session,
-        spec: &HypertableSpec,
-        schema: &str,
-        name: &str,
-        plan: &mut Plan,
-        schemas: Option<&Schemas>,
-    ) -> Result<()> {
-        let an_name = self.access_node.node_name();
-        let hypertable = &spec.hypertable;
-        let qualified = hypertable.table_name()?.regclass_text();
-        let rows = session
-            .query(OP, &HYPERTABLE_DIMENSIONS, &[&schema, &name])
-            .await?;
-        let mut time = None;
-        let mut space = None;
-        for row in &rows {
-            let column: String = session.get(OP, row, "column_name")?;
-            let slices: Option<i32> = session.get(OP, row, "num_slices")?;
-            let interval: Option<i64> = session.get(OP, row, "interval_length")?;
-            match (slices, interval) {
-                (Some(n), _) if space.is_none() => space = Some((column, n)),
-                (None, Some(units)) if time.is_none() => time = Some((column, units)),
-                _ => {}
-            }
-        }
-        plan.observe(format!("table {qualified}: time {time:?} space {space:?}"));
-        if let Some((column, _)) = &time {
-            if column != hypertable.time_column() {
-                plan.add_conflict(
-                    &an_name,
-                    &qualified,
-                    format!(
-                        "the table is partitioned by time on {column:?}, the spec's time \
-                        column is {:?}; a hypertable's time column cannot change: copy \
-                        the rows out, drop the table, and apply again",
-                        hypertable.time_column()
-                    ),
-                );
-            }
-        }
-        if let Some(wanted) = hypertable.partitioning() {
-            match &space {
-                None => plan.add_conflict(
-                    &an_name,
-                    &qualified,
-                    format!(
-                        "the spec partitions the table on {wanted:?} too, but it has no space \
-                        partitioning; TimescaleDB adds a space dimension only to an empty \
-                        hypertable (add_dimension): copy the rows out, drop the table, and \
-                        apply again"
-                    ),
-                ),
-                Some((column, _)) if column != wanted => plan.add_conflict(
-                    &an_name,
-                    &qualified,
-                    format!(
-                        "the table's space partitioning is on {column:?}, the spec's on \
-                        {wanted:?}; a space dimension's column cannot change: copy the rows \
-                        out, drop the table, and apply again"
-                    ),
-                ),
-                Some((column, slices)) => {
-                    if let Some(n) = hypertable.get_number_partitions() {
-                        if *slices != n {
-                            plan.add_conflict(
-                                &an_name,
-                                &qualified,
-                                format!(
-                                    "the table has {slices} partitions on {column:?}, the spec \
-                                     {n}; the crate does not change it: TimescaleDB passes \
-                                     set_number_partitions on to the data nodes with untyped \
-                                     arguments, which a look-alike function in the \
-                                     extension's schema there would take over. Run \
-                                     set_number_partitions({qualified:?}, {n}, {column:?}) \
-                                     yourself where no other role may create functions in \
-                                     that schema"
-                                ),
-                            );
-                        }
-                    }
-                }
-            }
-        }
-        if let (Some(wanted), Some((_, units))) = (hypertable.get_chunk_interval(), &time) {
-            let wanted_units = interval_units(wanted).ok_or_else(|| {
-                Error::invalid(
-                    OP,
-                    Some(&an_name),
-                    format!("{qualified}: the chunk interval must be positive, not {wanted:?}"),
-                )
-            })?;
-            if wanted_units != *units {
-                plan.add_step(
-                    StepKind::SetChunkInterval,
-                    &an_name,
-                    &qualified,
-                    show::set_chunk_time_interval(schemas, &qualified, wanted_units),
-                    &format!(
-                        "the chunk interval is {units}, the spec's {wanted_units} (in the time \
-                        column's units, microseconds for time types; existing chunks keep \
-                        theirs)"
-                    ),
-                );
-            }
-        }
-        Ok(())
-    }
-
-    /// One session to data node `config`: what it runs or offers, and which of the spec's
-    /// roles exist there.
-    ///
-    /// Within the cluster's node deadline: a session cut off at the deadline is cancelled
-    /// and never goes back to the pool.
     /// The TimescaleDB versions data node `config` offers (its extension not installed).
     async fn offered_versions(&self, config: &NodeConfig) -> Result<Vec<Version>> {
         let name = config.node_name();
@@ -1434,28 +1159,6 @@ struct NodeCheck {
     grant_gaps: Vec<(String, String)>,
 }
 
-async fn resolve(session: &Session, table: &TableName) -> Result<Option<(String, String)>> {
-    let row = session
-        .query_opt(OP, &RESOLVE_TABLE, &[&table.regclass_text()])
-        .await?;
-    row.map(|row| {
-        Ok((
-            session.get(OP, &row, "schema")?,
-            session.get(OP, &row, "name")?,
-        ))
-    })
-    .transpose()
-}
-
-/// Whether `role` exists (`None`: no), and whether it may log in.
-async fn role_login(session: &Session, role: &str) -> Result<Option<bool>> {
-    session
-        .query_opt(OP, &ROLE_LOGIN, &[&role])
-        .await?
-        .map(|row| session.get(OP, &row, "can_login"))
-        .transpose()
-}
-
 /// Whether `config` (a role's login on one node) is refused for its password (28P01); the
 /// server checks the password, the crate reads no secret back. Any other outcome (in, a
 /// `pg_hba.conf` refusal, no answer) says nothing about the password.
@@ -1468,96 +1171,6 @@ async fn password_refused(config: NodeConfig, deadline: Duration) -> bool {
         Ok(_) => false,
         Err(e) => e.code().is_some_and(|c| c.code() == "28P01"),
     }
-}
-
-/// What `role`'s mapping on `server` looks like to the plan.
-enum RoleMapping {
-    /// None, or one without a password.
-    Missing,
-    /// One that logs in as another user than the role (its name).
-    WrongUser(String),
-    /// One with a password, logging in as the role (or with options this role may not
-    /// read: another role's, seen by a non-superuser; its password cannot be checked
-    /// without reading it).
-    Ok,
-}
-
-/// What `role`'s mapping on each of `servers` looks like to the plan, in `servers`' order,
-/// read in one statement.
-async fn mapping_states(
-    session: &Session,
-    servers: &[String],
-    role: &str,
-) -> Result<Vec<RoleMapping>> {
-    let rows = session
-        .query(OP, &ROLE_MAPPINGS, &[&servers, &role])
-        .await?;
-    let mut states: Vec<RoleMapping> = servers.iter().map(|_| RoleMapping::Missing).collect();
-    for row in &rows {
-        let server: String = session.get(OP, row, "server")?;
-        let Some(at) = servers.iter().position(|s| *s == server) else {
-            continue;
-        };
-        if !session.get::<bool>(OP, row, "mapped")? {
-            continue;
-        }
-        let names: Option<Vec<String>> = session.get(OP, row, "option_names")?;
-        let remote_user: Option<String> = session.get(OP, row, "remote_user")?;
-        states[at] = match names {
-            // Another role's options, hidden from a non-superuser.
-            None => RoleMapping::Ok,
-            Some(names) if !names.iter().any(|o| o == "password") => RoleMapping::Missing,
-            Some(_) => match remote_user {
-                Some(user) if user != role => RoleMapping::WrongUser(user),
-                _ => RoleMapping::Ok,
-            },
-        };
-    }
-    Ok(states)
-}
-
-/// What `role`'s grant of `privilege` on all tables of `schema` lacks on this node: tables
-/// without it, and the default privilege for new tables. A missing schema lacks the default
-/// privilege (applying the grant then fails, naming the schema).
-async fn schema_grant_gaps(
-    session: &Session,
-    schema: &str,
-    role: &str,
-    privilege: &str,
-) -> Result<Vec<String>> {
-    let row = session
-        .query_one(OP, &SCHEMA_GRANT_STATE, &[&schema, &role, &privilege])
-        .await?;
-    let lacking: i64 = session.get(OP, &row, "lacking")?;
-    let by_default: bool = session.get(OP, &row, "by_default")?;
-    let mut gaps = Vec::new();
-    if lacking > 0 {
-        gaps.push(format!(
-            "{privilege} on {lacking} table(s) of schema {schema} is not granted"
-        ));
-    }
-    if !by_default {
-        gaps.push(format!(
-            "{privilege} on new tables of schema {schema} is not granted by default"
-        ));
-    }
-    Ok(gaps)
-}
-
-async fn has_privilege(
-    session: &Session,
-    role: &str,
-    table: &TableName,
-    privilege: &str,
-) -> Result<bool> {
-    let row = session
-        .query_one(
-            OP,
-            &HAS_TABLE_PRIVILEGE,
-            &[&role, &table.regclass_text(), &privilege],
-        )
-        .await?;
-    session.get(OP, &row, "granted")
 }
 
 #[cfg(test)]
