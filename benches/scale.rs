@@ -166,6 +166,21 @@ fn bench(c: &mut Criterion) {
             );
         }
     }
+    // What each data node past the second adds, in the same run: the cost the ratios weigh
+    // against the fixed part (which every faster fixed part makes weigh more).
+    for (what, samples) in [
+        ("plan()", &plans),
+        ("status()", &statuses),
+        ("floor (distributed_exec)", &floors),
+    ] {
+        let (first, last) = (samples[0], samples[samples.len() - 1]);
+        let added = last.1.saturating_sub(first.1) / (last.0 - first.0) as u32;
+        println!(
+            "PER DATA NODE {what}: +{added:.1?} for each data node from 1 + {} to 1 + {} \
+             (no target)",
+            first.0, last.0
+        );
+    }
     // How status grows against the floor it cannot go under: 1.0 means as fast.
     let growth = |samples: &[(usize, Duration)]| {
         samples[samples.len() - 1].1.as_secs_f64() / samples[0].1.as_secs_f64()
