@@ -32,6 +32,10 @@ pub enum Cause {
     UnknownRole,
     /// The database does not exist.
     UnknownDatabase,
+    /// The server takes no more connections: every connection slot is in use, or those left
+    /// are reserved for superusers (SQLSTATE 53300). Raise its `max_connections` or close
+    /// connections; the access node's own connections to data nodes count there too.
+    TooManyConnections,
     /// TLS could not be set up (refused, or the certificate failed verification).
     Tls,
     /// The host name could not be resolved.
@@ -85,6 +89,7 @@ impl Cause {
             },
             code if code.starts_with("28") => Cause::AuthenticationFailed,
             "3D000" => Cause::UnknownDatabase,
+            "53300" => Cause::TooManyConnections,
             "57P01" | "57P02" | "57P03" => Cause::Down,
             "57014" => Cause::TimedOut,
             "TS174" => Cause::ExtensionIncompatible,
@@ -139,6 +144,8 @@ pub(crate) fn relayed_connect_cause(detail: &str) -> Option<Cause> {
         ("password authentication failed", Cause::WrongPassword),
         ("no pg_hba.conf entry", Cause::RejectedByHba),
         ("pg_hba.conf rejects connection", Cause::RejectedByHba),
+        ("too many clients already", Cause::TooManyConnections),
+        ("connection slots are reserved", Cause::TooManyConnections),
         ("is not permitted to log in", Cause::UnknownRole),
         ("could not translate host name", Cause::Dns),
         ("SSL", Cause::Tls),
@@ -171,6 +178,7 @@ impl fmt::Display for Cause {
             Cause::RejectedByHba => "refused by pg_hba.conf",
             Cause::UnknownRole => "unknown role (or one that may not log in)",
             Cause::UnknownDatabase => "unknown database",
+            Cause::TooManyConnections => "too many connections (no free connection slot)",
             Cause::Tls => "TLS failure",
             Cause::Dns => "host name not resolved (DNS)",
             Cause::WrongPassword => "wrong password",
@@ -217,6 +225,16 @@ mod tests {
             (
                 "fe_sendauth: no password supplied",
                 Some(Cause::NoUserMapping),
+            ),
+            (
+                "connection to server at \"127.0.0.1\", port 5432 failed: FATAL:  sorry, too \
+                 many clients already",
+                Some(Cause::TooManyConnections),
+            ),
+            (
+                "connection to server at \"127.0.0.1\", port 5432 failed: FATAL:  remaining \
+                 connection slots are reserved for non-replication superuser connections",
+                Some(Cause::TooManyConnections),
             ),
             ("Verbindung fehlgeschlagen", None),
         ];

@@ -16,6 +16,7 @@ macro_rules! failure {
             | AccessNodeLink::RejectedByHba(e)
             | AccessNodeLink::UnknownRole(e)
             | AccessNodeLink::UnknownDatabase(e)
+            | AccessNodeLink::TooManyConnections(e)
             | AccessNodeLink::Tls(e)
             | AccessNodeLink::Dns(e)
             | AccessNodeLink::ExtensionMissing(e)
@@ -50,6 +51,9 @@ pub enum AccessNodeLink {
     UnknownRole(Error),
     /// The node's database (the data node's `database`) does not exist.
     UnknownDatabase(Error),
+    /// The node takes no more connections from the access node: every slot is in use, or
+    /// those left are reserved for superusers.
+    TooManyConnections(Error),
     /// TLS between the access node and the node failed.
     Tls(Error),
     /// The access node cannot resolve the node's host name.
@@ -79,6 +83,7 @@ impl AccessNodeLink {
             Cause::RejectedByHba => AccessNodeLink::RejectedByHba(error),
             Cause::UnknownRole => AccessNodeLink::UnknownRole(error),
             Cause::UnknownDatabase => AccessNodeLink::UnknownDatabase(error),
+            Cause::TooManyConnections => AccessNodeLink::TooManyConnections(error),
             Cause::Tls => AccessNodeLink::Tls(error),
             Cause::Dns => AccessNodeLink::Dns(error),
             Cause::ExtensionMissing => AccessNodeLink::ExtensionMissing(error),
@@ -109,6 +114,7 @@ impl AccessNodeLink {
             AccessNodeLink::RejectedByHba(_) => Cause::RejectedByHba,
             AccessNodeLink::UnknownRole(_) => Cause::UnknownRole,
             AccessNodeLink::UnknownDatabase(_) => Cause::UnknownDatabase,
+            AccessNodeLink::TooManyConnections(_) => Cause::TooManyConnections,
             AccessNodeLink::Tls(_) => Cause::Tls,
             AccessNodeLink::Dns(_) => Cause::Dns,
             AccessNodeLink::ExtensionMissing(_) => Cause::ExtensionMissing,

@@ -83,6 +83,7 @@ fn state(link: &AccessNodeLink) -> &'static str {
         AccessNodeLink::RejectedByHba(_) => "rejected_by_hba",
         AccessNodeLink::UnknownRole(_) => "unknown_role",
         AccessNodeLink::UnknownDatabase(_) => "unknown_database",
+        AccessNodeLink::TooManyConnections(_) => "too_many_connections",
         AccessNodeLink::Tls(_) => "tls",
         AccessNodeLink::Dns(_) => "dns",
         AccessNodeLink::ExtensionMissing(_) => "extension_missing",

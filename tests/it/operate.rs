@@ -425,6 +425,87 @@ mod every_cause {
     }
 }
 
+/// A data node that takes no more connections: status names it so, for the crate's own
+/// login and for the access node's (every slot in use for a superuser admin; every slot
+/// not reserved for superusers for the managed-service admin), and is healthy again once
+/// connections are freed.
+async fn a_data_node_without_free_connection_slots_is_named_so(model: AdminModel) {
+    let (local, _cluster, _an) = joined(
+        LocalCluster::builder()
+            .admin(model)
+            .setting("max_connections", "12"),
+    )
+    .await;
+    let dn1 = local.data_nodes()[0].config();
+    let fresh = || {
+        Cluster::new(local.access_node_config())
+            .data_node(dn1.clone())
+            .data_node(local.data_nodes()[1].config())
+    };
+    // Every slot the admin may use, taken.
+    let mut held = Vec::new();
+    let refused = loop {
+        match dn1.connect().await {
+            Ok(client) => held.push(client),
+            Err(e) => break e,
+        }
+        assert!(held.len() < 20, "dn1 kept taking connections");
+    };
+    assert_eq!(
+        refused.code().map(|c| c.code()),
+        Some("53300"),
+        "{refused:?}"
+    );
+
+    // A new Cluster: no session kept from before, on either side.
+    let status = fresh().status().await;
+    assert!(!status.is_healthy(), "{status}");
+    let (s1, s2) = (&status.data_nodes[0], &status.data_nodes[1]);
+    assert_eq!(
+        s1.direct.cause(),
+        Some(Cause::TooManyConnections),
+        "{status}"
+    );
+    assert!(
+        matches!(s1.link, AccessNodeLink::TooManyConnections(_)),
+        "{status}"
+    );
+    assert_eq!(s1.link.cause(), Some(Cause::TooManyConnections), "{status}");
+    assert!(s2.direct.cause().is_none(), "{status}");
+    assert!(matches!(s2.link, AccessNodeLink::Ok), "{status}");
+    let text = status.to_string();
+    assert!(text.contains("too many connections"), "{text}");
+
+    // Freed: healthy again (the server frees a slot when the backend has exited).
+    drop(held);
+    let mut status = fresh().status().await;
+    for _ in 0..100 {
+        if status.is_healthy() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        status = fresh().status().await;
+    }
+    assert!(status.is_healthy(), "{status}");
+    local.shutdown().await.unwrap();
+}
+
+mod no_free_connection_slot {
+    use super::*;
+
+    #[tokio::test]
+    async fn superuser() {
+        let Some(_) = tier2() else { return };
+        a_data_node_without_free_connection_slots_is_named_so(AdminModel::Superuser).await;
+    }
+
+    #[tokio::test]
+    async fn managed_service() {
+        let Some(_) = tier2() else { return };
+        a_data_node_without_free_connection_slots_is_named_so(AdminModel::ManagedService).await;
+    }
+}
+
 /// Ends every other session of the cluster's database on `node` (as a server restart or a
 /// DBA's `pg_terminate_backend` would), without waiting for them to go.
 async fn end_sessions(node: &LocalServer) {
