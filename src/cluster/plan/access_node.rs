@@ -30,29 +30,31 @@ pub(super) struct AccessNodeReads {
 
 impl Cluster {
     /// Reads what the plan needs of the access node `info` describes, over the plan's
-    /// `session`; the data nodes and mappings in one round trip.
+    /// `session`.
     pub(super) async fn read_access_node(
         &self,
         session: &Session,
         info: &ServerInfo,
     ) -> AccessNodeReads {
         let ready = info.timescaledb.is_some();
-        let (registered, mappings) = if ready {
-            let dns: Vec<&NodeConfig> = self.data_nodes.iter().collect();
-            tokio::join!(
-                AccessNode::list_data_nodes(session, OP),
-                mapping_checks(session, OP, &dns),
-            )
-        } else {
-            (Ok(Vec::new()), Ok(Vec::new()))
-        };
         let schemas = info.schemas(OP).ok();
-        let tables = self.plan_tables(session, ready, schemas.as_ref()).await;
-        let roles = match &tables {
-            Ok(tables) => self.read_roles(session, info, tables).await,
-            // Never reported: the tables' error comes first.
-            Err(_) => Ok(Vec::new()),
-        };
+        let dns: Vec<&NodeConfig> = self.data_nodes.iter().collect();
+        // All parts at once over the one session (their statements go out together): the
+        // data nodes and mappings in one round trip, the tables and the roles in two each.
+        let ((registered, mappings), tables, roles) = tokio::join!(
+            async {
+                if ready {
+                    tokio::join!(
+                        AccessNode::list_data_nodes(session, OP),
+                        mapping_checks(session, OP, &dns),
+                    )
+                } else {
+                    (Ok(Vec::new()), Ok(Vec::new()))
+                }
+            },
+            self.plan_tables(session, ready, schemas.as_ref()),
+            self.read_roles(session, info),
+        );
         AccessNodeReads {
             registered,
             mappings,

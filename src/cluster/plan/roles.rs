@@ -5,12 +5,12 @@
 
 use futures_util::future::join_all;
 
-use super::tables::{resolve, Tables};
+use super::tables::resolve;
 use super::{Prune, OP};
 use crate::cluster::verifier::{read_stored, Stored};
 use crate::cluster::Cluster;
 use crate::connect::Session;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::node::{DistributedRole, GrantOn};
 use crate::server::ServerInfo;
 use crate::sql::hypertable::TableName;
@@ -49,32 +49,39 @@ pub(super) struct GrantReads {
 
 impl Cluster {
     /// What the plan reads of each spec role on the access node, in the spec's order, over
-    /// the plan's `session` (`tables`: what it read of the spec's tables).
+    /// the plan's `session`: all roles at once, two round trips for them all.
     pub(super) async fn read_roles(
         &self,
         session: &Session,
         an_info: &ServerInfo,
-        tables: &Tables,
     ) -> Result<Vec<RoleReads>> {
-        let mut reads = Vec::with_capacity(self.roles.len());
-        for role in &self.roles {
-            reads.push(self.read_role(session, an_info, tables, role).await?);
-        }
-        Ok(reads)
+        join_all(
+            self.roles
+                .iter()
+                .map(|role| self.read_role(session, an_info, role)),
+        )
+        .await
+        .into_iter()
+        .collect()
     }
 
     async fn read_role(
         &self,
         session: &Session,
         an_info: &ServerInfo,
-        tables: &Tables,
         role: &DistributedRole,
     ) -> Result<RoleReads> {
         let an_name = self.access_node.node_name();
         let nodes = self.role_nodes(role);
-        // Sent together (one round trip): the role, its mappings, and its stored password
-        // (read only where the admin may, and used only when the password is checked).
-        let (login, mappings, stored) = tokio::join!(
+        let tables = role
+            .grants()
+            .iter()
+            .map(|(_, on)| on.table_name(OP, Some(&an_name)))
+            .collect::<Result<Vec<_>>>()?;
+        // Sent together (one round trip): the role, its mappings, its stored password (read
+        // only where the admin may, and used only when the password is checked), and
+        // whether the tables of its grants exist.
+        let (login, mappings, stored, existing) = tokio::join!(
             role_login(session, role.name()),
             mapping_states(session, &nodes, role.name()),
             async {
@@ -84,59 +91,57 @@ impl Cluster {
                     None
                 }
             },
+            join_all(tables.iter().map(|table| async move {
+                match table {
+                    Some(table) => Ok(resolve(session, table).await?.is_some()),
+                    None => Ok(false),
+                }
+            })),
         );
         let login = login?;
         let mappings = mappings?;
         let exists = login.is_some();
-        let mut grants = Vec::with_capacity(role.grants().len());
-        for (privileges, on) in role.grants() {
-            let mut read = GrantReads::default();
-            let singles: Vec<&str> = privileges
-                .iter()
-                .flat_map(|p| p.expanded())
-                .copied()
-                .collect();
-            match on.table_name(OP, Some(&an_name))? {
-                None => {
+        // Then what each grant has (one round trip for them all).
+        let grants = join_all(role.grants().iter().zip(&tables).zip(existing).map(
+            |(((privileges, on), table), table_exists)| async move {
+                let mut read = GrantReads::default();
+                let singles: Vec<&str> = privileges
+                    .iter()
+                    .flat_map(|p| p.expanded())
+                    .copied()
+                    .collect();
+                let Some(table) = table else {
                     if let (GrantOn::AllTablesInSchema(schema), true) = (on, exists) {
-                        for single in singles {
-                            read.schema_gaps.extend(
-                                schema_grant_gaps(session, schema, role.name(), single).await?,
-                            );
+                        let gaps =
+                            join_all(singles.iter().map(|single| {
+                                schema_grant_gaps(session, schema, role.name(), single)
+                            }))
+                            .await;
+                        for gap in gaps {
+                            read.schema_gaps.extend(gap?);
                         }
                     }
-                }
-                Some(table) => {
-                    let known = tables
-                        .resolved
-                        .iter()
-                        .find(|(t, _)| *t == table.regclass_text())
-                        .map(|(_, exists)| *exists);
-                    read.table_exists = match known {
-                        Some(exists) => exists,
-                        None => resolve(session, &table).await?.is_some(),
-                    };
-                    if !read.table_exists {
-                        grants.push(read);
-                        continue;
-                    }
+                    return Ok(read);
+                };
+                read.table_exists = table_exists?;
+                if !read.table_exists || !exists {
                     // A role that does not exist has no privilege (and has_table_privilege
-                    // would fail on it, 42704); the others are read together (one round
-                    // trip).
-                    read.granted = if exists {
-                        join_all(
-                            singles
-                                .iter()
-                                .map(|single| has_privilege(session, role.name(), &table, single)),
-                        )
-                        .await
-                        .into_iter()
-                        .collect::<Result<_>>()?
-                    } else {
-                        vec![false; singles.len()]
-                    };
-                    if self.prune != Prune::Off && exists {
-                        read.direct = session
+                    // would fail on it, 42704).
+                    read.granted = vec![false; singles.len()];
+                    return Ok(read);
+                }
+                let (granted, direct) = tokio::join!(
+                    join_all(singles.iter().map(|single| has_privilege(
+                        session,
+                        role.name(),
+                        table,
+                        single
+                    )),),
+                    async {
+                        if self.prune == Prune::Off {
+                            return Ok(Vec::new());
+                        }
+                        session
                             .query(
                                 OP,
                                 &DIRECT_TABLE_PRIVILEGES,
@@ -145,12 +150,17 @@ impl Cluster {
                             .await?
                             .iter()
                             .map(|row| session.get::<String>(OP, row, "privilege"))
-                            .collect::<Result<_>>()?;
-                    }
-                }
-            }
-            grants.push(read);
-        }
+                            .collect::<Result<Vec<_>>>()
+                    },
+                );
+                read.granted = granted.into_iter().collect::<Result<_>>()?;
+                read.direct = direct?;
+                Ok::<_, Error>(read)
+            },
+        ))
+        .await
+        .into_iter()
+        .collect::<Result<Vec<_>>>()?;
         Ok(RoleReads {
             login,
             mappings,

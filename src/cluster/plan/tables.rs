@@ -2,6 +2,8 @@
 //! data nodes, replication factor and partitioning, read on the access node alone, so
 //! that the plan reads them while it checks the data nodes.
 
+use futures_util::future::join_all;
+
 use super::{HypertableSpec, Plan, Prune, StepKind, OP};
 use crate::catalog::HypertableInfo;
 use crate::cluster::Cluster;
@@ -24,8 +26,6 @@ pub(super) struct Tables {
     /// `attach_data_node` copies the table's grants to the data node, where the roles
     /// must exist.
     pub(super) placement: Plan,
-    /// Whether each table exists, by its quoted name, for the grants.
-    pub(super) resolved: Vec<(String, bool)>,
 }
 
 impl Cluster {
@@ -41,21 +41,25 @@ impl Cluster {
         let spec_names: Vec<String> = self.data_nodes.iter().map(NodeConfig::node_name).collect();
         let mut plan = Plan::default();
         let mut placement = Plan::default();
-        // Whether each table read here exists (by its quoted name), for the grants below.
-        let mut resolved: Vec<(String, bool)> = Vec::new();
-        for spec in &self.hypertables {
-            let table = spec.hypertable.table_name()?;
+        let names = self
+            .hypertables
+            .iter()
+            .map(|spec| spec.hypertable.table_name())
+            .collect::<Result<Vec<_>>>()?;
+        // Every table read at once (two round trips for them all).
+        let reads = join_all(
+            names
+                .iter()
+                .map(|table| read_table(session, table, an_ready)),
+        )
+        .await;
+        for ((spec, table), read) in self.hypertables.iter().zip(&names).zip(reads) {
+            let TableReads {
+                exists,
+                info,
+                dimensions,
+            } = read?;
             let qualified = table.regclass_text();
-            let exists = resolve(session, &table).await?;
-            resolved.push((qualified.clone(), exists.is_some()));
-            let info = match (&exists, an_ready) {
-                (Some((schema, name)), true) => session
-                    .query_opt(OP, &HYPERTABLE, &[schema, name])
-                    .await?
-                    .map(|row| HypertableInfo::from_row(session, OP, &row))
-                    .transpose()?,
-                _ => None,
-            };
             plan.observe(format!("table {qualified}: {exists:?} {info:?}"));
             if exists.is_none() {
                 plan.add_step(
@@ -124,10 +128,7 @@ impl Cluster {
                     );
                 }
             }
-            if let Some((schema, name)) = &exists {
-                self.plan_partitioning(session, spec, schema, name, &mut plan, an_schemas)
-                    .await?;
-            }
+            self.plan_partitioning(spec, &dimensions, &mut plan, an_schemas)?;
             if self.prune != Prune::Off {
                 for dn in &info.data_nodes {
                     // Data nodes outside the spec are deleted below, which detaches them.
@@ -149,39 +150,28 @@ impl Cluster {
             }
         }
 
-        Ok(Tables {
-            plan,
-            placement,
-            resolved,
-        })
+        Ok(Tables { plan, placement })
     }
 
     /// Steps or conflicts for how the existing hypertable `schema.name` is partitioned,
     /// against what `spec` states (only what it states): the time column, the space
     /// partitioning column (neither can change once the table has them), the number of
     /// partitions and the chunk interval (both can, for new chunks).
-    async fn plan_partitioning(
+    fn plan_partitioning(
         &self,
-        session: &Session,
         spec: &HypertableSpec,
-        schema: &str,
-        name: &str,
+        dimensions: &[Dimension],
         plan: &mut Plan,
         schemas: Option<&Schemas>,
     ) -> Result<()> {
         let an_name = self.access_node.node_name();
         let hypertable = &spec.hypertable;
         let qualified = hypertable.table_name()?.regclass_text();
-        let rows = session
-            .query(OP, &HYPERTABLE_DIMENSIONS, &[&schema, &name])
-            .await?;
         let mut time = None;
         let mut space = None;
-        for row in &rows {
-            let column: String = session.get(OP, row, "column_name")?;
-            let slices: Option<i32> = session.get(OP, row, "num_slices")?;
-            let interval: Option<i64> = session.get(OP, row, "interval_length")?;
-            match (slices, interval) {
+        for dimension in dimensions {
+            let column = dimension.column.clone();
+            match (dimension.slices, dimension.interval) {
                 (Some(n), _) if space.is_none() => space = Some((column, n)),
                 (None, Some(units)) if time.is_none() => time = Some((column, units)),
                 _ => {}
@@ -285,4 +275,59 @@ pub(super) async fn resolve(
         ))
     })
     .transpose()
+}
+
+/// What the plan reads of one spec table on the access node.
+struct TableReads {
+    /// Its schema and name, where it exists.
+    exists: Option<(String, String)>,
+    /// The hypertable it is, if any.
+    info: Option<HypertableInfo>,
+    /// Its dimensions, in order (none for a table that is no hypertable).
+    dimensions: Vec<Dimension>,
+}
+
+/// One dimension of a hypertable.
+struct Dimension {
+    column: String,
+    /// The number of partitions of a space dimension.
+    slices: Option<i32>,
+    /// The interval of a time dimension, in the column's units.
+    interval: Option<i64>,
+}
+
+/// What `table` is on the access node (`an_ready`: the extension is there): resolved first,
+/// then the hypertable and its dimensions together (one round trip).
+async fn read_table(session: &Session, table: &TableName, an_ready: bool) -> Result<TableReads> {
+    let exists = resolve(session, table).await?;
+    let (info, dimensions) = match (&exists, an_ready) {
+        (Some((schema, name)), true) => {
+            let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [schema, name];
+            let (hypertable, dimensions) = (&HYPERTABLE, &HYPERTABLE_DIMENSIONS);
+            let (info, rows) = tokio::join!(
+                session.query_opt(OP, hypertable, &params),
+                session.query(OP, dimensions, &params),
+            );
+            let info = info?
+                .map(|row| HypertableInfo::from_row(session, OP, &row))
+                .transpose()?;
+            let dimensions = rows?
+                .iter()
+                .map(|row| {
+                    Ok(Dimension {
+                        column: session.get(OP, row, "column_name")?,
+                        slices: session.get(OP, row, "num_slices")?,
+                        interval: session.get(OP, row, "interval_length")?,
+                    })
+                })
+                .collect::<Result<_>>()?;
+            (info, dimensions)
+        }
+        _ => (None, Vec::new()),
+    };
+    Ok(TableReads {
+        exists,
+        info,
+        dimensions,
+    })
 }
