@@ -36,6 +36,14 @@ impl NodeStatus {
         self.server.is_ok()
     }
 
+    /// Whether the node answered but takes no writes: in recovery (a standby), or
+    /// `default_transaction_read_only` on ([`ServerInfo::read_only_reason`]).
+    pub fn is_read_only(&self) -> bool {
+        self.server
+            .as_ref()
+            .is_ok_and(|info| info.read_only_reason().is_some())
+    }
+
     /// Why the node could not be read (down, timed out, refused by `pg_hba.conf`, unknown
     /// role or database, TLS, DNS, wrong password, ...); `None` when it was read.
     pub fn cause(&self) -> Option<Cause> {
@@ -99,10 +107,11 @@ impl DataNodeStatus {
         self.max_prepared_transactions == Some(0)
     }
 
-    /// Whether this node is fine: up, linked, available, its version fits, two-phase commit
-    /// possible, nothing in doubt.
+    /// Whether this node is fine: up, takes writes, linked, available, its version fits,
+    /// two-phase commit possible, nothing in doubt.
     pub fn is_healthy(&self) -> bool {
         self.direct.is_up()
+            && !self.direct.is_read_only()
             && matches!(self.link, AccessNodeLink::Ok)
             && self.available != Some(false)
             && self.version_ok != Some(false)
@@ -149,10 +158,11 @@ pub struct ClusterStatus {
 }
 
 impl ClusterStatus {
-    /// Whether every node is up, every link works, every node is available, versions fit,
-    /// and nothing is in doubt or under-replicated.
+    /// Whether every node is up and takes writes, every link works, every node is
+    /// available, versions fit, and nothing is in doubt or under-replicated.
     pub fn is_healthy(&self) -> bool {
         self.access_node.is_up()
+            && !self.access_node.is_read_only()
             && self.data_nodes.iter().all(DataNodeStatus::is_healthy)
             && self.under_replicated.as_ref().is_ok_and(Vec::is_empty)
     }
@@ -190,6 +200,9 @@ impl fmt::Display for NodeStatus {
                 write!(f, ", TimescaleDB not created (the server offers {offered})")?
             }
             (None, None) => f.write_str(", no TimescaleDB")?,
+        }
+        if let Some(reason) = info.read_only_reason() {
+            write!(f, "; {reason} (every write fails there)")?;
         }
         match info.check_multinode_offered() {
             Ok(()) => Ok(()),
@@ -951,6 +964,8 @@ mod tests {
             license,
             preloaded: true,
             max_prepared_transactions: 150,
+            in_recovery: false,
+            default_read_only: false,
             data_node_count: 0,
             role: NodeRole::Standalone,
         }

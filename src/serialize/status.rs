@@ -123,6 +123,8 @@ mod tests {
             license: Some(License::Timescale),
             preloaded: true,
             max_prepared_transactions: 150,
+            in_recovery: false,
+            default_read_only: false,
             data_node_count: 0,
             role: NodeRole::DataNode,
         }

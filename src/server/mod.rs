@@ -104,6 +104,12 @@ pub struct ServerInfo {
     pub preloaded: bool,
     /// `max_prepared_transactions` (multi-node needs it above 0 on data nodes for 2PC).
     pub max_prepared_transactions: i32,
+    /// Whether the server is in recovery (a standby): it takes no writes.
+    pub in_recovery: bool,
+    /// Whether `default_transaction_read_only` is on for this user and database: every
+    /// transaction that does not ask otherwise is read-only, so TimescaleDB's writes to a
+    /// data node (its remote transactions) fail there.
+    pub default_read_only: bool,
     /// Number of data nodes (TimescaleDB foreign servers) this database has.
     pub data_node_count: i64,
     /// Access node, data node or neither.
@@ -113,6 +119,18 @@ pub struct ServerInfo {
 const OP: &str = "detect server";
 
 impl ServerInfo {
+    /// Why the node takes no writes, when it does not: in recovery (a standby), or
+    /// `default_transaction_read_only` on for this user and database.
+    pub fn read_only_reason(&self) -> Option<&'static str> {
+        if self.in_recovery {
+            Some("read-only: in recovery (a standby)")
+        } else if self.default_read_only {
+            Some("read-only: default_transaction_read_only is on for this user and database")
+        } else {
+            None
+        }
+    }
+
     /// Connects to `config`'s node and reads what it runs. Works on any PostgreSQL 10+, with
     /// or without TimescaleDB.
     ///
@@ -224,6 +242,8 @@ impl ServerInfo {
                 preloaded
             },
             max_prepared_transactions: session.get(OP, &row, "max_prepared_transactions")?,
+            in_recovery: session.get(OP, &row, "in_recovery")?,
+            default_read_only: session.get(OP, &row, "default_read_only")?,
             data_node_count,
             role,
         })

@@ -544,6 +544,12 @@ pub(crate) const CALLED: &[CalledFunction] = &[
     ),
     called(
         PgCatalog,
+        "pg_is_in_recovery",
+        Function,
+        &[look_alike("", "boolean", Some(""))],
+    ),
+    called(
+        PgCatalog,
         "txid_current",
         Function,
         &[look_alike("", "bigint", Some(""))],

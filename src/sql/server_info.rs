@@ -37,6 +37,9 @@ pub(crate) const SERVER_INFO: Sql = Sql::from_static(
             ELSE $1::pg_catalog.bool END AS loader_preloaded, \
             pg_catalog.current_setting('max_prepared_transactions'::pg_catalog.text)::pg_catalog.int4 \
               AS max_prepared_transactions, \
+            pg_catalog.pg_is_in_recovery() AS in_recovery, \
+            pg_catalog.current_setting('default_transaction_read_only'::pg_catalog.text) \
+              OPERATOR(pg_catalog.=) 'on' AS default_read_only, \
             (SELECT pg_catalog.count(*) FROM pg_catalog.pg_foreign_server s \
                JOIN pg_catalog.pg_foreign_data_wrapper w ON w.oid OPERATOR(pg_catalog.=) s.srvfdw \
               WHERE w.fdwname OPERATOR(pg_catalog.=) 'timescaledb_fdw')::pg_catalog.int8 \
@@ -75,6 +78,9 @@ pub(crate) const SERVER_INFO_BRIEF: Sql = Sql::from_static(
             ELSE $1::pg_catalog.bool END AS loader_preloaded, \
             pg_catalog.current_setting('max_prepared_transactions'::pg_catalog.text)::pg_catalog.int4 \
               AS max_prepared_transactions, \
+            pg_catalog.pg_is_in_recovery() AS in_recovery, \
+            pg_catalog.current_setting('default_transaction_read_only'::pg_catalog.text) \
+              OPERATOR(pg_catalog.=) 'on' AS default_read_only, \
             (SELECT pg_catalog.count(*) FROM pg_catalog.pg_foreign_server s \
                JOIN pg_catalog.pg_foreign_data_wrapper w ON w.oid OPERATOR(pg_catalog.=) s.srvfdw \
               WHERE w.fdwname OPERATOR(pg_catalog.=) 'timescaledb_fdw')::pg_catalog.int8 \

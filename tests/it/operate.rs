@@ -8,8 +8,8 @@ use timescaledb_multinode::testing::{
     AdminModel, LocalCluster, LocalClusterBuilder, LocalServer, PgInstall,
 };
 use timescaledb_multinode::{
-    AccessNode, Bootstrap, Cluster, DataNode, DropUserMapping, NodeConfig, RoleSpec, SecretString,
-    UpdateExtension, Version,
+    AccessNode, Bootstrap, Cluster, DataNode, DistributedExec, DropUserMapping, NodeConfig, RawSql,
+    RoleSpec, SecretString, UpdateExtension, Version,
 };
 
 use crate::common::{matrix, tier2};
@@ -503,6 +503,79 @@ mod no_free_connection_slot {
     async fn managed_service() {
         let Some(_) = tier2() else { return };
         a_data_node_without_free_connection_slots_is_named_so(AdminModel::ManagedService).await;
+    }
+}
+
+/// A data node that takes no writes (here `default_transaction_read_only` on for the
+/// admin in its database; a standby says "in recovery") answers and links as usual, so only
+/// its read-only state tells that every distributed write will fail there: status names
+/// it, and is healthy again once it takes writes.
+async fn a_read_only_data_node_is_named_so(model: AdminModel) {
+    let (local, _cluster, an) = joined(LocalCluster::builder().admin(model)).await;
+    let dn1 = local.data_nodes()[0].config();
+    let fresh = || {
+        Cluster::new(local.access_node_config())
+            .data_node(dn1.clone())
+            .data_node(local.data_nodes()[1].config())
+    };
+    let dn1_admin = dn1.connect().await.unwrap();
+    let database = dn1.get_database().to_owned();
+    dn1_admin
+        .batch_execute(&format!(
+            "ALTER ROLE CURRENT_USER IN DATABASE \"{database}\" \
+               SET default_transaction_read_only = on"
+        ))
+        .await
+        .unwrap();
+
+    let status = fresh().status().await;
+    assert!(!status.is_healthy(), "{status}");
+    let s1 = &status.data_nodes[0];
+    assert!(s1.direct.is_read_only(), "{status}");
+    assert!(
+        s1.direct.server.as_ref().unwrap().default_read_only,
+        "{status}"
+    );
+    assert!(!s1.direct.server.as_ref().unwrap().in_recovery, "{status}");
+    assert!(matches!(s1.link, AccessNodeLink::Ok), "{status}");
+    assert!(status.data_nodes[1].is_healthy(), "{status}");
+    let text = status.to_string();
+    assert!(
+        text.contains("read-only: default_transaction_read_only is on"),
+        "{text}"
+    );
+    // What the flag warns of: a write the access node sends there fails.
+    let write = DistributedExec::new(RawSql::vouched("CREATE TABLE read_only_probe()"))
+        .data_nodes(["dn1"])
+        .run(&an)
+        .await;
+    assert!(write.is_err(), "{write:?}");
+
+    dn1_admin
+        .batch_execute(&format!(
+            "ALTER ROLE CURRENT_USER IN DATABASE \"{database}\" \
+               RESET default_transaction_read_only"
+        ))
+        .await
+        .unwrap();
+    let status = fresh().status().await;
+    assert!(status.is_healthy(), "{status}");
+    local.shutdown().await.unwrap();
+}
+
+mod read_only_data_node {
+    use super::*;
+
+    #[tokio::test]
+    async fn superuser() {
+        let Some(_) = tier2() else { return };
+        a_read_only_data_node_is_named_so(AdminModel::Superuser).await;
+    }
+
+    #[tokio::test]
+    async fn managed_service() {
+        let Some(_) = tier2() else { return };
+        a_read_only_data_node_is_named_so(AdminModel::ManagedService).await;
     }
 }
 
