@@ -6,10 +6,11 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::future::{poll_fn, Future};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_postgres::error::DbError;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{AsyncMessage, Client, Connection, Row, Statement};
 
@@ -65,6 +66,9 @@ pub(crate) struct SessionOn<'c> {
     /// The TimescaleDB version and schemas this session last read: a hint that lets
     /// statements that depend on them go out together with the read that checks them.
     timescaledb: Mutex<Option<(Version, Schemas)>>,
+    /// What the server said as it ended the connection, when it did (set by the driver
+    /// before a waiting statement learns the connection closed; a caller's client: never).
+    ended_by: Arc<OnceLock<DbError>>,
 }
 
 /// The driver's client a session runs on.
@@ -104,6 +108,7 @@ impl<'c> SessionOn<'c> {
             preloaded: OnceLock::new(),
             superuser: OnceLock::new(),
             timescaledb: Mutex::default(),
+            ended_by: Arc::default(),
         }
     }
 
@@ -155,17 +160,16 @@ impl Session {
         let connector = Connector::for_config(config, op)?;
         tracing::debug!(node = %node, tls = config.get_tls().as_str(), "connecting");
         let for_cancel = connector.clone();
+        let ended_by: Arc<OnceLock<DbError>> = Arc::default();
         let connecting = async {
             match connector {
-                Connector::Plain(tls) => driver
-                    .connect(tls)
-                    .await
-                    .map(|(client, conn)| (client, spawn_driver(conn, node.clone()))),
+                Connector::Plain(tls) => driver.connect(tls).await.map(|(client, conn)| {
+                    (client, spawn_driver(conn, node.clone(), ended_by.clone()))
+                }),
                 #[cfg(feature = "rustls")]
-                Connector::Rustls(tls) => driver
-                    .connect(tls)
-                    .await
-                    .map(|(client, conn)| (client, spawn_driver(conn, node.clone()))),
+                Connector::Rustls(tls) => driver.connect(tls).await.map(|(client, conn)| {
+                    (client, spawn_driver(conn, node.clone(), ended_by.clone()))
+                }),
             }
         };
         // The driver's own connect timeout covers only the TCP connect; this one covers the
@@ -188,6 +192,7 @@ impl Session {
                 preloaded: OnceLock::new(),
                 superuser: OnceLock::new(),
                 timescaledb: Mutex::default(),
+                ended_by,
             },
             Err(e) => return Err(Error::from_connect(op, &node, config.get_user(), e)),
         };
@@ -320,7 +325,7 @@ impl SessionOn<'_> {
     /// Classifies a multi-node error, poisoning the session when the access node's
     /// connection to a data node failed, or its own connection ended.
     pub(crate) fn multinode_err(&self, op: &'static str, e: tokio_postgres::Error) -> Error {
-        let err = Error::from_access_node(op, &self.node, e);
+        let err = Error::from_access_node(op, &self.node, e).ended_by(self.ended_by.get());
         let data_node_link = matches!(
             err,
             Error::NoUserMapping { .. }
@@ -345,7 +350,7 @@ impl SessionOn<'_> {
     }
 
     fn err(&self, op: &'static str, e: tokio_postgres::Error) -> Error {
-        let err = Error::from_statement(op, &self.node, e);
+        let err = Error::from_statement(op, &self.node, e).ended_by(self.ended_by.get());
         // 42710 from a statement of the crate's: most often TimescaleDB's loader, when the
         // extension was updated after this session loaded it ("already loaded with a
         // different version"); such a session never works again. Any other duplicate
@@ -562,7 +567,10 @@ impl Deadline {
 }
 
 /// Drives the connection in the background, forwarding notices to `tracing` at debug level.
-fn spawn_driver<S, T>(mut conn: Connection<S, T>, node: String)
+/// When the server ends the connection with an error (an idle session it ends: 57P05; a
+/// shutdown: 57P01), the error goes to `ended_by` before the connection is dropped, so a
+/// statement waiting on it, which learns only that the connection closed, can tell why.
+fn spawn_driver<S, T>(mut conn: Connection<S, T>, node: String, ended_by: Arc<OnceLock<DbError>>)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -580,6 +588,9 @@ where
                 Some(Ok(_)) => {}
                 Some(Err(e)) => {
                     tracing::debug!(node = %node, error = %e, "connection ended with an error");
+                    if let Some(db) = e.as_db_error() {
+                        let _ = ended_by.set(db.clone());
+                    }
                     break;
                 }
                 None => break,

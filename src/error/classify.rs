@@ -109,6 +109,7 @@ impl Error {
                 op,
                 node,
                 driver: DriverError::new(source),
+                ended_by: None,
             };
         }
         Error::Client {

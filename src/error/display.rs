@@ -45,6 +45,22 @@ fn server_words(f: &mut fmt::Formatter<'_>, db: &DbError) -> fmt::Result {
     f.write_str(")")
 }
 
+/// What the server said as it ended a connection (`: the server ended it: message
+/// (SQLSTATE code)`), or nothing.
+pub(super) struct EndedBy<'a>(pub(super) Option<&'a DbError>);
+
+impl fmt::Display for EndedBy<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(db) => {
+                f.write_str(": the server ended it: ")?;
+                server_words(f, db)
+            }
+            None => Ok(()),
+        }
+    }
+}
+
 /// An [`Error::Several`]'s errors: each one's message, separated by `; `.
 pub(super) struct Each<'a>(pub(super) &'a [Error]);
 

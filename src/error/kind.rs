@@ -245,6 +245,39 @@ impl Error {
         self.driver().and_then(tokio_postgres::Error::as_db_error)
     }
 
+    /// This error with what the server said as it ended the session's connection
+    /// (`ended_by`, from the session's driver), when the connection was lost.
+    pub(crate) fn ended_by(self, said: Option<&DbError>) -> Error {
+        match (self, said) {
+            (
+                Error::ConnectionLost {
+                    op,
+                    node,
+                    driver,
+                    ended_by: None,
+                },
+                Some(said),
+            ) => Error::ConnectionLost {
+                op,
+                node,
+                driver,
+                ended_by: Some(Box::new(said.clone())),
+            },
+            (err, _) => err,
+        }
+    }
+
+    /// True when the server ended the session as idle (57P05 `idle_session_timeout`) just as
+    /// a statement was sent: the server ends only a session waiting for a statement, so
+    /// that statement never ran, and may be sent again over another session.
+    pub(crate) fn ended_as_idle(&self) -> bool {
+        let said = match self {
+            Error::ConnectionLost { ended_by, .. } => ended_by.as_deref(),
+            _ => self.as_db_error(),
+        };
+        said.is_some_and(|db| db.code().code() == "57P05" && remote_node(db.message()).is_none())
+    }
+
     /// The SQLSTATE the server reported, if any.
     pub fn code(&self) -> Option<&SqlState> {
         self.as_db_error().map(DbError::code)
@@ -269,10 +302,12 @@ impl Error {
     }
 
     /// True when an established session's own connection ended under it: closed
-    /// ([`ErrorKind::ConnectionLost`]), a connection failure (SQLSTATE class 08), or the
+    /// ([`ErrorKind::ConnectionLost`]), a connection failure (SQLSTATE class 08), the
     /// server shutting down or restarting (57P01 `admin_shutdown`, 57P02 `crash_shutdown`,
-    /// 57P03 `cannot_connect_now`). Such an error tells how the old session ended, not how
-    /// the node is now: a new session does.
+    /// 57P03 `cannot_connect_now`), or the server ending a session idle for too long (57P05
+    /// `idle_session_timeout`, 25P03 `idle_in_transaction_session_timeout`; a kept session
+    /// may be sent a statement just as the server ends it). Such an error tells how the old
+    /// session ended, not how the node is now: a new session does.
     pub(crate) fn ended_the_session(&self) -> bool {
         if self.kind() == ErrorKind::ConnectionLost {
             return true;
@@ -285,7 +320,7 @@ impl Error {
         if remote_node(db.message()).is_some() {
             return false;
         }
-        code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
+        code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "57P05" | "25P03")
     }
 
     /// True when an object to create exists already ([`ErrorKind::AlreadyExists`]).
@@ -311,7 +346,7 @@ impl Error {
             // TimescaleDB's own message (it has no translations).
             "08000" => message.contains("connection to data node"),
             // The data node's SQLSTATE, relayed with the node's name: whatever the words.
-            "57P01" | "57P02" | "08006" => remote_node(message).is_some(),
+            "57P01" | "57P02" | "57P05" | "08006" => remote_node(message).is_some(),
             // TimescaleDB relays the data node's failure as text under its own XX000, in the
             // data node's `lc_messages`: this match is on the English text, and a server
             // in another language is caught by the 08000 of the next statement instead.

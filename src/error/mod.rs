@@ -31,7 +31,7 @@ pub use mismatch::Mismatch;
 
 #[cfg(feature = "testing")]
 use display::LogTail;
-use display::{Each, OnNode, ServerWords};
+use display::{Each, EndedBy, OnNode, ServerWords};
 
 /// Shorthand for `Result<T, timescaledb_multinode::Error>`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -189,9 +189,10 @@ pub enum Error {
         driver: DriverError,
     },
 
-    /// An established connection was closed under the caller (server restarted or crashed).
+    /// An established connection was closed under the caller (server restarted or crashed,
+    /// or it ended the session).
     #[non_exhaustive]
-    #[error("{op} on node {node}: connection lost")]
+    #[error("{op} on node {node}: connection lost{}", EndedBy(.ended_by.as_deref()))]
     ConnectionLost {
         /// What was being done.
         op: &'static str,
@@ -200,6 +201,11 @@ pub enum Error {
         /// The driver's error; `source()` is its cause ([`DriverError`]).
         #[source]
         driver: DriverError,
+        /// What the server said as it ended the connection, when it said something: 57P05
+        /// for a session idle longer than its `idle_session_timeout`, 57P01 at a shutdown,
+        /// ... Not the statement's outcome: [`Error::code`] stays `None`, since whether a
+        /// statement in flight took effect is unknown.
+        ended_by: Option<Box<tokio_postgres::error::DbError>>,
     },
 
     /// TLS could not be set up: the server refused it, or its certificate failed

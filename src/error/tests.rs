@@ -224,6 +224,7 @@ fn with_driver_error() -> Vec<(Error, &'static str)> {
                 op,
                 node: node.clone(),
                 driver: DriverError::new(driver_error()),
+                ended_by: None,
             },
             "connect on node dn1: connection lost",
         ),

@@ -28,14 +28,18 @@ use super::health::Round;
 use super::write_guard::{refuse_unless_up, WriteGuard};
 
 /// How many times [`AccessNode::query`] and [`AccessNode::execute`] run a statement again
-/// after [`Error::is_stale_data_node_connection`].
+/// after [`Error::is_stale_data_node_connection`], or after the server ended the pooled
+/// session as idle just as the statement was sent.
 pub const STALE_RETRIES: u32 = 2;
 
-/// Whether `result` failed on a stale data-node connection and may run again; counts the
-/// attempt.
+/// Whether `result` failed on a stale data-node connection, or on a session the server
+/// ended as idle (the statement never ran), and may run again; counts the attempt.
 fn retry_stale<T>(result: &Result<T>, attempt: &mut u32) -> bool {
     match result {
-        Err(e) if e.is_stale_data_node_connection() && *attempt < STALE_RETRIES => {
+        Err(e)
+            if (e.is_stale_data_node_connection() || e.ended_as_idle())
+                && *attempt < STALE_RETRIES =>
+        {
             *attempt += 1;
             tracing::debug!(node = ?e.node(), attempt = *attempt, "retrying after a stale data-node connection");
             true
@@ -197,7 +201,9 @@ impl AccessNode {
     /// After a data node restarts, each access-node session fails a statement or two on its
     /// dead cached connection to it before reconnecting
     /// ([`Error::is_stale_data_node_connection`]); such a statement, which did nothing, is
-    /// run again (up to [`STALE_RETRIES`] times).
+    /// run again (up to [`STALE_RETRIES`] times). So is one sent over a pooled session just
+    /// as the server ended it as idle (`idle_session_timeout`, SQLSTATE 57P05), which the
+    /// server never read.
     ///
     /// The statement runs under the pool's statement and lock timeouts
     /// ([`PoolConfig::statement_timeout`]); if the server does not answer by then, it is

@@ -43,7 +43,8 @@ enum Failure {
 
 /// Whether a failure that wrote nothing is worth another attempt.
 fn passes(e: &Error) -> bool {
-    if e.is_stale_data_node_connection() || matches!(e, Error::Deadline { .. }) {
+    if e.is_stale_data_node_connection() || e.ended_as_idle() || matches!(e, Error::Deadline { .. })
+    {
         return true;
     }
     e.code().is_some_and(|code| {

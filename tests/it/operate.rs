@@ -579,6 +579,27 @@ mod read_only_data_node {
     }
 }
 
+/// Servers that end idle sessions (`idle_session_timeout`, as managed services set it) end
+/// the sessions a `Cluster` keeps between calls, and the access node's connections to the
+/// data nodes: status and plan read again over new sessions and find every node up, linked
+/// and converged, whenever they are called.
+#[tokio::test]
+async fn servers_that_end_idle_sessions_are_not_reported_down() {
+    let Some(_) = tier2() else { return };
+    let (local, cluster, an) =
+        joined(LocalCluster::builder().setting("idle_session_timeout", "300ms")).await;
+    for round in 0..12u64 {
+        let status = cluster.status().await;
+        assert!(status.is_healthy(), "round {round}: {status}");
+        let plan = cluster.plan().await.unwrap();
+        assert!(plan.is_converged(), "round {round}: {plan}");
+        // Around the timeout: before, at and after it.
+        tokio::time::sleep(std::time::Duration::from_millis(250 + 25 * round)).await;
+    }
+    drop(an);
+    local.shutdown().await.unwrap();
+}
+
 /// Ends every other session of the cluster's database on `node` (as a server restart or a
 /// DBA's `pg_terminate_backend` would), without waiting for them to go.
 async fn end_sessions(node: &LocalServer) {

@@ -5,6 +5,8 @@ use std::time::Duration;
 use timescaledb_multinode::pool::PoolConfig;
 use timescaledb_multinode::{AccessNode, DistributedExec, Error, RawSql};
 
+use timescaledb_multinode::testing::LocalServer;
+
 use crate::common::plain_server;
 
 #[tokio::test]
@@ -254,5 +256,71 @@ async fn callers_are_served_in_the_order_they_asked() {
     let order = order.lock().unwrap().clone();
     assert_eq!(order[..6], [0, 1, 2, 3, 4, 5], "{order:?}");
     assert_eq!(order.len(), 26);
+    server.shutdown().await.unwrap();
+}
+
+/// A server that ends idle sessions (`idle_session_timeout`, as managed services set it)
+/// ends pooled ones between queries. A query sent just as the server ends its session
+/// never ran there (57P05 is sent only to an idle session): it runs again on another, so
+/// however the queries fall around the timeout, none fails.
+#[tokio::test]
+async fn queries_around_the_servers_idle_session_timeout_do_not_fail() {
+    let server = LocalServer::builder("an")
+        .timescaledb(false)
+        .setting("idle_session_timeout", "300ms")
+        .start()
+        .await
+        .unwrap();
+    let an = AccessNode::connect(server.config()).await.unwrap();
+    for round in 0..16u64 {
+        let rows = an
+            .query(&RawSql::vouched("SELECT $1::int8"), &[&(round as i64)])
+            .await
+            .unwrap_or_else(|e| panic!("round {round}: {e}"));
+        assert_eq!(rows[0].get::<_, i64>(0), round as i64);
+        // Before, at and after the timeout.
+        tokio::time::sleep(Duration::from_millis(260 + 6 * round)).await;
+    }
+    server.shutdown().await.unwrap();
+}
+
+/// A session the server ended says why, not only that the connection was lost: here a
+/// DBA's `pg_terminate_backend` (57P01). What it says is not the statement's outcome: no
+/// SQLSTATE, and the session goes out of the pool.
+#[tokio::test]
+async fn a_session_the_server_ended_says_why() {
+    let server = plain_server("an").await;
+    let an = AccessNode::connect(server.config()).await.unwrap();
+    let client = an.client().await.unwrap();
+    let pid: i32 = client
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let admin = server.config().connect().await.unwrap();
+    admin
+        .execute("SELECT pg_terminate_backend($1)", &[&pid])
+        .await
+        .unwrap();
+    // Until the driver has read the server's last words and closed.
+    for _ in 0..100 {
+        if client.is_closed() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let err = client.query("SELECT 1", &[]).await.unwrap_err();
+    assert!(matches!(err, Error::ConnectionLost { .. }), "{err:?}");
+    assert_eq!(err.code(), None, "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.starts_with("query on node an: connection lost: the server ended it: ")
+            && text.ends_with("(SQLSTATE 57P01)"),
+        "{text}"
+    );
+    drop(client);
+    assert_eq!(an.pool_state().connections, 0);
+    let rows = an.query(&RawSql::vouched("SELECT 1"), &[]).await.unwrap();
+    assert_eq!(rows.len(), 1);
     server.shutdown().await.unwrap();
 }

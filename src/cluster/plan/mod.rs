@@ -526,9 +526,10 @@ impl Cluster {
     pub async fn plan(&self) -> Result<Plan> {
         match self.plan_once().await {
             // A kept session that loaded the extension before it was updated fails so
-            // (42710, "already loaded with a different version") and is dropped: plan again
-            // over new ones.
-            Err(e) if e.code().is_some_and(|c| c.code() == "42710") => {
+            // (42710, "already loaded with a different version"), and one whose connection
+            // ended under it (the server restarted, or ended it as idle) fails as its end
+            // says; either is dropped: plan again over new ones.
+            Err(e) if e.code().is_some_and(|c| c.code() == "42710") || e.ended_the_session() => {
                 tracing::debug!(error = %e, "a kept session went stale; planning again");
                 self.plan_once().await
             }
