@@ -23,6 +23,7 @@ mod mapping;
 mod placement;
 mod plan;
 mod probe;
+mod proofs;
 mod relayed;
 mod rotate;
 #[cfg(feature = "serde")]
@@ -96,6 +97,8 @@ struct Pools {
     data_nodes: Mutex<HashMap<String, NodePool>>,
     /// Role passwords already checked against the verifiers a superuser read.
     verified: verifier::Verified,
+    /// Logins status proved, by the configuration they were proved under.
+    proofs: proofs::Proofs,
 }
 
 /// Connections each of a cluster's pools keeps at most (reads for plans only).

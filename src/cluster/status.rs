@@ -326,7 +326,10 @@ impl Cluster {
     /// (a superuser) against them, in the crate, without logging in; elsewhere by logging
     /// in, from the client to each data node and from a fresh access-node session to the
     /// data nodes (together, then each on its own when that fails, so that each gets its
-    /// cause). A session cut off at its deadline is cancelled and never used again.
+    /// cause). What a verifier cannot show, a reloaded `pg_hba.conf` that kept sessions
+    /// outlive, is checked by logging in the first time and whenever a node's
+    /// configuration was reloaded (`pg_conf_load_time()`) since the last login proved. A
+    /// session cut off at its deadline is cancelled and never used again.
     pub async fn status(&self) -> ClusterStatus {
         let an_name = self.access_node.node_name();
         let after = self.node_deadline;
@@ -338,7 +341,31 @@ impl Cluster {
             ),
             self.access_node_view(Deadline::after(after)),
         );
+        let mut view = view;
+        let proofs = &self.pools.proofs;
+        // The access node read over a kept session: whether it accepts a new login, checked
+        // again only after it reloaded its configuration (or the first time).
+        if let Ok(at) = view.server.as_ref().map(|info| info.config_loaded) {
+            if !proofs.login_holds(&an_name, at) {
+                let login = Deadline::after(after)
+                    .run(OP, &an_name, Session::open(&self.access_node, OP))
+                    .await;
+                match login {
+                    Ok(_) => proofs.login_proved(&an_name, at),
+                    Err(e) => {
+                        view.registered = Err(format!("the access node refuses a new login: {e}"));
+                        view.server = Err(e);
+                    }
+                }
+            }
+        }
         let an_version = view.server.as_ref().ok().and_then(|i| i.timescaledb);
+        let an_loaded = view.server.as_ref().ok().map(|i| i.config_loaded);
+        // Both sides' configuration load times, under which a link is proved.
+        let loaded = |read: &Option<DirectRead>| {
+            let dn = read.as_ref()?.direct.0.server.as_ref().ok()?.config_loaded;
+            Some((an_loaded?, dn))
+        };
 
         // Every data node: the spec's, in order, then any the access node has that the
         // cluster was not given.
@@ -359,9 +386,11 @@ impl Cluster {
                 .is_ok_and(|r| r.iter().any(|n| n.name == name))
         };
         // A link is known good when the access node's kept session reached the node, its
-        // mapping holds the settings' credentials, those log in (checked above), and the
+        // mapping holds the settings' credentials, those log in (checked above), the
         // node's TimescaleDB fits the access node's (which a new connection checks, and a
-        // kept one checked only when it was made).
+        // kept one checked only when it was made), and a fresh access-node session reached
+        // it under both nodes' configuration as it is now (a reload may have changed what
+        // a new connection meets: `pg_hba.conf`, say).
         let proven: Vec<bool> = names
             .iter()
             .map(|(name, read)| {
@@ -370,6 +399,7 @@ impl Cluster {
                     && read.as_ref().is_some_and(|r| {
                         r.login_ok && version_ok(an_version, &r.direct.0) == Some(true)
                     })
+                    && loaded(read).is_some_and(|at| proofs.link_holds(name, at))
             })
             .collect();
         let unproven: Vec<&str> = names
@@ -392,6 +422,13 @@ impl Cluster {
             .is_ok(),
             _ => false,
         };
+        if together_ok {
+            for (name, read) in names.iter().filter(|(n, _)| unproven.contains(&n.as_str())) {
+                if let Some(at) = loaded(read) {
+                    proofs.link_proved(name, at);
+                }
+            }
+        }
         let links = join_all(names.iter().zip(&proven).map(|((name, read), proven)| {
             let direct = read.as_ref().map(|r| &r.direct);
             let direct_cause = direct.and_then(|(d, _)| d.cause());
@@ -399,18 +436,24 @@ impl Cluster {
                 .is_some_and(|(d, _)| d.server.as_ref().is_ok_and(|i| i.timescaledb.is_none()));
             let known_ok = *proven || (together_ok && unproven.contains(&name.as_str()));
             let view = &view;
+            let at = loaded(read);
             async move {
                 if known_ok {
                     return AccessNodeLink::Ok;
                 }
-                self.link(
-                    view,
-                    name,
-                    direct_cause,
-                    extension_missing,
-                    Deadline::after(after),
-                )
-                .await
+                let link = self
+                    .link(
+                        view,
+                        name,
+                        direct_cause,
+                        extension_missing,
+                        Deadline::after(after),
+                    )
+                    .await;
+                if let (AccessNodeLink::Ok, Some(at)) = (&link, at) {
+                    proofs.link_proved(name, at);
+                }
+                link
             }
         }))
         .await;
@@ -852,11 +895,19 @@ impl Cluster {
                 .matches(&stored, config.get_user(), config.get_password())
         });
         drop(client);
-        if server.is_ok() && verified != Some(true) && !logged_in_now {
-            // A kept session says nothing of a new login: log in (and show a refusal).
+        // A kept session says nothing of a new login: log in (and show a refusal), unless
+        // the password matches the verifier and a login was accepted under the node's
+        // configuration as it is now (a reload may have changed `pg_hba.conf`).
+        let proofs = &self.pools.proofs;
+        let loaded = server.as_ref().ok().map(|info| info.config_loaded);
+        let proved = loaded.is_some_and(|at| proofs.login_holds(&name, at));
+        if server.is_ok() && (verified != Some(true) || !proved) && !logged_in_now {
             if let Err(e) = deadline.run(OP, &name, Session::open(config, OP)).await {
                 return failed(e);
             }
+        }
+        if let Some(at) = loaded {
+            proofs.login_proved(&name, at);
         }
         DirectRead {
             login_ok: server.is_ok(),
@@ -965,6 +1016,7 @@ mod tests {
             preloaded: true,
             max_prepared_transactions: 150,
             in_recovery: false,
+            config_loaded: std::time::SystemTime::UNIX_EPOCH,
             default_read_only: false,
             data_node_count: 0,
             role: NodeRole::Standalone,

@@ -106,6 +106,9 @@ pub struct ServerInfo {
     pub max_prepared_transactions: i32,
     /// Whether the server is in recovery (a standby): it takes no writes.
     pub in_recovery: bool,
+    /// When this session's server process last loaded the configuration files
+    /// (`pg_conf_load_time()`): a reload, after a `pg_hba.conf` change say, moves it.
+    pub config_loaded: std::time::SystemTime,
     /// Whether `default_transaction_read_only` is on for this user and database: every
     /// transaction that does not ask otherwise is read-only, so TimescaleDB's writes to a
     /// data node (its remote transactions) fail there.
@@ -243,6 +246,7 @@ impl ServerInfo {
             },
             max_prepared_transactions: session.get(OP, &row, "max_prepared_transactions")?,
             in_recovery: session.get(OP, &row, "in_recovery")?,
+            config_loaded: session.get(OP, &row, "config_loaded")?,
             default_read_only: session.get(OP, &row, "default_read_only")?,
             data_node_count,
             role,

@@ -168,6 +168,7 @@ mod tests {
             preloaded: true,
             max_prepared_transactions: 150,
             in_recovery: false,
+            config_loaded: std::time::SystemTime::UNIX_EPOCH,
             default_read_only: false,
             data_node_count: 0,
             role: NodeRole::Standalone,

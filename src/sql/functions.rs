@@ -544,6 +544,12 @@ pub(crate) const CALLED: &[CalledFunction] = &[
     ),
     called(
         PgCatalog,
+        "pg_conf_load_time",
+        Function,
+        &[look_alike("", "timestamp with time zone", Some(""))],
+    ),
+    called(
+        PgCatalog,
         "pg_is_in_recovery",
         Function,
         &[look_alike("", "boolean", Some(""))],

@@ -38,6 +38,7 @@ pub(crate) const SERVER_INFO: Sql = Sql::from_static(
             pg_catalog.current_setting('max_prepared_transactions'::pg_catalog.text)::pg_catalog.int4 \
               AS max_prepared_transactions, \
             pg_catalog.pg_is_in_recovery() AS in_recovery, \
+            pg_catalog.pg_conf_load_time() AS config_loaded, \
             pg_catalog.current_setting('default_transaction_read_only'::pg_catalog.text) \
               OPERATOR(pg_catalog.=) 'on' AS default_read_only, \
             (SELECT pg_catalog.count(*) FROM pg_catalog.pg_foreign_server s \
@@ -79,6 +80,7 @@ pub(crate) const SERVER_INFO_BRIEF: Sql = Sql::from_static(
             pg_catalog.current_setting('max_prepared_transactions'::pg_catalog.text)::pg_catalog.int4 \
               AS max_prepared_transactions, \
             pg_catalog.pg_is_in_recovery() AS in_recovery, \
+            pg_catalog.pg_conf_load_time() AS config_loaded, \
             pg_catalog.current_setting('default_transaction_read_only'::pg_catalog.text) \
               OPERATOR(pg_catalog.=) 'on' AS default_read_only, \
             (SELECT pg_catalog.count(*) FROM pg_catalog.pg_foreign_server s \

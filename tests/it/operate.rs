@@ -184,6 +184,68 @@ const HBA_OPEN: &str = "local all all trust\nhost all all 127.0.0.1/32 scram-sha
 const HBA_REJECT: &str = "local all all trust\nhost all all 127.0.0.1/32 reject\n\
                           host all all ::1/128 reject\n";
 
+/// A `Cluster` kept between calls (a monitor's) notices a `pg_hba.conf` change that its
+/// kept sessions outlive: after a data node reloads a configuration that rejects every
+/// TCP login, status says so for the crate's login and the access node's, though both
+/// kept connections still work; after the access node does, status says so for it.
+/// Healthy again once the nodes accept logins.
+async fn a_kept_cluster_notices_a_reloaded_pg_hba(model: AdminModel) {
+    let (local, cluster, _an) = joined(LocalCluster::builder().admin(model)).await;
+    let status = cluster.status().await;
+    assert!(status.is_healthy(), "{status}");
+
+    set_hba(&local.data_nodes()[1], HBA_REJECT, true).await;
+    let status = cluster.status().await;
+    assert!(!status.is_healthy(), "{status}");
+    let s2 = &status.data_nodes[1];
+    assert_eq!(s2.direct.cause(), Some(Cause::RejectedByHba), "{status}");
+    assert!(
+        matches!(s2.link, AccessNodeLink::RejectedByHba(_)),
+        "{status}"
+    );
+    assert!(status.data_nodes[0].is_healthy(), "{status}");
+
+    set_hba(&local.data_nodes()[1], HBA_OPEN, false).await;
+    let status = cluster.status().await;
+    assert!(status.is_healthy(), "{status}");
+    // Nothing reloaded since: the next status proves nothing again, and stays healthy.
+    assert!(cluster.status().await.is_healthy());
+
+    // The access node itself: its kept session still works, a new login does not; the
+    // links are then not checked (any probe of them would need that login).
+    set_hba(local.access_node(), HBA_REJECT, true).await;
+    let status = cluster.status().await;
+    assert!(!status.is_healthy(), "{status}");
+    assert_eq!(
+        status.access_node.cause(),
+        Some(Cause::RejectedByHba),
+        "{status}"
+    );
+    for dn in &status.data_nodes {
+        assert!(matches!(dn.link, AccessNodeLink::NotChecked(_)), "{status}");
+    }
+    set_hba(local.access_node(), HBA_OPEN, false).await;
+    let status = cluster.status().await;
+    assert!(status.is_healthy(), "{status}");
+    local.shutdown().await.unwrap();
+}
+
+mod kept_cluster_and_pg_hba {
+    use super::*;
+
+    #[tokio::test]
+    async fn superuser() {
+        let Some(_) = tier2() else { return };
+        a_kept_cluster_notices_a_reloaded_pg_hba(AdminModel::Superuser).await;
+    }
+
+    #[tokio::test]
+    async fn managed_service() {
+        let Some(_) = tier2() else { return };
+        a_kept_cluster_notices_a_reloaded_pg_hba(AdminModel::ManagedService).await;
+    }
+}
+
 /// Status names the cause of each failure, directly and from the access node: an unknown
 /// database, a `pg_hba.conf` rejection, a host name that does not resolve, a role that may
 /// not log in, a database without the extension, and `max_prepared_transactions = 0`.
