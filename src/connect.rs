@@ -149,12 +149,22 @@ impl Session {
         Self::open_with(config, op, SearchPath::AsConfigured).await
     }
 
-    /// Connects to `config`'s node for `op` with the search path `path`.
+    /// Connects to `config`'s node for `op` with the search path `path`. A session the
+    /// server ends as idle before its first statement (a client held up longer than the
+    /// server's `idle_session_timeout`) is opened once more.
     pub(crate) async fn open_with(
         config: &NodeConfig,
         op: &'static str,
         path: SearchPath,
     ) -> Result<Session> {
+        match Self::open_once(config, op, path).await {
+            Err(e) if e.ended_as_idle() => Self::open_once(config, op, path).await,
+            other => other,
+        }
+    }
+
+    /// [`Session::open_with`], once.
+    async fn open_once(config: &NodeConfig, op: &'static str, path: SearchPath) -> Result<Session> {
         let driver = config.driver_config(op)?;
         let node = config.node_name();
         let connector = Connector::for_config(config, op)?;

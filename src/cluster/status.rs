@@ -850,10 +850,19 @@ impl Cluster {
                 .bounded(OP, &name, deadline, ServerInfo::read_brief(session))
                 .await
         };
-        if server.as_ref().is_err_and(|e| !e.is_timeout()) && session.is_poisoned() {
+        // The errors of what was read so far (the three reads go together).
+        let errors: Vec<&Error> =
+            [server.as_ref().err()]
+                .into_iter()
+                .chain(early.iter().flat_map(|(prepared, stored)| {
+                    [prepared.as_ref().err(), stored.as_ref().err()]
+                }))
+                .flatten()
+                .collect();
+        if !errors.is_empty() && !errors.iter().any(|e| e.is_timeout()) && session.is_poisoned() {
             // A kept session that no longer works (its connection ended, say, which tells
-            // nothing of the node now: it may be down, or up again): read again over a new
-            // one.
+            // nothing of the node now: it may be down, or up again), whichever read found
+            // out: read again over a new one.
             logged_in_now = true;
             early = None;
             fresh = match deadline.run(OP, &name, Session::open(config, OP)).await {
