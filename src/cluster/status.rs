@@ -517,8 +517,18 @@ impl Cluster {
             Err(e) => return self.unread_view(e),
         };
         let view = self.view_over(client.session(), deadline).await;
-        if !view.stale {
+        // A session keeps the `default_transaction_read_only` it started with: when a kept
+        // one says on, a new one tells whether it still is.
+        let read_only_then = view
+            .server
+            .as_ref()
+            .is_ok_and(|info| info.default_read_only);
+        if !view.stale && !read_only_then {
             return view;
+        }
+        if read_only_then {
+            // Not kept further: it would say so again whatever the node's setting is now.
+            client.session().discard();
         }
         drop(client);
         match deadline
@@ -859,10 +869,19 @@ impl Cluster {
                 }))
                 .flatten()
                 .collect();
-        if !errors.is_empty() && !errors.iter().any(|e| e.is_timeout()) && session.is_poisoned() {
+        let ended =
+            !errors.is_empty() && !errors.iter().any(|e| e.is_timeout()) && session.is_poisoned();
+        // A session keeps the `default_transaction_read_only` it started with: when a kept
+        // one says on, a new one tells whether it still is.
+        let read_only_then = server.as_ref().is_ok_and(|info| info.default_read_only);
+        if read_only_then {
+            // Not kept further: it would say so again whatever the node's setting is now.
+            session.discard();
+        }
+        if ended || read_only_then {
             // A kept session that no longer works (its connection ended, say, which tells
             // nothing of the node now: it may be down, or up again), whichever read found
-            // out: read again over a new one.
+            // out, or one whose setting may be stale: read again over a new one.
             logged_in_now = true;
             early = None;
             fresh = match deadline.run(OP, &name, Session::open(config, OP)).await {

@@ -111,7 +111,10 @@ pub struct ServerInfo {
     pub config_loaded: std::time::SystemTime,
     /// Whether `default_transaction_read_only` is on for this user and database: every
     /// transaction that does not ask otherwise is read-only, so TimescaleDB's writes to a
-    /// data node (its remote transactions) fail there.
+    /// data node (its remote transactions) fail there. As this session started with it: a
+    /// session keeps the value it started with (a role's or database's setting changed
+    /// since shows in new sessions; status reads again over a new one when a kept one says
+    /// on).
     pub default_read_only: bool,
     /// Number of data nodes (TimescaleDB foreign servers) this database has.
     pub data_node_count: i64,
