@@ -154,8 +154,8 @@ impl Cluster {
                 continue;
             }
             if step.kind == StepKind::CreateExtension {
-                // Each node's extension in a session of its own: all at once, together
-                // with the access node's session for the steps that follow.
+                // Every node's extension at once: each data node's over the session the
+                // cluster keeps for it, the access node's over apply's session.
                 let mut batch = vec![step];
                 while let Some(next) = steps.next_if(|s| s.kind == StepKind::CreateExtension) {
                     batch.push(next);
@@ -281,14 +281,11 @@ impl Cluster {
                     "the access node's extension step has no session",
                 )
             })?;
-            return create_on_session(session, step.extension_version, deadline)
-                .await
-                .map(drop);
+            return create_on_session(session, step.extension_version, deadline).await;
         }
         let pool = self.data_node_pool(self.find(OP, &step.node)?)?;
         let client = deadline.run(OP, &step.node, pool.get(OP)).await?;
-        create_on_session(client.session(), step.extension_version, deadline).await?;
-        Ok(())
+        create_on_session(client.session(), step.extension_version, deadline).await
     }
 
     /// The access node's [`StepKind::CreateExtension`] step, on apply's access-node session
@@ -360,9 +357,13 @@ impl Cluster {
     /// A step on the access node, on `an`'s session.
     async fn access_node_step(&self, step: &Step, an: &AccessNode) -> Result<()> {
         match step.kind {
+            // Run by `run_step` and the batch above, on the node's own session.
             StepKind::CreateExtension => {
-                self.create_extension(step, an.pinned_session().map(|s| &**s))
-                    .await?
+                return Err(Error::invalid(
+                    OP,
+                    Some(&step.node),
+                    "an extension step runs on its node's session, not as an access-node step",
+                ))
             }
             StepKind::AddDataNode => {
                 let config = self.find(OP, &step.target)?.clone();

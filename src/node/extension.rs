@@ -219,13 +219,13 @@ pub(crate) async fn update_extension_within(
 /// now able to run it (the extension available, the loader preloaded): the statement runs
 /// under the search path the server gives (the extension goes to its first schema, as with
 /// a fresh session), then `pg_catalog` goes first again, and the version now installed is
-/// read (those three in one round trip), within `deadline`. A session whose search path
-/// could not be set back is given up.
+/// read (those three in one round trip) to check it is there, within `deadline`. A session
+/// whose search path could not be set back is given up.
 pub(crate) async fn create_on_session(
     session: &Session,
     to: Option<Version>,
     deadline: Deadline,
-) -> Result<Version> {
+) -> Result<()> {
     let sql = create(to);
     let catalog_first = CATALOG_FIRST;
     let (created, back, now) = within(session, Some(deadline), async {
@@ -250,7 +250,7 @@ pub(crate) async fn create_on_session(
         reason: "extension timescaledb is still not installed".to_owned(),
     })?;
     tracing::debug!(node = %session.node(), to = %now, "extension created");
-    Ok(now)
+    Ok(())
 }
 
 /// What deciding to create or update needs.
