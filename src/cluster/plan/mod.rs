@@ -11,7 +11,7 @@ use super::link::AccessNodeLink;
 use super::mapping::MappingCheck;
 use super::probe::{link, probe_fresh};
 use super::verifier::{read_stored, role_states, Stored};
-use super::Cluster;
+use super::{Cluster, CLUSTER_POOL_SIZE};
 use crate::config::NodeConfig;
 use crate::connect::{Deadline, Session};
 use crate::error::{Error, Result};
@@ -1082,11 +1082,16 @@ impl Cluster {
     /// (the node restarted since, say), all within one node deadline.
     async fn check_data_node(&self, config: &NodeConfig) -> Result<NodeCheck> {
         let deadline = Deadline::after(self.node_deadline);
-        match self.check_data_node_within(config, deadline).await {
-            Err(e) if !e.is_timeout() && e.ended_the_session() => {
-                self.check_data_node_within(config, deadline).await
+        // Each kept session may have ended (a restart ends them all); each that did is
+        // dropped, so after as many tries as the pool keeps sessions, one is new.
+        let mut tries = 0;
+        loop {
+            match self.check_data_node_within(config, deadline).await {
+                Err(e) if !e.is_timeout() && e.ended_the_session() && tries < CLUSTER_POOL_SIZE => {
+                    tries += 1;
+                }
+                other => return other,
             }
-            other => other,
         }
     }
 
