@@ -18,6 +18,7 @@
 
 mod checked;
 mod deadline;
+mod idle;
 mod waits;
 
 pub use deadline::CANCEL_GRACE;
@@ -33,7 +34,8 @@ use tokio_postgres::Client;
 use crate::config::NodeConfig;
 use crate::connect::{SearchPath, Session};
 use crate::error::{Error, Result};
-use crate::sql::session::SESSION_TIMEOUTS;
+use crate::sql::session::{PING, SESSION_SETUP};
+use idle::{parse_server_duration, Pooled};
 use waits::WaitHistogram;
 
 /// Pool settings.
@@ -160,9 +162,9 @@ fn assert_server_millis(timeout: Option<Duration>) {
     }
 }
 
-/// A server timeout as the text `set_config` takes: milliseconds, `0` for none.
-fn server_millis(timeout: Option<Duration>) -> String {
-    timeout.map_or(0, |t| t.as_millis()).to_string()
+/// A server timeout as the text `set_config` takes: milliseconds.
+fn server_millis(timeout: Duration) -> String {
+    timeout.as_millis().to_string()
 }
 
 /// Makes the pool's connections.
@@ -174,43 +176,73 @@ pub(crate) struct NodeManager {
     lock_timeout: Option<Duration>,
 }
 
+/// How long a ping of a session idle close to the server's `idle_session_timeout` may
+/// take before the session is dropped instead (a new one costs only a login).
+const PING_TIMEOUT: Duration = Duration::from_secs(5);
+
 impl NodeManager {
-    /// A new session for the pool: connected, with the pool's timeouts set.
-    async fn open(&self, op: &'static str) -> Result<Session> {
+    /// A new session for the pool: connected, with the pool's timeouts set and the server's
+    /// `idle_session_timeout` read, in one round trip.
+    async fn open(&self, op: &'static str) -> Result<Pooled> {
         let session = Session::open_with(&self.config, op, self.path).await?;
-        if self.statement_timeout.is_some() || self.lock_timeout.is_some() {
-            let statement = server_millis(self.statement_timeout);
-            let lock = server_millis(self.lock_timeout);
-            session
-                .query(op, &SESSION_TIMEOUTS, &[&statement, &lock])
-                .await?;
-        }
-        Ok(session)
+        let statement = self.statement_timeout.map(server_millis);
+        let lock = self.lock_timeout.map(server_millis);
+        let row = session
+            .query_one(op, &SESSION_SETUP, &[&statement, &lock])
+            .await?;
+        let idle: Option<String> = session.get(op, &row, "idle_session_timeout")?;
+        let server_timeout = idle.as_deref().and_then(parse_server_duration);
+        Ok(Pooled::new(session, server_timeout))
     }
 }
 
 impl bb8::ManageConnection for NodeManager {
-    type Connection = Session;
+    type Connection = Pooled;
     type Error = Error;
 
-    async fn connect(&self) -> Result<Session> {
+    async fn connect(&self) -> Result<Pooled> {
         self.open("open pooled connection").await
     }
 
-    async fn is_valid(&self, session: &mut Session) -> Result<()> {
-        // No round trip: a closed connection is known locally once its driver task ends.
+    async fn is_valid(&self, pooled: &mut Pooled) -> Result<()> {
+        const OP: &str = "check pooled connection";
+        let session = &pooled.session;
+        // No round trip as a rule: a closed connection is known locally once its driver
+        // task ends.
         if session.client().is_closed() || session.is_poisoned() {
             return Err(Error::invalid(
-                "check pooled connection",
+                OP,
                 Some(session.node()),
                 "the connection is closed",
             ));
         }
+        // One round trip for a session the server may be about to end as idle (see
+        // `idle`): a statement sent as it does so would be lost.
+        if let Some(idle) = pooled.idle_near_server_timeout() {
+            let ping = PING;
+            match tokio::time::timeout(PING_TIMEOUT, session.execute_utility(OP, &ping)).await {
+                Ok(Ok(())) => {
+                    tracing::debug!(node = %session.node(), ?idle, "pinged a session idle near the server's idle_session_timeout");
+                }
+                Ok(Err(e)) => {
+                    tracing::debug!(node = %session.node(), ?idle, error = %e, "a session idle near the server's idle_session_timeout is gone");
+                    return Err(e);
+                }
+                Err(_) => {
+                    session.discard();
+                    return Err(Error::Timeout {
+                        op: OP,
+                        node: session.node().to_owned(),
+                        after: PING_TIMEOUT,
+                    });
+                }
+            }
+        }
         Ok(())
     }
 
-    fn has_broken(&self, session: &mut Session) -> bool {
-        session.client().is_closed() || session.is_poisoned()
+    fn has_broken(&self, pooled: &mut Pooled) -> bool {
+        pooled.session.client().is_closed() || pooled.session.is_poisoned()
     }
 }
 
@@ -427,7 +459,13 @@ pub struct PooledClient<'a> {
 
 impl PooledClient<'_> {
     pub(crate) fn session(&self) -> &Session {
-        &self.conn
+        &self.conn.session
+    }
+}
+
+impl Drop for PooledClient<'_> {
+    fn drop(&mut self) {
+        self.conn.handed_back();
     }
 }
 
@@ -435,14 +473,14 @@ impl Deref for PooledClient<'_> {
     type Target = Client;
 
     fn deref(&self) -> &Client {
-        self.conn.client()
+        self.conn.session.client()
     }
 }
 
 impl std::fmt::Debug for PooledClient<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PooledClient")
-            .field("node", &self.conn.node())
+            .field("node", &self.conn.session.node())
             .finish()
     }
 }

@@ -49,11 +49,21 @@ pub(crate) const COMMIT: Sql = Sql::from_static("COMMIT");
 pub(crate) const ROLLBACK: Sql = Sql::from_static("ROLLBACK");
 
 /// Sets this session's `statement_timeout` (`$1`) and `lock_timeout` (`$2`), each a number
-/// of milliseconds as text, `0` for none: the bounds every statement on a pooled session
-/// runs under.
-pub(crate) const SESSION_TIMEOUTS: Sql = Sql::from_static(
-    "SELECT pg_catalog.set_config('statement_timeout'::pg_catalog.text, \
-                                  $1::pg_catalog.text, false), \
-            pg_catalog.set_config('lock_timeout'::pg_catalog.text, \
-                                  $2::pg_catalog.text, false)",
+/// of milliseconds as text, or `NULL` to leave the server's: the bounds every
+/// statement on a pooled session runs under. Returns the server's `idle_session_timeout`
+/// for this session as `current_setting` shows it (`NULL` on a server without it), so the
+/// pool knows when a session it keeps is close to being ended as idle.
+pub(crate) const SESSION_SETUP: Sql = Sql::from_static(
+    "SELECT CASE WHEN $1::pg_catalog.text IS NOT NULL \
+                 THEN pg_catalog.set_config('statement_timeout'::pg_catalog.text, \
+                                            $1::pg_catalog.text, false) END, \
+            CASE WHEN $2::pg_catalog.text IS NOT NULL \
+                 THEN pg_catalog.set_config('lock_timeout'::pg_catalog.text, \
+                                            $2::pg_catalog.text, false) END, \
+            pg_catalog.current_setting('idle_session_timeout'::pg_catalog.text, true) \
+                AS idle_session_timeout",
 );
+
+/// An empty statement: one round trip that proves the session still answers and restarts
+/// the server's idle clock for it.
+pub(crate) const PING: Sql = Sql::from_static("");
