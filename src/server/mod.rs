@@ -111,10 +111,11 @@ pub struct ServerInfo {
     pub config_loaded: std::time::SystemTime,
     /// Whether `default_transaction_read_only` is on for this user and database: every
     /// transaction that does not ask otherwise is read-only, so TimescaleDB's writes to a
-    /// data node (its remote transactions) fail there. As this session started with it: a
-    /// session keeps the value it started with (a role's or database's setting changed
-    /// since shows in new sessions; status reads again over a new one when a kept one says
-    /// on).
+    /// data node (its remote transactions) fail there. As a new session of this user
+    /// starts with it: the user's and the database's settings (`ALTER ROLE ... SET`,
+    /// `ALTER DATABASE ... SET`, read from `pg_db_role_setting`, as they are now), else the
+    /// configuration file's. A session keeps the value it started with, so this is read
+    /// from the catalog rather than from the session.
     pub default_read_only: bool,
     /// Number of data nodes (TimescaleDB foreign servers) this database has.
     pub data_node_count: i64,

@@ -10,7 +10,11 @@ use super::Sql;
 /// only superusers and members of `pg_read_all_settings` may read. That read scans every
 /// setting (`pg_settings`), the costliest part of the statement, and what it finds holds
 /// until the server restarts, which ends the session: `$1` (`bool`) is what this session
-/// read before, and when it is not NULL the scan is skipped.
+/// read before, and when it is not NULL the scan is skipped. `default_read_only` is what a
+/// new session of this login role in this database starts with: the most specific of the
+/// role's and database's settings (`pg_db_role_setting`, which a session reads only when it
+/// starts), else this session's value (from the configuration file, which a reload changes
+/// in every session), so a kept session tells it as a new one would.
 pub(crate) const SERVER_INFO: Sql = Sql::from_static(
     "SELECT pg_catalog.current_setting('server_version_num'::pg_catalog.text)::pg_catalog.int4 \
               AS server_version_num, \
@@ -39,8 +43,23 @@ pub(crate) const SERVER_INFO: Sql = Sql::from_static(
               AS max_prepared_transactions, \
             pg_catalog.pg_is_in_recovery() AS in_recovery, \
             pg_catalog.pg_conf_load_time() AS config_loaded, \
-            pg_catalog.current_setting('default_transaction_read_only'::pg_catalog.text) \
-              OPERATOR(pg_catalog.=) 'on' AS default_read_only, \
+            COALESCE((SELECT pg_catalog.substr(c, 31)::pg_catalog.bool \
+                        FROM pg_catalog.pg_db_role_setting r, \
+                             pg_catalog.unnest(r.setconfig) AS c \
+                       WHERE r.setrole OPERATOR(pg_catalog.=) ANY (ARRAY[0::pg_catalog.oid, \
+                               (SELECT a.oid FROM pg_catalog.pg_roles a \
+                                 WHERE a.rolname OPERATOR(pg_catalog.=) session_user)]) \
+                         AND r.setdatabase OPERATOR(pg_catalog.=) ANY (ARRAY[0::pg_catalog.oid, \
+                               (SELECT d.oid FROM pg_catalog.pg_database d \
+                                 WHERE d.datname OPERATOR(pg_catalog.=) \
+                                       pg_catalog.current_database())]) \
+                         AND pg_catalog.substr(c, 1, 30) \
+                               OPERATOR(pg_catalog.=) 'default_transaction_read_only=' \
+                       ORDER BY r.setrole OPERATOR(pg_catalog.=) 0::pg_catalog.oid, \
+                                r.setdatabase OPERATOR(pg_catalog.=) 0::pg_catalog.oid \
+                       LIMIT 1), \
+                     pg_catalog.current_setting('default_transaction_read_only'::pg_catalog.text) \
+                       OPERATOR(pg_catalog.=) 'on') AS default_read_only, \
             (SELECT pg_catalog.count(*) FROM pg_catalog.pg_foreign_server s \
                JOIN pg_catalog.pg_foreign_data_wrapper w ON w.oid OPERATOR(pg_catalog.=) s.srvfdw \
               WHERE w.fdwname OPERATOR(pg_catalog.=) 'timescaledb_fdw')::pg_catalog.int8 \
@@ -81,8 +100,23 @@ pub(crate) const SERVER_INFO_BRIEF: Sql = Sql::from_static(
               AS max_prepared_transactions, \
             pg_catalog.pg_is_in_recovery() AS in_recovery, \
             pg_catalog.pg_conf_load_time() AS config_loaded, \
-            pg_catalog.current_setting('default_transaction_read_only'::pg_catalog.text) \
-              OPERATOR(pg_catalog.=) 'on' AS default_read_only, \
+            COALESCE((SELECT pg_catalog.substr(c, 31)::pg_catalog.bool \
+                        FROM pg_catalog.pg_db_role_setting r, \
+                             pg_catalog.unnest(r.setconfig) AS c \
+                       WHERE r.setrole OPERATOR(pg_catalog.=) ANY (ARRAY[0::pg_catalog.oid, \
+                               (SELECT a.oid FROM pg_catalog.pg_roles a \
+                                 WHERE a.rolname OPERATOR(pg_catalog.=) session_user)]) \
+                         AND r.setdatabase OPERATOR(pg_catalog.=) ANY (ARRAY[0::pg_catalog.oid, \
+                               (SELECT d.oid FROM pg_catalog.pg_database d \
+                                 WHERE d.datname OPERATOR(pg_catalog.=) \
+                                       pg_catalog.current_database())]) \
+                         AND pg_catalog.substr(c, 1, 30) \
+                               OPERATOR(pg_catalog.=) 'default_transaction_read_only=' \
+                       ORDER BY r.setrole OPERATOR(pg_catalog.=) 0::pg_catalog.oid, \
+                                r.setdatabase OPERATOR(pg_catalog.=) 0::pg_catalog.oid \
+                       LIMIT 1), \
+                     pg_catalog.current_setting('default_transaction_read_only'::pg_catalog.text) \
+                       OPERATOR(pg_catalog.=) 'on') AS default_read_only, \
             (SELECT pg_catalog.count(*) FROM pg_catalog.pg_foreign_server s \
                JOIN pg_catalog.pg_foreign_data_wrapper w ON w.oid OPERATOR(pg_catalog.=) s.srvfdw \
               WHERE w.fdwname OPERATOR(pg_catalog.=) 'timescaledb_fdw')::pg_catalog.int8 \

@@ -8,8 +8,8 @@ use timescaledb_multinode::testing::{
     AdminModel, LocalCluster, LocalClusterBuilder, LocalServer, PgInstall,
 };
 use timescaledb_multinode::{
-    AccessNode, Bootstrap, Cluster, DataNode, DistributedExec, DropUserMapping, NodeConfig, RawSql,
-    RoleSpec, SecretString, UpdateExtension, Version,
+    AccessNode, Bootstrap, Cluster, DataNode, DistributedExec, DistributedRole, DropUserMapping,
+    Error, NodeConfig, RawSql, RoleSpec, SecretString, UpdateExtension, Version,
 };
 
 use crate::common::{matrix, tier2};
@@ -573,13 +573,24 @@ mod no_free_connection_slot {
 /// its read-only state tells that every distributed write will fail there: status names
 /// it, and is healthy again once it takes writes.
 async fn a_read_only_data_node_is_named_so(model: AdminModel) {
-    let (local, _cluster, an) = joined(LocalCluster::builder().admin(model)).await;
+    let (local, before, an) = joined(LocalCluster::builder().admin(model)).await;
     let dn1 = local.data_nodes()[0].config();
     let fresh = || {
         Cluster::new(local.access_node_config())
             .data_node(dn1.clone())
             .data_node(local.data_nodes()[1].config())
     };
+    // A cluster with something to do, whose sessions start while dn1 takes writes.
+    let with_a_role = fresh().role(DistributedRole::new(
+        "read_only_probe",
+        SecretString::from("read_only_probe pw"),
+    ));
+    let plan = with_a_role.plan().await.unwrap();
+    assert!(
+        !plan.steps.is_empty() && plan.conflicts.is_empty(),
+        "{plan}"
+    );
+    assert!(before.status().await.is_healthy());
     let dn1_admin = dn1.connect().await.unwrap();
     let database = dn1.get_database().to_owned();
     dn1_admin
@@ -614,6 +625,33 @@ async fn a_read_only_data_node_is_named_so(model: AdminModel) {
         .run(&an)
         .await;
     assert!(write.is_err(), "{write:?}");
+    // Clusters whose sessions started before the setting tell it as new sessions would.
+    let status = before.status().await;
+    assert!(status.data_nodes[0].direct.is_read_only(), "{status}");
+    assert!(status.data_nodes[1].is_healthy(), "{status}");
+    // A plan with steps names the node instead of failing there halfway, and apply
+    // refuses it before changing anything.
+    let plan = with_a_role.plan().await.unwrap();
+    assert_eq!(plan.conflicts.len(), 1, "{plan}");
+    assert_eq!(plan.conflicts[0].node, "dn1", "{plan}");
+    assert!(
+        plan.conflicts[0]
+            .reason
+            .contains("the node takes no writes (read-only: default_transaction_read_only is on"),
+        "{plan}"
+    );
+    let refused = with_a_role.apply().await.unwrap_err();
+    assert!(matches!(refused, Error::Conflict { .. }), "{refused:?}");
+    let roles = an
+        .query(
+            &RawSql::vouched("SELECT 1 FROM pg_roles WHERE rolname = 'read_only_probe'"),
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(roles.is_empty(), "nothing was applied");
+    // Nothing to do, nothing to refuse.
+    assert!(fresh().plan().await.unwrap().is_converged());
 
     dn1_admin
         .batch_execute(&format!(
@@ -628,6 +666,8 @@ async fn a_read_only_data_node_is_named_so(model: AdminModel) {
     // ones, and finds the node taking writes.
     let status = kept.status().await;
     assert!(status.is_healthy(), "{status}");
+    let plan = with_a_role.plan().await.unwrap();
+    assert!(plan.conflicts.is_empty(), "{plan}");
     local.shutdown().await.unwrap();
 }
 

@@ -588,6 +588,11 @@ impl Cluster {
         let mut roles_on_node: Vec<(String, Vec<(String, bool)>)> = Vec::new();
         let mut stored_on_node: Vec<(String, Vec<(String, Stored)>)> = Vec::new();
         let mut grant_gaps: Vec<(String, Vec<(String, String)>)> = Vec::new();
+        // Nodes that take no writes: the steps would fail there (see 6).
+        let mut read_only: Vec<(String, &'static str)> = Vec::new();
+        if let Some(why) = an_info.read_only_reason() {
+            read_only.push((an_name.clone(), why));
+        }
         for (dn, check) in self.data_nodes.iter().zip(dn_checks) {
             let name = dn.node_name();
             match check {
@@ -596,6 +601,9 @@ impl Cluster {
                         "data node {name}: extension={:?} roles={:?}",
                         check.server.timescaledb, check.roles
                     ));
+                    if let Some(why) = check.server.read_only_reason() {
+                        read_only.push((name.clone(), why));
+                    }
                     if check.server.timescaledb.is_none() {
                         let version = an_info.timescaledb;
                         // Which versions the node offers: read only here, where a new data
@@ -1053,6 +1061,22 @@ impl Cluster {
                     "prune: the spec does not have this data node",
                 );
                 plan.last_step().destructive = true;
+            }
+        }
+        // 6. Steps cannot run while a node takes no writes: every step writes on the access
+        //    node or through it on the data nodes (a standby, or
+        //    `default_transaction_read_only` for the admin there), and apply would stop at
+        //    the first. Nothing to apply, nothing to refuse: status names such a node.
+        if !plan.steps.is_empty() {
+            for (node, why) in read_only {
+                plan.add_conflict(
+                    &node,
+                    &node,
+                    format!(
+                        "the node takes no writes ({why}), so the plan's steps would fail; \
+                         make it take writes, then plan again"
+                    ),
+                );
             }
         }
         plan.seal();
