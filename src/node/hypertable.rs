@@ -10,6 +10,7 @@ use crate::executor::{Executor, Purpose};
 use crate::ident::Ident;
 use crate::server::Feature;
 use crate::sql::hypertable::{create_distributed, CreateArgs, IntervalKind, TableName};
+use crate::sql::plan::{DistributeArgs, ShownInterval};
 use crate::table_name::IntoTableName;
 
 use super::quote_guard::{self, CopiedName, CopyTo, Kind};
@@ -169,6 +170,20 @@ impl DistributedHypertable {
     /// The chunk interval chosen with [`DistributedHypertable::chunk_interval`].
     pub(crate) fn get_chunk_interval(&self) -> Option<ChunkInterval> {
         self.chunk_interval
+    }
+
+    /// What the call passes beyond the table and time column, to show in a plan.
+    pub(crate) fn shown_args(&self) -> DistributeArgs<'_> {
+        DistributeArgs {
+            partitioning: self.partitioning(),
+            number_partitions: self.number_partitions,
+            chunk_interval: self.chunk_interval.map(|i| match i {
+                ChunkInterval::Time(d) => ShownInterval::Micros(d.as_micros()),
+                ChunkInterval::Integer(n) => ShownInterval::Integer(n),
+            }),
+            replication_factor: self.replication_factor,
+            data_nodes: self.data_node_names(),
+        }
     }
 
     /// The table this builder distributes, or [`Error::InvalidInput`] when the text given

@@ -58,18 +58,58 @@ pub(crate) fn user_mapping(role: &RoleSpec, server: &Ident, remote_user: &str) -
     )
 }
 
+/// The arguments of a `create_distributed_hypertable` step beyond the table and its time
+/// column, as the step passes them (`None`: left to the server's default).
+#[derive(Debug, Default)]
+pub(crate) struct DistributeArgs<'a> {
+    pub(crate) partitioning: Option<&'a str>,
+    pub(crate) number_partitions: Option<i32>,
+    pub(crate) chunk_interval: Option<ShownInterval>,
+    pub(crate) replication_factor: Option<i32>,
+    pub(crate) data_nodes: Option<&'a [String]>,
+}
+
+/// A chunk interval as a step passes it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ShownInterval {
+    /// A time span, in microseconds (bound as an `interval`).
+    Micros(u128),
+    /// In the integer time column's units.
+    Integer(i64),
+}
+
 pub(crate) fn distribute(
     schemas: Option<&Schemas>,
     table: &str,
     time_column: &str,
-    partitioning: Option<&str>,
+    args: &DistributeArgs<'_>,
 ) -> String {
     let api = api_prefix(schemas);
-    let partitioning = partitioning
-        .map(|p| format!(", partitioning_column => {}", quote::literal(p)))
-        .unwrap_or_default();
+    let mut named = String::new();
+    if let Some(p) = args.partitioning {
+        named.push_str(&format!(", partitioning_column => {}", quote::literal(p)));
+    }
+    if let Some(n) = args.number_partitions {
+        named.push_str(&format!(", number_partitions => {n}"));
+    }
+    match args.chunk_interval {
+        Some(ShownInterval::Micros(us)) => named.push_str(&format!(
+            ", chunk_time_interval => INTERVAL '{us} microseconds'"
+        )),
+        Some(ShownInterval::Integer(n)) => {
+            named.push_str(&format!(", chunk_time_interval => {n}"));
+        }
+        None => {}
+    }
+    if let Some(n) = args.replication_factor {
+        named.push_str(&format!(", replication_factor => {n}"));
+    }
+    if let Some(nodes) = args.data_nodes {
+        let names: Vec<String> = nodes.iter().map(|n| quote::literal(n)).collect();
+        named.push_str(&format!(", data_nodes => ARRAY[{}]", names.join(", ")));
+    }
     format!(
-        "SELECT * FROM {api}create_distributed_hypertable({}, {}{partitioning}, \
+        "SELECT * FROM {api}create_distributed_hypertable({}, {}{named}, \
          if_not_exists => true)",
         quote::literal(table),
         quote::literal(time_column)
@@ -183,4 +223,48 @@ pub(crate) fn delete_data_node(
             "; its database stays"
         }
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_distribute_step_shows_every_argument_it_passes() {
+        let nodes = ["dn1".to_owned(), "dn'2".to_owned()];
+        let shown = distribute(
+            None,
+            "\"sensor_data\"",
+            "time",
+            &DistributeArgs {
+                partitioning: Some("sensor_id"),
+                number_partitions: Some(4),
+                chunk_interval: Some(ShownInterval::Micros(86_400_000_000)),
+                replication_factor: Some(2),
+                data_nodes: Some(&nodes),
+            },
+        );
+        assert_eq!(
+            shown,
+            "SELECT * FROM create_distributed_hypertable('\"sensor_data\"', 'time', \
+             partitioning_column => 'sensor_id', number_partitions => 4, \
+             chunk_time_interval => INTERVAL '86400000000 microseconds', \
+             replication_factor => 2, data_nodes => ARRAY['dn1', 'dn''2'], \
+             if_not_exists => true)"
+        );
+        let shown = distribute(
+            None,
+            "t",
+            "ts",
+            &DistributeArgs {
+                chunk_interval: Some(ShownInterval::Integer(250)),
+                ..DistributeArgs::default()
+            },
+        );
+        assert_eq!(
+            shown,
+            "SELECT * FROM create_distributed_hypertable('t', 'ts', \
+             chunk_time_interval => 250, if_not_exists => true)"
+        );
+    }
 }

@@ -523,11 +523,34 @@ async fn partitioning_and_the_chunk_interval_converge_or_conflict(admin: AdminMo
             .chunk_interval(day)
     };
     let cluster = with(stated());
-    cluster.apply().await.unwrap();
+    // The step shows every argument it passes, and applying that plan gives the table them.
+    let plan = cluster.plan().await.unwrap();
+    let distribute = plan
+        .steps
+        .iter()
+        .find(|s| s.kind == StepKind::DistributeTable)
+        .unwrap();
+    assert!(
+        distribute.sql.contains(
+            "partitioning_column => 'sensor_id', number_partitions => 2, \
+             chunk_time_interval => INTERVAL '86400000000 microseconds', if_not_exists => true"
+        ),
+        "{plan}"
+    );
+    cluster.apply_plan(&plan).await.unwrap();
     assert!(cluster.plan().await.unwrap().is_converged());
+    let an = local.access_node_config().connect().await.unwrap();
+    let (interval, partitions): (i64, i16) = an
+        .query_one(
+            "SELECT max(d.interval_length), max(d.num_slices) FROM _timescaledb_catalog.dimension d",
+            &[],
+        )
+        .await
+        .map(|row| (row.get(0), row.get(1)))
+        .unwrap();
+    assert_eq!((interval, partitions), (86_400_000_000, 2));
 
     // Changed behind the spec: the chunk interval converges (for new chunks).
-    let an = local.access_node_config().connect().await.unwrap();
     an.batch_execute("SELECT set_chunk_time_interval('sensor_data', INTERVAL '7 days')")
         .await
         .unwrap();

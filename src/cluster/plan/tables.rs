@@ -79,7 +79,7 @@ impl Cluster {
                         an_schemas,
                         &qualified,
                         spec.hypertable.time_column(),
-                        spec.hypertable.partitioning(),
+                        &spec.hypertable.shown_args(),
                     ),
                     "the table is not a distributed hypertable",
                 );
