@@ -257,7 +257,13 @@ impl ServerInfo {
         })
     }
 
-    async fn read_role(session: &SessionOn<'_>, data_node_count: i64) -> Result<NodeRole> {
+    /// Whether the session's database is an access node, a data node or neither, by its
+    /// distributed identity (TimescaleDB installed); `data_node_count` as this session read
+    /// it decides for a role that may not read the catalog.
+    pub(crate) async fn read_role(
+        session: &SessionOn<'_>,
+        data_node_count: i64,
+    ) -> Result<NodeRole> {
         let fallback = role_from_count(data_node_count);
         let row = match session.query_one(OP, &DIST_IDENTITY, &[]).await {
             Ok(row) => row,

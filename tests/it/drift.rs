@@ -284,6 +284,34 @@ async fn a_data_node_added_later_is_attached_and_pruned_only_when_asked() {
         .await
         .unwrap();
     assert!(info.timescaledb.is_some());
+
+    // Back into the spec, the kept database cannot be added again as it is: TimescaleDB
+    // refuses a database that is a data node already (TS174), so the plan says why instead
+    // of planning an add that fails.
+    let plan = three.plan().await.unwrap();
+    assert!(!kinds(&plan).contains(&StepKind::AddDataNode), "{plan}");
+    assert_eq!(plan.conflicts.len(), 1, "{plan}");
+    assert_eq!(plan.conflicts[0].node, "dn3");
+    assert!(
+        plan.conflicts[0]
+            .reason
+            .contains("its database \"tsdb\" is a data node of a distributed database already"),
+        "{plan}"
+    );
+    let refused = three.apply().await.unwrap_err();
+    assert!(matches!(refused, Error::Conflict { .. }), "{refused:?}");
+    // As the reason says: a new database, and dn3 joins again.
+    let dn3 = local.data_nodes()[2].config().database("postgres");
+    let dn3 = dn3.connect().await.unwrap();
+    for statement in ["DROP DATABASE tsdb WITH (FORCE)", "CREATE DATABASE tsdb"] {
+        dn3.batch_execute(statement).await.unwrap();
+    }
+    three.apply().await.unwrap();
+    assert!(three.plan().await.unwrap().is_converged());
+    assert_eq!(
+        an.hypertable(&table()).await.unwrap().unwrap().data_nodes,
+        ["dn1", "dn2", "dn3"]
+    );
     local.shutdown().await.unwrap();
 }
 

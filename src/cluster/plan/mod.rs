@@ -17,8 +17,7 @@ use crate::connect::{Deadline, Session};
 use crate::error::{Error, Result};
 use crate::ident::Ident;
 use crate::node::{DistributedHypertable, DistributedRole, GrantOn};
-use crate::server::Feature;
-use crate::server::ServerInfo;
+use crate::server::{Feature, NodeRole, ServerInfo};
 use crate::sql::plan as show;
 use crate::sql::raw::RawSql;
 use crate::sql::role::{
@@ -192,6 +191,9 @@ pub enum Prune {
     /// nodes the spec does not have, keeping their data: `detach_data_node` without
     /// `drop_remote_data` or `force` (the server refuses when a chunk would lose its last
     /// copy), `delete_data_node` without `drop_database` (the data node's database stays).
+    /// TimescaleDB does not add such a database as a data node again (it keeps its
+    /// distributed identity and its tables): a spec that names it again gets a conflict
+    /// saying so.
     KeepData,
     /// As [`Prune::KeepData`], and also drop what the removed nodes hold:
     /// `drop_remote_data` and `drop_database`. Data is lost.
@@ -590,6 +592,9 @@ impl Cluster {
         let mut grant_gaps: Vec<(String, Vec<(String, String)>)> = Vec::new();
         // Nodes that take no writes: the steps would fail there (see 6).
         let mut read_only: Vec<(String, &'static str)> = Vec::new();
+        // The data nodes with the extension installed, and how many data nodes each has of
+        // its own (for whether one to add may be added).
+        let mut installed: Vec<(String, i64)> = Vec::new();
         if let Some(why) = an_info.read_only_reason() {
             read_only.push((an_name.clone(), why));
         }
@@ -603,6 +608,9 @@ impl Cluster {
                     ));
                     if let Some(why) = check.server.read_only_reason() {
                         read_only.push((name.clone(), why));
+                    }
+                    if check.server.timescaledb.is_some() {
+                        installed.push((name.clone(), check.server.data_node_count));
                     }
                     if check.server.timescaledb.is_none() {
                         let version = an_info.timescaledb;
@@ -749,6 +757,19 @@ impl Cluster {
             _ => Vec::new(),
         };
         let alter_supported = an_info.supports(Feature::AlterDataNode);
+        // A database to add as a data node must be neither: TimescaleDB refuses one that is
+        // (TS174 "node is already a data node"). Read only for the data nodes to add.
+        let mut memberships = join_all(
+            self.data_nodes
+                .iter()
+                .filter(|dn| !is_registered(&dn.node_name()))
+                .filter_map(|dn| {
+                    let name = dn.node_name();
+                    let (_, count) = installed.iter().find(|(n, _)| *n == name)?;
+                    Some(async move { (name, self.membership(dn, *count).await) })
+                }),
+        )
+        .await;
         for dn in &self.data_nodes {
             let name = dn.node_name();
             if !reachable.contains(&name) {
@@ -757,6 +778,22 @@ impl Cluster {
             let id = Ident::for_op(name.clone(), "data node", OP, Some(&an_name))?;
             let (host, port) = self.seen_by_access_node(dn);
             let Some(info) = registered.iter().find(|r| r.name == name) else {
+                let membership = memberships
+                    .iter()
+                    .position(|(n, _)| *n == name)
+                    .map(|i| memberships.swap_remove(i).1);
+                match membership {
+                    Some(Ok(NodeRole::Standalone)) | None => {}
+                    Some(Ok(role)) => {
+                        plan.observe(format!("data node {name}: {role:?}"));
+                        plan.add_conflict(&name, &name, membership_conflict(role, dn));
+                        continue;
+                    }
+                    Some(Err(e)) => {
+                        plan.add_unknown(&name, "whether its database is a data node already", e);
+                        continue;
+                    }
+                }
                 plan.add_step(
                     StepKind::AddDataNode,
                     &an_name,
@@ -1083,6 +1120,24 @@ impl Cluster {
         Ok(plan)
     }
 
+    /// Whether data node `config`'s database is an access node, a data node (of this or
+    /// another distributed database) or neither; `data_node_count` as the check read it.
+    async fn membership(&self, config: &NodeConfig, data_node_count: i64) -> Result<NodeRole> {
+        let name = config.node_name();
+        let deadline = Deadline::after(self.node_deadline);
+        let pool = self.data_node_pool(config)?;
+        let client = deadline.run(OP, &name, pool.get(OP)).await?;
+        let session = client.session();
+        session
+            .bounded(
+                OP,
+                &name,
+                deadline,
+                ServerInfo::read_role(session, data_node_count),
+            )
+            .await
+    }
+
     /// The TimescaleDB versions data node `config` offers (its extension not installed).
     async fn offered_versions(&self, config: &NodeConfig) -> Result<Vec<Version>> {
         let name = config.node_name();
@@ -1175,6 +1230,24 @@ impl Cluster {
         };
         session.bounded(OP, &name, deadline, check).await
     }
+}
+
+/// Why data node `dn`, a database that is already an access node or a data node (`role`),
+/// cannot be added.
+fn membership_conflict(role: NodeRole, dn: &NodeConfig) -> String {
+    let what = match role {
+        NodeRole::AccessNode => "is an access node with data nodes of its own",
+        _ => {
+            "is a data node of a distributed database already (a data node deleted from its \
+             access node keeps that mark, and its tables and data)"
+        }
+    };
+    format!(
+        "the access node does not have this data node, but its database {:?} {what}; \
+         TimescaleDB adds only a database that is neither. Drop and create that database \
+         (what it holds is lost), or give the spec another one",
+        dn.get_database()
+    )
 }
 
 /// What [`Cluster::check_data_node`] found.
