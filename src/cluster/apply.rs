@@ -371,7 +371,11 @@ impl Cluster {
                 DataNode::from_config(&config)
                     .host(host)
                     .port(port)
-                    .bootstrap(Bootstrap::ExistingDatabase)
+                    .bootstrap(if step.bootstrap {
+                        Bootstrap::CreateDatabase
+                    } else {
+                        Bootstrap::ExistingDatabase
+                    })
                     .idempotent()
                     .run(an)
                     .await?;

@@ -33,11 +33,12 @@ pub(crate) fn add_data_node(
     host: &str,
     port: u16,
     database: &str,
+    bootstrap: bool,
 ) -> String {
     let api = api_prefix(schemas);
     format!(
         "SELECT * FROM {api}add_data_node({}, host => {}, port => {port}, database => {}, \
-         bootstrap => false, if_not_exists => true, password => {REDACTED}); \
+         bootstrap => {bootstrap}, if_not_exists => true, password => {REDACTED}); \
          CREATE USER MAPPING IF NOT EXISTS FOR CURRENT_USER SERVER {} OPTIONS (user ..., password {REDACTED}); \
          CALL {api}distributed_exec('SELECT 1', node_list => ARRAY[{}])",
         quote::literal(name.as_str()),

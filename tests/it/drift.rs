@@ -681,7 +681,79 @@ async fn prune_revokes_what_the_spec_does_not_grant(admin: AdminModel) {
     local.shutdown().await.unwrap();
 }
 
+/// A data node whose database does not exist yet (a new server, or one pruned with
+/// `Prune::DropData`): a superuser admin's plan adds it with `bootstrap => true`, which
+/// creates the database and the extension at the access node's version, and apply
+/// converges; the managed-service admin (no superuser) gets a conflict that says what to
+/// create. Either way the plan is clear and apply changes nothing it cannot finish.
+async fn a_data_node_without_its_database(admin: AdminModel) {
+    let local = two_data_nodes(admin).await;
+    let cluster = Cluster::new(local.access_node_config())
+        .data_node(local.data_nodes()[0].config())
+        .data_node(local.data_nodes()[1].config().database("tsdb_new"))
+        .hypertable(
+            TABLE,
+            DistributedHypertable::new("sensor_data", "time").partitioning_column("sensor_id"),
+        )
+        .role(role());
+    let plan = cluster.plan().await.unwrap();
+    assert!(plan.unknown.is_empty(), "{plan}");
+    if admin == AdminModel::ManagedService {
+        assert_eq!(plan.conflicts.len(), 1, "{plan}");
+        assert_eq!(plan.conflicts[0].node, "dn2");
+        assert!(
+            plan.conflicts[0].reason.contains(
+                "its database \"tsdb_new\" does not exist, and \"tsdbadmin\" is not a \
+                 superuser there"
+            ),
+            "{plan}"
+        );
+        let refused = cluster.apply().await.unwrap_err();
+        assert!(matches!(refused, Error::Conflict { .. }), "{refused:?}");
+        local.shutdown().await.unwrap();
+        return;
+    }
+    assert!(plan.conflicts.is_empty(), "{plan}");
+    let add = plan
+        .steps
+        .iter()
+        .find(|s| s.kind == StepKind::AddDataNode && s.target == "dn2")
+        .unwrap();
+    assert!(add.bootstrap, "{plan}");
+    assert!(
+        add.sql
+            .contains("database => 'tsdb_new', bootstrap => true"),
+        "{plan}"
+    );
+    assert!(
+        !plan
+            .steps
+            .iter()
+            .any(|s| s.kind == StepKind::CreateExtension && s.node == "dn2"),
+        "{plan}"
+    );
+    cluster.apply_plan(&plan).await.unwrap();
+    assert!(cluster.plan().await.unwrap().is_converged());
+    let status = cluster.status().await;
+    assert!(status.is_healthy(), "{status}");
+    let an_version = ServerInfo::detect(&local.access_node_config())
+        .await
+        .unwrap()
+        .timescaledb;
+    let dn2 = ServerInfo::detect(&local.data_nodes()[1].config().database("tsdb_new"))
+        .await
+        .unwrap();
+    assert_eq!(dn2.timescaledb, an_version);
+    let an = access_node(&local).await;
+    assert_eq!(
+        an.hypertable(&table()).await.unwrap().unwrap().data_nodes,
+        ["dn1", "dn2"]
+    );
+    local.shutdown().await.unwrap();
+}
+
 as_both_admins!(
+    a_data_node_without_its_database,
     prune_revokes_what_the_spec_does_not_grant,
     partitioning_and_the_chunk_interval_converge_or_conflict,
     a_role_added_after_its_table_is_planned,

@@ -121,6 +121,11 @@ pub struct Step {
     /// detached, and with [`Prune::DropData`] the data it holds.
     #[cfg_attr(feature = "serde", serde(default))]
     pub destructive: bool,
+    /// Whether a [`StepKind::AddDataNode`] step also creates the data node's database and
+    /// the extension in it (`add_data_node(bootstrap => true)`): the database did not
+    /// exist, and the admin is a superuser there.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub bootstrap: bool,
 }
 
 impl fmt::Display for Step {
@@ -318,6 +323,7 @@ impl Plan {
             table: None,
             extension_version: None,
             destructive: false,
+            bootstrap: false,
         });
     }
 
@@ -595,6 +601,8 @@ impl Cluster {
         // The data nodes with the extension installed, and how many data nodes each has of
         // its own (for whether one to add may be added).
         let mut installed: Vec<(String, i64)> = Vec::new();
+        // The data nodes whose database does not exist, to be created as they are added.
+        let mut to_bootstrap: Vec<String> = Vec::new();
         if let Some(why) = an_info.read_only_reason() {
             read_only.push((an_name.clone(), why));
         }
@@ -652,6 +660,26 @@ impl Cluster {
                     stored_on_node.push((name.clone(), check.stored));
                     grant_gaps.push((name.clone(), check.grant_gaps));
                     reachable.push(name);
+                }
+                Err(e) if is_missing_database(&e, &name) => {
+                    match self.missing_database(dn, an_info.timescaledb).await? {
+                        MissingDatabase::Bootstrap => {
+                            plan.observe(format!("data node {name}: no database, bootstrap"));
+                            to_bootstrap.push(name.clone());
+                            // Nothing of the spec's is there yet.
+                            roles_on_node.push((name.clone(), Vec::new()));
+                            stored_on_node.push((name.clone(), Vec::new()));
+                            grant_gaps.push((name.clone(), Vec::new()));
+                            reachable.push(name);
+                        }
+                        MissingDatabase::Conflict(reason) => {
+                            plan.observe(format!("data node {name}: no database, {reason}"));
+                            plan.add_conflict(&name, &name, reason);
+                        }
+                        MissingDatabase::NotRead => {
+                            plan.add_unknown(&name, "extension, data-node and role state", e);
+                        }
+                    }
                 }
                 Err(e) => plan.add_unknown(&name, "extension, data-node and role state", e),
             }
@@ -794,13 +822,28 @@ impl Cluster {
                         continue;
                     }
                 }
+                let bootstrap = to_bootstrap.contains(&name);
                 plan.add_step(
                     StepKind::AddDataNode,
                     &an_name,
                     &name,
-                    show::add_data_node(an_schemas.as_ref(), &id, host, port, dn.get_database()),
-                    "the access node does not have this data node",
+                    show::add_data_node(
+                        an_schemas.as_ref(),
+                        &id,
+                        host,
+                        port,
+                        dn.get_database(),
+                        bootstrap,
+                    ),
+                    if bootstrap {
+                        "the access node does not have this data node, and its database does \
+                         not exist: add_data_node creates it, with the extension at the \
+                         access node's version"
+                    } else {
+                        "the access node does not have this data node"
+                    },
                 );
+                plan.last_step().bootstrap = bootstrap;
                 continue;
             };
             let mut drift = Vec::new();
@@ -1120,6 +1163,66 @@ impl Cluster {
         Ok(plan)
     }
 
+    /// What to do about data node `config`, whose database does not exist, read over its
+    /// maintenance database as `add_data_node` would reach it (`postgres`, else
+    /// `template1`): create it when adding the node, where the admin is a superuser and the
+    /// server offers `an_version`; else a conflict that says why not. A server that cannot
+    /// run multi-node fails the plan, as for any node.
+    async fn missing_database(
+        &self,
+        config: &NodeConfig,
+        an_version: Option<Version>,
+    ) -> Result<MissingDatabase> {
+        let name = config.node_name();
+        let deadline = Deadline::after(self.node_deadline);
+        let mut session = None;
+        for database in MAINTENANCE_DATABASES {
+            let maintenance = config.clone().database(database);
+            if let Ok(s) = deadline
+                .run(OP, &name, Session::open(&maintenance, OP))
+                .await
+            {
+                session = Some(s);
+                break;
+            }
+        }
+        let Some(session) = session else {
+            return Ok(MissingDatabase::NotRead);
+        };
+        let info = session
+            .bounded(
+                OP,
+                &name,
+                deadline,
+                ServerInfo::read_brief_with_versions(&session),
+            )
+            .await?;
+        info.check_offered_for(OP)?;
+        let database = config.get_database();
+        if !info.is_superuser {
+            return Ok(MissingDatabase::Conflict(format!(
+                "its database {database:?} does not exist, and {:?} is not a superuser \
+                 there, so add_data_node cannot create it with the extension; create it \
+                 (owned by {:?}, with the extension), then plan again",
+                info.user, info.user
+            )));
+        }
+        if let Some(v) = an_version {
+            if !info.timescaledb_available.contains(&v) {
+                return Ok(MissingDatabase::Conflict(format!(
+                    "its database {database:?} does not exist, and this server does not offer \
+                     TimescaleDB {v}, the access node's version, to create it with (it offers \
+                     {:?}); install {v} on it",
+                    info.timescaledb_available
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                )));
+            }
+        }
+        Ok(MissingDatabase::Bootstrap)
+    }
+
     /// Whether data node `config`'s database is an access node, a data node (of this or
     /// another distributed database) or neither; `data_node_count` as the check read it.
     async fn membership(&self, config: &NodeConfig, data_node_count: i64) -> Result<NodeRole> {
@@ -1230,6 +1333,27 @@ impl Cluster {
         };
         session.bounded(OP, &name, deadline, check).await
     }
+}
+
+/// Where `add_data_node(bootstrap => true)` connects to create a data node's database, in
+/// order.
+const MAINTENANCE_DATABASES: [&str; 2] = ["postgres", "template1"];
+
+/// What the plan does about a data node whose database does not exist.
+enum MissingDatabase {
+    /// Create it as the node is added.
+    Bootstrap,
+    /// It cannot be created so: why.
+    Conflict(String),
+    /// The server could not be read over a maintenance database either.
+    NotRead,
+}
+
+/// Whether `e`, from checking data node `node`, says its database does not exist (3D000 at
+/// login: the server accepted the credentials first).
+fn is_missing_database(e: &Error, node: &str) -> bool {
+    e.code() == Some(&tokio_postgres::error::SqlState::INVALID_CATALOG_NAME)
+        && e.node() == Some(node)
 }
 
 /// Why data node `dn`, a database that is already an access node or a data node (`role`),
