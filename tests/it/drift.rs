@@ -749,6 +749,28 @@ async fn a_data_node_without_its_database(admin: AdminModel) {
         an.hypertable(&table()).await.unwrap().unwrap().data_nodes,
         ["dn1", "dn2"]
     );
+    // Its database dropped behind the cluster's back: nothing to add, nothing to create in
+    // place; the plan says so.
+    let maintenance = local.data_nodes()[1].config().database("postgres");
+    maintenance
+        .connect()
+        .await
+        .unwrap()
+        .batch_execute("DROP DATABASE tsdb_new WITH (FORCE)")
+        .await
+        .unwrap();
+    let plan = cluster.plan().await.unwrap();
+    assert!(
+        !plan.steps.iter().any(|s| s.kind == StepKind::AddDataNode),
+        "{plan}"
+    );
+    assert!(
+        plan.conflicts.iter().any(|c| c.node == "dn2"
+            && c.reason.contains(
+                "the access node has this data node, but its database \"tsdb_new\" does not exist"
+            )),
+        "{plan}"
+    );
     local.shutdown().await.unwrap();
 }
 

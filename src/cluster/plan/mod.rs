@@ -661,6 +661,28 @@ impl Cluster {
                     grant_gaps.push((name.clone(), check.grant_gaps));
                     reachable.push(name);
                 }
+                Err(e)
+                    if is_missing_database(&e, &name)
+                        && reads
+                            .registered
+                            .as_ref()
+                            .is_ok_and(|nodes| nodes.iter().any(|n| n.name == name)) =>
+                {
+                    plan.observe(format!("data node {name}: added, no database"));
+                    plan.add_conflict(
+                        &name,
+                        &name,
+                        format!(
+                            "the access node has this data node, but its database {:?} does \
+                             not exist (dropped?): the chunks it held are gone, and \
+                             TimescaleDB cannot give the node a new database in place; take \
+                             it out of the spec and delete it in prune mode (TimescaleDB \
+                             refuses while it holds the only copy of a chunk: drop such \
+                             chunks first), then put it back",
+                            dn.get_database()
+                        ),
+                    );
+                }
                 Err(e) if is_missing_database(&e, &name) => {
                     match self.missing_database(dn, an_info.timescaledb).await? {
                         MissingDatabase::Bootstrap => {
