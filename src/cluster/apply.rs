@@ -3,6 +3,7 @@
 
 use futures_util::future::join_all;
 
+use super::apply_lock::ApplyLock;
 use super::plan::{HypertableSpec, Plan, Prune, Step, StepKind};
 use super::Cluster;
 use crate::connect::{Deadline, Session};
@@ -43,6 +44,12 @@ impl Cluster {
     /// steps of the other nodes' extensions and data-node registrations run: tables,
     /// distribution and roles wait, so that nothing is distributed over fewer nodes than the
     /// spec names.
+    ///
+    /// Two applies of one cluster never interleave: when there are steps to run, apply
+    /// takes a lock on the access node ([`APPLY_LOCK_KEY`](super::APPLY_LOCK_KEY)), waiting
+    /// up to [`APPLY_LOCK_WAIT`](super::APPLY_LOCK_WAIT) for another apply to finish
+    /// ([`Error::Timeout`] after that), and plans again under it; a converged cluster takes
+    /// no lock.
     pub async fn apply(&self) -> Result<ApplyReport> {
         self.apply_with_progress(|_| {}).await
     }
@@ -54,7 +61,15 @@ impl Cluster {
         progress: impl FnMut(&Step) + Send,
     ) -> Result<ApplyReport> {
         let plan: Plan = self.plan().await?;
-        self.run_plan(plan, progress).await
+        if plan.steps.is_empty() || !plan.conflicts.is_empty() {
+            // Nothing to run (or nothing it may run): no lock.
+            return self.run_plan(plan, None, progress).await;
+        }
+        // Steps to run: under the apply lock, planned again, so that another apply that
+        // ran meanwhile is not repeated or interleaved.
+        let lock = self.apply_lock().await?;
+        let plan: Plan = self.plan().await?;
+        self.run_plan(plan, Some(&lock), progress).await
     }
 
     /// Applies `approved`, a plan shown and approved earlier (perhaps read back from JSON),
@@ -87,6 +102,12 @@ impl Cluster {
                  when every node answers",
             ));
         }
+        // Under the apply lock when there is anything to run (see `apply`).
+        let lock = if approved.steps.is_empty() {
+            None
+        } else {
+            Some(self.apply_lock().await?)
+        };
         let now = self.plan().await?;
         if now.fingerprint != approved.fingerprint {
             let reason = if now.steps != approved.steps || now.conflicts != approved.conflicts {
@@ -113,12 +134,14 @@ impl Cluster {
             conflicts: approved.conflicts.clone(),
             ..Plan::default()
         };
-        self.run_plan(plan, progress).await
+        self.run_plan(plan, lock.as_ref(), progress).await
     }
 
+    /// Runs `plan`'s steps; `lock`, the apply lock held meanwhile, is checked before each.
     async fn run_plan(
         &self,
         plan: Plan,
+        lock: Option<&ApplyLock>,
         mut progress: impl FnMut(&Step) + Send,
     ) -> Result<ApplyReport> {
         if let Some(first) = plan.conflicts.first() {
@@ -149,6 +172,12 @@ impl Cluster {
         while let Some(step) = steps.next() {
             if !errors.is_empty() && step.kind.is_cluster_wide() {
                 continue;
+            }
+            if let Some(lock) = lock {
+                if let Err(e) = lock.check() {
+                    errors.push(e);
+                    break;
+                }
             }
             if failed.contains(&step.node) || failed.contains(&step.target) {
                 continue;

@@ -16,6 +16,7 @@
 //! Each node's step runs within [`Cluster::node_deadline`] ([`DEFAULT_NODE_DEADLINE`]).
 
 mod apply;
+mod apply_lock;
 mod cause;
 mod heal;
 mod link;
@@ -32,6 +33,7 @@ mod status;
 mod verifier;
 
 pub use apply::ApplyReport;
+pub use apply_lock::{APPLY_LOCK_KEY, APPLY_LOCK_WAIT};
 pub use cause::Cause;
 pub use heal::{HealReport, NodeHeal};
 pub use link::AccessNodeLink;

@@ -22,6 +22,7 @@ mod idle;
 mod waits;
 
 pub use deadline::CANCEL_GRACE;
+pub(crate) use idle::parse_server_duration;
 pub use waits::CheckoutWaits;
 
 use std::ops::Deref;
@@ -35,7 +36,7 @@ use crate::config::NodeConfig;
 use crate::connect::{SearchPath, Session};
 use crate::error::{Error, Result};
 use crate::sql::session::{PING, SESSION_SETUP};
-use idle::{parse_server_duration, Pooled};
+use idle::Pooled;
 use waits::WaitHistogram;
 
 /// Pool settings.

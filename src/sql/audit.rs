@@ -148,6 +148,7 @@ fn corpus() -> Vec<(&'static str, Sql)> {
         ("RESET_SEARCH_PATH", session::RESET_SEARCH_PATH),
         ("SESSION_SETUP", session::SESSION_SETUP),
         ("PING", session::PING),
+        ("APPLY_LOCK", session::APPLY_LOCK),
         ("STATEMENT_TIMEOUT", session::STATEMENT_TIMEOUT),
         ("BEGIN", session::BEGIN),
         ("BEGIN_READ_ONLY", session::BEGIN_READ_ONLY),

@@ -550,6 +550,12 @@ pub(crate) const CALLED: &[CalledFunction] = &[
     ),
     called(
         PgCatalog,
+        "pg_advisory_lock",
+        Function,
+        &[look_alike("bigint", "void", Some("0::bigint"))],
+    ),
+    called(
+        PgCatalog,
         "pg_is_in_recovery",
         Function,
         &[look_alike("", "boolean", Some(""))],

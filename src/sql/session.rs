@@ -67,3 +67,14 @@ pub(crate) const SESSION_SETUP: Sql = Sql::from_static(
 /// An empty statement: one round trip that proves the session still answers and restarts
 /// the server's idle clock for it.
 pub(crate) const PING: Sql = Sql::from_static("");
+
+/// Waits for, and takes, the session-level advisory lock `$1` (`int8`): the lock
+/// [`crate::Cluster::apply`] holds on the access node while it runs steps. Returns the
+/// server's `idle_session_timeout` for this session as `current_setting` shows it (`NULL`
+/// on a server without it), so the session holding the lock can be kept from being ended
+/// as idle.
+pub(crate) const APPLY_LOCK: Sql = Sql::from_static(
+    "SELECT pg_catalog.pg_advisory_lock($1::pg_catalog.int8)::pg_catalog.text AS locked, \
+            pg_catalog.current_setting('idle_session_timeout'::pg_catalog.text, true) \
+                AS idle_session_timeout",
+);

@@ -7,6 +7,7 @@
 use std::time::Duration;
 use timescaledb_multinode::testing::{AdminModel, LocalCluster};
 
+use timescaledb_multinode::cluster::APPLY_LOCK_KEY;
 use timescaledb_multinode::cluster::{Plan, Prune, StepKind};
 use timescaledb_multinode::lifecycle::{AlterDataNode, ChunkInterval};
 use timescaledb_multinode::{
@@ -774,7 +775,69 @@ async fn a_data_node_without_its_database(admin: AdminModel) {
     local.shutdown().await.unwrap();
 }
 
+/// Two applies of one cluster at once (two operators, two CI jobs) used to collide: each
+/// planned the same steps, and one or both failed on the other's objects (`duplicate key
+/// value violates unique constraint "pg_extension_name_index"`, `... "pg_foreign_server_name_index"`,
+/// `user mapping ... already exists`). Now the second waits for the first's lock, plans
+/// again and finds nothing to do; an apply waits for anyone holding the lock.
+async fn applies_at_once_do_not_collide(admin: AdminModel) {
+    let local = two_data_nodes(admin).await;
+    let steps = spec(&local, 2)
+        .role(role())
+        .plan()
+        .await
+        .unwrap()
+        .steps
+        .len();
+    let (a, b) = (spec(&local, 2).role(role()), spec(&local, 2).role(role()));
+    let (a, b) = tokio::join!(a.apply(), b.apply());
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let mut counts = [a.applied.len(), b.applied.len()];
+    counts.sort_unstable();
+    assert_eq!(counts, [0, steps]);
+    let cluster = spec(&local, 2).role(role());
+    assert!(cluster.plan().await.unwrap().is_converged());
+
+    // Someone holds the lock: an apply with steps waits for it.
+    let an = local.access_node_config().connect().await.unwrap();
+    an.execute("SELECT pg_advisory_lock($1)", &[&APPLY_LOCK_KEY])
+        .await
+        .unwrap();
+    let with_more = cluster.role(DistributedRole::new(
+        "mn_user2",
+        SecretString::from("mn_user2 spec pw"),
+    ));
+    let applying = tokio::spawn(async move { with_more.apply().await });
+    let observer = local.access_node_config().connect().await.unwrap();
+    let mut waiting = false;
+    for _ in 0..200 {
+        waiting = observer
+            .query_one(
+                "SELECT count(*) > 0 FROM pg_locks \
+                  WHERE locktype = 'advisory' AND NOT granted \
+                    AND ((classid::int8 << 32) | objid::int8) = $1",
+                &[&APPLY_LOCK_KEY],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if waiting {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(waiting, "the apply waits for the lock");
+    assert!(!applying.is_finished());
+    an.execute("SELECT pg_advisory_unlock($1)", &[&APPLY_LOCK_KEY])
+        .await
+        .unwrap();
+    let report = applying.await.unwrap().unwrap();
+    assert_eq!(report.applied.len(), 1, "{report:?}");
+    local.shutdown().await.unwrap();
+}
+
 as_both_admins!(
+    applies_at_once_do_not_collide,
     a_data_node_without_its_database,
     prune_revokes_what_the_spec_does_not_grant,
     partitioning_and_the_chunk_interval_converge_or_conflict,
