@@ -45,11 +45,10 @@ impl Cluster {
     /// distribution and roles wait, so that nothing is distributed over fewer nodes than the
     /// spec names.
     ///
-    /// Two applies of one cluster never interleave: when there are steps to run, apply
-    /// takes a lock on the access node ([`APPLY_LOCK_KEY`](super::APPLY_LOCK_KEY)), waiting
-    /// up to [`APPLY_LOCK_WAIT`](super::APPLY_LOCK_WAIT) for another apply to finish
-    /// ([`Error::Timeout`] after that), and plans again under it; a converged cluster takes
-    /// no lock.
+    /// Two applies of one cluster never interleave: apply plans and runs under a lock on
+    /// the access node ([`APPLY_LOCK_KEY`](super::APPLY_LOCK_KEY)), waiting up to
+    /// [`APPLY_LOCK_WAIT`](super::APPLY_LOCK_WAIT) for another apply to finish
+    /// ([`Error::Timeout`] after that); the second then plans and finds the work done.
     pub async fn apply(&self) -> Result<ApplyReport> {
         self.apply_with_progress(|_| {}).await
     }
@@ -60,16 +59,13 @@ impl Cluster {
         &self,
         progress: impl FnMut(&Step) + Send,
     ) -> Result<ApplyReport> {
-        let plan: Plan = self.plan().await?;
-        if plan.steps.is_empty() || !plan.conflicts.is_empty() {
-            // Nothing to run (or nothing it may run): no lock.
-            return self.run_plan(plan, None, progress).await;
-        }
-        // Steps to run: under the apply lock, planned again, so that another apply that
-        // ran meanwhile is not repeated or interleaved.
         let lock = self.apply_lock().await?;
-        let plan: Plan = self.plan().await?;
-        self.run_plan(plan, Some(&lock), progress).await
+        let report = match self.plan().await {
+            Ok(plan) => self.run_plan(plan, &lock, progress).await,
+            Err(e) => Err(e),
+        };
+        lock.release().await;
+        report
     }
 
     /// Applies `approved`, a plan shown and approved earlier (perhaps read back from JSON),
@@ -102,12 +98,20 @@ impl Cluster {
                  when every node answers",
             ));
         }
-        // Under the apply lock when there is anything to run (see `apply`).
-        let lock = if approved.steps.is_empty() {
-            None
-        } else {
-            Some(self.apply_lock().await?)
-        };
+        let lock = self.apply_lock().await?;
+        let report = self.apply_approved(approved, &lock, progress).await;
+        lock.release().await;
+        report
+    }
+
+    /// [`Cluster::apply_plan_with_progress`] under the apply lock.
+    async fn apply_approved(
+        &self,
+        approved: &Plan,
+        lock: &ApplyLock<'_>,
+        progress: impl FnMut(&Step) + Send,
+    ) -> Result<ApplyReport> {
+        let an = self.access_node.node_name();
         let now = self.plan().await?;
         if now.fingerprint != approved.fingerprint {
             let reason = if now.steps != approved.steps || now.conflicts != approved.conflicts {
@@ -134,14 +138,14 @@ impl Cluster {
             conflicts: approved.conflicts.clone(),
             ..Plan::default()
         };
-        self.run_plan(plan, lock.as_ref(), progress).await
+        self.run_plan(plan, lock, progress).await
     }
 
     /// Runs `plan`'s steps; `lock`, the apply lock held meanwhile, is checked before each.
     async fn run_plan(
         &self,
         plan: Plan,
-        lock: Option<&ApplyLock>,
+        lock: &ApplyLock<'_>,
         mut progress: impl FnMut(&Step) + Send,
     ) -> Result<ApplyReport> {
         if let Some(first) = plan.conflicts.first() {
@@ -173,11 +177,9 @@ impl Cluster {
             if !errors.is_empty() && step.kind.is_cluster_wide() {
                 continue;
             }
-            if let Some(lock) = lock {
-                if let Err(e) = lock.check() {
-                    errors.push(e);
-                    break;
-                }
+            if let Err(e) = lock.check().await {
+                errors.push(e);
+                break;
             }
             if failed.contains(&step.node) || failed.contains(&step.target) {
                 continue;

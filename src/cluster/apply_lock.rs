@@ -1,103 +1,147 @@
-//! The lock [`Cluster::apply`] holds on the access node while it runs steps, so that two
-//! applies of one cluster (two operators, two CI jobs) never interleave: the second waits,
-//! then plans again and finds the work done.
+//! The lock [`Cluster::apply`] holds on the access node while it plans and runs steps, so
+//! that two applies of one cluster (two operators, two CI jobs) never interleave: the
+//! second waits, then plans and finds the work done.
 //!
-//! It is a session-level advisory lock ([`APPLY_LOCK_KEY`]) in the access node's database,
-//! taken on a session of its own: whatever happens to the sessions that run the steps (one
-//! that timed out is replaced), the lock stays; and when the apply ends, however it ends,
-//! that session closes and the server releases the lock. A server that ends idle sessions
-//! (`idle_session_timeout`) would end it while the steps run, so it is pinged meanwhile; if
-//! it ends anyway (a restart, a DBA), the apply stops before its next step.
+//! It is a session-level advisory lock ([`APPLY_LOCK_KEY`]) in the access node's
+//! database, taken on one of the sessions the cluster keeps (no login: a converged apply
+//! pays two round trips for it), and given back at the end. An apply that ends any other
+//! way (an error, a panic, its future dropped) gives the session up instead of back to the
+//! pool, so the server releases the lock as the session closes. Applies through one
+//! `Cluster` (and its clones) also wait for each other in the process, so a waiting apply
+//! never holds a session the running one needs. A server that ends idle sessions
+//! (`idle_session_timeout`) would end the lock's session while steps run on others, so it
+//! is pinged between steps when due; should it end anyway (a restart, a DBA), the apply
+//! stops before its next step.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use super::Cluster;
-use crate::connect::{Deadline, Session};
+use crate::connect::Deadline;
 use crate::error::{Error, Result};
-use crate::pool::parse_server_duration;
-use crate::sql::session::{APPLY_LOCK, PING};
+use crate::pool::{parse_server_duration, PooledClient};
+use crate::sql::session::{APPLY_LOCK, APPLY_UNLOCK, PING};
 
-/// The key of the advisory lock [`Cluster::apply`] holds on the access node while it runs
-/// steps (`pg_advisory_lock(APPLY_LOCK_KEY)` in the access node's database; the bytes of
-/// `tsmnaply`). A script of your own that changes the cluster can take it too, to keep out
-/// of an apply's way.
+/// The key of the advisory lock [`Cluster::apply`] holds on the access node while it plans
+/// and runs steps (`pg_advisory_lock(APPLY_LOCK_KEY)` in the access node's database; the
+/// bytes of `tsmnaply`). A script of your own that changes the cluster can take it too, to
+/// keep out of an apply's way.
 pub const APPLY_LOCK_KEY: i64 = 0x7473_6d6e_6170_6c79;
 
 /// How long [`Cluster::apply`] waits for another apply of the same access node to finish
 /// before it gives up with [`Error::Timeout`].
 pub const APPLY_LOCK_WAIT: Duration = Duration::from_secs(120);
 
+const APPLY: &str = "apply cluster";
 const OP: &str = "apply cluster: wait for the apply lock another apply holds";
 
-/// The apply lock, held: released when dropped (its session closes).
-pub(crate) struct ApplyLock {
-    session: Arc<Session>,
-    node: String,
-    keepalive: Option<tokio::task::JoinHandle<()>>,
+/// The apply lock, held. [`ApplyLock::release`] gives it back; dropped otherwise, its
+/// session is given up, which releases it.
+pub(crate) struct ApplyLock<'a> {
+    client: PooledClient<'a>,
+    _in_process: tokio::sync::MutexGuard<'a, ()>,
+    /// The server's `idle_session_timeout` for the lock's session.
+    idle_timeout: Option<Duration>,
+    /// When the lock's session last ran a statement.
+    last_used: Mutex<Instant>,
+    released: bool,
 }
 
-impl ApplyLock {
-    /// Whether the lock still holds: its session has not ended. Checked before each step.
-    pub(crate) fn check(&self) -> Result<()> {
-        if self.session.client().is_closed() {
+impl ApplyLock<'_> {
+    /// Whether the lock still holds, checked before each step: its session has not ended;
+    /// pinged first when it has waited a third of the server's `idle_session_timeout`.
+    pub(crate) async fn check(&self) -> Result<()> {
+        let session = self.client.session();
+        let due = self.idle_timeout.is_some_and(|timeout| {
+            self.last_used
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .elapsed()
+                >= timeout / 3
+        });
+        if due && !session.client().is_closed() {
+            let ping = PING;
+            // A failure shows as the session closed, below.
+            let _ = session.execute_utility(APPLY, &ping).await;
+            *self
+                .last_used
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Instant::now();
+        }
+        if session.client().is_closed() {
             return Err(Error::invalid(
-                "apply cluster",
-                Some(&self.node),
+                APPLY,
+                Some(session.node()),
                 "the session holding the apply lock ended (a restart, say); stopped before \
                  the next step so that no other apply interleaves: apply again",
             ));
         }
         Ok(())
     }
+
+    /// Gives the lock back, keeping the session for the pool (given up instead when the
+    /// unlock fails).
+    pub(crate) async fn release(mut self) {
+        let session = self.client.session();
+        if session
+            .query_one(APPLY, &APPLY_UNLOCK, &[&APPLY_LOCK_KEY])
+            .await
+            .is_ok()
+        {
+            self.released = true;
+        }
+    }
 }
 
-impl Drop for ApplyLock {
+impl Drop for ApplyLock<'_> {
     fn drop(&mut self) {
-        if let Some(keepalive) = self.keepalive.take() {
-            keepalive.abort();
+        if !self.released {
+            // Closed, not pooled: the server releases the lock with the session.
+            self.client.session().discard();
         }
     }
 }
 
 impl Cluster {
     /// Waits (up to [`APPLY_LOCK_WAIT`]) for and takes the apply lock on the access node.
-    pub(crate) async fn apply_lock(&self) -> Result<ApplyLock> {
+    pub(crate) async fn apply_lock(&self) -> Result<ApplyLock<'_>> {
         let node = self.access_node.node_name();
-        let session = Deadline::after(self.node_deadline)
-            .run(OP, &node, Session::open(&self.access_node, OP))
+        let in_process = self.pools.apply.lock().await;
+        let client = Deadline::after(self.node_deadline)
+            .run(APPLY, &node, self.access_node_client(APPLY))
             .await?;
-        let row = session
-            .bounded(
-                OP,
-                &node,
-                Deadline::after(APPLY_LOCK_WAIT),
-                session.query_one(OP, &APPLY_LOCK, &[&APPLY_LOCK_KEY]),
-            )
-            .await?;
-        let idle: Option<String> = session.get(OP, &row, "idle_session_timeout")?;
-        let session = Arc::new(session);
-        let keepalive = idle
-            .as_deref()
-            .and_then(parse_server_duration)
-            .map(|timeout| {
-                let session = Arc::clone(&session);
-                let every = (timeout / 3).max(Duration::from_millis(100));
-                tokio::spawn(async move {
-                    loop {
-                        tokio::time::sleep(every).await;
-                        let ping = PING;
-                        if session.execute_utility(OP, &ping).await.is_err() {
-                            break;
-                        }
-                    }
-                })
-            });
+        let session = client.session();
+        let deadline = Deadline::after(APPLY_LOCK_WAIT);
+        let mut pause = Duration::from_millis(10);
+        let idle: Option<String> = loop {
+            let row = session
+                .bounded(
+                    OP,
+                    &node,
+                    deadline,
+                    session.query_one(OP, &APPLY_LOCK, &[&APPLY_LOCK_KEY]),
+                )
+                .await?;
+            if session.get(OP, &row, "locked")? {
+                break session.get(OP, &row, "idle_session_timeout")?;
+            }
+            if tokio::time::Instant::now() + pause >= deadline.at {
+                return Err(Error::Timeout {
+                    op: OP,
+                    node,
+                    after: APPLY_LOCK_WAIT,
+                });
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(250));
+        };
         tracing::debug!(node = %node, "apply lock taken");
         Ok(ApplyLock {
-            session,
-            node,
-            keepalive,
+            client,
+            _in_process: in_process,
+            idle_timeout: idle.as_deref().and_then(parse_server_duration),
+            last_used: Mutex::new(Instant::now()),
+            released: false,
         })
     }
 }

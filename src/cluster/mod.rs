@@ -101,6 +101,8 @@ struct Pools {
     verified: verifier::Verified,
     /// Logins status proved, by the configuration they were proved under.
     proofs: proofs::Proofs,
+    /// Held by the apply running through these pools (see `apply_lock`).
+    apply: tokio::sync::Mutex<()>,
 }
 
 /// Connections each of a cluster's pools keeps at most (reads for plans only).

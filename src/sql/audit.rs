@@ -149,6 +149,7 @@ fn corpus() -> Vec<(&'static str, Sql)> {
         ("SESSION_SETUP", session::SESSION_SETUP),
         ("PING", session::PING),
         ("APPLY_LOCK", session::APPLY_LOCK),
+        ("APPLY_UNLOCK", session::APPLY_UNLOCK),
         ("STATEMENT_TIMEOUT", session::STATEMENT_TIMEOUT),
         ("BEGIN", session::BEGIN),
         ("BEGIN_READ_ONLY", session::BEGIN_READ_ONLY),

@@ -550,9 +550,15 @@ pub(crate) const CALLED: &[CalledFunction] = &[
     ),
     called(
         PgCatalog,
-        "pg_advisory_lock",
+        "pg_try_advisory_lock",
         Function,
-        &[look_alike("bigint", "void", Some("0::bigint"))],
+        &[look_alike("bigint", "boolean", Some("0::bigint"))],
+    ),
+    called(
+        PgCatalog,
+        "pg_advisory_unlock",
+        Function,
+        &[look_alike("bigint", "boolean", Some("0::bigint"))],
     ),
     called(
         PgCatalog,

@@ -779,9 +779,20 @@ async fn a_data_node_without_its_database(admin: AdminModel) {
 /// planned the same steps, and one or both failed on the other's objects (`duplicate key
 /// value violates unique constraint "pg_extension_name_index"`, `... "pg_foreign_server_name_index"`,
 /// `user mapping ... already exists`). Now the second waits for the first's lock, plans
-/// again and finds nothing to do; an apply waits for anyone holding the lock.
+/// again and finds nothing to do; an apply waits for anyone holding the lock, and one that
+/// is dropped releases it.
 async fn applies_at_once_do_not_collide(admin: AdminModel) {
     let local = two_data_nodes(admin).await;
+    // An apply dropped at its first step (a caller's timeout, say) gives up the session
+    // that holds the lock, though its cluster lives on: the next applies do not wait.
+    let dropped = spec(&local, 2).role(role());
+    let (started, mut first_step) = tokio::sync::mpsc::unbounded_channel();
+    tokio::select! {
+        _ = dropped.apply_with_progress(move |_| { let _ = started.send(()); }) => {
+            panic!("the apply finished before its first step was seen")
+        }
+        _ = first_step.recv() => {}
+    }
     let steps = spec(&local, 2)
         .role(role())
         .plan()
@@ -790,7 +801,11 @@ async fn applies_at_once_do_not_collide(admin: AdminModel) {
         .steps
         .len();
     let (a, b) = (spec(&local, 2).role(role()), spec(&local, 2).role(role()));
-    let (a, b) = tokio::join!(a.apply(), b.apply());
+    let (a, b) = tokio::time::timeout(Duration::from_secs(60), async {
+        tokio::join!(a.apply(), b.apply())
+    })
+    .await
+    .expect("no apply waits for a dropped one's lock");
     let (a, b) = (a.unwrap(), b.unwrap());
     let mut counts = [a.applied.len(), b.applied.len()];
     counts.sort_unstable();
@@ -809,24 +824,25 @@ async fn applies_at_once_do_not_collide(admin: AdminModel) {
     ));
     let applying = tokio::spawn(async move { with_more.apply().await });
     let observer = local.access_node_config().connect().await.unwrap();
-    let mut waiting = false;
+    let mut trying = false;
     for _ in 0..200 {
-        waiting = observer
+        trying = observer
             .query_one(
-                "SELECT count(*) > 0 FROM pg_locks \
-                  WHERE locktype = 'advisory' AND NOT granted \
-                    AND ((classid::int8 << 32) | objid::int8) = $1",
-                &[&APPLY_LOCK_KEY],
+                "SELECT count(*) > 0 FROM pg_stat_activity \
+                  WHERE pid <> pg_backend_pid() AND query LIKE '%pg_try_advisory_lock%'",
+                &[],
             )
             .await
             .unwrap()
             .get(0);
-        if waiting {
+        if trying {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(waiting, "the apply waits for the lock");
+    assert!(trying, "the apply tries for the lock");
+    // It cannot finish while the lock is held here (nor fail: it waits).
+    tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(!applying.is_finished());
     an.execute("SELECT pg_advisory_unlock($1)", &[&APPLY_LOCK_KEY])
         .await
