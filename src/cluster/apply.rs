@@ -60,7 +60,7 @@ impl Cluster {
         progress: impl FnMut(&Step) + Send,
     ) -> Result<ApplyReport> {
         let lock = self.apply_lock().await?;
-        let report = match self.plan().await {
+        let report = match self.plan_on(Some(lock.session())).await {
             Ok(plan) => self.run_plan(plan, &lock, progress).await,
             Err(e) => Err(e),
         };
@@ -112,7 +112,7 @@ impl Cluster {
         progress: impl FnMut(&Step) + Send,
     ) -> Result<ApplyReport> {
         let an = self.access_node.node_name();
-        let now = self.plan().await?;
+        let now = self.plan_on(Some(lock.session())).await?;
         if now.fingerprint != approved.fingerprint {
             let reason = if now.steps != approved.steps || now.conflicts != approved.conflicts {
                 format!(

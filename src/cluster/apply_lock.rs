@@ -3,8 +3,9 @@
 //! second waits, then plans and finds the work done.
 //!
 //! It is a session-level advisory lock ([`APPLY_LOCK_KEY`]) in the access node's
-//! database, taken on one of the sessions the cluster keeps (no login: a converged apply
-//! pays two round trips for it), and given back at the end. An apply that ends any other
+//! database, taken on one of the sessions the cluster keeps, over which the plan under it
+//! then reads the access node (no login more: a converged apply pays two round trips for
+//! it), and given back at the end. An apply that ends any other
 //! way (an error, a panic, its future dropped) gives the session up instead of back to the
 //! pool, so the server releases the lock as the session closes. Applies through one
 //! `Cluster` (and its clones) also wait for each other in the process, so a waiting apply
@@ -17,7 +18,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::Cluster;
-use crate::connect::Deadline;
+use crate::connect::{Deadline, Session};
 use crate::error::{Error, Result};
 use crate::pool::{parse_server_duration, PooledClient};
 use crate::sql::session::{APPLY_LOCK, APPLY_UNLOCK, PING};
@@ -48,6 +49,11 @@ pub(crate) struct ApplyLock<'a> {
 }
 
 impl ApplyLock<'_> {
+    /// The session holding the lock (the plan under it reads the access node over it).
+    pub(crate) fn session(&self) -> &Session {
+        self.client.session()
+    }
+
     /// Whether the lock still holds, checked before each step: its session has not ended;
     /// pinged first when it has waited a third of the server's `idle_session_timeout`.
     pub(crate) async fn check(&self) -> Result<()> {

@@ -17,6 +17,7 @@ use crate::connect::{Deadline, Session};
 use crate::error::{Error, Result};
 use crate::ident::Ident;
 use crate::node::{DistributedHypertable, DistributedRole, GrantOn};
+use crate::pool::PooledClient;
 use crate::server::{Feature, NodeRole, ServerInfo};
 use crate::sql::plan as show;
 use crate::sql::raw::RawSql;
@@ -532,21 +533,29 @@ impl Cluster {
     /// "timescaledb.license is 'apache'"); the access node's error when it cannot be read
     /// (nothing can be planned without it).
     pub async fn plan(&self) -> Result<Plan> {
-        match self.plan_once().await {
+        self.plan_on(None).await
+    }
+
+    /// [`Cluster::plan`], reading the access node over `held` (a session apply holds its
+    /// lock on) when given, else over a session of the cluster's.
+    pub(crate) async fn plan_on(&self, held: Option<&Session>) -> Result<Plan> {
+        match self.plan_once(held).await {
             // A kept session that loaded the extension before it was updated fails so
             // (42710, "already loaded with a different version"), and one whose connection
             // ended under it (the server restarted, or ended it as idle) fails as its end
-            // says; either is dropped: plan again over new ones.
+            // says; either is dropped: plan again over new ones (a held one that ended is
+            // not used again: apply finds its lock gone before the first step).
             Err(e) if e.code().is_some_and(|c| c.code() == "42710") || e.ended_the_session() => {
                 tracing::debug!(error = %e, "a kept session went stale; planning again");
-                self.plan_once().await
+                let held = held.filter(|s| !s.is_poisoned() && !s.client().is_closed());
+                self.plan_once(held).await
             }
             other => other,
         }
     }
 
-    /// [`Cluster::plan`], once.
-    async fn plan_once(&self) -> Result<Plan> {
+    /// [`Cluster::plan_on`], once.
+    async fn plan_once(&self, held: Option<&Session>) -> Result<Plan> {
         self.validate_spec(OP)?;
         let an_name = self.access_node.node_name();
         // One access-node session for the whole plan; the data nodes are checked at the same
@@ -556,10 +565,15 @@ impl Cluster {
         let (an, dn_checks) = tokio::join!(
             async {
                 let deadline = Deadline::after(self.node_deadline);
-                let client = deadline
-                    .run(OP, &an_name, self.access_node_client(OP))
-                    .await?;
-                let session = client.session();
+                let client = match held {
+                    Some(_) => None,
+                    None => Some(
+                        deadline
+                            .run(OP, &an_name, self.access_node_client(OP))
+                            .await?,
+                    ),
+                };
+                let session = held_or_own(held, client.as_ref());
                 let info = session
                     .bounded(OP, &an_name, deadline, ServerInfo::read_brief(session))
                     .await?;
@@ -573,7 +587,7 @@ impl Cluster {
             join_all(self.data_nodes.iter().map(|dn| self.check_data_node(dn)))
         );
         let (an_client, an_info, reads) = an?;
-        let session = an_client.session();
+        let session = held_or_own(held, an_client.as_ref());
         // Every node that answered must run, or be able to create, a multi-node TimescaleDB
         // before anything is planned, so that `apply` changes nothing on a cluster that
         // cannot work: the access node first, then the data nodes in order.
@@ -1354,6 +1368,16 @@ impl Cluster {
             })
         };
         session.bounded(OP, &name, deadline, check).await
+    }
+}
+
+/// The access-node session a plan reads over: `held` when given, else the plan's own
+/// pooled one.
+fn held_or_own<'s>(held: Option<&'s Session>, own: Option<&'s PooledClient<'_>>) -> &'s Session {
+    match (held, own) {
+        (Some(session), _) => session,
+        (None, Some(client)) => client.session(),
+        (None, None) => unreachable!("a plan has its own session when none is held"),
     }
 }
 
