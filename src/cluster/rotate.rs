@@ -5,6 +5,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::probe::probe_fresh;
 use super::Cluster;
+use crate::config::NodeConfig;
 use crate::connect::{Deadline, Session};
 use crate::error::{Error, Result};
 use crate::ident::Ident;
@@ -29,6 +30,11 @@ pub enum RotationStep {
     UserMapping,
     /// A statement from a fresh access-node session to the data node.
     RoundTrip,
+    /// Taking the apply lock first ([`APPLY_LOCK_KEY`](super::APPLY_LOCK_KEY)): an apply
+    /// or another rotation of the cluster ran longer than
+    /// [`APPLY_LOCK_WAIT`](super::APPLY_LOCK_WAIT), or the access node did not answer.
+    /// Nothing was changed.
+    ApplyLock,
 }
 
 /// What [`Cluster::rotate_password`] did. Running the rotation again after a failure picks
@@ -71,6 +77,10 @@ impl Cluster {
     /// The password (and its SCRAM verifier) never reaches a server log, statistics view or
     /// error; see [`Cluster::secret_logging`] for when that is refused instead.
     ///
+    /// It runs under the apply lock ([`APPLY_LOCK_KEY`](super::APPLY_LOCK_KEY)), waiting for
+    /// an apply of the cluster to finish first, so that the apply cannot set the mapping back
+    /// in between ([`RotationStep::ApplyLock`] when the lock cannot be taken).
+    ///
     /// The data-node step and the round trip each run within [`Cluster::node_deadline`]: a
     /// data node that never answers fails its step with [`Error::Timeout`] naming it, and
     /// the access node's probe is cancelled on the server.
@@ -101,6 +111,31 @@ impl Cluster {
             verified: false,
             failure: None,
         };
+        // Under the apply lock, so that an apply running at the same time cannot set the
+        // mapping back in between.
+        let lock = match self.apply_lock().await {
+            Ok(lock) => lock,
+            Err(e) => {
+                rotation.failure = Some((RotationStep::ApplyLock, e));
+                return Ok(rotation);
+            }
+        };
+        self.rotate_locked(&mut rotation, config, role, new_password)
+            .await;
+        lock.release().await;
+        tracing::debug!(data_node = %name, complete = rotation.is_complete(), "password rotation");
+        Ok(rotation)
+    }
+
+    /// [`Cluster::rotate_password`]'s steps, under the apply lock.
+    async fn rotate_locked(
+        &self,
+        rotation: &mut Rotation,
+        config: NodeConfig,
+        role: Ident,
+        new_password: SecretString,
+    ) {
+        let name = config.node_name();
 
         // 1. The data node's role, within the node deadline.
         let deadline = Deadline::after(self.node_deadline);
@@ -129,13 +164,13 @@ impl Cluster {
                     Ok(()) => rotation.role_changed = true,
                     Err(e) => {
                         rotation.failure = Some((RotationStep::DataNodeRole, e));
-                        return Ok(rotation);
+                        return;
                     }
                 }
             }
             Err(e) => {
                 rotation.failure = Some((RotationStep::DataNodeRole, e));
-                return Ok(rotation);
+                return;
             }
         }
 
@@ -144,7 +179,7 @@ impl Cluster {
             Ok(an) => an.secret_logging(self.secret_logging),
             Err(e) => {
                 rotation.failure = Some((RotationStep::UserMapping, e));
-                return Ok(rotation);
+                return;
             }
         };
         let mapping = UserMapping::new(RoleSpec::CurrentUser, name.clone())
@@ -154,7 +189,7 @@ impl Cluster {
             Ok(change) => rotation.mapping = Some(change),
             Err(e) => {
                 rotation.failure = Some((RotationStep::UserMapping, e));
-                return Ok(rotation);
+                return;
             }
         }
 
@@ -177,7 +212,5 @@ impl Cluster {
             Ok(()) => rotation.verified = true,
             Err(e) => rotation.failure = Some((RotationStep::RoundTrip, e)),
         }
-        tracing::debug!(data_node = %name, complete = rotation.is_complete(), "password rotation");
-        Ok(rotation)
     }
 }

@@ -86,6 +86,28 @@ pub fn example_binary(name: &str) -> std::path::PathBuf {
     bin
 }
 
+/// Returns once some session of the access node `local` has tried for the apply lock
+/// (`Cluster::apply` and `rotate_password` try again until it is free): that call waits.
+pub async fn until_trying_for_the_apply_lock(local: &LocalCluster) {
+    let observer = local.access_node_config().connect().await.unwrap();
+    for _ in 0..200 {
+        let trying: bool = observer
+            .query_one(
+                "SELECT count(*) > 0 FROM pg_stat_activity \
+                  WHERE pid <> pg_backend_pid() AND query LIKE '%pg_try_advisory_lock%'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if trying {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("nothing tried for the apply lock");
+}
+
 /// Each named test function (taking an `AdminModel`, imported where the macro is used) as
 /// two tier-2 tests: as a superuser and as the managed-service admin (not a superuser).
 macro_rules! as_both_admins {

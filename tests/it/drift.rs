@@ -15,7 +15,7 @@ use timescaledb_multinode::{
     Privilege, RawSql, SecretString, ServerInfo, TableName,
 };
 
-use crate::common::{as_both_admins, tier2};
+use crate::common::{as_both_admins, tier2, until_trying_for_the_apply_lock};
 
 const TABLE: &str = "CREATE TABLE sensor_data(time timestamptz NOT NULL, sensor_id int NOT NULL, \
                      temperature float8)";
@@ -823,24 +823,7 @@ async fn applies_at_once_do_not_collide(admin: AdminModel) {
         SecretString::from("mn_user2 spec pw"),
     ));
     let applying = tokio::spawn(async move { with_more.apply().await });
-    let observer = local.access_node_config().connect().await.unwrap();
-    let mut trying = false;
-    for _ in 0..200 {
-        trying = observer
-            .query_one(
-                "SELECT count(*) > 0 FROM pg_stat_activity \
-                  WHERE pid <> pg_backend_pid() AND query LIKE '%pg_try_advisory_lock%'",
-                &[],
-            )
-            .await
-            .unwrap()
-            .get(0);
-        if trying {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(trying, "the apply tries for the lock");
+    until_trying_for_the_apply_lock(&local).await;
     // It cannot finish while the lock is held here (nor fail: it waits).
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(!applying.is_finished());

@@ -2,7 +2,7 @@
 //! version on the version matrix's installation), and password rotation that
 //! repairs a password changed behind the crate's back.
 
-use timescaledb_multinode::cluster::{AccessNodeLink, Cause, RotationStep};
+use timescaledb_multinode::cluster::{AccessNodeLink, Cause, RotationStep, APPLY_LOCK_KEY};
 use timescaledb_multinode::lifecycle::MappingChange;
 use timescaledb_multinode::testing::{
     AdminModel, LocalCluster, LocalClusterBuilder, LocalServer, PgInstall,
@@ -12,7 +12,7 @@ use timescaledb_multinode::{
     Error, NodeConfig, RawSql, RoleSpec, SecretString, UpdateExtension, Version,
 };
 
-use crate::common::{matrix, tier2};
+use crate::common::{matrix, tier2, until_trying_for_the_apply_lock};
 
 async fn joined(builder: LocalClusterBuilder) -> (LocalCluster, Cluster, AccessNode) {
     let joined = builder.data_nodes(2).start_joined().await.unwrap();
@@ -144,6 +144,27 @@ pub async fn rotation(builder: LocalClusterBuilder) {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("non-empty"), "{err}");
+
+    // An apply runs (here: its lock, held by hand): the rotation waits for it, so that
+    // the apply cannot set the mapping back in between, then runs.
+    let an = local.access_node_config().connect().await.unwrap();
+    an.execute("SELECT pg_advisory_lock($1)", &[&APPLY_LOCK_KEY])
+        .await
+        .unwrap();
+    let same = local.data_nodes()[0].config().get_password().clone();
+    let rotating = {
+        let cluster = cluster.clone();
+        tokio::spawn(async move { cluster.rotate_password("dn1", same).await })
+    };
+    until_trying_for_the_apply_lock(&local).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!rotating.is_finished());
+    an.execute("SELECT pg_advisory_unlock($1)", &[&APPLY_LOCK_KEY])
+        .await
+        .unwrap();
+    let rotation = rotating.await.unwrap().unwrap();
+    assert!(rotation.is_complete(), "{rotation:?}");
+    assert!(!rotation.role_changed, "{rotation:?}");
     local.shutdown().await.unwrap();
 }
 
