@@ -2,6 +2,30 @@
 
 use super::Sql;
 
+/// The `default_read_only` column of [`SERVER_INFO`] and [`SERVER_INFO_BRIEF`]: what a new
+/// session of this login role in this database starts with (see [`SERVER_INFO`]).
+macro_rules! default_read_only_column {
+    () => {
+        "COALESCE((SELECT pg_catalog.substr(c, 31)::pg_catalog.bool \
+                        FROM pg_catalog.pg_db_role_setting r, \
+                             pg_catalog.unnest(r.setconfig) AS c \
+                       WHERE r.setrole OPERATOR(pg_catalog.=) ANY (ARRAY[0::pg_catalog.oid, \
+                               (SELECT a.oid FROM pg_catalog.pg_roles a \
+                                 WHERE a.rolname OPERATOR(pg_catalog.=) session_user)]) \
+                         AND r.setdatabase OPERATOR(pg_catalog.=) ANY (ARRAY[0::pg_catalog.oid, \
+                               (SELECT d.oid FROM pg_catalog.pg_database d \
+                                 WHERE d.datname OPERATOR(pg_catalog.=) \
+                                       pg_catalog.current_database())]) \
+                         AND pg_catalog.substr(c, 1, 30) \
+                               OPERATOR(pg_catalog.=) 'default_transaction_read_only=' \
+                       ORDER BY r.setrole OPERATOR(pg_catalog.=) 0::pg_catalog.oid, \
+                                r.setdatabase OPERATOR(pg_catalog.=) 0::pg_catalog.oid \
+                       LIMIT 1), \
+                     pg_catalog.current_setting('default_transaction_read_only'::pg_catalog.text) \
+                       OPERATOR(pg_catalog.=) 'on') AS default_read_only, "
+    };
+}
+
 /// Versions, licence, settings, the extension's schema and the number of TimescaleDB
 /// foreign servers. Valid on any PostgreSQL 10+ database, with or without TimescaleDB, for
 /// any role: whether the TimescaleDB loader is preloaded is read from the setting it
@@ -15,7 +39,7 @@ use super::Sql;
 /// role's and database's settings (`pg_db_role_setting`, which a session reads only when it
 /// starts), else this session's value (from the configuration file, which a reload changes
 /// in every session), so a kept session tells it as a new one would.
-pub(crate) const SERVER_INFO: Sql = Sql::from_static(
+pub(crate) const SERVER_INFO: Sql = Sql::from_static(concat!(
     "SELECT pg_catalog.current_setting('server_version_num'::pg_catalog.text)::pg_catalog.int4 \
               AS server_version_num, \
             pg_catalog.current_setting('server_version'::pg_catalog.text) AS server_version, \
@@ -43,35 +67,19 @@ pub(crate) const SERVER_INFO: Sql = Sql::from_static(
               AS max_prepared_transactions, \
             pg_catalog.pg_is_in_recovery() AS in_recovery, \
             pg_catalog.pg_conf_load_time() AS config_loaded, \
-            COALESCE((SELECT pg_catalog.substr(c, 31)::pg_catalog.bool \
-                        FROM pg_catalog.pg_db_role_setting r, \
-                             pg_catalog.unnest(r.setconfig) AS c \
-                       WHERE r.setrole OPERATOR(pg_catalog.=) ANY (ARRAY[0::pg_catalog.oid, \
-                               (SELECT a.oid FROM pg_catalog.pg_roles a \
-                                 WHERE a.rolname OPERATOR(pg_catalog.=) session_user)]) \
-                         AND r.setdatabase OPERATOR(pg_catalog.=) ANY (ARRAY[0::pg_catalog.oid, \
-                               (SELECT d.oid FROM pg_catalog.pg_database d \
-                                 WHERE d.datname OPERATOR(pg_catalog.=) \
-                                       pg_catalog.current_database())]) \
-                         AND pg_catalog.substr(c, 1, 30) \
-                               OPERATOR(pg_catalog.=) 'default_transaction_read_only=' \
-                       ORDER BY r.setrole OPERATOR(pg_catalog.=) 0::pg_catalog.oid, \
-                                r.setdatabase OPERATOR(pg_catalog.=) 0::pg_catalog.oid \
-                       LIMIT 1), \
-                     pg_catalog.current_setting('default_transaction_read_only'::pg_catalog.text) \
-                       OPERATOR(pg_catalog.=) 'on') AS default_read_only, \
+            ", default_read_only_column!(), "\
             (SELECT pg_catalog.count(*) FROM pg_catalog.pg_foreign_server s \
                JOIN pg_catalog.pg_foreign_data_wrapper w ON w.oid OPERATOR(pg_catalog.=) s.srvfdw \
               WHERE w.fdwname OPERATOR(pg_catalog.=) 'timescaledb_fdw')::pg_catalog.int8 \
               AS data_node_count",
-);
+));
 
 /// [`SERVER_INFO`] without the costly parts: the default version is looked up only when the
 /// extension is not installed (it reads every extension's control file), the available
 /// versions only then and when `$2` (`bool`) asks for them (they read every version's
 /// control and update files: several milliseconds with TimescaleDB's). For hot paths such as
 /// a converged plan. `$1` as in [`SERVER_INFO`].
-pub(crate) const SERVER_INFO_BRIEF: Sql = Sql::from_static(
+pub(crate) const SERVER_INFO_BRIEF: Sql = Sql::from_static(concat!(
     "SELECT pg_catalog.current_setting('server_version_num'::pg_catalog.text)::pg_catalog.int4 \
               AS server_version_num, \
             pg_catalog.current_setting('server_version'::pg_catalog.text) AS server_version, \
@@ -100,23 +108,7 @@ pub(crate) const SERVER_INFO_BRIEF: Sql = Sql::from_static(
               AS max_prepared_transactions, \
             pg_catalog.pg_is_in_recovery() AS in_recovery, \
             pg_catalog.pg_conf_load_time() AS config_loaded, \
-            COALESCE((SELECT pg_catalog.substr(c, 31)::pg_catalog.bool \
-                        FROM pg_catalog.pg_db_role_setting r, \
-                             pg_catalog.unnest(r.setconfig) AS c \
-                       WHERE r.setrole OPERATOR(pg_catalog.=) ANY (ARRAY[0::pg_catalog.oid, \
-                               (SELECT a.oid FROM pg_catalog.pg_roles a \
-                                 WHERE a.rolname OPERATOR(pg_catalog.=) session_user)]) \
-                         AND r.setdatabase OPERATOR(pg_catalog.=) ANY (ARRAY[0::pg_catalog.oid, \
-                               (SELECT d.oid FROM pg_catalog.pg_database d \
-                                 WHERE d.datname OPERATOR(pg_catalog.=) \
-                                       pg_catalog.current_database())]) \
-                         AND pg_catalog.substr(c, 1, 30) \
-                               OPERATOR(pg_catalog.=) 'default_transaction_read_only=' \
-                       ORDER BY r.setrole OPERATOR(pg_catalog.=) 0::pg_catalog.oid, \
-                                r.setdatabase OPERATOR(pg_catalog.=) 0::pg_catalog.oid \
-                       LIMIT 1), \
-                     pg_catalog.current_setting('default_transaction_read_only'::pg_catalog.text) \
-                       OPERATOR(pg_catalog.=) 'on') AS default_read_only, \
+            ", default_read_only_column!(), "\
             (SELECT pg_catalog.count(*) FROM pg_catalog.pg_foreign_server s \
                JOIN pg_catalog.pg_foreign_data_wrapper w ON w.oid OPERATOR(pg_catalog.=) s.srvfdw \
               WHERE w.fdwname OPERATOR(pg_catalog.=) 'timescaledb_fdw')::pg_catalog.int8 \
@@ -126,7 +118,7 @@ pub(crate) const SERVER_INFO_BRIEF: Sql = Sql::from_static(
                     (SELECT n.nspname::pg_catalog.text FROM pg_catalog.pg_extension x \
                        JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) x.extnamespace \
                       WHERE x.extname OPERATOR(pg_catalog.=) 'timescaledb') AS extschema) e",
-);
+));
 
 /// The distributed-database identity of a database with TimescaleDB installed: on an access
 /// node `dist_uuid` equals `uuid`, on a data node it is the access node's `uuid`, and a
