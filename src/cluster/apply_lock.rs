@@ -112,12 +112,20 @@ impl Cluster {
     /// Waits (up to [`APPLY_LOCK_WAIT`]) for and takes the apply lock on the access node.
     pub(crate) async fn apply_lock(&self) -> Result<ApplyLock<'_>> {
         let node = self.access_node.node_name();
-        let in_process = self.pools.apply.lock().await;
+        let deadline = Deadline::after(APPLY_LOCK_WAIT);
+        let timed_out = |node: String| Error::Timeout {
+            op: OP,
+            node,
+            after: APPLY_LOCK_WAIT,
+        };
+        let Ok(in_process) = tokio::time::timeout_at(deadline.at, self.pools.apply.lock()).await
+        else {
+            return Err(timed_out(node));
+        };
         let client = Deadline::after(self.node_deadline)
             .run(APPLY, &node, self.access_node_client(APPLY))
             .await?;
         let session = client.session();
-        let deadline = Deadline::after(APPLY_LOCK_WAIT);
         let mut pause = Duration::from_millis(10);
         let idle: Option<String> = loop {
             let row = session
@@ -132,11 +140,7 @@ impl Cluster {
                 break session.get(OP, &row, "idle_session_timeout")?;
             }
             if tokio::time::Instant::now() + pause >= deadline.at {
-                return Err(Error::Timeout {
-                    op: OP,
-                    node,
-                    after: APPLY_LOCK_WAIT,
-                });
+                return Err(timed_out(node));
             }
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(Duration::from_millis(250));

@@ -775,7 +775,7 @@ async fn a_data_node_without_its_database(admin: AdminModel) {
     local.shutdown().await.unwrap();
 }
 
-/// Two applies of one cluster at once (two operators, two CI jobs) used to collide: each
+/// Applies of one cluster at once (two operators, two CI jobs) used to collide: each
 /// planned the same steps, and one or both failed on the other's objects (`duplicate key
 /// value violates unique constraint "pg_extension_name_index"`, `... "pg_foreign_server_name_index"`,
 /// `user mapping ... already exists`). Now the second waits for the first's lock, plans
@@ -800,16 +800,18 @@ async fn applies_at_once_do_not_collide(admin: AdminModel) {
         .unwrap()
         .steps
         .len();
+    // Two clusters (two processes, say), and a clone of one (another task of the same).
     let (a, b) = (spec(&local, 2).role(role()), spec(&local, 2).role(role()));
-    let (a, b) = tokio::time::timeout(Duration::from_secs(60), async {
-        tokio::join!(a.apply(), b.apply())
+    let c = a.clone();
+    let (a, b, c) = tokio::time::timeout(Duration::from_secs(60), async {
+        tokio::join!(a.apply(), b.apply(), c.apply())
     })
     .await
     .expect("no apply waits for a dropped one's lock");
-    let (a, b) = (a.unwrap(), b.unwrap());
-    let mut counts = [a.applied.len(), b.applied.len()];
+    let (a, b, c) = (a.unwrap(), b.unwrap(), c.unwrap());
+    let mut counts = [a.applied.len(), b.applied.len(), c.applied.len()];
     counts.sort_unstable();
-    assert_eq!(counts, [0, steps]);
+    assert_eq!(counts, [0, 0, steps]);
     let cluster = spec(&local, 2).role(role());
     assert!(cluster.plan().await.unwrap().is_converged());
 
