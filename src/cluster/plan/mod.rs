@@ -1225,14 +1225,18 @@ impl Cluster {
         let Some(session) = session else {
             return Ok(MissingDatabase::NotRead);
         };
-        let info = session
+        let read = session
             .bounded(
                 OP,
                 &name,
                 deadline,
                 ServerInfo::read_brief_with_versions(&session),
             )
-            .await?;
+            .await;
+        // Not read: unknown, as for any node that does not answer.
+        let Ok(info) = read else {
+            return Ok(MissingDatabase::NotRead);
+        };
         info.check_offered_for(OP)?;
         let database = config.get_database();
         if !info.is_superuser {
@@ -1391,7 +1395,8 @@ enum MissingDatabase {
     Bootstrap,
     /// It cannot be created so: why.
     Conflict(String),
-    /// The server could not be read over a maintenance database either.
+    /// The server could not be read over a maintenance database either (the plan reports
+    /// the node unknown with the error of its own database).
     NotRead,
 }
 
