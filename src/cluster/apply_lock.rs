@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use super::Cluster;
 use crate::connect::{Deadline, Session};
 use crate::error::{Error, Result};
-use crate::pool::{parse_server_duration, PooledClient};
+use crate::pool::PooledClient;
 use crate::sql::session::{APPLY_LOCK, APPLY_UNLOCK, PING};
 
 /// The key of the advisory lock [`Cluster::apply`] holds on the access node while it plans
@@ -127,7 +127,7 @@ impl Cluster {
             .await?;
         let session = client.session();
         let mut pause = Duration::from_millis(10);
-        let idle: Option<String> = loop {
+        loop {
             let row = session
                 .bounded(
                     OP,
@@ -137,19 +137,20 @@ impl Cluster {
                 )
                 .await?;
             if session.get(OP, &row, "locked")? {
-                break session.get(OP, &row, "idle_session_timeout")?;
+                break;
             }
             if tokio::time::Instant::now() + pause >= deadline.at {
                 return Err(timed_out(node));
             }
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(Duration::from_millis(250));
-        };
+        }
         tracing::debug!(node = %node, "apply lock taken");
+        let idle_timeout = client.server_idle_timeout();
         Ok(ApplyLock {
             client,
             _in_process: in_process,
-            idle_timeout: idle.as_deref().and_then(parse_server_duration),
+            idle_timeout,
             last_used: Mutex::new(Instant::now()),
             released: false,
         })

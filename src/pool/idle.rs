@@ -44,6 +44,11 @@ impl Pooled {
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Instant::now();
     }
 
+    /// The server's `idle_session_timeout` for this session, as read when it opened.
+    pub(crate) fn server_timeout(&self) -> Option<Duration> {
+        self.server_timeout
+    }
+
     /// How long the session has waited unused, when that is half the server's
     /// `idle_session_timeout` or more: it must answer a ping before it is handed out.
     pub(crate) fn idle_near_server_timeout(&self) -> Option<Duration> {

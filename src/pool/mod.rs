@@ -22,7 +22,6 @@ mod idle;
 mod waits;
 
 pub use deadline::CANCEL_GRACE;
-pub(crate) use idle::parse_server_duration;
 pub use waits::CheckoutWaits;
 
 use std::ops::Deref;
@@ -36,7 +35,7 @@ use crate::config::NodeConfig;
 use crate::connect::{SearchPath, Session};
 use crate::error::{Error, Result};
 use crate::sql::session::{PING, SESSION_SETUP};
-use idle::Pooled;
+use idle::{parse_server_duration, Pooled};
 use waits::WaitHistogram;
 
 /// Pool settings.
@@ -461,6 +460,12 @@ pub struct PooledClient<'a> {
 impl PooledClient<'_> {
     pub(crate) fn session(&self) -> &Session {
         &self.conn.session
+    }
+
+    /// The server's `idle_session_timeout` for this session (`None`: none), as read when
+    /// it opened.
+    pub(crate) fn server_idle_timeout(&self) -> Option<Duration> {
+        self.conn.server_timeout()
     }
 }
 

@@ -71,14 +71,9 @@ pub(crate) const PING: Sql = Sql::from_static("");
 /// Takes the session-level advisory lock `$1` (`int8`) if it is free (`locked`): the lock
 /// [`crate::Cluster::apply`] holds on the access node while it plans and runs steps (tried
 /// again until it is free, so that the wait is the crate's own, not the session's
-/// `lock_timeout`). Returns the server's `idle_session_timeout` for this session as
-/// `current_setting` shows it (`NULL` on a server without it), so the session holding the
-/// lock can be kept from being ended as idle.
-pub(crate) const APPLY_LOCK: Sql = Sql::from_static(
-    "SELECT pg_catalog.pg_try_advisory_lock($1::pg_catalog.int8) AS locked, \
-            pg_catalog.current_setting('idle_session_timeout'::pg_catalog.text, true) \
-                AS idle_session_timeout",
-);
+/// `lock_timeout`).
+pub(crate) const APPLY_LOCK: Sql =
+    Sql::from_static("SELECT pg_catalog.pg_try_advisory_lock($1::pg_catalog.int8) AS locked");
 
 /// Gives back the session-level advisory lock `$1` (`int8`) that [`APPLY_LOCK`] took.
 pub(crate) const APPLY_UNLOCK: Sql =
