@@ -58,7 +58,8 @@ impl NodeStatus {
 pub struct PreparedTransaction {
     /// The global id, `ts-1-<access node xid>-<server oid>-<user oid>`.
     pub gid: String,
-    /// When it was prepared, as the server prints it.
+    /// When it was prepared: ISO 8601 in UTC (`2026-11-30T02:27:12.464123Z`), whatever
+    /// the server's `DateStyle` and `TimeZone`.
     pub prepared: String,
     /// The role that prepared it.
     pub owner: String,

@@ -21,7 +21,9 @@ use super::user_mapping::MappingChange;
 #[non_exhaustive]
 pub enum Bootstrap {
     /// Create the database (and the extension) on the data node if they are missing
-    /// (`bootstrap => true`, the server's default).
+    /// (`bootstrap => true`, the server's default). TimescaleDB then first checks, over the
+    /// node's `postgres` (else `template1`) database, that the server offers the extension;
+    /// that check finds none where `standard_conforming_strings` is off for the login role.
     #[default]
     CreateDatabase,
     /// The database and the extension exist already (`bootstrap => false`); the connecting
@@ -179,7 +181,8 @@ impl DataNode {
     /// the database is a data node of an access node already); [`Error::Unreachable`],
     /// [`Error::AuthenticationFailed`] or [`Error::NoUserMapping`] naming the data node when
     /// the access node cannot reach or log in to it; [`Error::UnsupportedServer`] on a server
-    /// without multi-node. A failure after the node was added leaves it added: running the
+    /// without multi-node, and naming the data node when a bootstrap finds no extension on
+    /// its server (see [`Bootstrap::CreateDatabase`]). A failure after the node was added leaves it added: running the
     /// same call with [`DataNode::idempotent`] finishes the job.
     ///
     /// Runs on any [`Executor`] but a `Transaction`: the server refuses `add_data_node`
@@ -241,7 +244,10 @@ impl DataNode {
         let result = self
             .add_quietly(&quiet, &schemas, &name, &node, mapping)
             .await;
-        let added = quiet.leave(result).await?;
+        let added = quiet
+            .leave(result)
+            .await
+            .map_err(|e| self.explain_bootstrap_failure(e, &node))?;
         // The node counts as added only when the access node can log in to it.
         session
             .execute_multinode(
@@ -252,6 +258,32 @@ impl DataNode {
             .await?;
         tracing::debug!(node = %node, created = added.node_created, "data node added");
         Ok(added)
+    }
+
+    /// `e` as an [`Error::UnsupportedServer`] naming data node `node` when it is
+    /// TimescaleDB's bootstrap finding no extension on the node's server (TS174), with both
+    /// reasons that has; any other error as it is.
+    fn explain_bootstrap_failure(&self, e: Error, node: &str) -> Error {
+        let found_none = self.bootstrap == Bootstrap::CreateDatabase
+            && e.code().is_some_and(|c| c.code() == "TS174")
+            && e.as_db_error()
+                .is_some_and(|db| db.message().contains("not available on remote"));
+        if !found_none {
+            return e;
+        }
+        Error::UnsupportedServer {
+            op: OP,
+            node: node.to_owned(),
+            reason: "the access node found no TimescaleDB on this server to create the \
+                     database with (TS174): either none is installed there, or \
+                     standard_conforming_strings is off there for the login role, and \
+                     TimescaleDB's check (a pattern it writes as '\\d+...') then finds \
+                     none; install TimescaleDB, or turn standard_conforming_strings on for \
+                     that role (ALTER ROLE ... SET standard_conforming_strings = on), or create \
+                     the database with the extension and add it with \
+                     Bootstrap::ExistingDatabase"
+                .to_owned(),
+        }
     }
 
     /// `add_data_node` and the user mapping: the steps that carry the password.

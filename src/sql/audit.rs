@@ -125,6 +125,7 @@ fn corpus() -> Vec<(&'static str, Sql)> {
         ("SERVER_INFO_BRIEF", server_info::SERVER_INFO_BRIEF),
         ("DIST_IDENTITY", server_info::DIST_IDENTITY),
         ("ROLE_IS_SUPERUSER", server_info::ROLE_IS_SUPERUSER),
+        ("STANDARD_STRINGS", server_info::STANDARD_STRINGS),
         ("managed_admin", bootstrap::managed_admin(&id("admin"))),
         (
             "managed_timescaledb",

@@ -20,11 +20,18 @@ pub(crate) fn add_data_node(schemas: &Schemas) -> Sql {
     ))
 }
 
-/// `timescaledb_information.data_nodes`, one row per data node.
+/// The access node's data nodes (its `timescaledb_fdw` foreign servers), one row each:
+/// what `timescaledb_information.data_nodes` shows, read from the catalog because that view
+/// prints the owner through `regrole`, which quotes it when the server sets
+/// `quote_all_identifiers`.
 pub(crate) const LIST_DATA_NODES: Sql = Sql::from_static(
-    "SELECT d.node_name::pg_catalog.text AS node_name, d.owner::pg_catalog.text AS owner, \
-            coalesce(d.options, '{}')::pg_catalog.text[] AS options \
-       FROM timescaledb_information.data_nodes d ORDER BY d.node_name",
+    "SELECT s.srvname::pg_catalog.text AS node_name, \
+            pg_catalog.pg_get_userbyid(s.srvowner)::pg_catalog.text AS owner, \
+            coalesce(s.srvoptions, '{}')::pg_catalog.text[] AS options \
+       FROM pg_catalog.pg_foreign_server s \
+       JOIN pg_catalog.pg_foreign_data_wrapper w ON w.oid OPERATOR(pg_catalog.=) s.srvfdw \
+      WHERE w.fdwname OPERATOR(pg_catalog.=) 'timescaledb_fdw' \
+      ORDER BY s.srvname",
 );
 
 /// `CALL distributed_exec($1 query, $2 node list, $3 transactional)`.

@@ -402,6 +402,22 @@ pub(crate) const CALLED: &[CalledFunction] = &[
     ),
     called(
         PgCatalog,
+        "pg_get_userbyid",
+        Function,
+        &[look_alike("oid", "name", Some("NULL::oid"))],
+    ),
+    called(
+        PgCatalog,
+        "to_char",
+        Function,
+        &[look_alike(
+            "timestamp without time zone, text",
+            "text",
+            Some("NULL::timestamp without time zone, NULL::text"),
+        )],
+    ),
+    called(
+        PgCatalog,
         "pg_get_indexdef",
         Function,
         &[look_alike("oid", "text", Some("NULL::oid"))],

@@ -130,6 +130,16 @@ pub(crate) const DIST_IDENTITY: Sql = Sql::from_static(
               WHERE m.key OPERATOR(pg_catalog.=) 'dist_uuid') AS dist_uuid",
 );
 
+/// Whether this session reads `\` in a string literal as itself
+/// (`standard_conforming_strings`, `standard_strings`). Where it is off, the check
+/// `add_data_node(bootstrap => true)` runs over a data node's maintenance database (a
+/// pattern TimescaleDB writes as `'\d+.\d+.\d+.*'`) finds no extension, whatever is
+/// installed.
+pub(crate) const STANDARD_STRINGS: Sql = Sql::from_static(
+    "SELECT pg_catalog.current_setting('standard_conforming_strings'::pg_catalog.text) \
+              OPERATOR(pg_catalog.=) 'on' AS standard_strings",
+);
+
 /// The session's user and whether it is a superuser.
 pub(crate) const ROLE_IS_SUPERUSER: Sql = Sql::from_static(
     "SELECT current_user::pg_catalog.text AS role, \

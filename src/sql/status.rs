@@ -6,9 +6,13 @@ use super::Sql;
 /// TimescaleDB's prepared (two-phase) transactions on a data node (`ts-<...>` GIDs) in the
 /// session's database only: `pg_prepared_xacts` lists every database of the instance, and
 /// another database's transactions are neither this cluster's nor resolvable from it
-/// (TimescaleDB's own healing reads the view the same way).
+/// (TimescaleDB's own healing reads the view the same way). The time is ISO 8601 in UTC,
+/// whatever the server's `DateStyle` and `TimeZone`.
 pub(crate) const PREPARED_TRANSACTIONS: Sql = Sql::from_static(
-    "SELECT p.gid, p.prepared::pg_catalog.text AS prepared, p.owner::pg_catalog.text AS owner, \
+    "SELECT p.gid, \
+            pg_catalog.to_char(p.prepared AT TIME ZONE 'UTC', \
+                               'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS prepared, \
+            p.owner::pg_catalog.text AS owner, \
             p.database::pg_catalog.text AS database \
        FROM pg_catalog.pg_prepared_xacts p \
       WHERE p.gid OPERATOR(pg_catalog.~~) 'ts-%' \

@@ -95,6 +95,18 @@ pub async fn lost_between_prepare_and_commit(builder: LocalClusterBuilder) {
     let in_doubt = status.data_nodes[0].prepared_transactions.as_ref().unwrap();
     assert_eq!(in_doubt.len(), 1, "{status:#?}");
     assert!(in_doubt[0].gid.starts_with("ts-"));
+    // ISO 8601 in UTC whatever the server's DateStyle and TimeZone (the `settings` tests
+    // run this on servers that print dates otherwise).
+    let prepared = &in_doubt[0].prepared;
+    assert_eq!(
+        prepared.len(),
+        "2026-11-30T02:27:12.464123Z".len(),
+        "{prepared}"
+    );
+    assert!(
+        prepared.starts_with("20") && prepared.as_bytes()[10] == b'T' && prepared.ends_with('Z'),
+        "{prepared}"
+    );
     assert!(!status.is_healthy());
 
     // heal() commits it: the access node committed.

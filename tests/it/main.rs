@@ -37,6 +37,7 @@ mod refusals;
 mod secrets;
 mod secrets_grid;
 mod server_info;
+mod settings;
 mod soak;
 mod table_names;
 mod tier2;

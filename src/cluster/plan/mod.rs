@@ -24,6 +24,7 @@ use crate::sql::raw::RawSql;
 use crate::sql::role::{
     default_privileges, grant_on_all_tables, grant_on_table, revoke_on_table, Privilege,
 };
+use crate::sql::server_info::STANDARD_STRINGS;
 use crate::sql::user_mapping::RoleSpec;
 use crate::version::Version;
 
@@ -1260,7 +1261,25 @@ impl Cluster {
                 )));
             }
         }
-        Ok(MissingDatabase::Bootstrap)
+        let standard_strings = session
+            .bounded(OP, &name, deadline, async {
+                let row = session.query_one(OP, &STANDARD_STRINGS, &[]).await?;
+                session.get::<bool>(OP, &row, "standard_strings")
+            })
+            .await;
+        match standard_strings {
+            Ok(true) => Ok(MissingDatabase::Bootstrap),
+            Ok(false) => Ok(MissingDatabase::Conflict(format!(
+                "its database {database:?} does not exist, and add_data_node cannot create \
+                 it here: standard_conforming_strings is off for {:?} on this server, so \
+                 TimescaleDB's check for the extension (a pattern it writes as '\\d+...') \
+                 finds none; turn it on for that role (ALTER ROLE ... SET \
+                 standard_conforming_strings = on) or create the database with the \
+                 extension, then plan again",
+                info.user
+            ))),
+            Err(_) => Ok(MissingDatabase::NotRead),
+        }
     }
 
     /// Whether data node `config`'s database is an access node, a data node (of this or
