@@ -112,6 +112,8 @@ pub(crate) enum Carriage {
 /// The settings a superuser session turns off before a secret is sent (session level, each
 /// only where the server has it; and `log_min_messages` from a `debug` level to `info`, as
 /// TimescaleDB reports each `distributed_exec` statement at DEBUG2); [`RESTORE`] resets them.
+/// `auto_explain` logs a statement's text, and with `log_verbose` its plan's expressions with
+/// the bound values in them.
 const SUPERUSER_QUIET: &[(&str, &str)] = &[
     ("log_statement", "none"),
     ("log_min_duration_statement", "-1"),
@@ -124,6 +126,7 @@ const SUPERUSER_QUIET: &[(&str, &str)] = &[
     ("pg_stat_statements.track", "none"),
     ("pg_stat_statements.track_utility", "off"),
     ("pgaudit.log", "none"),
+    ("auto_explain.log_min_duration", "-1"),
 ];
 
 /// The settings any role may change that are turned off for every role.
@@ -163,20 +166,26 @@ its session; a superuser can, or the caller may accept the risk explicitly.'; "
          BEGIN \
            {LOCK_SEARCH_PATH} \
            params_logged := {literal} \
-             OR pg_catalog.current_setting('log_parameter_max_length')::int <> 0; \
+             OR pg_catalog.current_setting('log_parameter_max_length') <> '0'; \
            IF pg_catalog.current_setting('is_superuser') = 'on' THEN {quiet_superuser}\
              IF pg_catalog.current_setting('log_min_messages') LIKE 'debug%' THEN \
                PERFORM pg_catalog.set_config('log_min_messages', 'info', false); \
              END IF; \
            ELSIF NOT {accept} THEN \
              IF params_logged AND pg_catalog.current_setting('log_statement') = 'all' THEN {r_statement} END IF; \
-             IF params_logged AND pg_catalog.current_setting('log_min_duration_statement')::int >= 0 THEN {r_duration} END IF; \
-             IF params_logged AND pg_catalog.current_setting('log_min_duration_sample')::int >= 0 \
+             IF params_logged AND pg_catalog.current_setting('log_min_duration_statement') <> '-1' THEN {r_duration} END IF; \
+             IF params_logged AND pg_catalog.current_setting('log_min_duration_sample') <> '-1' \
                 AND pg_catalog.current_setting('log_statement_sample_rate')::float8 > 0 THEN {r_sample} END IF; \
              IF params_logged AND pg_catalog.current_setting('log_transaction_sample_rate')::float8 > 0 THEN {r_xact} END IF; \
              IF pg_catalog.current_setting('pg_stat_statements.track', true) = 'all' \
                 AND pg_catalog.current_setting('pg_stat_statements.track_utility', true) = 'on' THEN {r_pgss} END IF; \
              IF coalesce(pg_catalog.current_setting('pgaudit.log', true), 'none') <> 'none' THEN {r_audit} END IF; \
+             IF coalesce(pg_catalog.current_setting('auto_explain.log_min_duration', true), '-1') <> '-1' \
+                AND coalesce(pg_catalog.current_setting('auto_explain.sample_rate', true), '1')::float8 > 0 \
+                AND ({literal} \
+                     OR pg_catalog.current_setting('auto_explain.log_verbose', true) = 'on' \
+                     OR pg_catalog.current_setting('auto_explain.log_nested_statements', true) = 'on') \
+                THEN {r_explain} END IF; \
              IF ({relayed} OR {literal}) AND pg_catalog.current_setting('log_min_messages') \
                 IN ('debug2', 'debug3', 'debug4', 'debug5') THEN {r_messages} END IF; \
            END IF; \
@@ -194,6 +203,7 @@ its session; a superuser can, or the caller may accept the risk explicitly.'; "
         r_xact = refused("log_transaction_sample_rate"),
         r_pgss = refused("pg_stat_statements.track"),
         r_audit = refused("pgaudit.log"),
+        r_explain = refused("auto_explain.log_min_duration"),
         r_messages = refused("log_min_messages"),
     ))
 }
@@ -267,7 +277,8 @@ pub(crate) const RESTORE: Sql = Sql::from_static(
              'log_transaction_sample_rate', 'log_min_error_statement', \
              'log_parameter_max_length', 'track_activities', 'log_min_messages', \
              'pg_stat_statements.track', \
-             'pg_stat_statements.track_utility', 'pgaudit.log'] LOOP \
+             'pg_stat_statements.track_utility', 'pgaudit.log', \
+             'auto_explain.log_min_duration'] LOOP \
            IF pg_catalog.current_setting(name, true) IS NOT NULL THEN \
              EXECUTE 'RESET ' || name; \
            END IF; \
@@ -309,6 +320,21 @@ mod tests {
              ELSE 'CREATE ROLE x PASSWORD %L'::pg_catalog.text END, 'it''s'::pg_catalog.text, true)"
         );
         assert!(!format!("{sql:?}").contains("it's"));
+    }
+
+    #[test]
+    fn restore_resets_every_setting_the_guard_changes() {
+        for (name, _) in SUPERUSER_QUIET.iter().chain(ANY_ROLE_QUIET) {
+            assert!(RESTORE.text().contains(&format!("'{name}'")), "{name}");
+        }
+    }
+
+    #[test]
+    fn the_guard_reads_settings_with_units_as_text() {
+        // `current_setting` shows `250ms` or `64B` for a set value: no `::int` cast of it.
+        let g = guard(Carriage::Bound, false);
+        assert!(!g.text().contains(")::int"), "{}", g.text());
+        assert!(g.text().contains("setting auto_explain.log_min_duration'"));
     }
 
     #[test]
