@@ -47,8 +47,8 @@ impl Cluster {
     ///
     /// Two applies of one cluster never interleave: apply plans and runs under a lock on
     /// the access node ([`APPLY_LOCK_KEY`](super::APPLY_LOCK_KEY)), waiting up to
-    /// [`APPLY_LOCK_WAIT`](super::APPLY_LOCK_WAIT) for another apply to finish
-    /// ([`Error::Timeout`] after that); the second then plans and finds the work done.
+    /// [`Cluster::apply_lock_wait`] for another apply to finish ([`Error::ApplyLockHeld`],
+    /// naming the holder, after that); the second then plans and finds the work done.
     pub async fn apply(&self) -> Result<ApplyReport> {
         self.apply_with_progress(|_| {}).await
     }

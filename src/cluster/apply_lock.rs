@@ -21,7 +21,7 @@ use super::Cluster;
 use crate::connect::{Deadline, Session};
 use crate::error::{Error, Result};
 use crate::pool::PooledClient;
-use crate::sql::session::{APPLY_LOCK, APPLY_UNLOCK, PING};
+use crate::sql::session::{APPLY_LOCK, APPLY_LOCK_HOLDER, APPLY_UNLOCK, PING};
 
 /// The key of the advisory lock [`Cluster::apply`] holds on the access node while it plans
 /// and runs steps (`pg_advisory_lock(APPLY_LOCK_KEY)` in the access node's database; the
@@ -29,8 +29,9 @@ use crate::sql::session::{APPLY_LOCK, APPLY_UNLOCK, PING};
 /// keep out of an apply's way.
 pub const APPLY_LOCK_KEY: i64 = 0x7473_6d6e_6170_6c79;
 
-/// How long [`Cluster::apply`] waits for another apply of the same access node to finish
-/// before it gives up with [`Error::Timeout`].
+/// How long [`Cluster::apply`] waits by default for another apply of the same access node to
+/// finish before it gives up with [`Error::ApplyLockHeld`] (see
+/// [`Cluster::apply_lock_wait`]).
 pub const APPLY_LOCK_WAIT: Duration = Duration::from_secs(120);
 
 const APPLY: &str = "apply cluster";
@@ -109,24 +110,27 @@ impl Drop for ApplyLock<'_> {
 }
 
 impl Cluster {
-    /// Waits (up to [`APPLY_LOCK_WAIT`]) for and takes the apply lock on the access node.
+    /// Waits (up to [`Cluster::apply_lock_wait`]) for and takes the apply lock on the access
+    /// node.
     pub(crate) async fn apply_lock(&self) -> Result<ApplyLock<'_>> {
         let node = self.access_node.node_name();
-        let deadline = Deadline::after(APPLY_LOCK_WAIT);
-        let timed_out = |node: String| Error::Timeout {
-            op: OP,
-            node,
-            after: APPLY_LOCK_WAIT,
-        };
+        let wait = self.apply_lock_wait;
+        let deadline = Deadline::after(wait);
         let Ok(in_process) = tokio::time::timeout_at(deadline.at, self.pools.apply.lock()).await
         else {
-            return Err(timed_out(node));
+            return Err(Error::ApplyLockHeld {
+                op: OP,
+                node,
+                holder: "another apply of this cluster in this process".to_owned(),
+                after: wait,
+            });
         };
         let client = Deadline::after(self.node_deadline)
             .run(APPLY, &node, self.access_node_client(APPLY))
             .await?;
         let session = client.session();
         let mut pause = Duration::from_millis(10);
+        let mut told = false;
         loop {
             let row = session
                 .bounded(
@@ -140,7 +144,23 @@ impl Cluster {
                 break;
             }
             if tokio::time::Instant::now() + pause >= deadline.at {
-                return Err(timed_out(node));
+                let holder = holder(session, self.node_deadline).await;
+                return Err(Error::ApplyLockHeld {
+                    op: OP,
+                    node,
+                    holder,
+                    after: wait,
+                });
+            }
+            if !told {
+                told = true;
+                let holder = holder(session, self.node_deadline).await;
+                tracing::info!(
+                    node = %node,
+                    holder = %holder,
+                    wait_secs = wait.as_secs_f64(),
+                    "waiting for the apply lock another apply holds"
+                );
             }
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(Duration::from_millis(250));
@@ -154,5 +174,53 @@ impl Cluster {
             last_used: Mutex::new(Instant::now()),
             released: false,
         })
+    }
+}
+
+/// Who holds the apply lock, read over `session` (within `deadline`), as far as its role
+/// may see: `pid 4711 (user "ops", application "tsmn", from 10.0.0.5, since
+/// 2026-11-30T02:27:12Z)`; `a session that just let it go` when nobody does any more, and
+/// `a session this role cannot read` when it cannot be read.
+async fn holder(session: &Session, deadline: Duration) -> String {
+    let node = session.node().to_owned();
+    let high = (APPLY_LOCK_KEY as u64 >> 32) as u32;
+    let low = (APPLY_LOCK_KEY as u64 & 0xffff_ffff) as u32;
+    let read = session
+        .bounded(
+            OP,
+            &node,
+            Deadline::after(deadline),
+            session.query_opt(OP, &APPLY_LOCK_HOLDER, &[&high, &low]),
+        )
+        .await;
+    let row = match read {
+        Ok(Some(row)) => row,
+        Ok(None) => return "a session that just let it go".to_owned(),
+        Err(_) => return "a session this role cannot read".to_owned(),
+    };
+    let text = |column: &str| {
+        session
+            .get::<Option<String>>(OP, &row, column)
+            .ok()
+            .flatten()
+    };
+    let pid: i32 = session.get(OP, &row, "pid").unwrap_or_default();
+    let mut about = Vec::new();
+    if let Some(user) = text("user_name") {
+        about.push(format!("user {user:?}"));
+    }
+    if let Some(app) = text("application_name").filter(|a| !a.is_empty()) {
+        about.push(format!("application {app:?}"));
+    }
+    if let Some(addr) = text("client_addr") {
+        about.push(format!("from {addr}"));
+    }
+    if let Some(since) = text("since") {
+        about.push(format!("since {since}"));
+    }
+    if about.is_empty() {
+        format!("pid {pid}")
+    } else {
+        format!("pid {pid} ({})", about.join(", "))
     }
 }

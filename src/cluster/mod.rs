@@ -87,6 +87,8 @@ pub struct Cluster {
     secret_logging: SecretLogging,
     /// How long one node's step of status, plan or heal may take.
     node_deadline: Duration,
+    /// How long apply waits for another apply to give the apply lock back.
+    apply_lock_wait: Duration,
     /// Small pools kept between calls (shared by clones), so a repeated `plan()` reuses
     /// warm sessions instead of opening one per node each time.
     pools: Arc<Pools>,
@@ -124,6 +126,7 @@ impl Cluster {
             routes: Vec::new(),
             secret_logging: SecretLogging::default(),
             node_deadline: DEFAULT_NODE_DEADLINE,
+            apply_lock_wait: APPLY_LOCK_WAIT,
             pools: Arc::default(),
         }
     }
@@ -156,6 +159,24 @@ impl Cluster {
     /// The deadline of each node's step (see [`Cluster::node_deadline`]).
     pub fn get_node_deadline(&self) -> Duration {
         self.node_deadline
+    }
+
+    /// How long [`Cluster::apply`], [`Cluster::apply_plan`] and [`Cluster::rotate_password`]
+    /// wait for another apply to give the cluster's apply lock back (default
+    /// [`APPLY_LOCK_WAIT`], 2 minutes) before they fail with [`Error::ApplyLockHeld`], which
+    /// names the session that holds it. While they wait they log, at info level, who holds
+    /// it.
+    ///
+    /// [`Error::ApplyLockHeld`]: crate::Error::ApplyLockHeld
+    #[must_use]
+    pub fn apply_lock_wait(mut self, wait: Duration) -> Self {
+        self.apply_lock_wait = wait;
+        self
+    }
+
+    /// How long apply waits for the apply lock (see [`Cluster::apply_lock_wait`]).
+    pub fn get_apply_lock_wait(&self) -> Duration {
+        self.apply_lock_wait
     }
 
     /// What the operations that send a secret ([`Cluster::apply`],

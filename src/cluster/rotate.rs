@@ -31,8 +31,9 @@ pub enum RotationStep {
     /// A statement from a fresh access-node session to the data node.
     RoundTrip,
     /// Taking the apply lock first ([`APPLY_LOCK_KEY`](super::APPLY_LOCK_KEY)): an apply
-    /// or another rotation of the cluster ran longer than
-    /// [`APPLY_LOCK_WAIT`](super::APPLY_LOCK_WAIT), or the access node did not answer.
+    /// or another rotation of the cluster ran longer than [`Cluster::apply_lock_wait`]
+    /// ([`crate::Error::ApplyLockHeld`] names who holds it), or the access node did not
+    /// answer.
     /// Nothing was changed.
     ApplyLock,
 }

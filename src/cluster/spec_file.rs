@@ -12,6 +12,7 @@
 //!
 //! ```toml
 //! node_deadline_secs = 30   # optional: Cluster::node_deadline
+//! apply_lock_wait_secs = 600   # optional: Cluster::apply_lock_wait
 //!
 //! [access_node]
 //! name = "an"
@@ -64,6 +65,8 @@ const OP: &str = "read cluster spec";
 struct SpecFile {
     #[serde(default)]
     node_deadline_secs: Option<u64>,
+    #[serde(default)]
+    apply_lock_wait_secs: Option<u64>,
     access_node: NodeEntry,
     #[serde(default)]
     data_nodes: Vec<NodeEntry>,
@@ -508,6 +511,9 @@ impl SpecFile {
             Some(secs) => cluster = cluster.node_deadline(Duration::from_secs(secs)),
             None => {}
         }
+        if let Some(secs) = self.apply_lock_wait_secs {
+            cluster = cluster.apply_lock_wait(Duration::from_secs(secs));
+        }
         for (i, node) in self.data_nodes.into_iter().enumerate() {
             let entry = Entry::new("data node", Some(&node.name), &format!("data_nodes[{i}]"));
             let route = match (&node.access_node_host, node.access_node_port) {
@@ -690,6 +696,18 @@ mod tests {
         );
         let err = Cluster::from_toml_with(&text, secrets).unwrap_err();
         assert!(err.to_string().contains("only a data node"), "{err}");
+    }
+
+    #[test]
+    fn reads_the_apply_lock_wait() {
+        let cluster = Cluster::from_toml_with(SPEC, secrets).unwrap();
+        assert_eq!(
+            cluster.get_apply_lock_wait(),
+            crate::cluster::APPLY_LOCK_WAIT
+        );
+        let text = format!("apply_lock_wait_secs = 0\n{SPEC}");
+        let cluster = Cluster::from_toml_with(&text, secrets).unwrap();
+        assert_eq!(cluster.get_apply_lock_wait(), Duration::ZERO);
     }
 
     #[test]

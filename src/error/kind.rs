@@ -128,9 +128,10 @@ impl Error {
             Error::Unreachable { driver, .. } if timed_out(driver.get_ref()) => ErrorKind::Timeout,
             Error::Unreachable { .. } => ErrorKind::Unreachable,
             Error::ConnectionLost { .. } => ErrorKind::ConnectionLost,
-            Error::Timeout { .. } | Error::Deadline { .. } | Error::PoolTimeout { .. } => {
-                ErrorKind::Timeout
-            }
+            Error::Timeout { .. }
+            | Error::Deadline { .. }
+            | Error::PoolTimeout { .. }
+            | Error::ApplyLockHeld { .. } => ErrorKind::Timeout,
             Error::AuthenticationFailed { .. } => ErrorKind::AuthenticationFailed,
             Error::ChannelBindingNotUsed { .. } => ErrorKind::ChannelBindingNotUsed,
             Error::Tls { .. } => ErrorKind::Tls,
@@ -169,6 +170,7 @@ impl Error {
             | Error::DataNodeDown { op, .. }
             | Error::SecretWouldBeLogged { op, .. }
             | Error::PoolTimeout { op, .. }
+            | Error::ApplyLockHeld { op, .. }
             | Error::Tls { op, .. }
             | Error::UnsupportedServer { op, .. }
             | Error::MissingPrivilege { op, .. }
@@ -201,6 +203,7 @@ impl Error {
             | Error::DataNodeDown { node, .. }
             | Error::SecretWouldBeLogged { node, .. }
             | Error::PoolTimeout { node, .. }
+            | Error::ApplyLockHeld { node, .. }
             | Error::Tls { node, .. }
             | Error::UnsupportedServer { node, .. }
             | Error::MissingPrivilege { node, .. }

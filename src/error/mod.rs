@@ -141,6 +141,24 @@ pub enum Error {
         after: std::time::Duration,
     },
 
+    /// [`crate::Cluster::apply`] (or a password rotation) waited its whole
+    /// [`crate::Cluster::apply_lock_wait`] for the cluster's apply lock, which another
+    /// apply (or a script that took [`crate::cluster::APPLY_LOCK_KEY`]) still holds.
+    #[non_exhaustive]
+    #[error("{op} on node {node}: the apply lock is still held after {after:?}, by {holder}")]
+    ApplyLockHeld {
+        /// What was being done.
+        op: &'static str,
+        /// The access node.
+        node: String,
+        /// Who holds it, as far as the role may see: the session's process id, user,
+        /// application name, client address and start; or another apply of the same
+        /// `Cluster` in this process.
+        holder: String,
+        /// How long it waited.
+        after: std::time::Duration,
+    },
+
     /// No pooled connection became free within the pool's checkout timeout.
     #[non_exhaustive]
     #[error("{op} on node {node}: no pooled connection free after {after:?}")]

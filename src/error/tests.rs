@@ -135,6 +135,12 @@ fn timeouts_are_one_kind() {
             node: "an".into(),
             after: Duration::from_secs(1),
         },
+        Error::ApplyLockHeld {
+            op: "apply cluster",
+            node: "an".into(),
+            holder: "pid 7".into(),
+            after: Duration::from_secs(1),
+        },
     ] {
         assert_eq!(error.kind(), ErrorKind::Timeout);
         assert!(error.is_timeout());
@@ -358,6 +364,16 @@ fn every_message_without_a_driver_error_is_pinned() {
                 after,
             },
             "query on node an: no pooled connection free after 1.5s",
+        ),
+        (
+            Error::ApplyLockHeld {
+                op: "apply cluster",
+                node: "an".into(),
+                holder: "pid 7 (user \"ops\")".into(),
+                after,
+            },
+            "apply cluster on node an: the apply lock is still held after 1.5s, by pid 7 \
+             (user \"ops\")",
         ),
         (
             Error::UnsupportedServer {

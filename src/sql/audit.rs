@@ -151,6 +151,7 @@ fn corpus() -> Vec<(&'static str, Sql)> {
         ("PING", session::PING),
         ("APPLY_LOCK", session::APPLY_LOCK),
         ("APPLY_UNLOCK", session::APPLY_UNLOCK),
+        ("APPLY_LOCK_HOLDER", session::APPLY_LOCK_HOLDER),
         ("STATEMENT_TIMEOUT", session::STATEMENT_TIMEOUT),
         ("BEGIN", session::BEGIN),
         ("BEGIN_READ_ONLY", session::BEGIN_READ_ONLY),

@@ -572,6 +572,12 @@ pub(crate) const CALLED: &[CalledFunction] = &[
     ),
     called(
         PgCatalog,
+        "host",
+        Function,
+        &[look_alike("inet", "text", Some("NULL::inet"))],
+    ),
+    called(
+        PgCatalog,
         "pg_advisory_unlock",
         Function,
         &[look_alike("bigint", "boolean", Some("0::bigint"))],

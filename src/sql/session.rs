@@ -75,6 +75,27 @@ pub(crate) const PING: Sql = Sql::from_static("");
 pub(crate) const APPLY_LOCK: Sql =
     Sql::from_static("SELECT pg_catalog.pg_try_advisory_lock($1::pg_catalog.int8) AS locked");
 
+/// Who holds the session-level advisory lock whose `int8` key has high half `$1` and low
+/// half `$2` (each an `oid`, as `pg_locks` shows such a key) in this database: `pid`, and as
+/// far as this role may see them, `user_name`, `application_name`, `client_addr` and
+/// `since` (the session's start, ISO 8601 in UTC). No row when it is free.
+pub(crate) const APPLY_LOCK_HOLDER: Sql = Sql::from_static(
+    "SELECT l.pid, a.usename::pg_catalog.text AS user_name, a.application_name, \
+            pg_catalog.host(a.client_addr) AS client_addr, \
+            pg_catalog.to_char(a.backend_start AT TIME ZONE 'UTC', \
+                               'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS since \
+       FROM pg_catalog.pg_locks l \
+       LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid OPERATOR(pg_catalog.=) l.pid \
+      WHERE l.locktype OPERATOR(pg_catalog.=) 'advisory' AND l.granted \
+        AND l.database OPERATOR(pg_catalog.=) \
+            (SELECT d.oid FROM pg_catalog.pg_database d \
+              WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database()) \
+        AND l.classid OPERATOR(pg_catalog.=) $1::pg_catalog.oid \
+        AND l.objid OPERATOR(pg_catalog.=) $2::pg_catalog.oid \
+        AND l.objsubid OPERATOR(pg_catalog.=) 1 \
+      LIMIT 1",
+);
+
 /// Gives back the session-level advisory lock `$1` (`int8`) that [`APPLY_LOCK`] took.
 pub(crate) const APPLY_UNLOCK: Sql =
     Sql::from_static("SELECT pg_catalog.pg_advisory_unlock($1::pg_catalog.int8) AS unlocked");

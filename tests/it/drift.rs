@@ -817,13 +817,34 @@ async fn applies_at_once_do_not_collide(admin: AdminModel) {
 
     // Someone holds the lock: an apply with steps waits for it.
     let an = local.access_node_config().connect().await.unwrap();
+    an.batch_execute("SET application_name = 'ops script'")
+        .await
+        .unwrap();
     an.execute("SELECT pg_advisory_lock($1)", &[&APPLY_LOCK_KEY])
         .await
         .unwrap();
+    let holder: i32 = an
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .unwrap()
+        .get(0);
     let with_more = cluster.role(DistributedRole::new(
         "mn_user2",
         SecretString::from("mn_user2 spec pw"),
     ));
+    // With a short wait, it gives up naming who holds the lock, and changes nothing.
+    let impatient = with_more
+        .clone()
+        .apply_lock_wait(Duration::from_millis(400));
+    let err = impatient.apply().await.unwrap_err();
+    assert!(matches!(err, Error::ApplyLockHeld { .. }), "{err:?}");
+    assert!(err.is_timeout(), "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.contains(&format!("by pid {holder} (user \"tsdbadmin\", application \"ops script\", from 127.0.0.1, since ")),
+        "{text}"
+    );
+    assert_eq!(impatient.plan().await.unwrap().steps.len(), 1);
     let applying = tokio::spawn(async move { with_more.apply().await });
     until_trying_for_the_apply_lock(&local).await;
     // It cannot finish while the lock is held here (nor fail: it waits).
