@@ -60,7 +60,7 @@ impl Cluster {
         progress: impl FnMut(&Step) + Send,
     ) -> Result<ApplyReport> {
         let lock = self.apply_lock().await?;
-        let report = match self.plan_on(Some(lock.session())).await {
+        let report = match lock.during(self.plan_on(Some(lock.session()))).await {
             Ok(plan) => self.run_plan(plan, &lock, progress).await,
             Err(e) => Err(e),
         };
@@ -112,7 +112,7 @@ impl Cluster {
         progress: impl FnMut(&Step) + Send,
     ) -> Result<ApplyReport> {
         let an = self.access_node.node_name();
-        let now = self.plan_on(Some(lock.session())).await?;
+        let now = lock.during(self.plan_on(Some(lock.session()))).await?;
         if now.fingerprint != approved.fingerprint {
             let reason = if now.steps != approved.steps || now.conflicts != approved.conflicts {
                 format!(
@@ -200,26 +200,32 @@ impl Cluster {
                 // a step, that session is connected meanwhile.
                 let an_name = self.access_node.node_name();
                 let more = steps.peek().is_some();
-                let (dn_outcomes, an_outcome) = tokio::join!(
-                    join_all(
-                        batch
-                            .iter()
-                            .filter(|s| s.node != an_name)
-                            .map(|step| self.create_extension(step, None))
-                    ),
-                    async {
-                        match batch.iter().find(|s| s.node == an_name) {
-                            Some(step) => Some(self.access_node_extension(step, &mut an).await),
-                            None => {
-                                // A failure here shows again at the first use.
-                                if more && an.is_none() {
-                                    let _ = self.access_node(&mut an).await;
+                let (dn_outcomes, an_outcome) = lock
+                    .during(async {
+                        tokio::join!(
+                            join_all(
+                                batch
+                                    .iter()
+                                    .filter(|s| s.node != an_name)
+                                    .map(|step| self.create_extension(step, None))
+                            ),
+                            async {
+                                match batch.iter().find(|s| s.node == an_name) {
+                                    Some(step) => {
+                                        Some(self.access_node_extension(step, &mut an).await)
+                                    }
+                                    None => {
+                                        // A failure here shows again at the first use.
+                                        if more && an.is_none() {
+                                            let _ = self.access_node(&mut an).await;
+                                        }
+                                        None
+                                    }
                                 }
-                                None
                             }
-                        }
-                    }
-                );
+                        )
+                    })
+                    .await;
                 let mut dn_outcomes = dn_outcomes.into_iter();
                 let mut an_outcome = an_outcome;
                 for step in batch {
@@ -240,7 +246,14 @@ impl Cluster {
             }
             progress(&step);
             tracing::debug!(kind = ?step.kind, node = %step.node, target = %step.target, "apply step");
-            match self.run_step(&step, &mut an).await {
+            let mut outcome = lock.during(self.run_step(&step, &mut an)).await;
+            if outcome.as_ref().is_err_and(Error::ended_as_idle) {
+                // The server ended apply's access-node session as idle just as the step
+                // began (so nothing of it ran there): once more, on a new session.
+                an = None;
+                outcome = lock.during(self.run_step(&step, &mut an)).await;
+            }
+            match outcome {
                 Ok(()) => report.applied.push(step),
                 Err(e) => {
                     // A step on the access node towards a data node fails that data node's
@@ -269,6 +282,11 @@ impl Cluster {
     }
 
     async fn access_node<'a>(&self, an: &'a mut Option<AccessNode>) -> Result<&'a AccessNode> {
+        // A session the server ended (idle while a long step ran on a data node, say) is
+        // replaced.
+        if an.as_ref().is_some_and(AccessNode::pinned_session_ended) {
+            *an = None;
+        }
         if an.is_none() {
             // One session for every step, as a psql script would: the access node's
             // connections to the data nodes are made once.

@@ -14,6 +14,7 @@
 //! is pinged between steps when due; should it end anyway (a restart, a DBA), the apply
 //! stops before its next step.
 
+use std::future::Future;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -58,23 +59,8 @@ impl ApplyLock<'_> {
     /// Whether the lock still holds, checked before each step: its session has not ended;
     /// pinged first when it has waited a third of the server's `idle_session_timeout`.
     pub(crate) async fn check(&self) -> Result<()> {
+        self.ping_if_due().await;
         let session = self.client.session();
-        let due = self.idle_timeout.is_some_and(|timeout| {
-            self.last_used
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .elapsed()
-                >= timeout / 3
-        });
-        if due && !session.client().is_closed() {
-            let ping = PING;
-            // A failure shows as the session closed, below.
-            let _ = session.execute_utility(APPLY, &ping).await;
-            *self
-                .last_used
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner) = Instant::now();
-        }
         if session.client().is_closed() {
             return Err(Error::invalid(
                 APPLY,
@@ -84,6 +70,46 @@ impl ApplyLock<'_> {
             ));
         }
         Ok(())
+    }
+
+    /// Runs `work` (a step, on other sessions) while keeping the lock's session from being
+    /// ended as idle: under an `idle_session_timeout`, it is pinged every third of it until
+    /// `work` is done, so that a step longer than the timeout does not lose the lock.
+    pub(crate) async fn during<F: Future>(&self, work: F) -> F::Output {
+        let Some(timeout) = self.idle_timeout else {
+            return work.await;
+        };
+        let every = (timeout / 3).max(Duration::from_millis(50));
+        let keepalive = async {
+            loop {
+                tokio::time::sleep(every).await;
+                self.ping_if_due().await;
+            }
+        };
+        tokio::select! {
+            out = work => out,
+            never = keepalive => never,
+        }
+    }
+
+    /// Pings the lock's session when it has waited a third of the server's
+    /// `idle_session_timeout` (a failure shows as the session closed).
+    async fn ping_if_due(&self) {
+        let session = self.client.session();
+        let due = self.idle_timeout.is_some_and(|timeout| {
+            self.last_used
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .elapsed()
+                >= timeout / 3
+        });
+        if due && !session.client().is_closed() {
+            let _ = session.execute_utility(APPLY, &PING).await;
+            *self
+                .last_used
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Instant::now();
+        }
     }
 
     /// Gives the lock back, keeping the session for the pool (given up instead when the

@@ -121,7 +121,7 @@ impl Cluster {
                 return Ok(rotation);
             }
         };
-        self.rotate_locked(&mut rotation, config, role, new_password)
+        lock.during(self.rotate_locked(&mut rotation, config, role, new_password))
             .await;
         lock.release().await;
         tracing::debug!(data_node = %name, complete = rotation.is_complete(), "password rotation");

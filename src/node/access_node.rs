@@ -280,6 +280,14 @@ impl AccessNode {
         }
     }
 
+    /// Whether the handle's pinned session has ended (the server closed it: idle for its
+    /// `idle_session_timeout`, a restart); `false` for a handle without one.
+    pub(crate) fn pinned_session_ended(&self) -> bool {
+        self.pinned
+            .as_ref()
+            .is_some_and(|session| session.client().is_closed())
+    }
+
     /// A handle whose typed operations all run on `session`, in order (as a psql script
     /// does), so the access node's connections to the data nodes are made once instead of
     /// once per operation, and one deadline on that session bounds each operation

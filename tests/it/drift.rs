@@ -867,3 +867,57 @@ as_both_admins!(
     role_and_mapping_drift_is_repaired,
     grants_on_all_tables_of_a_schema_on_every_node,
 );
+
+/// A server that ends idle sessions after a second, and an apply step that waits three
+/// (a data node's `CREATE EXTENSION` behind a lock held by hand): the session holding the
+/// apply lock sits idle meanwhile, and is kept alive, so the lock holds the whole time and
+/// the apply finishes. It used to be ended mid-step, releasing the lock, and the apply
+/// stopped before its next step.
+#[tokio::test]
+async fn a_step_longer_than_the_idle_session_timeout_keeps_the_apply_lock() {
+    let Some(_) = tier2() else { return };
+    let local = LocalCluster::builder()
+        .data_nodes(1)
+        .setting("idle_session_timeout", "1s")
+        .start()
+        .await
+        .unwrap();
+    let dn1 = local.data_nodes()[0].config();
+    let cluster = Cluster::new(local.access_node_config())
+        .data_node(dn1.clone())
+        .hypertable(
+            TABLE,
+            DistributedHypertable::new("sensor_data", "time").partitioning_column("sensor_id"),
+        );
+    // An open transaction is not idle: the holder stays.
+    let holder = dn1.connect().await.unwrap();
+    holder
+        .batch_execute("BEGIN; LOCK TABLE pg_catalog.pg_extension IN SHARE MODE")
+        .await
+        .unwrap();
+    let applying = tokio::spawn({
+        let cluster = cluster.clone();
+        async move { cluster.apply().await }
+    });
+    let watcher = local.access_node_config().connect().await.unwrap();
+    for _ in 0..6 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let held: i64 = watcher
+            .query_one(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted \
+                   AND classid = ($1::int8 >> 32)::oid \
+                   AND objid = ($1::int8 & 4294967295)::oid AND objsubid = 1",
+                &[&APPLY_LOCK_KEY],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(held, 1, "the apply lock is held throughout");
+        assert!(!applying.is_finished());
+    }
+    holder.batch_execute("COMMIT").await.unwrap();
+    let report = applying.await.unwrap().unwrap();
+    assert!(!report.applied.is_empty());
+    assert!(cluster.plan().await.unwrap().is_converged());
+    local.shutdown().await.unwrap();
+}
