@@ -36,7 +36,7 @@ pub const APPLY_LOCK_KEY: i64 = 0x7473_6d6e_6170_6c79;
 pub const APPLY_LOCK_WAIT: Duration = Duration::from_secs(120);
 
 const APPLY: &str = "apply cluster";
-const OP: &str = "apply cluster: wait for the apply lock another apply holds";
+const OP: &str = "wait for the apply lock";
 
 /// The apply lock, held. [`ApplyLock::release`] gives it back; dropped otherwise, its
 /// session is given up, which releases it.

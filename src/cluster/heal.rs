@@ -178,10 +178,24 @@ impl Cluster {
     /// prepared transactions (the lost transaction's id counts as in progress); then one
     /// access-node transaction id is consumed and healing runs once more.
     ///
+    /// It runs under the apply lock ([`APPLY_LOCK_KEY`](super::APPLY_LOCK_KEY)), waiting for
+    /// an apply or rotation of the cluster to finish first: their distributed writes are
+    /// writes heal must not run beside.
+    ///
     /// # Errors
     ///
-    /// When the access node cannot be reached or has no multi-node.
+    /// When the access node cannot be reached or has no multi-node;
+    /// [`Error::ApplyLockHeld`] when the apply lock stays held longer than
+    /// [`Cluster::apply_lock_wait`].
     pub async fn heal(&self) -> Result<HealReport> {
+        let lock = self.apply_lock().await?;
+        let report = lock.during(self.heal_locked()).await;
+        lock.release().await;
+        report
+    }
+
+    /// [`Cluster::heal`], under the apply lock.
+    async fn heal_locked(&self) -> Result<HealReport> {
         let an_name = self.access_node.node_name();
         let after = self.node_deadline;
         let deadline = Deadline::after(after);

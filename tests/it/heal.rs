@@ -2,11 +2,12 @@
 
 use std::time::Duration;
 
+use timescaledb_multinode::cluster::APPLY_LOCK_KEY;
 use timescaledb_multinode::data::query_each;
 use timescaledb_multinode::testing::{AdminModel, LocalCluster, LocalClusterBuilder};
-use timescaledb_multinode::{AccessNode, Cluster, DistributedExec, NodeConfig, RawSql};
+use timescaledb_multinode::{AccessNode, Cluster, DistributedExec, Error, NodeConfig, RawSql};
 
-use crate::common::tier2;
+use crate::common::{tier2, until_trying_for_the_apply_lock};
 
 async fn joined(builder: LocalClusterBuilder) -> (LocalCluster, Cluster, AccessNode) {
     let joined = builder.data_nodes(2).start_joined().await.unwrap();
@@ -320,4 +321,36 @@ mod another_roles_transaction {
         let Some(_) = tier2() else { return };
         another_roles_transaction_is_named_with_its_owner(AdminModel::ManagedService).await;
     }
+}
+
+/// Heal runs under the apply lock: while an apply holds it (here: held by hand), heal
+/// waits, and runs once it is free; with a short wait it fails naming the holder.
+#[tokio::test]
+async fn heal_waits_for_a_running_apply() {
+    let Some(_) = tier2() else { return };
+    let (local, cluster, _an) = joined(LocalCluster::builder()).await;
+    let an = local.access_node_config().connect().await.unwrap();
+    an.execute("SELECT pg_advisory_lock($1)", &[&APPLY_LOCK_KEY])
+        .await
+        .unwrap();
+    let err = cluster
+        .clone()
+        .apply_lock_wait(Duration::from_millis(300))
+        .heal()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::ApplyLockHeld { .. }), "{err:?}");
+    let healing = {
+        let cluster = cluster.clone();
+        tokio::spawn(async move { cluster.heal().await })
+    };
+    until_trying_for_the_apply_lock(&local).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!healing.is_finished());
+    an.execute("SELECT pg_advisory_unlock($1)", &[&APPLY_LOCK_KEY])
+        .await
+        .unwrap();
+    let report = healing.await.unwrap().unwrap();
+    assert!(report.is_clean(), "{report:#?}");
+    local.shutdown().await.unwrap();
 }
