@@ -61,7 +61,7 @@ impl Cluster {
     ) -> Result<ApplyReport> {
         let lock = self.apply_lock().await?;
         let report = match lock.during(self.plan_on(Some(lock.session()))).await {
-            Ok(plan) => self.run_plan(plan, &lock, progress).await,
+            Ok(plan) => Box::pin(self.run_plan(plan, &lock, progress)).await,
             Err(e) => Err(e),
         };
         lock.release().await;
@@ -99,7 +99,7 @@ impl Cluster {
             ));
         }
         let lock = self.apply_lock().await?;
-        let report = self.apply_approved(approved, &lock, progress).await;
+        let report = Box::pin(self.apply_approved(approved, &lock, progress)).await;
         lock.release().await;
         report
     }

@@ -75,20 +75,28 @@ impl ApplyLock<'_> {
     /// Runs `work` (a step, on other sessions) while keeping the lock's session from being
     /// ended as idle: under an `idle_session_timeout`, it is pinged every third of it until
     /// `work` is done, so that a step longer than the timeout does not lose the lock.
-    pub(crate) async fn during<F: Future>(&self, work: F) -> F::Output {
-        let Some(timeout) = self.idle_timeout else {
-            return work.await;
-        };
-        let every = (timeout / 3).max(Duration::from_millis(50));
-        let keepalive = async {
-            loop {
-                tokio::time::sleep(every).await;
-                self.ping_if_due().await;
+    /// `work` goes on the heap first (a step's future is large; the caller's future holds
+    /// only this one).
+    pub(crate) fn during<'w, F>(&'w self, work: F) -> impl Future<Output = F::Output> + 'w
+    where
+        F: Future + 'w,
+    {
+        let work = Box::pin(work);
+        async move {
+            let Some(timeout) = self.idle_timeout else {
+                return work.await;
+            };
+            let every = (timeout / 3).max(Duration::from_millis(50));
+            let keepalive = async {
+                loop {
+                    tokio::time::sleep(every).await;
+                    self.ping_if_due().await;
+                }
+            };
+            tokio::select! {
+                out = work => out,
+                never = keepalive => never,
             }
-        };
-        tokio::select! {
-            out = work => out,
-            never = keepalive => never,
         }
     }
 

@@ -340,7 +340,8 @@ impl Cluster {
                     .iter()
                     .map(|config| self.direct_status(config, Deadline::after(after)))
             ),
-            self.access_node_view(Deadline::after(after)),
+            // On the heap: a large future, beside the others.
+            Box::pin(self.access_node_view(Deadline::after(after))),
         );
         let mut view = view;
         let proofs = &self.pools.proofs;

@@ -540,7 +540,9 @@ impl Cluster {
     /// [`Cluster::plan`], reading the access node over `held` (a session apply holds its
     /// lock on) when given, else over a session of the cluster's.
     pub(crate) async fn plan_on(&self, held: Option<&Session>) -> Result<Plan> {
-        match self.plan_once(held).await {
+        // Each on the heap: the plan's future is large (tens of kilobytes in a debug build),
+        // and a caller's stack is not.
+        match Box::pin(self.plan_once(held)).await {
             // A kept session that loaded the extension before it was updated fails so
             // (42710, "already loaded with a different version"), and one whose connection
             // ended under it (the server restarted, or ended it as idle) fails as its end
@@ -549,7 +551,7 @@ impl Cluster {
             Err(e) if e.code().is_some_and(|c| c.code() == "42710") || e.ended_the_session() => {
                 tracing::debug!(error = %e, "a kept session went stale; planning again");
                 let held = held.filter(|s| !s.is_poisoned() && !s.client().is_closed());
-                self.plan_once(held).await
+                Box::pin(self.plan_once(held)).await
             }
             other => other,
         }
