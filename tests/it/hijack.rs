@@ -21,6 +21,7 @@ use std::time::{Duration, SystemTime};
 
 use futures_util::FutureExt;
 
+use timescaledb_multinode::cluster::APPLY_LOCK_KEY;
 use timescaledb_multinode::data::query_each;
 use timescaledb_multinode::lifecycle::{
     AllowNewChunks, AlterDataNode, AttachDataNode, BlockNewChunks, ChunkInterval,
@@ -34,8 +35,8 @@ use timescaledb_multinode::testing::{
 use timescaledb_multinode::tokio_postgres::Client;
 use timescaledb_multinode::{
     AccessNode, Bootstrap, Cluster, DataNode, DistributedExec, DistributedHypertable,
-    DistributedRole, ExposeSecret, Ident, NodeConfig, Privilege, RawSql, SecretString, ServerInfo,
-    TableName,
+    DistributedRole, Error, ExposeSecret, Ident, NodeConfig, Privilege, RawSql, SecretString,
+    ServerInfo, TableName,
 };
 
 use crate::common::{plain_server, tier2};
@@ -551,6 +552,26 @@ async fn operate(local: &LocalCluster, mut cluster: Cluster) -> Cluster {
     dn1.batch_execute(&format!("ROLLBACK PREPARED '{gid}'"))
         .await
         .unwrap();
+
+    // An apply lock held by someone else: the wait for it reads who holds it.
+    let holder = local
+        .access_node_config()
+        .application_name(TEST_APP)
+        .connect()
+        .await
+        .unwrap();
+    holder
+        .execute("SELECT pg_advisory_lock($1)", &[&APPLY_LOCK_KEY])
+        .await
+        .unwrap();
+    let err = cluster
+        .clone()
+        .apply_lock_wait(Duration::from_millis(300))
+        .heal()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::ApplyLockHeld { .. }), "{err:?}");
+    drop(holder);
 
     // And back, so the fixture's password opens dn1 again.
     let original = local.data_nodes()[0].password().clone();
