@@ -166,11 +166,12 @@ impl Cluster {
         let mut pause = Duration::from_millis(10);
         let mut told = false;
         loop {
+            // Each try is one round trip, bounded as any; the wait bounds only the tries.
             let row = session
                 .bounded(
                     OP,
                     &node,
-                    deadline,
+                    Deadline::after(self.node_deadline),
                     session.query_one(OP, &APPLY_LOCK, &[&APPLY_LOCK_KEY]),
                 )
                 .await?;

@@ -845,6 +845,14 @@ async fn applies_at_once_do_not_collide(admin: AdminModel) {
         "{text}"
     );
     assert_eq!(impatient.plan().await.unwrap().steps.len(), 1);
+    // No wait at all: it fails at once while the lock is held.
+    let err = with_more
+        .clone()
+        .apply_lock_wait(Duration::ZERO)
+        .apply()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::ApplyLockHeld { .. }), "{err:?}");
     let applying = tokio::spawn(async move { with_more.apply().await });
     until_trying_for_the_apply_lock(&local).await;
     // It cannot finish while the lock is held here (nor fail: it waits).
@@ -855,6 +863,13 @@ async fn applies_at_once_do_not_collide(admin: AdminModel) {
         .unwrap();
     let report = applying.await.unwrap().unwrap();
     assert_eq!(report.applied.len(), 1, "{report:?}");
+    // No wait at all, with the lock free: it applies.
+    let report = spec(&local, 2)
+        .apply_lock_wait(Duration::ZERO)
+        .apply()
+        .await
+        .unwrap();
+    assert!(report.applied.is_empty(), "{report:?}");
     local.shutdown().await.unwrap();
 }
 
