@@ -832,11 +832,19 @@ async fn applies_at_once_do_not_collide(admin: AdminModel) {
         "mn_user2",
         SecretString::from("mn_user2 spec pw"),
     ));
-    // With a short wait, it gives up naming who holds the lock, and changes nothing.
+    // With a short wait, it gives up naming who holds the lock, and changes nothing; while
+    // it waits, it says who holds it (info level).
+    let (captured, _guard) = crate::notices::capture();
     let impatient = with_more
         .clone()
         .apply_lock_wait(Duration::from_millis(400));
     let err = impatient.apply().await.unwrap_err();
+    let traced = captured.text();
+    assert!(
+        traced.contains("waiting for the apply lock another apply holds")
+            && traced.contains(&format!("holder=pid {holder} ")),
+        "{traced}"
+    );
     assert!(matches!(err, Error::ApplyLockHeld { .. }), "{err:?}");
     assert!(err.is_timeout(), "{err:?}");
     let text = err.to_string();
