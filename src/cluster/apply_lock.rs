@@ -11,8 +11,10 @@
 //! `Cluster` (and its clones) also wait for each other in the process, so a waiting apply
 //! never holds a session the running one needs. A server that ends idle sessions
 //! (`idle_session_timeout`) would end the lock's session while steps run on others, so it
-//! is pinged between steps when due; should it end anyway (a restart, a DBA), the apply
-//! stops before its next step.
+//! is pinged every third of that timeout while the plan and each step run; should it end
+//! anyway (a restart, a DBA), the apply stops before its next step. Rotation and heal take
+//! the same lock. A wait that runs out ([`Cluster::apply_lock_wait`]) names the session
+//! that holds the lock, as `pg_locks` and `pg_stat_activity` show it to the role.
 
 use std::future::Future;
 use std::sync::Mutex;
