@@ -24,6 +24,10 @@
 //!
 //! Exit status: 0 when done and healthy / converged, 1 on an error, 2 when `plan` has steps,
 //! `status` is unhealthy or `migrate --plan` is blocked.
+//!
+//! `apply`, `heal` and `rotate` wait for another apply of the cluster to finish (up to the
+//! spec's `apply_lock_wait_secs`, 120 by default), and say on standard error who holds the
+//! lock meanwhile: the crate's info-level events are printed there for these commands.
 
 mod chunks;
 mod human;
@@ -145,6 +149,9 @@ async fn run(args: &[String]) -> Result<ExitCode, BoxError> {
         Cluster::from_toml(&text)?
     };
     let progress = Progress::new(!args.json);
+    if matches!(args.command, "apply" | "heal" | "rotate") {
+        say_what_the_crate_says();
+    }
     match args.command {
         "plan" => {
             let spinner = progress.spinner("planning");
@@ -241,6 +248,25 @@ async fn run(args: &[String]) -> Result<ExitCode, BoxError> {
 }
 
 /// 0 when `ok`, else 2 (something to do, or unhealthy).
+/// Prints the crate's info-level events (who holds the apply lock while a command waits for
+/// it) on standard error, one line each.
+fn say_what_the_crate_says() {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::Layer;
+
+    let lines = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .without_time()
+        .with_target(false)
+        .with_level(false)
+        .with_filter(tracing_subscriber::filter::filter_fn(|meta| {
+            meta.target().starts_with("timescaledb_multinode")
+                && *meta.level() <= tracing::Level::INFO
+        }));
+    let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry().with(lines));
+}
+
 fn exit(ok: bool) -> ExitCode {
     if ok {
         ExitCode::SUCCESS

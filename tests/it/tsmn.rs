@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use serde_json::Value;
+use timescaledb_multinode::cluster::APPLY_LOCK_KEY;
 use timescaledb_multinode::data::query_each;
 use timescaledb_multinode::testing::{AdminModel, LocalCluster};
 use timescaledb_multinode::{AccessNode, ExposeSecret, Ident, RawSql, TableName};
@@ -139,6 +140,50 @@ async fn the_cli_plans_applies_reports_rotates_and_heals() {
 async fn the_cli_works_for_the_managed_service_admin() {
     let Some(_) = tier2() else { return };
     cli(AdminModel::ManagedService).await;
+}
+
+/// While another apply holds the cluster's apply lock, `tsmn apply` says who holds it, and
+/// when the spec's `apply_lock_wait_secs` runs out it fails naming the holder; once the lock
+/// is free, it applies.
+#[tokio::test]
+async fn the_cli_says_who_holds_the_apply_lock() {
+    let Some(_) = tier2() else { return };
+    let local = LocalCluster::builder().data_nodes(2).start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cluster.toml");
+    std::fs::write(&path, format!("apply_lock_wait_secs = 1\n{}", spec(&local))).unwrap();
+    let run = Run {
+        local: &local,
+        path,
+        dn1_password: local.data_nodes()[0].password().expose_secret().to_owned(),
+    };
+    let an = local.access_node_config().connect().await.unwrap();
+    an.execute("SELECT pg_advisory_lock($1)", &[&APPLY_LOCK_KEY])
+        .await
+        .unwrap();
+    let holder: i32 = an
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let (code, text) = run.human(&["apply", "SPEC"], &[]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("waiting for the apply lock another apply holds")
+            && text.contains(&format!("holder=pid {holder} ")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("still held after 1s, by pid {holder} ")),
+        "{text}"
+    );
+    an.execute("SELECT pg_advisory_unlock($1)", &[&APPLY_LOCK_KEY])
+        .await
+        .unwrap();
+    let (code, text) = run.human(&["apply", "SPEC"], &[]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(!text.contains("waiting for the apply lock"), "{text}");
+    local.shutdown().await.unwrap();
 }
 
 /// Plan, apply, plan, status, heal, rotate and status again through the CLI, as `model`.
