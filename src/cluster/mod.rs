@@ -161,8 +161,8 @@ impl Cluster {
         self.node_deadline
     }
 
-    /// How long [`Cluster::apply`], [`Cluster::apply_plan`] and [`Cluster::rotate_password`]
-    /// wait for another apply to give the cluster's apply lock back (default
+    /// How long [`Cluster::apply`], [`Cluster::apply_plan`], [`Cluster::rotate_password`] and
+    /// [`Cluster::heal`] wait for another apply to give the cluster's apply lock back (default
     /// [`APPLY_LOCK_WAIT`], 2 minutes) before they fail with [`Error::ApplyLockHeld`], which
     /// names the session that holds it. While they wait they log, at info level, who holds
     /// it.
