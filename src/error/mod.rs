@@ -141,7 +141,7 @@ pub enum Error {
         after: std::time::Duration,
     },
 
-    /// [`crate::Cluster::apply`] (or a password rotation) waited its whole
+    /// [`crate::Cluster::apply`] (or a password rotation, or a heal) waited its whole
     /// [`crate::Cluster::apply_lock_wait`] for the cluster's apply lock, which another
     /// apply (or a script that took [`crate::cluster::APPLY_LOCK_KEY`]) still holds.
     #[non_exhaustive]

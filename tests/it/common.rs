@@ -86,6 +86,28 @@ pub fn example_binary(name: &str) -> std::path::PathBuf {
     bin
 }
 
+/// A session to `config`'s node that holds the apply lock, as another apply or an
+/// operator's `psql` would, and its process id. Dropping the client ends the session (once
+/// its connection task runs), which gives the lock back.
+pub async fn hold_the_apply_lock(
+    config: timescaledb_multinode::NodeConfig,
+) -> (timescaledb_multinode::tokio_postgres::Client, i32) {
+    let client = config.connect().await.unwrap();
+    client
+        .execute(
+            "SELECT pg_advisory_lock($1)",
+            &[&timescaledb_multinode::cluster::APPLY_LOCK_KEY],
+        )
+        .await
+        .unwrap();
+    let pid = client
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    (client, pid)
+}
+
 /// Returns once some session of the access node `local` has tried for the apply lock
 /// (`Cluster::apply` and `rotate_password` try again until it is free): that call waits.
 pub async fn until_trying_for_the_apply_lock(local: &LocalCluster) {

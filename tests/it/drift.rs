@@ -15,7 +15,7 @@ use timescaledb_multinode::{
     Privilege, RawSql, SecretString, ServerInfo, TableName,
 };
 
-use crate::common::{as_both_admins, tier2, until_trying_for_the_apply_lock};
+use crate::common::{as_both_admins, hold_the_apply_lock, tier2, until_trying_for_the_apply_lock};
 
 const TABLE: &str = "CREATE TABLE sensor_data(time timestamptz NOT NULL, sensor_id int NOT NULL, \
                      temperature float8)";
@@ -816,18 +816,8 @@ async fn applies_at_once_do_not_collide(admin: AdminModel) {
     assert!(cluster.plan().await.unwrap().is_converged());
 
     // Someone holds the lock: an apply with steps waits for it.
-    let an = local.access_node_config().connect().await.unwrap();
-    an.batch_execute("SET application_name = 'ops script'")
-        .await
-        .unwrap();
-    an.execute("SELECT pg_advisory_lock($1)", &[&APPLY_LOCK_KEY])
-        .await
-        .unwrap();
-    let holder: i32 = an
-        .query_one("SELECT pg_backend_pid()", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let (an, holder) =
+        hold_the_apply_lock(local.access_node_config().application_name("ops script")).await;
     let with_more = cluster.role(DistributedRole::new(
         "mn_user2",
         SecretString::from("mn_user2 spec pw"),

@@ -7,7 +7,7 @@ use timescaledb_multinode::data::query_each;
 use timescaledb_multinode::testing::{AdminModel, LocalCluster, LocalClusterBuilder};
 use timescaledb_multinode::{AccessNode, Cluster, DistributedExec, Error, NodeConfig, RawSql};
 
-use crate::common::{tier2, until_trying_for_the_apply_lock};
+use crate::common::{hold_the_apply_lock, tier2, until_trying_for_the_apply_lock};
 
 async fn joined(builder: LocalClusterBuilder) -> (LocalCluster, Cluster, AccessNode) {
     let joined = builder.data_nodes(2).start_joined().await.unwrap();
@@ -329,10 +329,7 @@ mod another_roles_transaction {
 async fn heal_waits_for_a_running_apply() {
     let Some(_) = tier2() else { return };
     let (local, cluster, _an) = joined(LocalCluster::builder()).await;
-    let an = local.access_node_config().connect().await.unwrap();
-    an.execute("SELECT pg_advisory_lock($1)", &[&APPLY_LOCK_KEY])
-        .await
-        .unwrap();
+    let (an, _) = hold_the_apply_lock(local.access_node_config()).await;
     let err = cluster
         .clone()
         .apply_lock_wait(Duration::from_millis(300))

@@ -21,7 +21,6 @@ use std::time::{Duration, SystemTime};
 
 use futures_util::FutureExt;
 
-use timescaledb_multinode::cluster::APPLY_LOCK_KEY;
 use timescaledb_multinode::data::query_each;
 use timescaledb_multinode::lifecycle::{
     AllowNewChunks, AlterDataNode, AttachDataNode, BlockNewChunks, ChunkInterval,
@@ -39,7 +38,7 @@ use timescaledb_multinode::{
     ServerInfo, TableName,
 };
 
-use crate::common::{plain_server, tier2};
+use crate::common::{hold_the_apply_lock, plain_server, tier2};
 
 /// The role that plants the look-alikes.
 const PLANTER: &str = "hijacker";
@@ -554,16 +553,8 @@ async fn operate(local: &LocalCluster, mut cluster: Cluster) -> Cluster {
         .unwrap();
 
     // An apply lock held by someone else: the wait for it reads who holds it.
-    let holder = local
-        .access_node_config()
-        .application_name(TEST_APP)
-        .connect()
-        .await
-        .unwrap();
-    holder
-        .execute("SELECT pg_advisory_lock($1)", &[&APPLY_LOCK_KEY])
-        .await
-        .unwrap();
+    let (holder, _) =
+        hold_the_apply_lock(local.access_node_config().application_name(TEST_APP)).await;
     let err = cluster
         .clone()
         .apply_lock_wait(Duration::from_millis(300))

@@ -12,7 +12,7 @@ use timescaledb_multinode::{
     Error, NodeConfig, RawSql, RoleSpec, SecretString, UpdateExtension, Version,
 };
 
-use crate::common::{matrix, tier2, until_trying_for_the_apply_lock};
+use crate::common::{hold_the_apply_lock, matrix, tier2, until_trying_for_the_apply_lock};
 
 async fn joined(builder: LocalClusterBuilder) -> (LocalCluster, Cluster, AccessNode) {
     let joined = builder.data_nodes(2).start_joined().await.unwrap();
@@ -147,10 +147,7 @@ pub async fn rotation(builder: LocalClusterBuilder) {
 
     // An apply runs (here: its lock, held by hand): the rotation waits for it, so that
     // the apply cannot set the mapping back in between, then runs.
-    let an = local.access_node_config().connect().await.unwrap();
-    an.execute("SELECT pg_advisory_lock($1)", &[&APPLY_LOCK_KEY])
-        .await
-        .unwrap();
+    let (an, _) = hold_the_apply_lock(local.access_node_config()).await;
     let same = local.data_nodes()[0].config().get_password().clone();
     let rotating = {
         let cluster = cluster.clone();

@@ -12,7 +12,7 @@ use timescaledb_multinode::data::query_each;
 use timescaledb_multinode::testing::{AdminModel, LocalCluster};
 use timescaledb_multinode::{AccessNode, ExposeSecret, Ident, RawSql, TableName};
 
-use crate::common::{example_binary, tier2};
+use crate::common::{example_binary, hold_the_apply_lock, tier2};
 
 fn binary() -> PathBuf {
     example_binary("tsmn")
@@ -157,15 +157,7 @@ async fn the_cli_says_who_holds_the_apply_lock() {
         path,
         dn1_password: local.data_nodes()[0].password().expose_secret().to_owned(),
     };
-    let an = local.access_node_config().connect().await.unwrap();
-    an.execute("SELECT pg_advisory_lock($1)", &[&APPLY_LOCK_KEY])
-        .await
-        .unwrap();
-    let holder: i32 = an
-        .query_one("SELECT pg_backend_pid()", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let (an, holder) = hold_the_apply_lock(local.access_node_config()).await;
     let (code, text) = run.human(&["apply", "SPEC"], &[]);
     assert_eq!(code, Some(1), "{text}");
     assert!(
