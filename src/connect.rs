@@ -5,6 +5,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::future::{poll_fn, Future};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -152,7 +153,40 @@ impl Session {
     /// Connects to `config`'s node for `op` with the search path `path`. A session the
     /// server ends as idle before its first statement (a client held up longer than the
     /// server's `idle_session_timeout`) is opened once more.
+    ///
+    /// The handshake runs as a task of its own (aborted when the caller gives up): the
+    /// driver's and TLS's futures are deep, and a task is polled from the runtime's stack,
+    /// not from under the caller's, which may be deep already (a debug build lays out every
+    /// temporary of a future's poll side by side).
     pub(crate) async fn open_with(
+        config: &NodeConfig,
+        op: &'static str,
+        path: SearchPath,
+    ) -> Result<Session> {
+        let owned = config.clone();
+        let mut task = AbortOnDrop(tokio::spawn(async move {
+            Self::open_retrying(&owned, op, path).await
+        }));
+        match (&mut task.0).await {
+            Ok(result) => result,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            // The runtime would not run the task (it is shutting down): here, then (boxed
+            // apart, so that this future stays small).
+            Err(_) => Self::open_retrying_boxed(config, op, path).await,
+        }
+    }
+
+    /// [`Session::open_retrying`], on the heap.
+    fn open_retrying_boxed<'a>(
+        config: &'a NodeConfig,
+        op: &'static str,
+        path: SearchPath,
+    ) -> Pin<Box<dyn Future<Output = Result<Session>> + Send + 'a>> {
+        Box::pin(Self::open_retrying(config, op, path))
+    }
+
+    /// [`Session::open_with`] on the caller's task.
+    async fn open_retrying(
         config: &NodeConfig,
         op: &'static str,
         path: SearchPath,
@@ -580,6 +614,15 @@ impl Deadline {
 /// When the server ends the connection with an error (an idle session it ends: 57P05; a
 /// shutdown: 57P01), the error goes to `ended_by` before the connection is dropped, so a
 /// statement waiting on it, which learns only that the connection closed, can tell why.
+/// A task that is aborted when its handle is dropped (its caller gave up on it).
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 fn spawn_driver<S, T>(mut conn: Connection<S, T>, node: String, ended_by: Arc<OnceLock<DbError>>)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,

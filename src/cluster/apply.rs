@@ -1,7 +1,7 @@
 //! Running a plan: idempotent (a converged cluster gets no mutating statement) and
 //! resumable (after a failure halfway, the next run finishes the job).
 
-use futures_util::future::join_all;
+use futures_util::future::{join_all, BoxFuture};
 
 use super::apply_lock::ApplyLock;
 use super::plan::{HypertableSpec, Plan, Prune, Step, StepKind};
@@ -403,18 +403,24 @@ impl Cluster {
         }
     }
 
-    /// A step on the access node, on `an`'s session.
-    async fn access_node_step(&self, step: &Step, an: &AccessNode) -> Result<()> {
+    /// A step on the access node, on `an`'s session: each kind's work boxed on its own, so
+    /// that no one future holds them all (a debug build lays out every temporary of a
+    /// function side by side on the stack).
+    fn access_node_step<'a>(
+        &'a self,
+        step: &'a Step,
+        an: &'a AccessNode,
+    ) -> BoxFuture<'a, Result<()>> {
         match step.kind {
             // Run by `run_step` and the batch above, on the node's own session.
-            StepKind::CreateExtension => {
-                return Err(Error::invalid(
+            StepKind::CreateExtension => Box::pin(async move {
+                Err(Error::invalid(
                     OP,
                     Some(&step.node),
                     "an extension step runs on its node's session, not as an access-node step",
                 ))
-            }
-            StepKind::AddDataNode => {
+            }),
+            StepKind::AddDataNode => Box::pin(async move {
                 let config = self.find(OP, &step.target)?.clone();
                 let (host, port) = self.seen_by_access_node(&config);
                 DataNode::from_config(&config)
@@ -428,8 +434,9 @@ impl Cluster {
                     .idempotent()
                     .run(an)
                     .await?;
-            }
-            StepKind::AlterDataNode => {
+                Ok(())
+            }),
+            StepKind::AlterDataNode => Box::pin(async move {
                 let config = self.find(OP, &step.target)?.clone();
                 let (host, port) = self.seen_by_access_node(&config);
                 AlterDataNode::new(step.target.clone())
@@ -438,8 +445,9 @@ impl Cluster {
                     .database(config.get_database())
                     .run(an)
                     .await?;
-            }
-            StepKind::UserMapping => {
+                Ok(())
+            }),
+            StepKind::UserMapping => Box::pin(async move {
                 let config = self.find(OP, &step.target)?.clone();
                 let change: MappingChange =
                     UserMapping::new(RoleSpec::CurrentUser, step.target.clone())
@@ -449,12 +457,14 @@ impl Cluster {
                         .run(an)
                         .await?;
                 tracing::debug!(data_node = %step.target, ?change, "user mapping");
-            }
-            StepKind::CreateTable => {
+                Ok(())
+            }),
+            StepKind::CreateTable => Box::pin(async move {
                 let spec = self.hypertable_spec(&step.target)?;
                 an.execute_pinned(OP, &spec.create_table).await?;
-            }
-            StepKind::DistributeTable => {
+                Ok(())
+            }),
+            StepKind::DistributeTable => Box::pin(async move {
                 let spec = self.hypertable_spec(&step.target)?;
                 let created = spec.hypertable.clone().idempotent().run(an).await?;
                 if !created.created {
@@ -470,30 +480,34 @@ impl Cluster {
                         ),
                     });
                 }
-            }
-            StepKind::AttachDataNode => {
+                Ok(())
+            }),
+            StepKind::AttachDataNode => Box::pin(async move {
                 let spec = self.hypertable_spec(&step.target)?;
                 let table = spec.hypertable.table_name()?;
                 let dn = Self::step_data_node(step)?;
                 AttachDataNode::new(dn, table).idempotent().run(an).await?;
-            }
-            StepKind::SetReplicationFactor => {
+                Ok(())
+            }),
+            StepKind::SetReplicationFactor => Box::pin(async move {
                 let spec = self.hypertable_spec(&step.target)?;
                 let table = spec.hypertable.table_name()?;
                 let n = spec.hypertable.get_replication_factor().ok_or_else(|| {
                     Error::invalid(OP, None, "the spec gives this table no replication factor")
                 })?;
                 SetReplicationFactor::new(table, n).run(an).await?;
-            }
-            StepKind::SetChunkInterval => {
+                Ok(())
+            }),
+            StepKind::SetChunkInterval => Box::pin(async move {
                 let spec = self.hypertable_spec(&step.target)?;
                 let table = spec.hypertable.table_name()?;
                 let interval = spec.hypertable.get_chunk_interval().ok_or_else(|| {
                     Error::invalid(OP, None, "the spec gives this table no chunk interval")
                 })?;
                 SetChunkInterval::new(table, interval).run(an).await?;
-            }
-            StepKind::ApplyRole => {
+                Ok(())
+            }),
+            StepKind::ApplyRole => Box::pin(async move {
                 let role = self
                     .roles
                     .iter()
@@ -506,8 +520,9 @@ impl Cluster {
                     role = role.data_nodes(names);
                 }
                 role.run(an).await?;
-            }
-            StepKind::RevokeGrants => {
+                Ok(())
+            }),
+            StepKind::RevokeGrants => Box::pin(async move {
                 self.check_destructive(step)?;
                 let role = self
                     .roles
@@ -518,8 +533,9 @@ impl Cluster {
                     Error::invalid(OP, None, "the plan's revoke step names no table")
                 })?;
                 role.revoke_ungranted(an, table).await?;
-            }
-            StepKind::DetachDataNode => {
+                Ok(())
+            }),
+            StepKind::DetachDataNode => Box::pin(async move {
                 self.check_destructive(step)?;
                 let table = self.pruned_table(&step.target)?;
                 let dn = Self::step_data_node(step)?;
@@ -528,17 +544,18 @@ impl Cluster {
                     detach = detach.drop_remote_data();
                 }
                 detach.run(an).await?;
-            }
-            StepKind::DeleteDataNode => {
+                Ok(())
+            }),
+            StepKind::DeleteDataNode => Box::pin(async move {
                 self.check_destructive(step)?;
                 let mut delete = DeleteDataNode::new(step.target.clone()).idempotent();
                 if self.prune == Prune::DropData {
                     delete = delete.drop_database();
                 }
                 delete.run(an).await?;
-            }
+                Ok(())
+            }),
         }
-        Ok(())
     }
 
     /// A destructive step runs only in prune mode, and only marked as such.

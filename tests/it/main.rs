@@ -39,6 +39,7 @@ mod secrets_grid;
 mod server_info;
 mod settings;
 mod soak;
+mod stack;
 mod table_names;
 mod tier2;
 #[cfg(feature = "rustls")]

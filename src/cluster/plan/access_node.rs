@@ -1,16 +1,19 @@
 //! What the plan reads on the access node alone, while the data nodes are checked: its
 //! data nodes and the admin's mappings for them, the spec's tables, the spec's roles.
 
+use futures_util::future::BoxFuture;
+
 use super::roles::RoleReads;
 use super::tables::Tables;
-use super::OP;
+use super::{held_or_own, OP};
 use crate::catalog::DataNodeInfo;
 use crate::cluster::mapping::{mapping_checks, MappingCheck};
 use crate::cluster::Cluster;
 use crate::config::NodeConfig;
-use crate::connect::Session;
+use crate::connect::{Deadline, Session};
 use crate::error::Result;
 use crate::node::AccessNode;
+use crate::pool::PooledClient;
 use crate::server::ServerInfo;
 
 /// What [`Cluster::read_access_node`] read, each part with its own outcome: the plan
@@ -28,7 +31,48 @@ pub(super) struct AccessNodeReads {
     pub(super) roles: Result<Vec<RoleReads>>,
 }
 
+/// What [`Cluster::read_access_node_first`] read: the plan's own access-node session (none
+/// when the plan reads over a held one), what the node runs, and the rest of its reads
+/// (not read on a node the plan refuses).
+pub(super) type AccessNodeFirst<'a> = (
+    Option<PooledClient<'a>>,
+    ServerInfo,
+    Result<AccessNodeReads>,
+);
+
 impl Cluster {
+    /// Opens the plan's access-node session (unless `held` is given), reads what the node
+    /// runs and then, where the plan does not refuse the node, everything the plan reads on
+    /// it alone (see [`Cluster::read_access_node`]). Boxed: it runs beside the data nodes'
+    /// checks, and its future is large in a debug build.
+    pub(super) fn read_access_node_first<'a>(
+        &'a self,
+        held: Option<&'a Session>,
+    ) -> BoxFuture<'a, Result<AccessNodeFirst<'a>>> {
+        Box::pin(async move {
+            let an_name = self.access_node.node_name();
+            let deadline = Deadline::after(self.node_deadline);
+            let client = match held {
+                Some(_) => None,
+                None => Some(
+                    deadline
+                        .run(OP, &an_name, self.access_node_client(OP))
+                        .await?,
+                ),
+            };
+            let session = held_or_own(held, client.as_ref());
+            let info = session
+                .bounded(OP, &an_name, deadline, ServerInfo::read_brief(session))
+                .await?;
+            // Not on a node the plan refuses (with this same error).
+            let reads = match info.check_offered_for(OP) {
+                Ok(()) => Ok(self.read_access_node(session, &info).await),
+                Err(e) => Err(e),
+            };
+            Ok((client, info, reads))
+        })
+    }
+
     /// Reads what the plan needs of the access node `info` describes, over the plan's
     /// `session`.
     pub(super) async fn read_access_node(
