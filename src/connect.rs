@@ -14,6 +14,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_postgres::error::DbError;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{AsyncMessage, Client, Connection, Row, Statement};
+use tracing::Instrument;
 
 use crate::config::NodeConfig;
 use crate::error::{Error, Result};
@@ -164,9 +165,10 @@ impl Session {
         path: SearchPath,
     ) -> Result<Session> {
         let owned = config.clone();
-        let mut task = AbortOnDrop(tokio::spawn(async move {
-            Self::open_retrying(&owned, op, path).await
-        }));
+        // In the caller's span, so that what the handshake logs says whose it is.
+        let mut task = AbortOnDrop(tokio::spawn(
+            async move { Self::open_retrying(&owned, op, path).await }.in_current_span(),
+        ));
         match (&mut task.0).await {
             Ok(result) => result,
             Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
