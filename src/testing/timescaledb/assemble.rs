@@ -95,6 +95,38 @@ pub(crate) fn link_messages(from: &Layout, localedir: &Path, root: &Path) -> Res
     }
 }
 
+/// Links into the installation under `root` what the original installation `from` got
+/// since it was assembled (a library or extension installed later, `pgaudit` say):
+/// idempotent, and it leaves what is there alone (TimescaleDB's files above all).
+pub(crate) fn link_added(from: &Layout, root: &Path) -> Result<()> {
+    let to = from.under(root);
+    link_missing(&from.pkglibdir, &to.pkglibdir, |name| {
+        !name.starts_with("timescaledb")
+    })?;
+    link_missing(
+        &from.sharedir.join("extension"),
+        &to.sharedir.join("extension"),
+        |name| !name.starts_with("timescaledb"),
+    )
+}
+
+/// Links every entry of `from` that `keep` accepts and `to` lacks into `to`.
+fn link_missing(from: &Path, to: &Path, keep: impl Fn(&str) -> bool) -> Result<()> {
+    for entry in std::fs::read_dir(from).map_err(|e| io(from, e))? {
+        let entry = entry.map_err(|e| io(from, e))?;
+        let name = entry.file_name();
+        let target = to.join(&name);
+        if !keep(&name.to_string_lossy()) || target.symlink_metadata().is_ok() {
+            continue;
+        }
+        match std::os::unix::fs::symlink(entry.path(), &target) {
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(io(&target, e)),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// Copies the programs of `from` into `to`; relative symbolic links (`postmaster ->
 /// postgres`) stay links, others are copied as the file they point to.
 fn copy_binaries(from: &Path, to: &Path) -> Result<()> {
@@ -281,5 +313,16 @@ mod tests {
         );
         assert!(moved.sharedir.join("postgres.bki").exists());
         assert!(moved.sharedir.join("extension/plpgsql.control").exists());
+
+        // A library and an extension installed later are linked in; TimescaleDB's files
+        // stay the assembled ones; twice is the same as once.
+        std::fs::write(layout.pkglibdir.join("pgaudit.so"), "audit").unwrap();
+        std::fs::write(layout.sharedir.join("extension/pgaudit.control"), "").unwrap();
+        for _ in 0..2 {
+            link_added(&layout, &root).unwrap();
+        }
+        assert_eq!(read(moved.pkglibdir.join("pgaudit.so")), "audit");
+        assert!(moved.sharedir.join("extension/pgaudit.control").exists());
+        assert_eq!(read(moved.pkglibdir.join("timescaledb.so")), "new loader");
     }
 }

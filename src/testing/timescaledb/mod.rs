@@ -150,6 +150,8 @@ impl PgInstall {
                 return Err(e);
             }
             std::fs::rename(&building, &ready).map_err(|e| io(&ready, e))?;
+        } else {
+            assemble::link_added(&layout, &ready)?;
         }
         if let Some(localedir) = super::install::pg_config(self.bindir(), "--localedir") {
             assemble::link_messages(&layout, &localedir, &ready)?;
