@@ -510,10 +510,11 @@ impl Cluster {
     /// be checked.
     ///
     /// Before it plans anything, it checks every node that answers (the access node and
-    /// each data node) with [`ServerInfo::check_multinode_offered`]: from what the node
-    /// runs or, where the extension is not created yet, what its server offers — the
-    /// default TimescaleDB version, the licence, `shared_preload_libraries` and the
-    /// PostgreSQL major.
+    /// each data node) with
+    /// [`ServerInfo::check_multinode_offered`](crate::ServerInfo::check_multinode_offered):
+    /// from what the node runs or, where the extension is not created yet, what its server
+    /// offers — the default TimescaleDB version, the licence, `shared_preload_libraries` and
+    /// the PostgreSQL major.
     ///
     /// # Errors
     ///
