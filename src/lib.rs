@@ -164,7 +164,7 @@
 //! | [`cluster::UnderReplicatedChunk`] | `hypertable_schema`, `hypertable_name`, `chunk_schema`, `chunk_name`, `desired`, `actual`, `replica_nodes` |
 //! | [`cluster::HealReport`] | `clean`, `healed`, `advanced_xid`, `nodes` |
 //! | [`cluster::NodeHeal`] | `name`, `in_doubt_before`, `in_doubt_before_error`, `healed`, `healed_error`, `remote_txn_records_before`, `remote_txn_records_after` (`null`: not read), `in_doubt_after`, `in_doubt_after_error`, `other_owners` |
-//! | [`cluster::Rotation`] | `data_node`, `complete`, `role_changed`, `mapping` (`created`, `updated`, `unchanged` or `null`), `verified`, `failure` (`{"step", "error"}` or `null`) |
+//! | [`cluster::Rotation`] | `data_node`, `complete`, `role_changed`, `mapping` (`created`, `updated`, `unchanged` or `null`), `siblings`, `verified`, `failure` (`{"step", "error"}` or `null`) |
 //! | [`cluster::ChunkPlacement`] | `schema`, `table`, `data_nodes`, `chunks` ([`catalog::ChunkInfo`]s), `rows` (per data node: `node`, `chunks` (`chunk_schema`, `chunk_name`, `rows`), `chunks_error`) |
 //! | [`ServerInfo`] | its public fields, by their names |
 //! | [`catalog::ChunkInfo`], [`catalog::DataNodeInfo`], [`catalog::HypertableInfo`] | their public fields, by their names |

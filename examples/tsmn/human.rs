@@ -204,6 +204,13 @@ pub fn rotation(rotation: &Rotation) -> String {
                 "now update the password variable of {} for the spec",
                 rotation.data_node
             );
+            for sibling in &rotation.siblings {
+                let _ = writeln!(
+                    out,
+                    "and of {sibling}: another database of the same PostgreSQL instance with \
+                     the same user (its user mapping got the new password too)"
+                );
+            }
         }
     }
     out

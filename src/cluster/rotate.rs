@@ -50,6 +50,11 @@ pub struct Rotation {
     pub role_changed: bool,
     /// What happened to the user mapping (`None`: not reached).
     pub mapping: Option<MappingChange>,
+    /// The cluster's other data nodes that are databases of the same PostgreSQL instance
+    /// (the same host and port) and log in as the same user: the password belongs to the
+    /// instance, so their user mappings got it too, and the round trip checks them as well.
+    /// Update their settings with [`Cluster::set_data_node_config`] too.
+    pub siblings: Vec<String>,
     /// Whether the round trip succeeded.
     pub verified: bool,
     /// The step that failed, and why.
@@ -74,6 +79,10 @@ impl Cluster {
     /// password the node has now; the role step then finds it in place and only the mapping
     /// is updated. Afterwards, update this cluster's settings with
     /// [`Cluster::set_data_node_config`].
+    ///
+    /// A password belongs to the PostgreSQL instance, not to a database: the mappings of the
+    /// cluster's other data nodes that are databases of the same instance (the same host and
+    /// port) with the same user get it too ([`Rotation::siblings`]).
     ///
     /// The password (and its SCRAM verifier) never reaches a server log, statistics view or
     /// error; see [`Cluster::secret_logging`] for when that is refused instead.
@@ -109,6 +118,7 @@ impl Cluster {
             data_node: name.clone(),
             role_changed: false,
             mapping: None,
+            siblings: Vec::new(),
             verified: false,
             failure: None,
         };
@@ -185,7 +195,7 @@ impl Cluster {
         };
         let mapping = UserMapping::new(RoleSpec::CurrentUser, name.clone())
             .remote_user(role.as_str())
-            .password(new_password);
+            .password(new_password.clone());
         match mapping.idempotent().run(&an).await {
             Ok(change) => rotation.mapping = Some(change),
             Err(e) => {
@@ -193,15 +203,40 @@ impl Cluster {
                 return;
             }
         }
+        // The role is the instance's: the mappings of the data nodes that are other
+        // databases of it, with the same user, need the new password as much.
+        rotation.siblings = self
+            .data_nodes
+            .iter()
+            .filter(|dn| {
+                dn.node_name() != name
+                    && dn.get_host() == config.get_host()
+                    && dn.get_port() == config.get_port()
+                    && dn.get_user() == config.get_user()
+            })
+            .map(NodeConfig::node_name)
+            .collect();
+        for sibling in &rotation.siblings {
+            let mapping = UserMapping::new(RoleSpec::CurrentUser, sibling.clone())
+                .remote_user(role.as_str())
+                .password(new_password.clone());
+            if let Err(e) = mapping.idempotent().run(&an).await {
+                rotation.failure = Some((RotationStep::UserMapping, e));
+                return;
+            }
+        }
 
         // 3. The round trip, from a session that has no cached connection, within the node
         //    deadline (cancelled on the access node when it passes).
+        let probed: Vec<&str> = std::iter::once(name.as_str())
+            .chain(rotation.siblings.iter().map(String::as_str))
+            .collect();
         let probe = match an.schemas(OP).await {
             Ok(schemas) => {
                 probe_fresh(
                     &self.access_node,
                     &schemas,
-                    &[name.as_str()],
+                    &probed,
                     OP,
                     Deadline::after(self.node_deadline),
                 )

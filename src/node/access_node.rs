@@ -481,11 +481,19 @@ impl AccessNode {
         op: &'static str,
         wanted: &[String],
     ) -> Result<()> {
-        let known: Vec<String> = Self::list_data_nodes(session, op)
-            .await?
-            .into_iter()
-            .map(|n| n.name)
-            .collect();
+        let registered = Self::list_data_nodes(session, op).await?;
+        Self::check_data_nodes_among(session, op, wanted, &registered)
+    }
+
+    /// [`AccessNode::check_data_nodes`] against the data nodes the access node has
+    /// (`registered`, as read over `session`).
+    pub(crate) fn check_data_nodes_among(
+        session: &SessionOn<'_>,
+        op: &'static str,
+        wanted: &[String],
+        registered: &[DataNodeInfo],
+    ) -> Result<()> {
+        let known: Vec<&String> = registered.iter().map(|n| &n.name).collect();
         let unknown: Vec<&String> = wanted.iter().filter(|w| !known.contains(w)).collect();
         if unknown.is_empty() {
             return Ok(());

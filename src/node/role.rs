@@ -5,6 +5,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::access_node::AccessNode;
 use super::user_mapping::UserMapping;
+use crate::catalog::DataNodeInfo;
 use crate::error::{Error, Result};
 use crate::executor::{Executor, Purpose};
 use crate::ident::Ident;
@@ -301,20 +302,18 @@ impl DistributedRole {
         let lease = on.lease(OP, Purpose::Admin).await?;
         let session = lease.session();
         let schemas = lease.require(OP, Feature::MultiNode).await?;
+        let registered = AccessNode::list_data_nodes(session, OP).await?;
         let nodes: Vec<String> = match &self.data_nodes {
             Some(nodes) => {
-                AccessNode::check_data_nodes(session, OP, nodes).await?;
+                AccessNode::check_data_nodes_among(session, OP, nodes, &registered)?;
                 nodes.clone()
             }
-            None => AccessNode::list_data_nodes(session, OP)
-                .await?
-                .into_iter()
-                .map(|n| n.name)
-                .collect(),
+            None => registered.iter().map(|n| n.name.clone()).collect(),
         };
+        let waves = instance_waves(&nodes, &registered);
         let quiet = Quiet::enter(session, OP, Carriage::Relayed, lease.secret_logging()).await?;
         let result = self
-            .secrets(&quiet, &schemas, &role, &nodes, &an_name)
+            .secrets(&quiet, &schemas, &role, &nodes, &waves, &an_name)
             .await;
         quiet.leave(result).await?;
         // 4. Grants (propagated to the data nodes of distributed hypertables); those on all
@@ -346,6 +345,7 @@ impl DistributedRole {
         schemas: &Schemas,
         role: &Ident,
         nodes: &[String],
+        waves: &[Vec<&str>],
         an_name: &str,
     ) -> Result<()> {
         let session = quiet.session();
@@ -369,8 +369,9 @@ impl DistributedRole {
                 &login_role(role, false),
                 verifier(dn_password).expose_secret(),
             );
-            let node_refs: Vec<&str> = nodes.iter().map(String::as_str).collect();
-            quiet.distributed(schemas, &node_refs, &call).await?;
+            for wave in waves {
+                quiet.distributed(schemas, wave, &call).await?;
+            }
         }
         // 3. A user mapping per data node, so the role's queries can reach them.
         for dn in nodes {
@@ -382,4 +383,33 @@ impl DistributedRole {
         }
         Ok(())
     }
+}
+
+/// `nodes` in waves that each hold at most one data node of a PostgreSQL instance (by the
+/// host and port the access node has for it; `registered`), in their order. A role belongs
+/// to the instance, not to a database: data nodes that are databases of one instance would
+/// each create it at the same time, and all but the first fail (23505, or "tuple concurrently
+/// updated" when they alter it), so each instance's data nodes get it one after another. A
+/// cluster whose data nodes are instances of their own has one wave.
+fn instance_waves<'a>(nodes: &'a [String], registered: &[DataNodeInfo]) -> Vec<Vec<&'a str>> {
+    let mut waves: Vec<Vec<&str>> = Vec::new();
+    let mut seen: Vec<(Option<&str>, Option<u16>)> = Vec::new();
+    for node in nodes {
+        let instance = registered
+            .iter()
+            .find(|r| &r.name == node)
+            .map_or((None, None), |r| (r.host.as_deref(), r.port));
+        let wave = if instance == (None, None) {
+            0
+        } else {
+            let n = seen.iter().filter(|i| **i == instance).count();
+            seen.push(instance);
+            n
+        };
+        if waves.len() <= wave {
+            waves.resize_with(wave + 1, Vec::new);
+        }
+        waves[wave].push(node.as_str());
+    }
+    waves
 }

@@ -55,11 +55,12 @@ impl Serialize for Rotation {
             step: crate::cluster::RotationStep,
             error: &'a crate::error::Error,
         }
-        let mut out = serializer.serialize_struct("Rotation", 6)?;
+        let mut out = serializer.serialize_struct("Rotation", 7)?;
         out.serialize_field("data_node", &self.data_node)?;
         out.serialize_field("complete", &self.is_complete())?;
         out.serialize_field("role_changed", &self.role_changed)?;
         out.serialize_field("mapping", &self.mapping)?;
+        out.serialize_field("siblings", &self.siblings)?;
         out.serialize_field("verified", &self.verified)?;
         let failure = self
             .failure
@@ -155,6 +156,7 @@ mod tests {
             data_node: "dn1".into(),
             role_changed: true,
             mapping: Some(MappingChange::Updated),
+            siblings: vec!["dn2".into()],
             verified: false,
             failure: Some((
                 RotationStep::RoundTrip,
@@ -164,6 +166,7 @@ mod tests {
         let json = serde_json::to_value(&rotation).unwrap();
         assert_eq!(json["complete"], false);
         assert_eq!(json["mapping"], "updated");
+        assert_eq!(json["siblings"], json!(["dn2"]));
         assert_eq!(json["failure"]["step"], "round_trip");
         assert_eq!(json["failure"]["error"]["kind"], "invalid_input");
         assert_eq!(

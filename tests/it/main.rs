@@ -30,6 +30,7 @@ mod matrix;
 mod migrate;
 mod multinode;
 mod notices;
+mod one_instance;
 mod operate;
 mod pool;
 mod quickstart;

@@ -4,6 +4,7 @@
 use std::fmt;
 
 use futures_util::future::join_all;
+use secrecy::ExposeSecret;
 
 use super::Cluster;
 use crate::config::NodeConfig;
@@ -425,6 +426,33 @@ impl Cluster {
                 ));
             }
         }
+        // A role and its password belong to a PostgreSQL instance, not to a database: nodes
+        // that are databases of one instance (the same host and port) and log in as one user
+        // must give it one password, or each would set it back on the others.
+        let all: Vec<&NodeConfig> = std::iter::once(&self.access_node)
+            .chain(&self.data_nodes)
+            .collect();
+        for (i, a) in all.iter().enumerate() {
+            for b in &all[..i] {
+                if same_instance(a, b)
+                    && a.get_user() == b.get_user()
+                    && a.get_password().expose_secret() != b.get_password().expose_secret()
+                {
+                    return Err(Error::invalid(
+                        op,
+                        Some(&a.node_name()),
+                        format!(
+                            "{:?} and {:?} are databases of one PostgreSQL instance ({}:{})                              with the same user {:?} but different passwords; a role's                              password belongs to the instance: give both the same one",
+                            b.node_name(),
+                            a.node_name(),
+                            a.get_host(),
+                            a.get_port(),
+                            a.get_user()
+                        ),
+                    ));
+                }
+            }
+        }
         let check = |nodes: Option<&[String]>, what: String| -> Result<()> {
             for node in nodes.unwrap_or_default() {
                 if !names.contains(node) {
@@ -463,6 +491,22 @@ impl Cluster {
                         "role {:?} is the access node's admin user; a distributed role's \
                          password is set on every node, which would change the admin's",
                         role.name()
+                    ),
+                ));
+            }
+            let split = role.data_node_password_or_default().expose_secret()
+                != role.password().expose_secret();
+            let nodes = self.role_nodes(role);
+            if let Some(dn) = self.data_nodes.iter().find(|dn| {
+                split && nodes.contains(&dn.node_name()) && same_instance(dn, &self.access_node)
+            }) {
+                return Err(Error::invalid(
+                    op,
+                    Some(&an),
+                    format!(
+                        "role {:?} has another password on the data nodes than on the access                          node, but data node {:?} is a database of the access node's                          PostgreSQL instance, where the role is one: give it one password",
+                        role.name(),
+                        dn.node_name()
                     ),
                 ));
             }
@@ -651,6 +695,12 @@ impl Cluster {
     }
 }
 
+/// Whether `a` and `b` reach one PostgreSQL instance: the same host and port (as the
+/// client reaches them).
+fn same_instance(a: &NodeConfig, b: &NodeConfig) -> bool {
+    a.get_host() == b.get_host() && a.get_port() == b.get_port()
+}
+
 /// The access-node session a plan reads over: `held` when given, else the plan's own
 /// pooled one.
 fn held_or_own<'s>(held: Option<&'s Session>, own: Option<&'s PooledClient<'_>>) -> &'s Session {
@@ -674,6 +724,57 @@ mod tests {
         let mut plan = Plan::default();
         plan.add_step(kind, "an", "dn1", "SELECT 1".to_owned(), "why");
         plan.steps.remove(0)
+    }
+
+    #[test]
+    fn databases_of_one_instance_must_agree_on_a_users_password() {
+        // Two databases of one instance (the same host and port), one user.
+        let a = node("dn_a", "tsdbadmin").database("a");
+        let b = node("dn_b", "tsdbadmin").database("b");
+        let an = node("an", "tsdbadmin").port(5433);
+        Cluster::new(an.clone())
+            .data_node(a.clone())
+            .data_node(b.clone())
+            .validate_spec(OP)
+            .unwrap();
+        let err = Cluster::new(an.clone())
+            .data_node(a.clone())
+            .data_node(b.clone().password(SecretString::from("other")))
+            .validate_spec(OP)
+            .unwrap_err();
+        let says = err.to_string();
+        assert!(
+            says.contains("\"dn_a\" and \"dn_b\" are databases of one PostgreSQL instance"),
+            "{says}"
+        );
+        assert!(!says.contains("other"), "{says}");
+        // Another user, or another instance: no matter.
+        for other in [
+            node("dn_b", "someone")
+                .database("b")
+                .password(SecretString::from("other")),
+            b.clone().port(5434).password(SecretString::from("other")),
+        ] {
+            Cluster::new(an.clone())
+                .data_node(a.clone())
+                .data_node(other)
+                .validate_spec(OP)
+                .unwrap();
+        }
+        // The access node's instance: a role has one password there.
+        let split = DistributedRole::new("r", SecretString::from("x"))
+            .data_node_password(SecretString::from("y"));
+        let err = Cluster::new(an.clone())
+            .data_node(b.clone().port(5433))
+            .role(split.clone())
+            .validate_spec(OP)
+            .unwrap_err();
+        assert!(err.to_string().contains("one password"), "{err}");
+        Cluster::new(an)
+            .data_node(b)
+            .role(split)
+            .validate_spec(OP)
+            .unwrap();
     }
 
     #[test]
