@@ -82,7 +82,10 @@ impl Cluster {
     ///
     /// A password belongs to the PostgreSQL instance, not to a database: the mappings of the
     /// cluster's other data nodes that are databases of the same instance (the same host and
-    /// port) with the same user get it too ([`Rotation::siblings`]).
+    /// port) with the same user get it too ([`Rotation::siblings`]). On a data node that is a
+    /// database of the access node's instance with the admin's user, that password is the
+    /// admin's: it is refused unless it is the one the access node's settings already have
+    /// (then only the mappings are updated).
     ///
     /// The password (and its SCRAM verifier) never reaches a server log, statistics view or
     /// error; see [`Cluster::secret_logging`] for when that is refused instead.
@@ -97,7 +100,8 @@ impl Cluster {
     ///
     /// # Errors
     ///
-    /// Only for bad input (unknown data node, a password with a NUL byte, an empty one);
+    /// Only for bad input (unknown data node, a password with a NUL byte, an empty one, a
+    /// new admin password on the access node's instance, see above);
     /// a failing step is reported in [`Rotation::failure`].
     pub async fn rotate_password(
         &self,
@@ -114,6 +118,28 @@ impl Cluster {
             ));
         }
         let role = Ident::for_op(config.get_user(), "user", OP, Some(&name))?;
+        let an = &self.access_node;
+        if config.get_host() == an.get_host()
+            && config.get_port() == an.get_port()
+            && config.get_user() == an.get_user()
+            && new_password.expose_secret() != an.get_password().expose_secret()
+        {
+            return Err(Error::invalid(
+                OP,
+                Some(&name),
+                format!(
+                    "data node {name:?} is a database of the access node's PostgreSQL \
+                     instance ({}:{}) with the same user {:?}: its password is the \
+                     admin's own, and changing it here would lock the cluster out of the \
+                     access node. Change the admin's password on the instance, give the \
+                     access node's settings the new one, then rotate with it: the user \
+                     mappings follow",
+                    an.get_host(),
+                    an.get_port(),
+                    an.get_user()
+                ),
+            ));
+        }
         let mut rotation = Rotation {
             data_node: name.clone(),
             role_changed: false,

@@ -2,13 +2,14 @@
 //! tests run them and as small clusters are often built. Roles and their passwords belong
 //! to the instance, not to a database: a distributed role used to be created on such data
 //! nodes at the same time, and the first apply failed (23505 on `pg_authid`); a rotation of
-//! one data node's password left the other's user mapping behind.
+//! one data node's password left the other's user mapping behind; and on the access node's
+//! own instance, a rotation changed the admin's password and locked the cluster out.
 
 use timescaledb_multinode::cluster::AccessNodeLink;
 use timescaledb_multinode::testing::{AdminModel, LocalCluster};
 use timescaledb_multinode::{
-    AccessNode, Cluster, DistributedHypertable, DistributedRole, Error, NodeConfig, Privilege,
-    RawSql, SecretString,
+    AccessNode, Cluster, DistributedHypertable, DistributedRole, Error, ExposeSecret, NodeConfig,
+    Privilege, RawSql, SecretString,
 };
 
 use crate::common::as_both_admins;
@@ -130,4 +131,76 @@ async fn two_data_nodes_on_one_instance(admin: AdminModel) {
     cluster.heal().await.unwrap();
 }
 
-as_both_admins!(two_data_nodes_on_one_instance);
+/// Every node a database of one instance (the access node's): a rotation that would change
+/// the admin's password is refused before anything changes; once the admin's password is
+/// changed by hand and the access node's settings have it, the rotation updates the mappings.
+async fn every_node_on_the_access_nodes_instance(admin: AdminModel) {
+    let local = LocalCluster::builder()
+        .data_nodes(0)
+        .admin(admin)
+        .start()
+        .await
+        .unwrap();
+    let server = local.access_node();
+    if admin == AdminModel::ManagedService {
+        let owner = server.config().get_user().to_owned();
+        let postgres = server.superuser_client("postgres").await.unwrap();
+        for db in ["tsdb_a", "tsdb_b"] {
+            postgres
+                .batch_execute(&format!("CREATE DATABASE {db} OWNER {owner}"))
+                .await
+                .unwrap();
+            server
+                .superuser_client(db)
+                .await
+                .unwrap()
+                .batch_execute("CREATE EXTENSION timescaledb")
+                .await
+                .unwrap();
+        }
+    }
+    let a = server.config().name("dn_a").database("tsdb_a");
+    let b = server.config().name("dn_b").database("tsdb_b");
+    let cluster = spec(&local, &a, &b);
+    cluster.apply().await.unwrap();
+    assert!(cluster.plan().await.unwrap().is_converged());
+
+    let err = cluster
+        .rotate_password("dn_a", SecretString::from("a new admin pw"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidInput { .. }), "{err}");
+    assert!(err.to_string().contains("admin's own"), "{err}");
+    assert!(!err.to_string().contains("a new admin pw"), "{err}");
+    assert!(cluster.status().await.is_healthy());
+
+    // The way the refusal gives: the admin's password changed on the instance, the access
+    // node's settings given it, then the rotation with it.
+    let new = SecretString::from("the admin new pw");
+    server
+        .superuser_client("postgres")
+        .await
+        .unwrap()
+        .batch_execute(&format!(
+            "ALTER ROLE {} PASSWORD '{}'",
+            server.config().get_user(),
+            new.expose_secret()
+        ))
+        .await
+        .unwrap();
+    let an = local.access_node_config().password(new.clone());
+    let a = a.password(new.clone());
+    let b = b.password(new.clone());
+    let mut cluster = Cluster::new(an).data_node(a.clone()).data_node(b.clone());
+    let rotation = cluster.rotate_password("dn_a", new.clone()).await.unwrap();
+    assert!(rotation.is_complete(), "{rotation:?}");
+    assert!(!rotation.role_changed);
+    assert_eq!(rotation.siblings, ["dn_b"]);
+    cluster.set_data_node_config(a).unwrap();
+    assert!(cluster.status().await.is_healthy());
+}
+
+as_both_admins!(
+    two_data_nodes_on_one_instance,
+    every_node_on_the_access_nodes_instance
+);
