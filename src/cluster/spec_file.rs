@@ -728,7 +728,7 @@ mod tests {
     #[test]
     fn reads_json_too() {
         let json = r#"{"access_node": {"name": "an", "host": "h", "password_env": "PW_AN"},
-                       "data_nodes": [{"name": "dn1", "host": "h", "password_env": "PW_DN1"}]}"#;
+                       "data_nodes": [{"name": "dn1", "host": "h1", "password_env": "PW_DN1"}]}"#;
         let cluster = Cluster::from_json_with(json, secrets).unwrap();
         assert_eq!(cluster.data_node_configs().len(), 1);
     }

@@ -442,7 +442,9 @@ impl Cluster {
                         op,
                         Some(&a.node_name()),
                         format!(
-                            "{:?} and {:?} are databases of one PostgreSQL instance ({}:{})                              with the same user {:?} but different passwords; a role's                              password belongs to the instance: give both the same one",
+                            "{:?} and {:?} are databases of one PostgreSQL instance ({}:{}) \
+                             with the same user {:?} but different passwords; a role's \
+                             password belongs to the instance: give both the same one",
                             b.node_name(),
                             a.node_name(),
                             a.get_host(),
@@ -504,7 +506,9 @@ impl Cluster {
                     op,
                     Some(&an),
                     format!(
-                        "role {:?} has another password on the data nodes than on the access                          node, but data node {:?} is a database of the access node's                          PostgreSQL instance, where the role is one: give it one password",
+                        "role {:?} has another password on the data nodes than on the access \
+                         node, but data node {:?} is a database of the access node's \
+                         PostgreSQL instance, where the role is one: give it one password",
                         role.name(),
                         dn.node_name()
                     ),
