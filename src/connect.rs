@@ -612,10 +612,6 @@ impl Deadline {
     }
 }
 
-/// Drives the connection in the background, forwarding notices to `tracing` at debug level.
-/// When the server ends the connection with an error (an idle session it ends: 57P05; a
-/// shutdown: 57P01), the error goes to `ended_by` before the connection is dropped, so a
-/// statement waiting on it, which learns only that the connection closed, can tell why.
 /// A task that is aborted when its handle is dropped (its caller gave up on it).
 struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
 
@@ -625,6 +621,10 @@ impl<T> Drop for AbortOnDrop<T> {
     }
 }
 
+/// Drives the connection in the background, forwarding notices to `tracing` at debug level.
+/// When the server ends the connection with an error (an idle session it ends: 57P05; a
+/// shutdown: 57P01), the error goes to `ended_by` before the connection is dropped, so a
+/// statement waiting on it, which learns only that the connection closed, can tell why.
 fn spawn_driver<S, T>(mut conn: Connection<S, T>, node: String, ended_by: Arc<OnceLock<DbError>>)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,

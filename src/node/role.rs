@@ -6,6 +6,7 @@ use secrecy::{ExposeSecret, SecretString};
 use super::access_node::AccessNode;
 use super::user_mapping::UserMapping;
 use crate::catalog::DataNodeInfo;
+use crate::config::NodeConfig;
 use crate::error::{Error, Result};
 use crate::executor::{Executor, Purpose};
 use crate::ident::Ident;
@@ -393,18 +394,22 @@ impl DistributedRole {
 /// cluster whose data nodes are instances of their own has one wave.
 fn instance_waves<'a>(nodes: &'a [String], registered: &[DataNodeInfo]) -> Vec<Vec<&'a str>> {
     let mut waves: Vec<Vec<&str>> = Vec::new();
-    let mut seen: Vec<(Option<&str>, Option<u16>)> = Vec::new();
+    let mut seen: Vec<(&str, u16)> = Vec::new();
     for node in nodes {
-        let instance = registered
-            .iter()
-            .find(|r| &r.name == node)
-            .map_or((None, None), |r| (r.host.as_deref(), r.port));
-        let wave = if instance == (None, None) {
-            0
-        } else {
-            let n = seen.iter().filter(|i| **i == instance).count();
-            seen.push(instance);
-            n
+        let instance = registered.iter().find(|r| &r.name == node).and_then(|r| {
+            Some((
+                r.host.as_deref()?,
+                r.port.unwrap_or(NodeConfig::DEFAULT_PORT),
+            ))
+        });
+        let wave = match instance {
+            // Where it is is not known: with the first.
+            None => 0,
+            Some(instance) => {
+                let n = seen.iter().filter(|i| **i == instance).count();
+                seen.push(instance);
+                n
+            }
         };
         if waves.len() <= wave {
             waves.resize_with(wave + 1, Vec::new);
@@ -412,4 +417,41 @@ fn instance_waves<'a>(nodes: &'a [String], registered: &[DataNodeInfo]) -> Vec<V
         waves[wave].push(node.as_str());
     }
     waves
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(name: &str, host: &str, port: Option<u16>) -> DataNodeInfo {
+        DataNodeInfo {
+            name: name.to_owned(),
+            owner: "tsdbadmin".to_owned(),
+            host: Some(host.to_owned()),
+            port,
+            database: Some(format!("db_{name}")),
+            available: true,
+        }
+    }
+
+    #[test]
+    fn data_nodes_of_one_instance_go_in_waves() {
+        let registered = [
+            node("a", "h1", Some(5432)),
+            node("b", "h1", None),
+            node("c", "h2", Some(5432)),
+            node("d", "h1", Some(5433)),
+            node("e", "h1", Some(5432)),
+        ];
+        let names: Vec<String> = ["a", "b", "c", "d", "e", "unknown"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(
+            instance_waves(&names, &registered),
+            [vec!["a", "c", "d", "unknown"], vec!["b"], vec!["e"]]
+        );
+        // Instances of their own: one wave.
+        let names: Vec<String> = ["a", "c", "d"].map(String::from).to_vec();
+        assert_eq!(instance_waves(&names, &registered), [vec!["a", "c", "d"]]);
+    }
 }
