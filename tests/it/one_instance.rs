@@ -3,13 +3,14 @@
 //! to the instance, not to a database: a distributed role used to be created on such data
 //! nodes at the same time, and the first apply failed (23505 on `pg_authid`); a rotation of
 //! one data node's password left the other's user mapping behind; and on the access node's
-//! own instance, a rotation changed the admin's password and locked the cluster out.
+//! own instance, a rotation changed the admin's password and locked the cluster out. The
+//! migration off multi-node reads such data nodes as any others.
 
 use timescaledb_multinode::cluster::AccessNodeLink;
-use timescaledb_multinode::testing::{AdminModel, LocalCluster};
+use timescaledb_multinode::testing::{AdminModel, LocalCluster, LocalServer};
 use timescaledb_multinode::{
-    AccessNode, Cluster, DistributedHypertable, DistributedRole, Error, ExposeSecret, NodeConfig,
-    Privilege, RawSql, SecretString,
+    AccessNode, Cluster, DistributedHypertable, DistributedRole, Error, ExposeSecret, Ident,
+    NodeConfig, Privilege, RawSql, SecretString, TableName,
 };
 
 use crate::common::as_both_admins;
@@ -129,6 +130,30 @@ async fn two_data_nodes_on_one_instance(admin: AdminModel) {
     assert!(cluster.plan().await.unwrap().is_converged());
     assert!(cluster.status().await.is_healthy());
     cluster.heal().await.unwrap();
+
+    // And off multi-node: every row reaches a single-node target.
+    let target = LocalServer::builder("target")
+        .admin(admin)
+        .start()
+        .await
+        .unwrap();
+    target
+        .config()
+        .connect()
+        .await
+        .unwrap()
+        .batch_execute(
+            "SET client_min_messages = error; CREATE EXTENSION IF NOT EXISTS timescaledb",
+        )
+        .await
+        .unwrap();
+    let report = cluster
+        .migration(target.config())
+        .hypertable(TableName::new(Ident::new("metrics").unwrap()))
+        .run()
+        .await
+        .unwrap();
+    assert_eq!(report.rows(), 250, "{report:#?}");
 }
 
 /// Every node a database of one instance (the access node's): a rotation that would change
