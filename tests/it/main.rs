@@ -33,6 +33,7 @@ mod notices;
 mod one_instance;
 mod operate;
 mod pool;
+mod pooler;
 mod quickstart;
 mod refusals;
 mod secrets;
