@@ -15,11 +15,10 @@ use timescaledb_multinode::{
 
 use crate::common::as_both_admins;
 
-/// Data nodes `dn_a` and `dn_b`, databases `tsdb_a` and `tsdb_b` of `local`'s one data-node
-/// server. The managed admin cannot create a database with the extension (add_data_node's
-/// bootstrap needs a superuser): its provider made them.
-async fn two_databases(local: &LocalCluster, admin: AdminModel) -> (NodeConfig, NodeConfig) {
-    let server = &local.data_nodes()[0];
+/// Data nodes `dn_a` and `dn_b`, databases `tsdb_a` and `tsdb_b` of `server`. The managed
+/// admin cannot create a database with the extension (add_data_node's bootstrap needs a
+/// superuser): its provider made them.
+async fn two_databases(server: &LocalServer, admin: AdminModel) -> (NodeConfig, NodeConfig) {
     if admin == AdminModel::ManagedService {
         let owner = server.config().get_user().to_owned();
         let postgres = server.superuser_client("postgres").await.unwrap();
@@ -64,7 +63,7 @@ async fn two_data_nodes_on_one_instance(admin: AdminModel) {
         .start()
         .await
         .unwrap();
-    let (a, b) = two_databases(&local, admin).await;
+    let (a, b) = two_databases(&local.data_nodes()[0], admin).await;
     let mut cluster = spec(&local, &a, &b);
 
     // The first apply converges: the role reaches the instance once, then is altered.
@@ -167,25 +166,7 @@ async fn every_node_on_the_access_nodes_instance(admin: AdminModel) {
         .await
         .unwrap();
     let server = local.access_node();
-    if admin == AdminModel::ManagedService {
-        let owner = server.config().get_user().to_owned();
-        let postgres = server.superuser_client("postgres").await.unwrap();
-        for db in ["tsdb_a", "tsdb_b"] {
-            postgres
-                .batch_execute(&format!("CREATE DATABASE {db} OWNER {owner}"))
-                .await
-                .unwrap();
-            server
-                .superuser_client(db)
-                .await
-                .unwrap()
-                .batch_execute("CREATE EXTENSION timescaledb")
-                .await
-                .unwrap();
-        }
-    }
-    let a = server.config().name("dn_a").database("tsdb_a");
-    let b = server.config().name("dn_b").database("tsdb_b");
+    let (a, b) = two_databases(server, admin).await;
     let cluster = spec(&local, &a, &b);
     cluster.apply().await.unwrap();
     assert!(cluster.plan().await.unwrap().is_converged());
