@@ -255,6 +255,13 @@ impl NodeConfig {
         &self.password
     }
 
+    /// Whether `self` and `other` reach one PostgreSQL instance: the same host and port (as
+    /// the client reaches them). Roles and their passwords belong to the instance, not to a
+    /// database.
+    pub(crate) fn same_instance(&self, other: &NodeConfig) -> bool {
+        self.host == other.host && self.port == other.port
+    }
+
     /// The TLS mode.
     pub fn get_tls(&self) -> TlsMode {
         self.tls

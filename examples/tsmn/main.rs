@@ -247,7 +247,6 @@ async fn run(args: &[String]) -> Result<ExitCode, BoxError> {
     }
 }
 
-/// 0 when `ok`, else 2 (something to do, or unhealthy).
 /// Prints the crate's info-level events (who holds the apply lock while a command waits for
 /// it) on standard error, one line each.
 fn say_what_the_crate_says() {
@@ -267,6 +266,7 @@ fn say_what_the_crate_says() {
     let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry().with(lines));
 }
 
+/// 0 when `ok`, else 2 (something to do, or unhealthy).
 fn exit(ok: bool) -> ExitCode {
     if ok {
         ExitCode::SUCCESS

@@ -119,8 +119,7 @@ impl Cluster {
         }
         let role = Ident::for_op(config.get_user(), "user", OP, Some(&name))?;
         let an = &self.access_node;
-        if config.get_host() == an.get_host()
-            && config.get_port() == an.get_port()
+        if config.same_instance(an)
             && config.get_user() == an.get_user()
             && new_password.expose_secret() != an.get_password().expose_secret()
         {
@@ -236,8 +235,7 @@ impl Cluster {
             .iter()
             .filter(|dn| {
                 dn.node_name() != name
-                    && dn.get_host() == config.get_host()
-                    && dn.get_port() == config.get_port()
+                    && dn.same_instance(&config)
                     && dn.get_user() == config.get_user()
             })
             .map(NodeConfig::node_name)

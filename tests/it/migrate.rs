@@ -301,7 +301,7 @@ async fn timescaledb_target(name: &str) -> LocalServer {
 
 /// A single-node TimescaleDB target whose `tsdbadmin` is of the given kind (the managed
 /// service's admin finds the extension created by a superuser).
-async fn timescaledb_target_as(name: &str, admin: AdminModel) -> LocalServer {
+pub(crate) async fn timescaledb_target_as(name: &str, admin: AdminModel) -> LocalServer {
     let server = LocalServer::builder(name)
         .admin(admin)
         .start()

@@ -131,21 +131,7 @@ async fn two_data_nodes_on_one_instance(admin: AdminModel) {
     cluster.heal().await.unwrap();
 
     // And off multi-node: every row reaches a single-node target.
-    let target = LocalServer::builder("target")
-        .admin(admin)
-        .start()
-        .await
-        .unwrap();
-    target
-        .config()
-        .connect()
-        .await
-        .unwrap()
-        .batch_execute(
-            "SET client_min_messages = error; CREATE EXTENSION IF NOT EXISTS timescaledb",
-        )
-        .await
-        .unwrap();
+    let target = crate::migrate::timescaledb_target_as("target", admin).await;
     let report = cluster
         .migration(target.config())
         .hypertable(TableName::new(Ident::new("metrics").unwrap()))

@@ -68,23 +68,24 @@ impl Bouncer {
             ),
         )
         .unwrap();
-        let command = format!("{} -d {d}/pgbouncer.ini", program.display());
-        let status = if is_root() {
+        let mut command = std::process::Command::new(program);
+        command.arg("-d").arg(dir.path().join("pgbouncer.ini"));
+        if nix::unistd::geteuid().is_root() {
             use std::os::unix::fs::PermissionsExt;
+            use std::os::unix::process::CommandExt;
             for entry in ["", "userlist.txt", "pgbouncer.ini"] {
                 let path = dir.path().join(entry);
                 let mode = if entry.is_empty() { 0o777 } else { 0o644 };
                 std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
             }
-            std::process::Command::new("su")
-                .args(["postgres", "-s", "/bin/sh", "-c", &command])
-                .status()
-        } else {
-            std::process::Command::new("sh")
-                .args(["-c", &command])
-                .status()
+            let postgres = nix::unistd::User::from_name("postgres")
+                .unwrap()
+                .expect("a `postgres` OS user (the test servers run as it too)");
+            command
+                .uid(postgres.uid.as_raw())
+                .gid(postgres.gid.as_raw());
         }
-        .unwrap();
+        let status = command.status().unwrap();
         assert!(status.success(), "pgbouncer did not start");
         let bouncer = Bouncer { dir, port };
         // Daemonized: wait until it listens.
@@ -107,18 +108,14 @@ impl Bouncer {
 
 impl Drop for Bouncer {
     fn drop(&mut self) {
-        if let Ok(pid) = std::fs::read_to_string(self.dir.path().join("pgbouncer.pid")) {
-            let _ = std::process::Command::new("kill").arg(pid.trim()).status();
+        let pid = std::fs::read_to_string(self.dir.path().join("pgbouncer.pid"));
+        if let Some(pid) = pid.ok().and_then(|p| p.trim().parse().ok()) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGTERM,
+            );
         }
     }
-}
-
-fn is_root() -> bool {
-    std::process::Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
-        .unwrap_or(false)
 }
 
 async fn through_a_session_mode_pooler(admin: AdminModel) {

@@ -434,7 +434,7 @@ impl Cluster {
             .collect();
         for (i, a) in all.iter().enumerate() {
             for b in &all[..i] {
-                if same_instance(a, b)
+                if a.same_instance(b)
                     && a.get_user() == b.get_user()
                     && a.get_password().expose_secret() != b.get_password().expose_secret()
                 {
@@ -500,7 +500,7 @@ impl Cluster {
                 != role.password().expose_secret();
             let nodes = self.role_nodes(role);
             if let Some(dn) = self.data_nodes.iter().find(|dn| {
-                split && nodes.contains(&dn.node_name()) && same_instance(dn, &self.access_node)
+                split && nodes.contains(&dn.node_name()) && dn.same_instance(&self.access_node)
             }) {
                 return Err(Error::invalid(
                     op,
@@ -697,12 +697,6 @@ impl Cluster {
         plan.seal();
         Ok(plan)
     }
-}
-
-/// Whether `a` and `b` reach one PostgreSQL instance: the same host and port (as the
-/// client reaches them).
-fn same_instance(a: &NodeConfig, b: &NodeConfig) -> bool {
-    a.get_host() == b.get_host() && a.get_port() == b.get_port()
 }
 
 /// The access-node session a plan reads over: `held` when given, else the plan's own

@@ -55,15 +55,8 @@ pub(crate) fn assemble(from: &Layout, releases: &[PathBuf], root: &Path) -> Resu
         create_dir(dir)?;
     }
     copy_binaries(&from.bindir, &to.bindir)?;
-    link_entries(&from.pkglibdir, &to.pkglibdir, |name| {
-        !name.starts_with("timescaledb")
-    })?;
     link_entries(&from.sharedir, &to.sharedir, |name| name != "extension")?;
-    link_entries(
-        &from.sharedir.join("extension"),
-        &to.sharedir.join("extension"),
-        |name| !name.starts_with("timescaledb"),
-    )?;
+    link_added(from, root)?;
     for staged in releases {
         copy_files(&staged.join("lib"), &to.pkglibdir)?;
         copy_files(&staged.join("extension"), &to.sharedir.join("extension"))?;
@@ -95,15 +88,16 @@ pub(crate) fn link_messages(from: &Layout, localedir: &Path, root: &Path) -> Res
     }
 }
 
-/// Links into the installation under `root` what the original installation `from` got
-/// since it was assembled (a library or extension installed later, `pgaudit` say):
-/// idempotent, and it leaves what is there alone (TimescaleDB's files above all).
+/// Links the libraries and extensions of the original installation `from` (TimescaleDB's
+/// excepted) into the installation under `root`, where it lacks them: at assembly, and
+/// again on later use for what the system got since (a library installed later, `pgaudit`
+/// say). Idempotent; what is there stays (TimescaleDB's files above all).
 pub(crate) fn link_added(from: &Layout, root: &Path) -> Result<()> {
     let to = from.under(root);
-    link_missing(&from.pkglibdir, &to.pkglibdir, |name| {
+    link_entries(&from.pkglibdir, &to.pkglibdir, |name| {
         !name.starts_with("timescaledb")
     })?;
-    link_missing(
+    link_entries(
         &from.sharedir.join("extension"),
         &to.sharedir.join("extension"),
         |name| !name.starts_with("timescaledb"),
@@ -111,7 +105,7 @@ pub(crate) fn link_added(from: &Layout, root: &Path) -> Result<()> {
 }
 
 /// Links every entry of `from` that `keep` accepts and `to` lacks into `to`.
-fn link_missing(from: &Path, to: &Path, keep: impl Fn(&str) -> bool) -> Result<()> {
+fn link_entries(from: &Path, to: &Path, keep: impl Fn(&str) -> bool) -> Result<()> {
     for entry in std::fs::read_dir(from).map_err(|e| io(from, e))? {
         let entry = entry.map_err(|e| io(from, e))?;
         let name = entry.file_name();
@@ -147,20 +141,6 @@ fn copy_binaries(from: &Path, to: &Path) -> Result<()> {
         }
         replace(&target)?;
         std::fs::copy(&source, &target).map_err(|e| io(&target, e))?;
-    }
-    Ok(())
-}
-
-/// Links every entry of `from` that `keep` accepts into `to`.
-fn link_entries(from: &Path, to: &Path, keep: impl Fn(&str) -> bool) -> Result<()> {
-    for entry in std::fs::read_dir(from).map_err(|e| io(from, e))? {
-        let entry = entry.map_err(|e| io(from, e))?;
-        let name = entry.file_name();
-        if !keep(&name.to_string_lossy()) {
-            continue;
-        }
-        let target = to.join(&name);
-        std::os::unix::fs::symlink(entry.path(), &target).map_err(|e| io(&target, e))?;
     }
     Ok(())
 }
